@@ -1,0 +1,70 @@
+/**
+ * A pipeline after loading, interpolation, validation and defaulting: what the runner, the
+ * backtest and the demo consume. Durations are milliseconds here (the YAML says "5m", "24h").
+ */
+import type { Severity } from '../detectors/types.js';
+
+/** Where to find a canonical field in what devices actually send. */
+export interface FieldRule {
+  /** Dotted path into the raw JSON object, e.g. "meta.device" (a leading "$." is accepted). */
+  path: string;
+  /** Timestamps: how `ts` is encoded. */
+  format?: 'iso' | 'epoch_s' | 'epoch_ms' | 'auto';
+  /** Numbers: multiply by this after reading (unit conversion, e.g. 0.001 for mV → V). */
+  scale?: number;
+  /** Numbers: add this after scaling (e.g. -273.15 for K → °C). */
+  offset?: number;
+}
+
+export interface MappingConfig {
+  /** Canonical field name → where it is in the raw event. Unmapped fields are read as named. */
+  fields: Record<string, FieldRule>;
+  /** Constant values for fields devices do not send (e.g. type: telemetry on a metrics-only topic). */
+  constants: Record<string, string | number | boolean>;
+  /** Per-metric unit conversion applied after the metrics object is read. */
+  metrics: Record<string, { rename?: string; scale?: number; offset?: number }>;
+}
+
+export interface KafkaSourceConfig {
+  brokers?: string[];
+  topics: string[];
+  group: string;
+  start: 'earliest' | 'latest';
+  format: 'json';
+  dead_letter_topic: string;
+}
+
+export interface DetectorConfig {
+  /** The detector kind (registry name). */
+  type: string;
+  /** Unique within the pipeline; defaults to the type. */
+  id: string;
+  /** Validated params with defaults applied and durations in ms. */
+  params: Record<string, unknown>;
+}
+
+export interface AlertRouteConfig {
+  type: 'webhook' | 'slack' | 'syslog' | 'kafka' | 'stdout';
+  /** Route name (defaults to type, or type-N when repeated). */
+  name: string;
+  min_severity?: Severity;
+  options: Record<string, unknown>;
+}
+
+export interface PipelineConfig {
+  name: string;
+  /** Where it was loaded from, for messages. */
+  file?: string;
+  source: { kafka: KafkaSourceConfig };
+  mapping?: MappingConfig;
+  entities: { key: 'device_id'; idle_eviction_ms: number };
+  /** How far behind the newest event time an event may arrive and still be in order. */
+  allowed_lateness_ms: number;
+  detectors: DetectorConfig[];
+  findings: { clickhouse: { database: string; table: string; ttl_days: number } };
+  alerts: {
+    min_severity: Severity;
+    suppress_ms: number;
+    routes: AlertRouteConfig[];
+  };
+}

@@ -1,0 +1,62 @@
+/**
+ * One incident, one finding. A sustained anomaly (the same detector, device and key firing again
+ * within `gapMs` of event time) extends the open finding — same first_ts and so the same id, a
+ * newer last_ts, a higher count, the peak score — instead of raising a new one per event.
+ *
+ * The open incidents live inside the detector's own per-device state (plain JSON), so they are
+ * checkpointed and replayed like everything else.
+ */
+import { severityOf } from './score.js';
+import type { FindingDraft } from './types.js';
+
+export interface OpenIncident {
+  first_ts: number;
+  last_ts: number;
+  count: number;
+  peak: number;
+}
+
+export type IncidentBook = Record<string, OpenIncident>;
+
+/**
+ * Fold a fresh observation into the book and return the finding to emit (first raise or update).
+ * `draft` carries the observation's own score/observed/expected; the returned finding carries the
+ * incident's first_ts, count and peak score. The book is updated in place.
+ */
+export function raise(
+  book: IncidentBook,
+  draft: Omit<FindingDraft, 'first_ts' | 'last_ts' | 'count' | 'severity'> & { ts: number },
+  gapMs: number,
+): FindingDraft {
+  const open = book[draft.key];
+  let inc: OpenIncident;
+  if (open && draft.ts - open.last_ts <= gapMs && draft.ts >= open.first_ts) {
+    open.last_ts = Math.max(open.last_ts, draft.ts);
+    open.count += 1;
+    if (draft.score > open.peak) open.peak = draft.score;
+    inc = open;
+  } else {
+    inc = { first_ts: draft.ts, last_ts: draft.ts, count: 1, peak: draft.score };
+    book[draft.key] = inc;
+  }
+  const { ts: _ts, ...rest } = draft;
+  return {
+    ...rest,
+    first_ts: inc.first_ts,
+    last_ts: inc.last_ts,
+    count: inc.count,
+    score: inc.peak,
+    severity: severityOf(inc.peak),
+  };
+}
+
+/** Forget incidents idle for longer than gapMs so the book stays bounded. */
+export function closeStale(book: IncidentBook, nowTs: number, gapMs: number): void {
+  for (const k in book) if (nowTs - book[k]!.last_ts > gapMs) delete book[k];
+}
+
+/** True while an incident for `key` is open at `ts` (used to avoid re-learning from anomalies). */
+export function isOpen(book: IncidentBook, key: string, ts: number, gapMs: number): boolean {
+  const open = book[key];
+  return open !== undefined && ts - open.last_ts <= gapMs;
+}

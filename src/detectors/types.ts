@@ -1,0 +1,113 @@
+/**
+ * The detector contract. A detector is pure: given its per-device state and one event it returns
+ * the state to keep and the findings raised. It never does I/O, never reads the clock, and never
+ * keeps references outside the state it is handed, so the same events always give the same
+ * findings (replays, backtests and crash recovery depend on this).
+ *
+ * For speed a detector may update the state object it is handed in place and return it; the
+ * runner owns the object and never shares it between devices. State must be plain JSON data
+ * (objects, arrays, numbers, strings, booleans, null) because it is checkpointed as JSON.
+ */
+import type { M2MEvent } from '../events/types.js';
+
+export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
+export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
+
+export type DetectorFamily = 'telemetry' | 'connection' | 'policy';
+
+/** A finding as detectors produce it; the engine stamps pipeline, id and version. */
+export interface FindingDraft {
+  detector: string;
+  /**
+   * What inside the device this is about (a metric name, a peer, a port...). Together with the
+   * detector and device it identifies an incident: repeats of the same key extend one finding.
+   */
+  key: string;
+  device_id: string;
+  device_class: string;
+  /** Event time (ms) at which the incident was first raised. */
+  first_ts: number;
+  /** Event time (ms) of the latest event that extended it. */
+  last_ts: number;
+  /** Number of anomalous events folded into this finding. */
+  count: number;
+  /** Calibrated 0..1; see score.ts. For an extended incident this is the peak. */
+  score: number;
+  severity: Severity;
+  /** Observed value, human-readable where it is not a number (e.g. "42 distinct ports"). */
+  observed: number | string;
+  /** Expected baseline, e.g. "229.9 ± 1.2 (median ± 1.4826·MAD)". */
+  expected: number | string;
+  /** One sentence a SOC analyst can act on. */
+  explanation: string;
+  evidence: Record<string, unknown>;
+  /** MITRE ATT&CK technique ids (Enterprise T…, ICS T08…). */
+  mitre: string[];
+}
+
+export interface Finding extends FindingDraft {
+  finding_id: string;
+  pipeline: string;
+  /** Monotonic per finding_id; the newest version wins in ClickHouse (ReplacingMergeTree). */
+  version: number;
+}
+
+export interface StepResult<S> {
+  state: S;
+  findings: FindingDraft[];
+}
+
+/** What the engine tells a detector about time beyond the event itself. */
+export interface StepContext {
+  /** Event-time watermark of the stream (max ts seen minus allowed lateness), ms. */
+  watermark: number;
+}
+
+export interface DetectorInstance<S = unknown> {
+  /** The instance id (the spec name unless a pipeline names two of one kind). */
+  readonly id: string;
+  readonly spec: DetectorSpec<any>;
+  /** Cheap filter so the engine skips detectors that cannot use an event. */
+  applies(event: M2MEvent): boolean;
+  /** Fresh per-device state. */
+  init(event: M2MEvent): S;
+  step(state: S, event: M2MEvent, ctx: StepContext): StepResult<S>;
+  /**
+   * Called as the watermark advances, for detectors that report the absence of events
+   * (silence). Returns findings for this device given that no event arrived up to `watermark`.
+   */
+  tick?(state: S, deviceId: string, deviceClass: string, ctx: StepContext): StepResult<S>;
+  /** Upper bound on the JSON size of one device's state, for the docs and the property tests. */
+  readonly maxStateBytes?: number;
+}
+
+/** JSON-Schema fragment describing one parameter (drives validation, the schema and the docs). */
+export interface ParamSpec {
+  type: 'number' | 'integer' | 'string' | 'boolean' | 'duration' | 'array' | 'object';
+  description: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  enum?: readonly string[];
+  /** For arrays: the element spec. For objects: free-form schema (JSON Schema). */
+  items?: ParamSpec | Record<string, unknown>;
+  schema?: Record<string, unknown>;
+  examples?: unknown[];
+}
+
+/**
+ * A detector component declares itself: name, family, documentation, parameter spec and factory.
+ * The registry of these drives pipeline validation, the JSON Schema, docs and CLI help.
+ */
+export interface DetectorSpec<P extends Record<string, unknown> = Record<string, unknown>> {
+  name: string;
+  family: DetectorFamily;
+  /** One paragraph: what it catches. */
+  summary: string;
+  params: Record<keyof P & string, ParamSpec>;
+  /** An example explanation as an analyst would see it (docs). */
+  example: string;
+  mitre: string[];
+  /** Params arrive validated and with defaults applied; durations already in milliseconds. */
+  create(params: P, id: string): DetectorInstance<any>;
+}
