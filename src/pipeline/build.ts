@@ -1,0 +1,13 @@
+/** Turn a validated pipeline into detector instances. */
+import type { PipelineConfig } from '../config/types.js';
+import { detectorSpec } from '../detectors/registry.js';
+import type { DetectorInstance } from '../detectors/types.js';
+
+export function buildDetectors(cfg: PipelineConfig): DetectorInstance[] {
+  return cfg.detectors.map((d) => {
+    const spec = detectorSpec(d.type);
+    // The validator rejects unknown detectors; reaching this is a bug, not a user error.
+    if (!spec) throw new Error(`unknown detector "${d.type}" in pipeline ${cfg.name}`);
+    return spec.create(d.params, d.id);
+  });
+}
