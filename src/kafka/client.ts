@@ -1,0 +1,30 @@
+/** kafkajs wiring: one Kafka instance per process, logging through pino. */
+import { Kafka, logLevel, type KafkaConfig, type logCreator } from 'kafkajs';
+import { logger } from '../obs/log.js';
+
+export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+const toPino: logCreator = () => ({ namespace, level, log }) => {
+  const { message, ...extra } = log;
+  const l = logger().child({ component: 'kafkajs', namespace });
+  // kafkajs logs expected, retried conditions (coordinator moving, rebalances) as ERROR.
+  if (level === logLevel.ERROR || level === logLevel.WARN) l.warn(extra, message);
+  else if (level === logLevel.INFO) l.debug(extra, message);
+  else l.trace(extra, message);
+};
+
+export function createKafka(opts: { brokers?: string[]; clientId?: string } = {}): Kafka {
+  process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
+  const cfg: KafkaConfig = {
+    clientId: opts.clientId ?? 'm2m-sentinel',
+    brokers: opts.brokers ?? brokersFromEnv(),
+    logLevel: logLevel.WARN,
+    logCreator: toPino,
+    connectionTimeout: 5_000,
+    // A broker that is down is retried with backoff, not skipped; the runner reports degraded.
+    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+  };
+  return new Kafka(cfg);
+}

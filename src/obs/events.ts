@@ -1,0 +1,57 @@
+/**
+ * Typed internal events: one function per occurrence that both logs (structured) and counts.
+ * The hot path calls these instead of ad-hoc log lines, so what operators see in logs and in
+ * metrics always agrees.
+ */
+import type { DecodeError } from '../events/decode.js';
+import type { Finding } from '../detectors/types.js';
+import { logger } from './log.js';
+import { metrics } from './metrics.js';
+
+export const emit = {
+  eventDecoded(pipeline: string, type: string, n = 1): void {
+    metrics.eventsDecoded.inc({ pipeline, type }, n);
+  },
+  eventDeadLettered(pipeline: string, err: DecodeError, where: { topic: string; partition: number; offset: string }): void {
+    metrics.deadLetters.inc({ pipeline, reason: err.code });
+    logger().warn({ pipeline, reason: err.code, field: err.field, ...where, msg_detail: err.message }, 'event dead-lettered');
+  },
+  findingRaised(f: Finding): void {
+    metrics.findings.inc({ pipeline: f.pipeline, detector: f.detector, severity: f.severity });
+    if (f.version === 1) {
+      logger().debug({ pipeline: f.pipeline, finding_id: f.finding_id, detector: f.detector, device_id: f.device_id, score: f.score }, 'finding raised');
+    }
+  },
+  batchWritten(pipeline: string, rows: number, ms: number): void {
+    metrics.findingsWritten.inc({ pipeline }, rows);
+    logger().debug({ pipeline, rows, ms }, 'findings written');
+  },
+  writeFailed(pipeline: string, err: unknown, attempt: number): void {
+    metrics.writeErrors.inc({ pipeline });
+    logger().warn({ pipeline, attempt, err: String(err) }, 'ClickHouse write failed; retrying');
+  },
+  offsetsCommitted(pipeline: string, offsets: Array<{ topic: string; partition: number; offset: string }>): void {
+    metrics.offsetsCommitted.inc({ pipeline });
+    logger().debug({ pipeline, offsets }, 'offsets committed');
+  },
+  checkpointWritten(pipeline: string, topic: string, partition: number, devices: number, bytes: number): void {
+    metrics.checkpointAge.set({ pipeline }, 0);
+    logger().debug({ pipeline, topic, partition, devices, bytes }, 'state checkpointed');
+  },
+  alertEmitted(pipeline: string, severity: string): void {
+    metrics.alerts.inc({ pipeline, severity });
+  },
+  alertSuppressed(pipeline: string): void {
+    metrics.alertsSuppressed.inc({ pipeline });
+  },
+  alertDelivered(route: string): void {
+    metrics.deliveries.inc({ route, outcome: 'ok' });
+  },
+  alertDeliveryFailed(route: string, err: unknown, attempt: number): void {
+    metrics.deliveries.inc({ route, outcome: 'error' });
+    logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  },
+  pipelineFailed(pipeline: string, err: unknown): void {
+    logger().error({ pipeline, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'pipeline failed');
+  },
+};

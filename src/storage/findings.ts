@@ -1,0 +1,91 @@
+/** Writing and reading findings. Rows are batched by the runner; one insert per flush. */
+import type { ClickHouseClient } from '@clickhouse/client';
+import type { Finding } from '../detectors/types.js';
+import { ident, queryRows } from './clickhouse.js';
+
+export interface FindingRow {
+  finding_id: string;
+  pipeline: string;
+  detector: string;
+  device_id: string;
+  device_class: string;
+  key: string;
+  first_ts: string;
+  last_ts: string;
+  count: number;
+  score: number;
+  severity: string;
+  observed: string;
+  expected: string;
+  explanation: string;
+  evidence: string;
+  mitre: string[];
+  version: number;
+}
+
+const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+
+export function toRow(f: Finding): FindingRow {
+  return {
+    finding_id: f.finding_id,
+    pipeline: f.pipeline,
+    detector: f.detector,
+    device_id: f.device_id,
+    device_class: f.device_class,
+    key: f.key,
+    first_ts: chTime(f.first_ts),
+    last_ts: chTime(f.last_ts),
+    count: f.count,
+    score: Math.round(f.score * 1e4) / 1e4,
+    severity: f.severity,
+    observed: String(f.observed),
+    expected: String(f.expected),
+    explanation: f.explanation,
+    evidence: JSON.stringify(f.evidence),
+    mitre: f.mitre,
+    version: f.version,
+  };
+}
+
+/**
+ * Keep only the newest version of each finding in a batch: a sustained incident updates its
+ * finding many times per batch and only the last one matters.
+ */
+export function latestVersions(findings: Finding[]): Finding[] {
+  const byId = new Map<string, Finding>();
+  for (const f of findings) {
+    const prev = byId.get(f.finding_id);
+    if (!prev || f.version >= prev.version) byId.set(f.finding_id, f);
+  }
+  return [...byId.values()];
+}
+
+export async function insertFindings(client: ClickHouseClient, database: string, table: string, findings: Finding[]): Promise<number> {
+  if (findings.length === 0) return 0;
+  const rows = latestVersions(findings).map(toRow);
+  await client.insert({ table: `${database}.${table}`, values: rows, format: 'JSONEachRow' });
+  return rows.length;
+}
+
+export interface FindingQuery {
+  pipeline?: string;
+  device_id?: string;
+  min_score?: number;
+  limit?: number;
+}
+
+/** Newest version of each finding, newest first. */
+export async function selectFindings(client: ClickHouseClient, database: string, table: string, q: FindingQuery = {}): Promise<FindingRow[]> {
+  const where: string[] = [];
+  if (q.pipeline) where.push('pipeline = {pipeline:String}');
+  if (q.device_id) where.push('device_id = {device_id:String}');
+  if (q.min_score !== undefined) where.push('score >= {min_score:Float64}');
+  const sql = `SELECT finding_id, pipeline, detector, device_id, device_class, key,
+      toString(first_ts) AS first_ts, toString(last_ts) AS last_ts, count, score, severity,
+      observed, expected, explanation, evidence, mitre, version
+    FROM ${ident(database)}.${ident(table)} FINAL
+    ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+    ORDER BY first_ts DESC, finding_id
+    LIMIT {limit:UInt32}`;
+  return queryRows<FindingRow>(client, sql, { ...q, limit: q.limit ?? 1000 });
+}

@@ -1,0 +1,105 @@
+/**
+ * Versioned migrations. Each migration is applied once per (database, findings table) and
+ * recorded in <db>.schema_migrations, so upgrades are explicit and repeatable on both the
+ * embedded engine and a server.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { ident, queryRows } from './clickhouse.js';
+
+export interface Target {
+  database: string;
+  table: string;
+  ttlDays: number;
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  statements(t: Target): string[];
+}
+
+const q = (t: Target, name: string) => `${ident(t.database)}.${ident(name)}`;
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'findings table',
+    statements: (t) => [
+      // ReplacingMergeTree(version) collapses the repeated rows that replays and updates of a
+      // sustained incident write under one finding_id: at-least-once in, exactly-once results.
+      // Ordered for the analyst's queries: one device's findings over time.
+      // TTL on ingestion time, not event time, so that replaying an old recording keeps its findings.
+      `CREATE TABLE IF NOT EXISTS ${q(t, t.table)} (
+        finding_id String,
+        pipeline LowCardinality(String),
+        detector LowCardinality(String),
+        device_id String,
+        device_class LowCardinality(String),
+        key String,
+        first_ts DateTime64(3, 'UTC'),
+        last_ts DateTime64(3, 'UTC'),
+        count UInt32,
+        score Float32,
+        severity LowCardinality(String),
+        observed String,
+        expected String,
+        explanation String,
+        evidence String,
+        mitre Array(LowCardinality(String)),
+        version UInt64,
+        ingested_at DateTime DEFAULT now()
+      )
+      ENGINE = ReplacingMergeTree(version)
+      PARTITION BY toYYYYMM(first_ts)
+      ORDER BY (device_id, first_ts, finding_id)
+      TTL ingested_at + INTERVAL ${Math.max(1, Math.floor(t.ttlDays))} DAY`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'state checkpoints',
+    statements: (t) => [
+      // Detector state per (pipeline, topic, partition) with the offset it reflects. The newest
+      // offset wins; a restart or a rebalance restores from here and seeks to that offset.
+      `CREATE TABLE IF NOT EXISTS ${q(t, 'checkpoints')} (
+        pipeline LowCardinality(String),
+        topic LowCardinality(String),
+        partition UInt32,
+        next_offset Int64,
+        state String CODEC(ZSTD(3)),
+        devices UInt32,
+        written_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      )
+      ENGINE = ReplacingMergeTree(next_offset)
+      ORDER BY (pipeline, topic, partition)`,
+    ],
+  },
+];
+
+export async function migrate(client: ClickHouseClient, t: Target): Promise<number[]> {
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(t.database)}` });
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${q(t, 'schema_migrations')} (
+      target String, version UInt32, name String, applied_at DateTime DEFAULT now()
+    ) ENGINE = ReplacingMergeTree ORDER BY (target, version)`,
+  });
+  const done = new Set(
+    (await queryRows<{ version: number }>(
+      client,
+      `SELECT version FROM ${q(t, 'schema_migrations')} FINAL WHERE target = {target:String}`,
+      { target: t.table },
+    )).map((r) => Number(r.version)),
+  );
+  const applied: number[] = [];
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue;
+    for (const s of m.statements(t)) await client.command({ query: s });
+    await client.insert({
+      table: `${t.database}.schema_migrations`,
+      values: [{ target: t.table, version: m.version, name: m.name }],
+      format: 'JSONEachRow',
+    });
+    applied.push(m.version);
+  }
+  return applied;
+}
