@@ -1,0 +1,326 @@
+/**
+ * Small, allocation-light helpers the detectors share: number formatting for explanations,
+ * compact numbers for state, capped maps, time buckets, addresses and versions.
+ */
+import type { ParamSpec } from './types.js';
+
+/** Round to ~6 significant digits so checkpointed state stays compact as JSON. */
+export function compact(x: number): number {
+  if (x === 0 || !Number.isFinite(x)) return x;
+  const a = Math.abs(x);
+  if (a >= 1e6 && Number.isInteger(x)) return x;
+  const p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
+  return Math.round(x * p) / p;
+}
+
+/** Human formatting for explanations: 3 significant digits, no exponent for ordinary values. */
+export function fmt(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const a = Math.abs(x);
+  if (a === 0) return '0';
+  if (a >= 1e6 || a < 1e-3) return x.toExponential(2);
+  if (Number.isInteger(x)) return String(x);
+  return String(Number(x.toPrecision(3)));
+}
+
+export function fmtDuration(ms: number): string {
+  const a = Math.abs(ms);
+  if (a < 1000) return `${Math.round(ms)}ms`;
+  if (a < 120_000) return `${fmt(ms / 1000)}s`;
+  if (a < 2 * 3_600_000) return `${fmt(ms / 60_000)}m`;
+  if (a < 2 * 86_400_000) return `${fmt(ms / 3_600_000)}h`;
+  return `${fmt(ms / 86_400_000)}d`;
+}
+
+export function fmtBytes(b: number): string {
+  if (b < 1024) return `${Math.round(b)} B`;
+  if (b < 1024 * 1024) return `${fmt(b / 1024)} KiB`;
+  if (b < 1024 * 1024 * 1024) return `${fmt(b / 1024 / 1024)} MiB`;
+  return `${fmt(b / 1024 / 1024 / 1024)} GiB`;
+}
+
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
+/** UTC hour of day 0..23. */
+export function hourOfDay(ts: number): number {
+  const h = Math.floor(ts / HOUR_MS) % 24;
+  return h < 0 ? h + 24 : h;
+}
+
+/** UTC day of week, 0 = Sunday. */
+export function dayOfWeek(ts: number): number {
+  // 1970-01-01 was a Thursday.
+  const d = (Math.floor(ts / DAY_MS) + 4) % 7;
+  return d < 0 ? d + 7 : d;
+}
+
+export function isWeekend(ts: number): boolean {
+  const d = dayOfWeek(ts);
+  return d === 0 || d === 6;
+}
+
+export function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  const n = s.length;
+  if (n === 0) return NaN;
+  const mid = n >> 1;
+  return n % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Median absolute deviation around `center`. */
+export function mad(xs: number[], center: number): number {
+  const d = new Array<number>(xs.length);
+  for (let i = 0; i < xs.length; i++) d[i] = Math.abs(xs[i]! - center);
+  return median(d);
+}
+
+/**
+ * A capped key → last-seen map stored as a plain object. When it grows past `cap` the least
+ * recently seen tenth is dropped in one pass, so eviction is amortised O(1) per insert and the
+ * map never exceeds `cap` entries.
+ */
+export function touchCapped(map: Record<string, number>, size: number, key: string, ts: number, cap: number): number {
+  const prev = map[key];
+  if (prev !== undefined) {
+    if (ts > prev) map[key] = ts;
+    return size;
+  }
+  map[key] = ts;
+  size++;
+  if (size > cap) size = evictOldest(map, size, Math.max(1, Math.ceil(cap / 10)));
+  return size;
+}
+
+/** Drop the `k` entries with the smallest values; returns the new size. */
+export function evictOldest(map: Record<string, number>, size: number, k: number): number {
+  const vals: number[] = [];
+  for (const key in map) vals.push(map[key]!);
+  if (vals.length <= k) {
+    for (const key in map) delete map[key];
+    return 0;
+  }
+  vals.sort((a, b) => a - b);
+  const cut = vals[k - 1]!;
+  let dropped = 0;
+  for (const key in map) {
+    if (dropped >= k) break;
+    if (map[key]! <= cut) {
+      delete map[key];
+      dropped++;
+    }
+  }
+  return size - dropped;
+}
+
+/** Delete entries last seen before `minTs`; returns the new size. */
+export function expireBefore(map: Record<string, number>, minTs: number): number {
+  let size = 0;
+  for (const key in map) {
+    if (map[key]! < minTs) delete map[key];
+    else size++;
+  }
+  return size;
+}
+
+// ---------------------------------------------------------------- addresses
+
+/** IPv4 dotted quad → unsigned 32-bit int, or -1. */
+export function ipv4ToInt(ip: string): number {
+  let n = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i < ip.length; i++) {
+    const c = ip.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || part > 255) return -1;
+      n = n * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else if (c >= 48 && c <= 57) {
+      part = part * 10 + (c - 48);
+      digits++;
+      if (digits > 3) return -1;
+    } else return -1;
+  }
+  if (dots !== 3 || digits === 0 || part > 255) return -1;
+  return n * 256 + part;
+}
+
+/** IPv6 text → 8 hextets, or undefined. Handles "::" and an embedded IPv4 tail. */
+export function ipv6ToHextets(ip: string): number[] | undefined {
+  let s = ip;
+  const pct = s.indexOf('%');
+  if (pct >= 0) s = s.slice(0, pct);
+  if (s.indexOf(':') < 0) return undefined;
+  let tail: number[] = [];
+  const lastColon = s.lastIndexOf(':');
+  const last = s.slice(lastColon + 1);
+  if (last.includes('.')) {
+    const v4 = ipv4ToInt(last);
+    if (v4 < 0) return undefined;
+    tail = [Math.floor(v4 / 65536), v4 % 65536];
+    s = s.slice(0, lastColon + 1) + '0';
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) return undefined;
+  const parse = (h: string): number[] | undefined => {
+    if (h === '') return [];
+    const out: number[] = [];
+    for (const g of h.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  const head = parse(halves[0]!);
+  const rest = halves.length === 2 ? parse(halves[1]!) : [];
+  if (!head || !rest) return undefined;
+  if (tail.length) rest.pop();
+  const fixed = head.length + rest.length + tail.length;
+  if (halves.length === 1 && fixed !== 8) return undefined;
+  if (fixed > 8) return undefined;
+  const zeros = new Array<number>(8 - fixed).fill(0);
+  return [...head, ...zeros, ...rest, ...tail];
+}
+
+export interface Cidr {
+  v6: boolean;
+  /** v4: network as uint32; v6: 8 hextets. */
+  net: number | number[];
+  bits: number;
+  text: string;
+}
+
+export function parseCidr(text: string): Cidr | undefined {
+  const [addr, len] = text.trim().split('/');
+  if (addr === undefined) return undefined;
+  const v4 = ipv4ToInt(addr);
+  if (v4 >= 0) {
+    const bits = len === undefined ? 32 : Number(len);
+    if (!Number.isInteger(bits) || bits < 0 || bits > 32) return undefined;
+    const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+    return { v6: false, net: (v4 & mask) >>> 0, bits, text };
+  }
+  const h = ipv6ToHextets(addr);
+  if (!h) return undefined;
+  const bits = len === undefined ? 128 : Number(len);
+  if (!Number.isInteger(bits) || bits < 0 || bits > 128) return undefined;
+  return { v6: true, net: h, bits, text };
+}
+
+export function inCidr(ip: string, c: Cidr): boolean {
+  if (!c.v6) {
+    const v = ipv4ToInt(ip);
+    if (v < 0) return false;
+    const mask = c.bits === 0 ? 0 : (0xffffffff << (32 - c.bits)) >>> 0;
+    return ((v & mask) >>> 0) === c.net;
+  }
+  const h = ipv6ToHextets(ip);
+  if (!h) return false;
+  const net = c.net as number[];
+  let bits = c.bits;
+  for (let i = 0; i < 8 && bits > 0; i++) {
+    const take = Math.min(16, bits);
+    const mask = take === 16 ? 0xffff : (0xffff << (16 - take)) & 0xffff;
+    if ((h[i]! & mask) !== (net[i]! & mask)) return false;
+    bits -= take;
+  }
+  return true;
+}
+
+const PRIVATE_V4: Cidr[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '224.0.0.0/4', '255.255.255.255/32', '0.0.0.0/8'].map(
+  (t) => parseCidr(t)!,
+);
+const PRIVATE_V6: Cidr[] = ['fc00::/7', 'fe80::/10', '::1/128', 'ff00::/8', '::/128'].map((t) => parseCidr(t)!);
+
+/** Private, loopback, link-local, CGNAT or multicast: not a route to the internet. */
+export function isInternalIp(ip: string): boolean {
+  const v4 = ipv4ToInt(ip);
+  if (v4 >= 0) return PRIVATE_V4.some((c) => inCidr(ip, c));
+  return PRIVATE_V6.some((c) => inCidr(ip, c));
+}
+
+// ---------------------------------------------------------------- versions
+
+/**
+ * Compare firmware versions semver-ishly: numeric dot-separated parts compared as numbers,
+ * a leading "v" ignored, build metadata ("+...") ignored, and a pre-release ("-rc1") sorts
+ * before its release. Non-numeric parts compare as strings. Returns <0, 0, >0.
+ */
+export function compareVersions(a: string, b: string): number {
+  const norm = (v: string) => v.trim().replace(/^[vV]/, '').split('+')[0]!;
+  const [ma, pa] = splitPre(norm(a));
+  const [mb, pb] = splitPre(norm(b));
+  const xa = ma.split(/[._]/);
+  const xb = mb.split(/[._]/);
+  const n = Math.max(xa.length, xb.length);
+  for (let i = 0; i < n; i++) {
+    const c = comparePart(xa[i] ?? '0', xb[i] ?? '0');
+    if (c !== 0) return c;
+  }
+  if (pa === undefined && pb === undefined) return 0;
+  if (pa === undefined) return 1;
+  if (pb === undefined) return -1;
+  const ya = pa.split('.');
+  const yb = pb.split('.');
+  for (let i = 0; i < Math.max(ya.length, yb.length); i++) {
+    if (ya[i] === undefined) return -1;
+    if (yb[i] === undefined) return 1;
+    const c = comparePart(ya[i]!, yb[i]!);
+    if (c !== 0) return c;
+  }
+  return 0;
+}
+
+function splitPre(v: string): [string, string | undefined] {
+  const i = v.indexOf('-');
+  return i < 0 ? [v, undefined] : [v.slice(0, i), v.slice(i + 1)];
+}
+
+function comparePart(a: string, b: string): number {
+  const na = /^\d+$/.test(a);
+  const nb = /^\d+$/.test(b);
+  if (na && nb) return Number(a) - Number(b);
+  // As in semver pre-release precedence: numeric identifiers sort before textual ones.
+  if (na) return -1;
+  if (nb) return 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+// ---------------------------------------------------------------- metric selection
+
+/**
+ * The metric filter telemetry detectors share: an empty include list means every metric.
+ * Returns null when everything passes so the hot loop can skip the call.
+ */
+export function metricFilter(include: readonly string[] | undefined, exclude: readonly string[] | undefined): ((m: string) => boolean) | null {
+  const inc = include && include.length ? new Set(include) : null;
+  const exc = exclude && exclude.length ? new Set(exclude) : null;
+  if (!inc && !exc) return null;
+  return (m) => (inc === null || inc.has(m)) && (exc === null || !exc.has(m));
+}
+
+/** Shared param specs, so the same knob is described the same way in every detector. */
+export const METRICS_PARAM: ParamSpec = {
+  type: 'array',
+  description: 'Only these metrics (empty: every numeric metric the device sends).',
+  items: { type: 'string' },
+  default: [],
+  examples: [['voltage', 'current']],
+};
+
+export const EXCLUDE_PARAM: ParamSpec = {
+  type: 'array',
+  description: 'Metrics to ignore (applied after `metrics`).',
+  items: { type: 'string' },
+  default: [],
+  examples: [['uptime_s']],
+};
+
+/** Approximate JSON size of a value; tests use JSON.stringify, this is for quick estimates. */
+export function jsonBytes(v: unknown): number {
+  return JSON.stringify(v).length;
+}
