@@ -9,5 +9,6 @@ export default defineConfig({
     // Integration tests share one broker and one embedded ClickHouse per worker process.
     pool: 'forks',
     maxWorkers: 2,
+    env: { LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn' },
   },
 });
