@@ -1,0 +1,203 @@
+/**
+ * new_peer: first contact with a destination after the device's learning period.
+ *
+ * How surprising a new peer is depends on the device. A PLC that has talked to the same three
+ * hosts for a day is a very different prior from a gateway that meets new cloud addresses every
+ * hour (DNS-balanced endpoints rotate IPs). So the score is a tail probability built from the
+ * device's own novelty rates (Laplace-smoothed, slowly forgetting):
+ *   p = P(new IP) × P(new port, if the port is also new) × P(internet peer, if the device has
+ *       only talked to internal addresses so far)
+ * and mapped with scoreFromP. A new IP on a port the device already uses is usually low; a new
+ * port to a new internet host from a device that never leaves the plant is high.
+ *
+ * Known peers and ports live in capped maps (least recently seen evicted), so state is bounded.
+ */
+import { closeStale, isOpen, raise } from './incident.js';
+import type { IncidentBook } from './incident.js';
+import { clamp01, scoreFromP } from './score.js';
+import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import type { ConnectionEvent, M2MEvent } from '../events/types.js';
+import { compact, fmtDuration, isInternalIp, touchCapped } from './util.js';
+
+export interface NewPeerParams extends Record<string, unknown> {
+  learning: number;
+  min_connections: number;
+  peer: 'ip_port' | 'ip';
+  min_score: number;
+  max_peers: number;
+  max_ports: number;
+  incident_gap: number;
+}
+
+export interface NewPeerState {
+  t0: number;
+  /** Connections seen (halved with the novelty counts to forget slowly). */
+  n: number;
+  /** Connections that were a new IP / a new port / a new peer key / an internet peer. */
+  ni: number;
+  npt: number;
+  nk: number;
+  pub: number;
+  /** Known peer keys and IPs, ports → last seen (minutes since epoch). */
+  k: Record<string, number>;
+  kn: number;
+  ip: Record<string, number>;
+  ipn: number;
+  po: Record<string, number>;
+  pon: number;
+  inc: IncidentBook;
+}
+
+/** Counts halve past this many connections so novelty rates follow the device's present. */
+const HALVE_AT = 4096;
+/** Tail probabilities multiply; keep the product from claiming certainty. */
+const MAX_SCORE = 0.95;
+
+export const newPeer: DetectorSpec<NewPeerParams> = {
+  name: 'new_peer',
+  family: 'connection',
+  summary:
+    "A device connects to a destination (IP:port, or IP) it has not used during or since its learning period. Scored by the device's own novelty rates: new IPs on familiar ports are low, a new port to an internet host from a device that only talks inside the plant is high.",
+  params: {
+    learning: { type: 'duration', description: 'Event time after the first connection during which peers are learned silently.', default: '24h', examples: ['12h', '7d'] },
+    min_connections: { type: 'integer', description: 'Connections to see before the learning period can end.', default: 20, minimum: 1 },
+    peer: { type: 'string', description: 'What counts as a peer: ip_port (destination address and port) or ip.', enum: ['ip_port', 'ip'], default: 'ip_port' },
+    min_score: { type: 'number', description: 'New peers scoring below this are learned without a finding.', default: 0.3, minimum: 0, maximum: 1 },
+    max_peers: { type: 'integer', description: 'Known peers remembered per device (least recently seen evicted).', default: 256, minimum: 8, maximum: 8192 },
+    max_ports: { type: 'integer', description: 'Known destination ports remembered per device.', default: 64, minimum: 4, maximum: 4096 },
+    incident_gap: { type: 'duration', description: 'Repeat connections to the same new peer within this extend one finding.', default: '1h' },
+  },
+  example:
+    'plc-07 (plc) connected to 203.0.113.9:4444/tcp, a peer never seen in 3d of history (it uses 3 peers on ports 502); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.',
+  mitre: ['T0869', 'T1071'],
+  create(params, id) {
+    return new NewPeerDetector(params, id);
+  },
+};
+
+class NewPeerDetector implements DetectorInstance<NewPeerState> {
+  readonly spec = newPeer;
+  readonly maxStateBytes: number;
+
+  constructor(
+    private readonly p: NewPeerParams,
+    readonly id: string,
+  ) {
+    // Keys up to "ffff:...:ffff:65535" (~46 chars) + a minute timestamp; incidents per new peer.
+    this.maxStateBytes = 256 + p.max_peers * 2 * 64 + p.max_ports * 20 + 64 * 110;
+  }
+
+  applies(ev: M2MEvent): boolean {
+    return ev.type === 'connection';
+  }
+
+  init(ev: M2MEvent): NewPeerState {
+    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: {}, kn: 0, ip: {}, ipn: 0, po: {}, pon: 0, inc: {} };
+  }
+
+  step(s: NewPeerState, ev: M2MEvent): StepResult<NewPeerState> {
+    const e = ev as ConnectionEvent;
+    const p = this.p;
+    const minute = Math.floor(e.ts / 60_000);
+    const portKey = `${e.dst_port}/${e.protocol}`;
+    const key = p.peer === 'ip' ? e.dst_ip : e.dst_ip.includes(':') ? `[${e.dst_ip}]:${e.dst_port}` : `${e.dst_ip}:${e.dst_port}`;
+    const newKey = s.k[key] === undefined;
+    const newIp = s.ip[e.dst_ip] === undefined;
+    const newPort = s.po[portKey] === undefined;
+    const external = !isInternalIp(e.dst_ip);
+
+    let findings: FindingDraft[] = NONE;
+    const learning = e.ts - s.t0 < p.learning || s.n < p.min_connections;
+    const seenBefore = s.n;
+    if (newKey && !learning) {
+      // Probabilities under this device's history, before this connection is learned.
+      const d = s.n + 2;
+      let pr = newIp ? (s.ni + 1) / d : (s.nk + 1) / d;
+      if (newPort) pr *= (s.npt + 1) / d;
+      if (external && s.pub === 0) pr *= 1 / d;
+      const score = Math.min(MAX_SCORE, clamp01(scoreFromP(pr)));
+      if (score >= p.min_score) {
+        const ports = Object.keys(s.po).slice(0, 5).join(', ');
+        const what = newPort ? 'a new port' : newIp ? 'a new host on a familiar port' : 'a new host/port pair';
+        findings = [
+          raise(
+            s.inc,
+            {
+              detector: this.id,
+              key,
+              device_id: e.device_id,
+              device_class: e.device_class,
+              ts: e.ts,
+              score,
+              observed: `${key}/${e.protocol}${e.app_protocol ? ` (${e.app_protocol})` : ''}`,
+              expected: `${s.kn} known peers on ports ${ports || 'none'}`,
+              explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${s.kn} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
+              evidence: {
+                peer: key,
+                dst_ip: e.dst_ip,
+                dst_port: e.dst_port,
+                protocol: e.protocol,
+                app_protocol: e.app_protocol ?? null,
+                new_ip: newIp,
+                new_port: newPort,
+                external,
+                first_external: external && s.pub === 0,
+                p_value: compact(pr),
+                known_peers: s.kn,
+                connections_seen: seenBefore,
+              },
+              mitre: newPeer.mitre,
+            },
+            p.incident_gap,
+          ),
+        ];
+      }
+    } else if (!newKey && !learning && isOpen(s.inc, key, e.ts, p.incident_gap)) {
+      // Repeat contact with a peer that is still an open incident extends it.
+      findings = [
+        raise(
+          s.inc,
+          {
+            detector: this.id,
+            key,
+            device_id: e.device_id,
+            device_class: e.device_class,
+            ts: e.ts,
+            score: 0,
+            observed: `${key}/${e.protocol}`,
+            expected: `${s.kn} known peers`,
+            explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
+            evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
+            mitre: newPeer.mitre,
+          },
+          p.incident_gap,
+        ),
+      ];
+    }
+
+    // Learn.
+    s.n++;
+    if (newIp) s.ni++;
+    if (newPort) s.npt++;
+    if (newKey) s.nk++;
+    if (external) s.pub++;
+    if (s.n >= HALVE_AT) {
+      s.n = Math.round(s.n / 2);
+      s.ni = Math.round(s.ni / 2);
+      s.npt = Math.round(s.npt / 2);
+      s.nk = Math.round(s.nk / 2);
+      // Keep "has been external" sticky: halving to 0 would re-arm first-external.
+      s.pub = Math.max(s.pub > 0 ? 1 : 0, Math.round(s.pub / 2));
+    }
+    s.kn = touchCapped(s.k, s.kn, key, minute, p.max_peers);
+    s.ipn = touchCapped(s.ip, s.ipn, e.dst_ip, minute, p.max_peers);
+    s.pon = touchCapped(s.po, s.pon, portKey, minute, p.max_ports);
+    for (const _ in s.inc) {
+      closeStale(s.inc, e.ts, p.incident_gap);
+      break;
+    }
+    return { state: s, findings };
+  }
+}
+
+const NONE: FindingDraft[] = [];

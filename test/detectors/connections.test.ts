@@ -1,0 +1,132 @@
+import { describe, expect, it } from 'vitest';
+import { fanout } from '../../src/detectors/fanout.js';
+import { newPeer } from '../../src/detectors/new_peer.js';
+import type { ConnectionEvent } from '../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, assertWellFormed, conn, make, maxStateSize, rng, run } from './helpers.js';
+
+/** A PLC polling its three usual peers every ~20 s for `days`. */
+function plcTraffic(days: number, device = 'plc-07', seed = 1): ConnectionEvent[] {
+  const r = rng(seed);
+  const peers: Array<[string, number]> = [
+    ['10.20.0.1', 502],
+    ['10.20.0.2', 502],
+    ['10.20.0.10', 123],
+  ];
+  const out: ConnectionEvent[] = [];
+  for (let t = T0; t < T0 + days * DAY; t += 20_000 + Math.floor(r() * 2000)) {
+    const [ip, port] = peers[Math.floor(r() * peers.length)]!;
+    out.push(conn(device, t, ip, port, { bytes_out: 300, bytes_in: 120 }));
+  }
+  return out;
+}
+
+describe('new_peer', () => {
+  it('is quiet on a steady device and during learning, and fires high on a new internet peer on a new port', () => {
+    const evs = plcTraffic(3);
+    // During learning: a new peer is learned silently.
+    evs.splice(100, 0, conn('plc-07', evs[99]!.ts + 1, '10.20.0.3', 502));
+    expect(run([make(newPeer)], evs).latest).toEqual([]);
+    const at = T0 + 2 * DAY + 5 * HOUR;
+    const i = evs.findIndex((e) => e.ts > at);
+    evs.splice(i, 0, conn('plc-07', at, '203.0.113.9', 4444));
+    const r = run([make(newPeer)], evs);
+    expect(r.latest.length).toBe(1);
+    const f = r.latest[0]!;
+    assertWellFormed(f);
+    expect(f.key).toBe('203.0.113.9:4444');
+    expect(f.score).toBeGreaterThanOrEqual(0.7);
+    expect(f.evidence.external).toBe(true);
+  });
+
+  it('scores a new internal host on a familiar port lower than a new internet port', () => {
+    const evs = plcTraffic(2);
+    evs.push(conn('plc-07', T0 + 2 * DAY + MIN, '10.20.0.4', 502));
+    evs.push(conn('plc-07', T0 + 2 * DAY + 2 * MIN, '198.51.100.7', 8080));
+    const r = run([make(newPeer, { min_score: 0 })], evs);
+    const internal = r.latest.find((f) => f.key === '10.20.0.4:502')!;
+    const ext = r.latest.find((f) => f.key === '198.51.100.7:8080')!;
+    expect(internal.score).toBeLessThan(ext.score);
+    expect(internal.score).toBeLessThan(0.5);
+  });
+
+  it('repeat contact with the new peer extends one finding', () => {
+    const evs = plcTraffic(2);
+    for (let k = 0; k < 5; k++) evs.push(conn('plc-07', T0 + 2 * DAY + k * MIN, '203.0.113.9', 4444));
+    const r = run([make(newPeer)], evs);
+    expect(r.latest.length).toBe(1);
+    expect(r.latest[0]!.count).toBe(5);
+  });
+
+  it('stays quiet on a gateway whose cloud endpoint rotates IPs', () => {
+    const r0 = rng(4);
+    const evs: ConnectionEvent[] = [];
+    for (let t = T0; t < T0 + 5 * DAY; t += 60_000) {
+      // A new address in 52.x every ~2 hours (DNS load balancing), same port.
+      const ip = `52.1.${Math.floor((t - T0) / (2 * HOUR)) % 250}.${10 + Math.floor(r0() * 3)}`;
+      evs.push(conn('gw-1', t, ip, 8883, { device_class: 'gateway' }));
+    }
+    const r = run([make(newPeer)], evs);
+    expect(r.latest.filter((f) => f.score >= 0.5)).toEqual([]);
+  });
+
+  it('is deterministic and bounded with thousands of distinct peers', () => {
+    const evs: ConnectionEvent[] = [];
+    const r0 = rng(8);
+    for (let i = 0; i < 20_000; i++) {
+      evs.push(conn('noisy', T0 + i * 5000, `10.${Math.floor(r0() * 255)}.${Math.floor(r0() * 255)}.${Math.floor(r0() * 255)}`, 1 + Math.floor(r0() * 65535)));
+    }
+    const det = make(newPeer);
+    const a = run([det], evs);
+    const b = run([make(newPeer)], evs);
+    expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
+    expect(maxStateSize(a, 'new_peer')).toBeLessThanOrEqual(det.maxStateBytes!);
+  });
+});
+
+describe('fanout', () => {
+  it('is quiet on normal traffic and fires once on a horizontal scan', () => {
+    const evs = plcTraffic(1);
+    const quiet = run([make(fanout)], evs);
+    expect(quiet.latest).toEqual([]);
+    const at = T0 + 20 * HOUR;
+    const scan: ConnectionEvent[] = [];
+    for (let k = 0; k < 200; k++) scan.push(conn('plc-07', at + k * 300, `10.20.${Math.floor(k / 250)}.${k % 250}`, 502));
+    const all = [...evs, ...scan].sort((a, b) => a.ts - b.ts);
+    const r = run([make(fanout)], all);
+    const h = r.latest.filter((f) => f.key === 'horizontal');
+    expect(h.length).toBe(1);
+    assertWellFormed(h[0]!);
+    expect(h[0]!.count).toBeGreaterThan(100);
+    expect(h[0]!.score).toBeGreaterThanOrEqual(0.5);
+    expect(r.latest.filter((f) => f.key === 'vertical')).toEqual([]);
+  });
+
+  it('fires on a vertical port scan of one host', () => {
+    const evs = plcTraffic(1);
+    const at = T0 + 20 * HOUR;
+    for (let k = 0; k < 100; k++) evs.push(conn('plc-07', at + k * 100, '10.20.0.1', 1 + k));
+    const r = run([make(fanout)], evs.sort((a, b) => a.ts - b.ts));
+    const v = r.latest.filter((f) => f.key === 'vertical');
+    expect(v.length).toBe(1);
+    expect(v[0]!.mitre).toContain('T1046');
+  });
+
+  it("adapts to a gateway's normal fan-out", () => {
+    const r0 = rng(2);
+    const evs: ConnectionEvent[] = [];
+    // 45 distinct sensors per 5 minutes is this gateway's normal.
+    for (let t = T0; t < T0 + DAY; t += 5000) evs.push(conn('gw', t, `10.30.0.${Math.floor(r0() * 45)}`, 1883, { device_class: 'gateway' }));
+    const r = run([make(fanout)], evs);
+    // Warm-up may flag the first windows against the fixed minimum; afterwards it is quiet.
+    expect(r.latest.filter((f) => f.last_ts > T0 + 2 * HOUR)).toEqual([]);
+  });
+
+  it('state stays bounded under a huge scan', () => {
+    const evs: ConnectionEvent[] = [];
+    for (let k = 0; k < 50_000; k++) evs.push(conn('x', T0 + k * 10, `10.${(k >> 16) & 255}.${(k >> 8) & 255}.${k & 255}`, k % 65535));
+    const det = make(fanout);
+    const r = run([det], evs);
+    expect(maxStateSize(r, 'fanout')).toBeLessThanOrEqual(det.maxStateBytes!);
+    expect(r.latest.length).toBe(2);
+  });
+});
