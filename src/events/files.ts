@@ -24,3 +24,10 @@ export async function* readNdjsonLines(file: string): AsyncGenerator<RawLine> {
     yield { line, lineNo };
   }
 }
+
+/** Count non-empty lines, for progress bars (a fast pass; files are read again to replay). */
+export async function countLines(file: string): Promise<number> {
+  let n = 0;
+  for await (const _ of readNdjsonLines(file)) n++;
+  return n;
+}
