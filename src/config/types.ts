@@ -41,6 +41,11 @@ export interface DetectorConfig {
   id: string;
   /** Validated params with defaults applied and durations in ms. */
   params: Record<string, unknown>;
+  /**
+   * Route names this detector's alerts go to; absent means every route. References to routes
+   * switched off in this environment (enabled: false, if_env unset) are already removed.
+   */
+  routes?: string[];
 }
 
 export interface AlertRouteConfig {
@@ -53,6 +58,7 @@ export interface AlertRouteConfig {
 
 export interface PipelineConfig {
   name: string;
+  description?: string;
   /** Where it was loaded from, for messages. */
   file?: string;
   source: { kafka: KafkaSourceConfig };
@@ -67,4 +73,9 @@ export interface PipelineConfig {
     suppress_ms: number;
     routes: AlertRouteConfig[];
   };
+  /**
+   * Values that came from secret-named variables: their path in this object and the text as
+   * written (`${SOC_WEBHOOK_SECRET}`), which redactPipeline shows instead of the value.
+   */
+  redactions?: Array<{ path: Array<string | number>; template: string }>;
 }

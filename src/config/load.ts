@@ -1,0 +1,230 @@
+/**
+ * Loading pipeline files: read → parse YAML (keeping source ranges) → interpolate ${VAR} →
+ * validate (schema, then semantics) → normalize into PipelineConfig. Every user mistake comes
+ * back as a ConfigError value with file:line:column and field path; nothing here throws for
+ * bad input. loadPipelines adds the checks that span files (names, consumer groups).
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { DETECTORS } from '../detectors/registry.js';
+import type { DetectorSpec } from '../detectors/types.js';
+import type { ConfigError } from './errors.js';
+import { interpolateDocument, type YamlPath } from './interpolate.js';
+import { makeLocator, type Locate } from './locate.js';
+import { normalizePipeline } from './normalize.js';
+import type { PipelineConfig } from './types.js';
+import { validatePipelineData } from './validate.js';
+
+export type { ConfigError } from './errors.js';
+export { formatConfigError } from './errors.js';
+export { redactPipeline } from './redact.js';
+
+export interface LoadResult {
+  file: string;
+  /** Present exactly when `errors` is empty. */
+  pipeline?: PipelineConfig;
+  errors: ConfigError[];
+  /** Things worth saying that do not stop the pipeline (e.g. a route switched off by if_env). */
+  warnings: ConfigError[];
+}
+
+export interface LoadOptions {
+  /** Detector registry to validate against; defaults to the live one (tests pass their own). */
+  detectors?: readonly DetectorSpec<any>[];
+}
+
+type Env = Record<string, string | undefined>;
+
+interface Loaded extends LoadResult {
+  locate?: Locate;
+}
+
+const PIPELINE_EXT = /\.ya?ml$/i;
+
+function at(file: string, code: ConfigError['code'], message: string, extra: Partial<ConfigError> = {}): ConfigError {
+  return { code, file, line: 1, column: 1, path: '', message, ...extra };
+}
+
+/** Routes switched off by an unset if_env variable, found before interpolation. */
+function switchedOffRoutes(doc: ReturnType<typeof parseDocument>, env: Env): Array<{ index: number; variable: string }> {
+  const routes = doc.getIn(['alerts', 'routes'], true) as Node | undefined;
+  const out: Array<{ index: number; variable: string }> = [];
+  if (!isSeq(routes)) return out;
+  routes.items.forEach((item, index) => {
+    if (!isMap(item)) return;
+    const v = item.get('if_env', true);
+    if (!isScalar(v) || typeof v.value !== 'string') return;
+    const cur = env[v.value];
+    if (cur === undefined || cur === '') out.push({ index, variable: v.value });
+  });
+  return out;
+}
+
+function loadText(text: string, file: string, env: Env, opts: LoadOptions): Loaded {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, merge: true, uniqueKeys: true });
+  const pos = (offset: number) => {
+    const p = lc.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const warnings: ConfigError[] = [];
+  if (doc.errors.length) {
+    const e = doc.errors[0]!;
+    const { line, column } = pos(e.pos[0]);
+    const src = text.split('\n')[line - 1] ?? '';
+    let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+    let code: ConfigError['code'] = 'yaml_syntax';
+    let note: string | undefined;
+    if (e.code === 'MULTIPLE_DOCS') {
+      code = 'multiple_documents';
+      message = 'a pipeline file holds one YAML document';
+      note = 'put each pipeline in its own file';
+    } else if (e.code === 'DUPLICATE_KEY') {
+      message = 'duplicate key';
+      note = 'each key may appear once per map; a later one would silently win';
+    } else if (src.includes('${') && /[{[]/.test(src.slice(0, src.indexOf('${')))) {
+      note = 'inside { } or [ ], quote values that use ${...}, e.g. url: "${SOC_WEBHOOK_URL}"';
+    } else if (src.includes('\t')) {
+      note = 'YAML indentation must use spaces, not tabs';
+    }
+    return { file, errors: [{ code, file, line, column, path: '', message, note }], warnings };
+  }
+  const locate = makeLocator(doc, lc);
+  const root = doc.contents as Node | null;
+  if (!root || (isScalar(root) && (root.value === null || root.value === ''))) {
+    return { file, errors: [at(file, 'not_a_pipeline', 'the file is empty', { expected: 'a map with name, source and detectors' })], warnings, locate };
+  }
+  if (!isMap(root)) {
+    const p = pos(root.range?.[0] ?? 0);
+    return { file, errors: [{ code: 'not_a_pipeline', file, ...p, path: '', message: 'a pipeline file is a map of keys', expected: 'a map with name, source and detectors', found: isSeq(root) ? 'a list' : 'a single value' }], warnings, locate };
+  }
+
+  const off = switchedOffRoutes(doc, env);
+  const interp = interpolateDocument(doc, env, { lenient: off.map((o) => ['alerts', 'routes', o.index] as YamlPath) });
+  const errors: ConfigError[] = interp.issues.map((i) => {
+    const fp = i.path.reduce<string>((s, seg) => (typeof seg === 'number' ? `${s}[${seg}]` : s ? `${s}.${seg}` : seg), '');
+    const e: ConfigError = { code: i.code, file, ...pos(i.offset), path: fp, message: i.message };
+    if (i.found !== undefined) e.found = i.found;
+    if (i.note !== undefined) e.note = i.note;
+    return e;
+  });
+  for (const o of off) {
+    const p = locate(['alerts', 'routes', o.index]);
+    warnings.push({ code: 'route_off', file, ...p, path: `alerts.routes[${o.index}]`, message: `route switched off: ${o.variable} is not set` });
+  }
+
+  const data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
+  const detectors = opts.detectors ?? DETECTORS;
+  errors.push(...validatePipelineData(data, { file, locate, secrets: interp.secrets, emptied: interp.emptied, unresolved: interp.unresolved, detectors }, env));
+  if (errors.length) {
+    errors.sort((a, b) => a.line - b.line || a.column - b.column);
+    return { file, errors, warnings, locate };
+  }
+  const { config, translate } = normalizePipeline(data, { file, env, detectors });
+  const redactions = interp.secrets.flatMap((s) => {
+    const p = translate(s.path);
+    return p ? [{ path: p, template: s.template }] : [];
+  });
+  if (redactions.length) config.redactions = redactions;
+  return { file, pipeline: config, errors: [], warnings, locate };
+}
+
+/** Load one pipeline from YAML text (tests, editors, stdin). */
+export function loadPipelineText(text: string, file = '<input>', env: Env = process.env, opts: LoadOptions = {}): LoadResult {
+  const { locate: _l, ...r } = loadText(text, file, env, opts);
+  return r;
+}
+
+async function loadFile(path: string, env: Env, opts: LoadOptions): Promise<Loaded> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    return { file: path, errors: [at(path, 'io_error', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)], warnings: [] };
+  }
+  return loadText(text, path, env, opts);
+}
+
+/** Load and validate one pipeline file. Errors are values; `pipeline` is set only when there are none. */
+export async function loadPipelineFile(path: string, env: Env = process.env, opts: LoadOptions = {}): Promise<LoadResult> {
+  const { locate: _l, ...r } = await loadFile(path, env, opts);
+  return r;
+}
+
+/** Files named on the command line, and *.yaml / *.yml directly inside named directories, sorted. */
+export async function expandPipelinePaths(pathsOrDirs: string[]): Promise<{ files: string[]; errors: ConfigError[] }> {
+  const files: string[] = [];
+  const errors: ConfigError[] = [];
+  for (const p of pathsOrDirs) {
+    let st;
+    try {
+      st = await stat(p);
+    } catch (e) {
+      errors.push(at(p, 'io_error', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`));
+      continue;
+    }
+    if (st.isDirectory()) {
+      const names = (await readdir(p)).filter((n) => PIPELINE_EXT.test(n)).sort();
+      if (!names.length) errors.push(at(p, 'io_error', 'no pipeline files (*.yaml, *.yml) in this directory'));
+      files.push(...names.map((n) => join(p, n)));
+    } else files.push(p);
+  }
+  return { files: [...new Set(files)], errors };
+}
+
+const sameTopics = (a: string[], b: string[]): boolean => a.length === b.length && [...a].sort().every((t, i) => t === [...b].sort()[i]);
+
+/**
+ * Load every pipeline named (files or directories). A pipeline with errors is left out of
+ * `pipelines` and its errors reported; the others load. Cross-file checks: pipeline names are
+ * unique (they are part of finding ids) and each consumer group belongs to one pipeline.
+ */
+export async function loadPipelines(
+  pathsOrDirs: string[],
+  env: Env = process.env,
+  opts: LoadOptions = {},
+): Promise<{ pipelines: PipelineConfig[]; errors: ConfigError[]; warnings: ConfigError[]; results: LoadResult[] }> {
+  const { files, errors } = await expandPipelinePaths(pathsOrDirs);
+  const loaded = await Promise.all(files.map((f) => loadFile(f, env, opts)));
+  const ok: Loaded[] = [];
+  for (const l of loaded) {
+    if (!l.pipeline || !l.locate) continue;
+    const cfg = l.pipeline;
+    const conflicts: ConfigError[] = [];
+    for (const prev of ok) {
+      const pc = prev.pipeline!;
+      const where = (path: YamlPath) => {
+        const p = prev.locate!(path);
+        return `${prev.file}:${p.line}`;
+      };
+      if (pc.name === cfg.name) {
+        conflicts.push({ code: 'pipeline_conflict', file: l.file, ...l.locate(['name']), path: 'name', message: `pipeline name "${cfg.name}" is also used by ${where(['name'])}`, note: 'the name is part of every finding id, so it must be unique' });
+      }
+      const a = pc.source.kafka;
+      const b = cfg.source.kafka;
+      if (a.group === b.group) {
+        let why: string;
+        if (!sameTopics(a.topics, b.topics)) why = `for topics [${a.topics.join(', ')}]; one group must subscribe to one topic set, or the pipelines take each other's partitions`;
+        else if (JSON.stringify(pc.mapping ?? null) !== JSON.stringify(cfg.mapping ?? null)) why = 'on the same topics with a different mapping; each would decode a random half of the partitions its own way';
+        else why = 'on the same topics; the two would split the partitions and each see only part of the fleet';
+        conflicts.push({
+          code: 'group_conflict',
+          file: l.file,
+          ...l.locate(['source', 'kafka', 'group']),
+          path: 'source.kafka.group',
+          message: `consumer group "${b.group}" is also used by pipeline "${pc.name}" (${where(['source', 'kafka', 'group'])}) ${why}`,
+          note: 'give each pipeline its own group',
+        });
+      }
+    }
+    if (conflicts.length) {
+      l.errors.push(...conflicts);
+      delete l.pipeline;
+    } else ok.push(l);
+  }
+  for (const l of loaded) errors.push(...l.errors);
+  const results = loaded.map(({ locate: _l, ...r }) => r);
+  return { pipelines: ok.map((l) => l.pipeline!), errors, warnings: loaded.flatMap((l) => l.warnings), results };
+}
+

@@ -1,0 +1,153 @@
+/**
+ * A validated pipeline document → PipelineConfig: defaults applied, durations in milliseconds,
+ * shorthands expanded, switched-off detectors and routes dropped. Only called on documents that
+ * passed validation, so a failure here is a bug and throws.
+ */
+import type { Severity } from '../detectors/types.js';
+import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
+import { parseDuration, withDefaults } from '../detectors/params.js';
+import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
+import type { YamlPath } from './interpolate.js';
+import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
+import { entryType, routeActive, routeNames } from './validate.js';
+
+type Obj = Record<string, unknown>;
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function ms(v: unknown, def: string): number {
+  const r = parseDuration(typeof v === 'string' ? v : def);
+  if (r === undefined) throw new Error(`bug: unvalidated duration ${JSON.stringify(v)}`);
+  return r;
+}
+
+export interface Normalized {
+  config: PipelineConfig;
+  /** YAML path → PipelineConfig path, for carrying redactions over. */
+  translate(path: YamlPath): YamlPath | undefined;
+}
+
+export function normalizePipeline(
+  data: Obj,
+  opts: { file?: string; env: Record<string, string | undefined>; detectors: readonly DetectorSpec<any>[] },
+): Normalized {
+  const k = (data.source as Obj).kafka as Obj;
+  const topics = k.topics as string[];
+  const source: PipelineConfig['source'] = {
+    kafka: {
+      topics: [...topics],
+      group: k.group as string,
+      start: (k.start as 'earliest' | 'latest' | undefined) ?? 'latest',
+      format: 'json',
+      dead_letter_topic: (k.dead_letter_topic as string | undefined) ?? `${topics[0]}.dlq`,
+    },
+  };
+  if (Array.isArray(k.brokers)) source.kafka.brokers = [...(k.brokers as string[])];
+
+  let mapping: MappingConfig | undefined;
+  if (isObj(data.mapping)) {
+    const m = data.mapping;
+    const fields: Record<string, FieldRule> = {};
+    for (const [name, rule] of Object.entries(isObj(m.fields) ? m.fields : {})) {
+      if (typeof rule === 'string') fields[name] = { path: rule };
+      else if (isObj(rule)) {
+        const r: FieldRule = { path: rule.path as string };
+        if (rule.format !== undefined) r.format = rule.format as FieldRule['format'];
+        if (rule.scale !== undefined) r.scale = rule.scale as number;
+        if (rule.offset !== undefined) r.offset = rule.offset as number;
+        fields[name] = r;
+      }
+    }
+    const metrics: MappingConfig['metrics'] = {};
+    for (const [name, rule] of Object.entries(isObj(m.metrics) ? m.metrics : {})) {
+      if (isObj(rule)) metrics[name] = { ...(rule as MappingConfig['metrics'][string]) };
+    }
+    mapping = { fields, constants: { ...((isObj(m.constants) ? m.constants : {}) as MappingConfig['constants']) }, metrics };
+  }
+
+  const entities = isObj(data.entities) ? data.entities : {};
+  const findings = isObj(data.findings) && isObj(data.findings.clickhouse) ? data.findings.clickhouse : {};
+  const alerts = isObj(data.alerts) ? data.alerts : {};
+  const rawRoutes = Array.isArray(alerts.routes) ? (alerts.routes as unknown[]) : [];
+  const names = routeNames(rawRoutes);
+
+  const routeIndex = new Map<number, number>();
+  const routes: AlertRouteConfig[] = [];
+  rawRoutes.forEach((r, i) => {
+    if (!isObj(r) || !routeActive(r, opts.env)) return;
+    const type = entryType(r, ROUTE_TYPES) as AlertRouteConfig['type'];
+    const spec = ROUTE_SPECS.find((s) => s.type === type)!;
+    const given = isObj(r[type]) ? (r[type] as Obj) : {};
+    const options: Obj = {};
+    for (const [name, o] of Object.entries(spec.options)) {
+      const v = given[name] !== undefined ? given[name] : o.default;
+      if (v === undefined) continue;
+      options[name] = o.type === 'duration' ? ms(v, String(o.default)) : v;
+    }
+    const route: AlertRouteConfig = { type, name: names[i]!, options };
+    if (typeof r.min_severity === 'string') route.min_severity = r.min_severity as Severity;
+    routeIndex.set(i, routes.length);
+    routes.push(route);
+  });
+  const activeNames = new Set(routes.map((r) => r.name));
+
+  const detectorIndex = new Map<number, number>();
+  const detectors: DetectorConfig[] = [];
+  const names2 = opts.detectors.map((d) => d.name);
+  (data.detectors as unknown[]).forEach((entry, i) => {
+    if (!isObj(entry) || entry.enabled === false) return;
+    const type = entryType(entry, names2)!;
+    const spec = opts.detectors.find((d) => d.name === type)!;
+    const given = isObj(entry[type]) ? (entry[type] as Obj) : {};
+    const d: DetectorConfig = { type, id: typeof entry.id === 'string' ? entry.id : type, params: withDefaults(spec, given) };
+    // A reference to a route switched off by if_env/enabled is not an error: the route exists,
+    // it is just not running in this environment.
+    if (Array.isArray(entry.routes)) d.routes = (entry.routes as string[]).filter((n) => activeNames.has(n));
+    detectorIndex.set(i, detectors.length);
+    detectors.push(d);
+  });
+
+  const config: PipelineConfig = {
+    name: data.name as string,
+    ...(typeof data.description === 'string' ? { description: data.description } : {}),
+    ...(opts.file !== undefined ? { file: opts.file } : {}),
+    source,
+    ...(mapping ? { mapping } : {}),
+    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
+    allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
+    detectors,
+    findings: {
+      clickhouse: {
+        database: (findings.database as string | undefined) ?? 'm2m',
+        table: (findings.table as string | undefined) ?? 'findings',
+        ttl_days: Math.round(ms(findings.ttl, '90d') / 86_400_000),
+      },
+    },
+    alerts: {
+      min_severity: (alerts.min_severity as Severity | undefined) ?? 'medium',
+      suppress_ms: ms(alerts.suppress, '30m'),
+      routes,
+    },
+  };
+
+  const translate = (p: YamlPath): YamlPath | undefined => {
+    const [a, b, c, d, ...rest] = p;
+    if (a === 'alerts' && b === 'routes' && typeof c === 'number') {
+      const j = routeIndex.get(c);
+      if (j === undefined) return undefined;
+      return typeof d === 'string' && (ROUTE_TYPES as string[]).includes(d) ? ['alerts', 'routes', j, 'options', ...rest] : ['alerts', 'routes', j, ...(d === undefined ? [] : [d]), ...rest];
+    }
+    if (a === 'detectors' && typeof b === 'number') {
+      const j = detectorIndex.get(b);
+      if (j === undefined) return undefined;
+      return c === 'id' || c === 'routes' ? ['detectors', j, c, ...(d === undefined ? [] : [d]), ...rest] : ['detectors', j, 'params', ...(d === undefined ? [] : [d]), ...rest];
+    }
+    if (a === 'mapping' && b === 'fields' && typeof c === 'string' && d === undefined) return ['mapping', 'fields', c, 'path'];
+    return p;
+  };
+  return { config, translate };
+}
+
+/** Param specs by name, for docs and tests that need the raw spec of a detector. */
+export function paramSpecs(spec: DetectorSpec<any>): Record<string, ParamSpec> {
+  return spec.params as Record<string, ParamSpec>;
+}

@@ -1,0 +1,325 @@
+/**
+ * The pipeline JSON Schema, built in code from the static parts below, the detector registry and
+ * the alert route specs. The same object validates files (validate.ts), ships as
+ * schemas/pipeline.schema.json for editors (scripts/gen-schema.ts) and is rendered into
+ * docs/pipelines.md (scripts/gen-pipeline-docs.ts), so the three cannot disagree.
+ */
+import { DETECTORS } from '../detectors/registry.js';
+import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
+import { SEVERITIES } from '../detectors/types.js';
+import { DURATION_PATTERN, formatDuration } from './duration.js';
+import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
+import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+
+export type JsonSchema = Record<string, unknown>;
+
+export const SCHEMA_ID = 'https://m2m-sentinel.dev/schemas/pipeline.schema.json';
+export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
+/** Matches any value that still holds a `${VAR}` reference (editor variant only). */
+export const INTERPOLATION_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
+
+const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
+const NAME_HINT = 'lower-case letters, digits, ".", "_" or "-", starting with a letter or digit (at most 64)';
+const TOPIC_PATTERN = '^[a-zA-Z0-9._-]{1,249}$';
+const TOPIC_HINT = 'a Kafka topic name (letters, digits, ".", "_", "-")';
+const IDENT_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+const ENV_PATTERN = '^[A-Za-z_][A-Za-z0-9_]*$';
+
+export interface SchemaOptions {
+  /** Defaults to the live registry; tests pass their own. */
+  detectors?: readonly DetectorSpec<any>[];
+  routes?: readonly RouteSpec[];
+  /**
+   * Editor variant: every typed leaf also accepts a string holding `${VAR}`, because editors see
+   * the file before interpolation. The validator checks the interpolated document, strictly.
+   */
+  forEditor?: boolean;
+}
+
+export function durationSchema(description: string, def?: string, examples?: unknown[]): JsonSchema {
+  const s: JsonSchema = { type: 'string', description, pattern: DURATION_PATTERN, patternErrorMessage: DURATION_HINT };
+  if (def !== undefined) s.default = def;
+  if (examples) s.examples = examples;
+  return s;
+}
+
+function str(description: string, extra: JsonSchema = {}): JsonSchema {
+  return { type: 'string', description, ...extra };
+}
+
+function obj(description: string, properties: Record<string, JsonSchema>, extra: JsonSchema = {}): JsonSchema {
+  return { type: 'object', description, additionalProperties: false, properties, ...extra };
+}
+
+const JSON_TYPES: Record<ParamSpec['type'], string> = {
+  number: 'number',
+  integer: 'integer',
+  string: 'string',
+  boolean: 'boolean',
+  duration: 'string',
+  array: 'array',
+  object: 'object',
+};
+
+const PARAM_TYPES = new Set(Object.keys(JSON_TYPES));
+
+function isParamSpec(x: unknown): x is ParamSpec {
+  return typeof x === 'object' && x !== null && PARAM_TYPES.has((x as { type?: string }).type ?? '');
+}
+
+/** A detector parameter (or route option) spec as JSON Schema. */
+export function paramToSchema(p: ParamSpec): JsonSchema {
+  const s: JsonSchema = { type: JSON_TYPES[p.type] };
+  if (p.description) s.description = p.description;
+  if (p.type === 'duration') {
+    s.pattern = DURATION_PATTERN;
+    s.patternErrorMessage = DURATION_HINT;
+  } else {
+    if (p.minimum !== undefined) s.minimum = p.minimum;
+    if (p.maximum !== undefined) s.maximum = p.maximum;
+  }
+  if (p.enum) s.enum = [...p.enum];
+  if (p.items !== undefined) {
+    s.items = isParamSpec(p.items) ? paramToSchema(p.items) : { ...p.items };
+  }
+  if (p.schema) Object.assign(s, p.schema);
+  if (p.type === 'object' && s.additionalProperties === undefined && s.properties === undefined) {
+    // Free-form maps (e.g. allowed_cidrs by device class) are open by design.
+    s.additionalProperties = true;
+  }
+  if (p.default !== undefined) s.default = p.type === 'duration' && typeof p.default === 'number' ? formatDuration(p.default) : p.default;
+  if (p.examples) s.examples = p.examples.map((e) => (p.type === 'duration' && typeof e === 'number' ? formatDuration(e) : e));
+  return s;
+}
+
+function nullableObject(s: JsonSchema): JsonSchema {
+  // `- metric_baseline:` with nothing after it is the YAML habit for "all defaults".
+  return { ...s, type: ['object', 'null'] };
+}
+
+function detectorEntrySchema(detectors: readonly DetectorSpec<any>[]): JsonSchema {
+  const props: Record<string, JsonSchema> = {};
+  for (const d of detectors) {
+    const params: Record<string, JsonSchema> = {};
+    for (const [k, p] of Object.entries(d.params as Record<string, ParamSpec>)) params[k] = paramToSchema(p);
+    props[d.name] = nullableObject(obj(`${d.family} detector. ${d.summary}`, params, { default: {} }));
+  }
+  props.id = str('Instance id, unique in the pipeline; defaults to the detector name. Needed to run two of one detector.', {
+    pattern: NAME_PATTERN,
+    patternErrorMessage: NAME_HINT,
+    examples: ['fanout-fast'],
+  });
+  props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the detector off without deleting its tuning.' };
+  props.routes = {
+    type: 'array',
+    description: 'Send this detector\'s alerts only to these routes (by route name); default: every route.',
+    items: str('A route name from alerts.routes.'),
+    uniqueItems: true,
+    minItems: 1,
+    examples: [['soc']],
+  };
+  const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled and routes.', props, {
+    minProperties: 1,
+    examples: [{ fanout: { window: '5m' } }],
+  });
+  if (detectors.length > 0) entry.oneOf = detectors.map((d) => ({ required: [d.name] }));
+  return entry;
+}
+
+function routeEntrySchema(routes: readonly RouteSpec[]): JsonSchema {
+  const props: Record<string, JsonSchema> = {};
+  for (const r of routes) {
+    const opts: Record<string, JsonSchema> = {};
+    const required: string[] = [];
+    for (const [k, o] of Object.entries(r.options)) {
+      opts[k] = paramToSchema(o);
+      if (o.required) required.push(k);
+    }
+    const s = obj(r.summary, opts);
+    if (required.length) s.required = required;
+    props[r.type] = required.length ? s : nullableObject(s);
+  }
+  props.name = str('Route name, used by detectors[].routes and in delivery metrics; defaults to the route type (type-2, type-3... when repeated).', {
+    pattern: NAME_PATTERN,
+    patternErrorMessage: NAME_HINT,
+    examples: ['soc'],
+  });
+  props.min_severity = { type: 'string', enum: [...SEVERITIES], description: 'Only alerts at or above this severity take this route; default: alerts.min_severity.', examples: ['high'] };
+  props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the route off.' };
+  props.if_env = str('Keep this route only when this environment variable is set and not empty; otherwise it is dropped, and its ${...} references need not resolve.', {
+    pattern: ENV_PATTERN,
+    patternErrorMessage: 'an environment variable name',
+    examples: ['SOC_WEBHOOK_URL'],
+  });
+  return obj('One alert route: a single-key map `<route type>: { options }`, optionally with name, min_severity, enabled and if_env.', props, {
+    minProperties: 1,
+    oneOf: routes.map((r) => ({ required: [r.type] })),
+    examples: [{ kafka: { topic: 'm2m.alerts' } }],
+  });
+}
+
+function mappingSchema(): JsonSchema {
+  const fields: Record<string, JsonSchema> = {};
+  const constants: Record<string, JsonSchema> = {};
+  const pathSchema = str('Where the value is in the raw JSON: a dotted path, optionally starting with "$.".', {
+    pattern: '^(?:\\$\\.)?[^.\\s\\[\\]]+(?:\\.[^.\\s\\[\\]]+)*$',
+    patternErrorMessage: 'a dotted path like $.meta.device (array indexes are not supported)',
+    examples: ['$.meta.device'],
+  });
+  for (const [name, f] of Object.entries(CANONICAL_FIELDS)) {
+    const rule: Record<string, JsonSchema> = { path: pathSchema };
+    if (f.kind === 'timestamp') {
+      rule.format = {
+        type: 'string',
+        enum: ['auto', 'iso', 'epoch_s', 'epoch_ms'],
+        default: 'auto',
+        description: 'How the time is encoded; auto reads ISO-8601 text, and numbers below 1e11 as seconds, others as milliseconds.',
+        examples: ['epoch_s'],
+      };
+    }
+    if (isNumericKind(f.kind)) {
+      rule.scale = { type: 'number', description: 'Multiply by this after reading (unit conversion).', examples: [0.001] };
+      rule.offset = { type: 'number', description: 'Add this after scaling.', examples: [-273.15] };
+    }
+    fields[name] = {
+      description: `${f.description} Either a path (shorthand) or a map with path${Object.keys(rule).length > 1 ? ` and ${Object.keys(rule).slice(1).join('/')}` : ''}.`,
+      anyOf: [pathSchema, obj(`Mapping rule for ${name}.`, rule, { required: ['path'] })],
+    };
+    if (f.kind !== 'timestamp' && f.kind !== 'metrics') {
+      const t = f.kind === 'string' ? 'string' : f.kind;
+      constants[name] = { type: t, description: `Constant ${name} for every event on these topics.`, ...(f.enum ? { enum: [...f.enum] } : {}) };
+    }
+  }
+  return obj(
+    'How raw device messages map onto the event contract. Fields not mentioned are read under their canonical names.',
+    {
+      fields: obj('Canonical field → where to read it. Shorthand `device_id: $.meta.device`, or `ts: { path: $.t, format: epoch_s }`.', fields, {
+        examples: [{ device_id: '$.meta.device', ts: { path: '$.t', format: 'epoch_s' } }],
+      }),
+      constants: obj('Canonical field → constant value, used when the message does not carry the field.', constants, {
+        examples: [{ type: 'telemetry', device_class: 'smart_meter' }],
+      }),
+      metrics: {
+        type: 'object',
+        description: 'Per-metric renames and unit conversions, applied after the metrics object is read: value × scale + offset.',
+        additionalProperties: obj('Conversion for one metric.', {
+          rename: str('Canonical metric name.', { minLength: 1, examples: ['temperature_c'] }),
+          scale: { type: 'number', description: 'Multiply by this.', examples: [0.001] },
+          offset: { type: 'number', description: 'Then add this.', examples: [-273.15] },
+        }, { minProperties: 1 }),
+        examples: [{ temp_k: { rename: 'temperature_c', offset: -273.15 } }],
+      },
+    },
+  );
+}
+
+export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
+  const detectors = opts.detectors ?? DETECTORS;
+  const routes = opts.routes ?? ROUTE_SPECS;
+  const topic = str('Kafka topic.', { pattern: TOPIC_PATTERN, patternErrorMessage: TOPIC_HINT });
+  const schema: JsonSchema = {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    $id: SCHEMA_ID,
+    title: 'm2m-sentinel pipeline',
+    description: 'One pipeline: a Kafka source, an optional field mapping, per-device detectors, the findings table and alert routes. Reference: docs/pipelines.md.',
+    type: 'object',
+    additionalProperties: false,
+    required: ['name', 'source', 'detectors'],
+    properties: {
+      name: str('Pipeline name: part of every finding id, so renaming a pipeline starts new incidents.', {
+        pattern: NAME_PATTERN,
+        patternErrorMessage: NAME_HINT,
+        examples: ['plant-floor'],
+      }),
+      description: str('Free text for humans.', { examples: ['PLCs and sensors on the plant floor'] }),
+      source: obj('Where events come from.', {
+        kafka: obj('Kafka source (one consumer group per pipeline).', {
+          brokers: {
+            type: 'array',
+            description: 'Bootstrap brokers host:port; default: the KAFKA_BROKERS environment variable, else 127.0.0.1:9092.',
+            items: str('host:port', { pattern: '^(?:\\[[0-9a-fA-F:.]+\\]|[^\\s:\\[\\]]+):[0-9]{1,5}$', patternErrorMessage: 'host:port' }),
+            minItems: 1,
+            examples: [['kafka-1:9092', 'kafka-2:9092']],
+          },
+          topics: { type: 'array', description: 'Topics to consume (messages keyed by device_id).', items: topic, minItems: 1, uniqueItems: true, examples: [['m2m.telemetry', 'm2m.connections']] },
+          group: str('Consumer group; offsets are committed under it, so keep it stable across restarts and unique per pipeline.', {
+            pattern: TOPIC_PATTERN,
+            patternErrorMessage: 'a consumer group id (letters, digits, ".", "_", "-")',
+            examples: ['sentinel-plant'],
+          }),
+          start: { type: 'string', enum: ['earliest', 'latest'], default: 'latest', description: 'Where a group with no committed offsets starts; committed offsets always win.', examples: ['earliest'] },
+          format: { type: 'string', enum: ['json'], default: 'json', description: 'Message encoding.', examples: ['json'] },
+          dead_letter_topic: { ...topic, description: 'Where undecodable messages go (original bytes plus the reason); default: "<first topic>.dlq".', examples: ['m2m.telemetry.dlq'] },
+        }, { required: ['topics', 'group'] }),
+      }, { required: ['kafka'] }),
+      mapping: mappingSchema(),
+      entities: obj('What a per-device state is keyed by and how long it is kept.', {
+        key: { type: 'string', enum: ['device_id'], default: 'device_id', description: 'Entity key (only device_id for now).', examples: ['device_id'] },
+        idle_eviction: durationSchema('Drop a device\'s state after this long without events (event time).', '7d', ['30d']),
+      }),
+      allowed_lateness: durationSchema('How far behind the newest event time an event may arrive and still count; later events are dead-lettered as late.', '1m', ['5m']),
+      detectors: {
+        type: 'array',
+        description: 'Detectors to run on every device, in order. `- <detector>: {}` takes all defaults.',
+        minItems: 1,
+        items: detectorEntrySchema(detectors),
+        examples: [[{ fanout: { window: '5m', min_distinct_dst: 40 } }, { new_peer: {} }]],
+      },
+      findings: obj('Where findings are stored.', {
+        clickhouse: obj('ClickHouse findings table (embedded chdb or CLICKHOUSE_URL).', {
+          database: str('Database.', { pattern: IDENT_PATTERN, patternErrorMessage: 'a ClickHouse identifier', default: 'm2m', examples: ['m2m'] }),
+          table: str('Table (created by migrations if absent).', { pattern: IDENT_PATTERN, patternErrorMessage: 'a ClickHouse identifier', default: 'findings', examples: ['findings'] }),
+          ttl: durationSchema('Retention, in whole days.', '90d', ['365d']),
+        }),
+      }),
+      alerts: obj('How findings become alerts.', {
+        min_severity: { type: 'string', enum: [...SEVERITIES], default: 'medium', description: 'Findings below this severity are stored but not alerted.', examples: ['high'] },
+        suppress: durationSchema('Repeats of one device + detector within this window fold into one alert with a count.', '30m', ['1h']),
+        routes: { type: 'array', description: 'Where alerts go; every route gets every alert that passes its min_severity.', items: routeEntrySchema(routes), default: [], examples: [[{ stdout: {} }]] },
+      }),
+    },
+    definitions: {},
+  };
+  if (opts.forEditor) {
+    (schema.definitions as JsonSchema).interpolated = {
+      type: 'string',
+      pattern: INTERPOLATION_PATTERN,
+      description: 'A ${VAR} or ${VAR:-default} reference, resolved when the pipeline is loaded.',
+    };
+    schema.properties = allowInterpolation(schema.properties as JsonSchema);
+  } else {
+    delete schema.definitions;
+  }
+  return schema;
+}
+
+const ANNOTATIONS = ['description', 'default', 'examples'];
+
+function needsWrap(s: JsonSchema): boolean {
+  const t = s.type;
+  if (t === 'number' || t === 'integer' || t === 'boolean') return true;
+  if (t === 'string') return s.pattern !== undefined || s.format !== undefined || s.enum !== undefined || s.minLength !== undefined;
+  return false;
+}
+
+/** Editor variant: let typed leaves hold `${VAR}` (recursing through properties and items). */
+function allowInterpolation(props: JsonSchema): JsonSchema {
+  const out: JsonSchema = {};
+  for (const [k, v] of Object.entries(props)) out[k] = wrap(v as JsonSchema);
+  return out;
+}
+
+function wrap(s: JsonSchema): JsonSchema {
+  if (needsWrap(s)) {
+    const inner: JsonSchema = {};
+    const outer: JsonSchema = {};
+    for (const [k, v] of Object.entries(s)) (ANNOTATIONS.includes(k) ? outer : inner)[k] = v;
+    return { ...outer, anyOf: [inner, { $ref: '#/definitions/interpolated' }] };
+  }
+  const c: JsonSchema = { ...s };
+  if (c.properties) c.properties = allowInterpolation(c.properties as JsonSchema);
+  if (c.items && typeof c.items === 'object') c.items = wrap(c.items as JsonSchema);
+  if (c.additionalProperties && typeof c.additionalProperties === 'object') c.additionalProperties = wrap(c.additionalProperties as JsonSchema);
+  if (Array.isArray(c.anyOf)) c.anyOf = (c.anyOf as JsonSchema[]).map(wrap);
+  return c;
+}
