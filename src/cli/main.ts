@@ -8,7 +8,12 @@ import { createRequire } from 'node:module';
 type Registrar = { register(program: Command): void };
 
 // One line per subcommand, in the order `--help` lists them.
-const COMMANDS: Array<() => Promise<Registrar>> = [];
+const COMMANDS: Array<() => Promise<Registrar>> = [
+  () => import('./commands/demo.js'),
+  () => import('./commands/run.js'),
+  () => import('./commands/replay.js'),
+  () => import('./commands/validate.js'),
+];
 
 export async function main(argv: string[]): Promise<void> {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string; description: string };
