@@ -1,0 +1,235 @@
+/**
+ * One simulated device: identity, addressing, firmware history and the modifiers that benign
+ * changes and incidents lay over its normal behaviour. Behaviours (class models, attacks) are
+ * processes that call telemetry()/connection() here; the modifiers are applied in one place so
+ * that, for example, a stuck sensor freezes the reading whichever process produced it.
+ */
+import type { Rng } from './prng.js';
+import type { Zone } from './time.js';
+import type { DeviceClass, SimEvent } from './types.js';
+
+/** A schedulable behaviour: emits events at `next` (event time) and moves `next` forward. */
+export interface Process {
+  next: number;
+  step(out: SimEvent[]): void;
+}
+
+/**
+ * Total order for events with equal timestamps (common at millisecond resolution in a big fleet):
+ * device index, then the device's own emission count. A symbol key, so it never reaches the wire.
+ */
+export const ORDER = Symbol('order');
+
+export function orderOf(e: SimEvent): number {
+  return (e as unknown as Record<symbol, number>)[ORDER] ?? 0;
+}
+
+export interface Silence {
+  start: number;
+  end: number;
+  /** Telemetry is buffered on the device and keeps its event time (store-and-forward). */
+  catchup: boolean;
+  /** After the silence, the backlog is uploaded in one burst to the device's uplink. */
+  backlogUpload: boolean;
+}
+
+export type TelemetryMod =
+  | { kind: 'stuck'; metric: string; start: number; end: number; value?: number }
+  | { kind: 'offset'; metric: string; start: number; end: number; delta: number; rampMs: number }
+  | { kind: 'scale'; metric: string; start: number; end: number; factor: number };
+
+export interface ConnMod {
+  kind: 'plaintext';
+  start: number;
+  end: number;
+  /** Only sessions to this port are downgraded. */
+  port: number;
+  /** Moves the session to a plaintext port (e.g. MQTT 8883 → 1883) instead of dropping TLS in place. */
+  toPort?: number;
+}
+
+export interface Uplink {
+  ip: string;
+  port: number;
+  protocol: string;
+  app: string;
+  tls: boolean;
+}
+
+export class SimDevice {
+  seq = 0;
+  silences: Silence[] = [];
+  tmods: TelemetryMod[] = [];
+  cmods: ConnMod[] = [];
+  processes: Process[] = [];
+  /** Planned production stops (maintenance windows): the process idles, the device stays up. */
+  stops: Array<{ start: number; end: number }> = [];
+  /** [since, version], ascending. */
+  firmware: Array<[number, string]>;
+  /** Reboots reset the telemetry sequence counter (firmware installs). */
+  reboots: number[] = [];
+  private rebootIdx = 0;
+  private emitted = 0;
+  /** The latest reading per metric, for stuck sensors and clones. */
+  lastMetrics: Record<string, number> = {};
+  /** The device's usual backend session, for clones, downgrades and catch-up uploads. */
+  uplink: Uplink;
+  /** Typical noise (sd) per metric, so incident magnitudes are in units of the device's own noise. */
+  noise: Record<string, number> = {};
+  /** Typical telemetry interval, for clones. */
+  telemetryEveryMs = 60_000;
+
+  constructor(
+    readonly idx: number,
+    readonly id: string,
+    readonly cls: DeviceClass,
+    readonly zone: Zone,
+    readonly site: number,
+    public ip: string,
+    readonly rng: Rng,
+    firmware: string,
+    uplink: Uplink,
+  ) {
+    this.firmware = [[Number.NEGATIVE_INFINITY, firmware]];
+    this.uplink = uplink;
+  }
+
+  firmwareAt(ts: number): string {
+    let v = this.firmware[0]![1];
+    for (const [since, ver] of this.firmware) {
+      if (since <= ts) v = ver;
+      else break;
+    }
+    return v;
+  }
+
+  setFirmware(since: number, version: string): void {
+    this.firmware.push([since, version]);
+    this.firmware.sort((a, b) => a[0] - b[0]);
+  }
+
+  stopped(ts: number): boolean {
+    for (const s of this.stops) if (ts >= s.start && ts < s.end) return true;
+    return false;
+  }
+
+  silenceAt(ts: number): Silence | undefined {
+    for (const s of this.silences) if (ts >= s.start && ts < s.end) return s;
+    return undefined;
+  }
+
+  /** True when the device is up and connected (no silence of any kind). */
+  online(ts: number): boolean {
+    return this.silenceAt(ts) === undefined;
+  }
+
+  telemetry(ts: number, metrics: Record<string, number>, out: SimEvent[]): void {
+    const sil = this.silenceAt(ts);
+    if (sil && !sil.catchup) return;
+    while (this.rebootIdx < this.reboots.length && this.reboots[this.rebootIdx]! <= ts) {
+      this.rebootIdx++;
+      this.seq = 0;
+    }
+    for (const m of this.tmods) {
+      if (ts < m.start || ts >= m.end) continue;
+      const v = metrics[m.metric];
+      if (v === undefined) continue;
+      if (m.kind === 'stuck') {
+        if (m.value === undefined) m.value = this.lastMetrics[m.metric] ?? v;
+        metrics[m.metric] = m.value;
+      } else if (m.kind === 'offset') {
+        const ramp = m.rampMs > 0 ? Math.min(1, (ts - m.start) / m.rampMs) : 1;
+        metrics[m.metric] = round(v + m.delta * ramp, 3);
+      } else {
+        metrics[m.metric] = round(v * m.factor, 3);
+      }
+    }
+    for (const k in metrics) this.lastMetrics[k] = metrics[k]!;
+    this.emit(out, {
+      type: 'telemetry',
+      device_id: this.id,
+      device_class: this.cls,
+      ts,
+      metrics,
+      firmware: this.firmwareAt(ts),
+      seq: this.seq++,
+    });
+  }
+
+  /** A connection (flow/session record) from this device. Returns false when suppressed by a silence. */
+  connection(
+    ts: number,
+    c: {
+      dst_ip: string;
+      dst_port: number;
+      protocol: string;
+      app_protocol?: string;
+      bytes_out: number;
+      bytes_in: number;
+      duration_ms: number;
+      tls?: boolean;
+      auth?: 'ok' | 'failed' | 'none';
+      src_ip?: string;
+    },
+    out: SimEvent[],
+  ): boolean {
+    if (this.silenceAt(ts)) return false;
+    let port = c.dst_port;
+    let tls = c.tls;
+    for (const m of this.cmods) {
+      if (ts < m.start || ts >= m.end || port !== m.port || tls !== true) continue;
+      tls = false;
+      if (m.toPort !== undefined) port = m.toPort;
+    }
+    const ev: SimEvent = {
+      type: 'connection',
+      device_id: this.id,
+      device_class: this.cls,
+      ts,
+      src_ip: c.src_ip ?? this.ip,
+      dst_ip: c.dst_ip,
+      dst_port: port,
+      protocol: c.protocol,
+    };
+    if (c.app_protocol !== undefined) ev.app_protocol = c.app_protocol;
+    ev.bytes_out = Math.round(c.bytes_out);
+    ev.bytes_in = Math.round(c.bytes_in);
+    ev.duration_ms = Math.round(c.duration_ms);
+    if (tls !== undefined) ev.tls = tls;
+    if (c.auth !== undefined) ev.auth = c.auth;
+    ev.firmware = this.firmwareAt(ts);
+    this.emit(out, ev);
+    return true;
+  }
+
+  /** Every event of this device goes through here, to be stamped with its tie-break order. */
+  emit(out: SimEvent[], ev: SimEvent): void {
+    (ev as unknown as Record<symbol, number>)[ORDER] = this.idx * 4294967296 + this.emitted++;
+    out.push(ev);
+  }
+
+  /** A session on the device's usual uplink. */
+  uplinkSession(ts: number, bytesOut: number, bytesIn: number, durationMs: number, out: SimEvent[]): boolean {
+    const u = this.uplink;
+    return this.connection(
+      ts,
+      {
+        dst_ip: u.ip,
+        dst_port: u.port,
+        protocol: u.protocol,
+        app_protocol: u.app,
+        bytes_out: bytesOut,
+        bytes_in: bytesIn,
+        duration_ms: durationMs,
+        tls: u.tls,
+        auth: 'ok',
+      },
+      out,
+    );
+  }
+}
+
+export function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
