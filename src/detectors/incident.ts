@@ -60,3 +60,32 @@ export function isOpen(book: IncidentBook, key: string, ts: number, gapMs: numbe
   const open = book[key];
   return open !== undefined && ts - open.last_ts <= gapMs;
 }
+
+/**
+ * Like raise, but returns null for updates that would tell the analyst nothing new, so a
+ * sustained condition (a stuck sensor read every second, a policy breach on every poll) does not
+ * write one finding version per event. An update is emitted when the incident opens, when its
+ * peak score rises, when its count reaches a power of two, and every `every` events after that.
+ * The incident book is always updated, so count, last_ts and peak stay exact in state and the
+ * next emitted version carries them.
+ */
+export function raiseThrottled(
+  book: IncidentBook,
+  draft: Omit<FindingDraft, 'first_ts' | 'last_ts' | 'count' | 'severity'> & { ts: number },
+  gapMs: number,
+  every = 256,
+): FindingDraft | null {
+  const before = book[draft.key];
+  const peakBefore = before !== undefined && draft.ts - before.last_ts <= gapMs && draft.ts >= before.first_ts ? before.peak : -1;
+  const f = raise(book, draft, gapMs);
+  const c = f.count;
+  if (c === 1 || f.score > peakBefore || (c & (c - 1)) === 0 || c % every === 0) return f;
+  return null;
+}
+
+/** Number of open incidents in a book (books are small; this is for caps, not the hot path). */
+export function openCount(book: IncidentBook): number {
+  let n = 0;
+  for (const _ in book) n++;
+  return n;
+}

@@ -254,12 +254,13 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     let expC = ms.c;
     let expS = sg;
     let bucket = -1;
+    let usedBucket = false;
 
-    const seasonal = this.nb > 0 && ts - ms.t0 >= p.seasonal_after;
-    if (this.nb > 0 && ms.sb === undefined && seasonal) ms.sb = new Array<number>(this.nb * 3).fill(0);
+    // Buckets learn from the end of warm-up on, and are consulted once there is enough history.
+    if (this.nb > 0 && ms.sb === undefined) ms.sb = new Array<number>(this.nb * 3).fill(0);
     const sb = ms.sb;
-    if (sb !== undefined) {
-      bucket = bucketOf(p.seasonality, ts);
+    if (sb !== undefined) bucket = bucketOf(p.seasonality, ts);
+    if (sb !== undefined && ts - ms.t0 >= p.seasonal_after) {
       const bfloor = Math.max(sg * BUCKET_SPREAD_FLOOR, floorRel, floorQ, 1e-12);
       let best = Infinity;
       for (let d = -1; d <= 1; d++) {
@@ -273,7 +274,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           expS = s;
         }
       }
-      if (best < Infinity) z = best;
+      if (best < Infinity) {
+        z = best;
+        usedBucket = true;
+      }
     }
 
     const warm = ms.n >= p.min_samples && ts - ms.t0 >= p.min_learning;
@@ -292,7 +296,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       ms.s = compact((1 - a) * ms.s + a * ABS_TO_SIGMA * Math.abs(cr));
     }
     ms.n++;
-    if (sb !== undefined && bucket >= 0) {
+    if (sb !== undefined) {
       const i = bucket * 3;
       const nb = sb[i + 2]!;
       if (nb === 0) {
@@ -317,7 +321,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 
     const dir = v > expC ? 'above' : 'below';
     const what = ms.k === 1 ? `${name} rising at ${fmt(v)}/s` : `${name}=${fmt(v)}`;
-    const when = bucket >= 0 && expC !== ms.c ? ` for ${String(bucket % 24).padStart(2, '0')}:00 UTC${bucket >= 24 ? ' on weekends' : ''}` : '';
+    const when = usedBucket ? ` for ${String(bucket % 24).padStart(2, '0')}:00 UTC${bucket >= 24 ? ' on weekends' : ''}` : '';
     return raise(
       state.inc,
       {
@@ -340,7 +344,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           baseline_sigma: compact(expS),
           global_center: ms.c,
           global_sigma: compact(sg),
-          seasonal_bucket: bucket >= 0 && expC !== ms.c ? bucket : null,
+          seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
         },
         mitre: metricBaseline.mitre,

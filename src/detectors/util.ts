@@ -324,3 +324,56 @@ export const EXCLUDE_PARAM: ParamSpec = {
 export function jsonBytes(v: unknown): number {
   return JSON.stringify(v).length;
 }
+
+// ---------------------------------------------------------------- robust running location/scale
+
+/**
+ * A robust running centre/spread for one stream of numbers: median/MAD of the first INIT
+ * samples, then a Huber-clipped EWMA. Plain JSON so it can live in detector state.
+ */
+export interface RobustStat {
+  n: number;
+  c: number;
+  s: number;
+  w?: number[];
+}
+
+export const ROBUST_INIT = 16;
+
+export function robustNew(): RobustStat {
+  return { n: 0, c: 0, s: 0, w: [] };
+}
+
+export function robustReady(r: RobustStat): boolean {
+  return r.w === undefined;
+}
+
+/**
+ * Fold x in with weight max(1/n, 1/window). `outlier` readings move the centre at a quarter
+ * weight and leave the spread alone, so an anomaly neither hides itself nor widens the baseline.
+ * `floor` bounds σ from below when clipping (resolution, relative floor).
+ */
+export function robustUpdate(r: RobustStat, x: number, window: number, outlier = false, floor = 0): void {
+  if (r.w !== undefined) {
+    r.w.push(x);
+    r.n++;
+    if (r.w.length >= ROBUST_INIT) {
+      const c = median(r.w);
+      r.c = compact(c);
+      r.s = compact(1.4826 * mad(r.w, c));
+      delete r.w;
+    }
+    return;
+  }
+  const a = Math.max(1 / (r.n + 1), 1 / window);
+  const sg = Math.max(r.s, floor, 1e-12);
+  const d = x - r.c;
+  const clip = 3 * sg;
+  const cd = d > clip ? clip : d < -clip ? -clip : d;
+  if (outlier) r.c = compact(r.c + 0.25 * a * cd);
+  else {
+    r.c = compact(r.c + a * cd);
+    r.s = compact((1 - a) * r.s + a * 1.2533 * Math.abs(cd));
+  }
+  if (r.n < 1e9) r.n++;
+}

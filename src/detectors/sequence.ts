@@ -1,0 +1,158 @@
+/**
+ * sequence: message sequence numbers (`seq`) that jump, go backwards or repeat.
+ *
+ * - replay: a sequence number seen recently arrives again with a different timestamp (an exact
+ *   duplicate — same seq and ts — is at-least-once delivery upstream and is ignored);
+ * - rollback: the sequence jumps far backwards but not to near zero (old captured traffic being
+ *   re-sent, or a cloned device with its own counter);
+ * - resets: the counter restarts near zero (a reboot) more often than `max_resets` per day;
+ * - gap: a forward jump of at least `min_gap` missing messages (loss of view, or injected
+ *   messages with a guessed counter). Small gaps are normal on lossy links and never fire.
+ * Late messages that fill a recent hole are expected with allowed lateness and are ignored.
+ */
+import { closeStale, raiseThrottled } from './incident.js';
+import type { IncidentBook } from './incident.js';
+import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import type { M2MEvent, TelemetryEvent } from '../events/types.js';
+import { DAY_MS, fmtDuration } from './util.js';
+
+export interface SequenceParams extends Record<string, unknown> {
+  min_gap: number;
+  reset_below: number;
+  max_resets: number;
+  replay_window: number;
+  incident_gap: number;
+}
+
+export interface SequenceState {
+  /** Highest sequence number and its time. */
+  mx: number;
+  mt: number;
+  /** Ring of recent (seq, ts). */
+  rs: number[];
+  rt: number[];
+  ri: number;
+  /** Times of recent resets. */
+  rz: number[];
+  n: number;
+  inc: IncidentBook;
+}
+
+export const sequence: DetectorSpec<SequenceParams> = {
+  name: 'sequence',
+  family: 'telemetry',
+  summary:
+    'Sequence-number anomalies in telemetry: replays (a recent seq repeated with a different timestamp), rollbacks (large backward jumps), frequent counter resets (reboots), and large gaps (lost or injected messages).',
+  params: {
+    min_gap: { type: 'integer', description: 'Missing messages in one forward jump that fire a gap finding.', default: 100, minimum: 2 },
+    reset_below: { type: 'integer', description: 'A backward jump to a seq at or below this is a counter reset (reboot), not a rollback.', default: 16, minimum: 0 },
+    max_resets: { type: 'integer', description: 'Counter resets per 24h tolerated before a finding.', default: 3, minimum: 1, maximum: 16 },
+    replay_window: { type: 'integer', description: 'Recent sequence numbers remembered for replay detection.', default: 64, minimum: 8, maximum: 1024 },
+    incident_gap: { type: 'duration', description: 'Anomalies of one kind closer than this extend one finding.', default: '1h' },
+  },
+  example:
+    'plc-07 (plc) sent seq 18233 again 42m after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.',
+  mitre: ['T0856', 'T0830'],
+  create(params, id) {
+    return new SequenceDetector(params, id);
+  },
+};
+
+class SequenceDetector implements DetectorInstance<SequenceState> {
+  readonly spec = sequence;
+  readonly maxStateBytes: number;
+
+  constructor(
+    private readonly p: SequenceParams,
+    readonly id: string,
+  ) {
+    this.maxStateBytes = 120 + p.replay_window * (12 + 15) + p.max_resets * 15 + 4 * 110;
+  }
+
+  applies(ev: M2MEvent): boolean {
+    return ev.type === 'telemetry' && typeof ev.seq === 'number';
+  }
+
+  init(): SequenceState {
+    return { mx: -1, mt: 0, rs: [], rt: [], ri: 0, rz: [], n: 0, inc: {} };
+  }
+
+  step(s: SequenceState, ev: M2MEvent): StepResult<SequenceState> {
+    const e = ev as TelemetryEvent;
+    const q = e.seq!;
+    const p = this.p;
+    let f: FindingDraft | null = null;
+    if (s.n === 0) {
+      this.remember(s, q, e.ts);
+      s.mx = q;
+      s.mt = e.ts;
+      s.n = 1;
+      return { state: s, findings: NONE };
+    }
+    s.n++;
+    let seenAt = -1;
+    for (let i = 0; i < s.rs.length; i++) {
+      if (s.rs[i] === q) {
+        seenAt = s.rt[i]!;
+        if (seenAt === e.ts) break;
+      }
+    }
+    if (seenAt === e.ts) return { state: s, findings: NONE }; // duplicate delivery
+    if (seenAt >= 0) {
+      const ago = Math.abs(e.ts - seenAt);
+      f = this.raise(s, e, 'replay', 0.7, `seq ${q} repeated`, 'each seq once', `${e.device_id} (${e.device_class}) sent seq ${q} again ${fmtDuration(ago)} after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.`, { seq: q, first_ts: seenAt, apart_ms: ago });
+    } else if (q > s.mx) {
+      const missing = q - s.mx - 1;
+      if (missing >= p.min_gap) {
+        const score = missing >= 10 * p.min_gap ? 0.45 : 0.3;
+        f = this.raise(s, e, 'gap', score, `${missing} messages missing`, `seq ${s.mx + 1}`, `${e.device_id} (${e.device_class}) jumped from seq ${s.mx} to ${q} (${missing} messages missing over ${fmtDuration(e.ts - s.mt)}); check the link for loss, and if the device was online meanwhile, look for messages injected with a guessed counter.`, { seq: q, previous_max: s.mx, missing });
+      }
+      s.mx = q;
+      s.mt = e.ts;
+    } else if (s.mx - q <= p.replay_window) {
+      // A late message filling a recent hole.
+    } else if (q <= p.reset_below) {
+      const day = e.ts - DAY_MS;
+      s.rz = s.rz.filter((t) => t > day);
+      s.rz.push(e.ts);
+      if (s.rz.length > p.max_resets) {
+        f = this.raise(s, e, 'resets', 0.35, `${s.rz.length} counter resets in 24h`, `≤ ${p.max_resets} per day`, `${e.device_id} (${e.device_class}) restarted its sequence counter ${s.rz.length} times in 24h (last from ${s.mx} to ${q}); check for a reboot loop, power problems or repeated tampering.`, { seq: q, previous_max: s.mx, resets_24h: s.rz.length });
+        s.rz.shift();
+      }
+      s.mx = q;
+      s.mt = e.ts;
+    } else {
+      f = this.raise(s, e, 'rollback', 0.6, `seq ${q} after ${s.mx}`, `> ${s.mx}`, `${e.device_id} (${e.device_class}) went back from seq ${s.mx} to ${q} without a reset; treat this as possible replayed traffic or a second device using this identity and compare the source addresses.`, { seq: q, previous_max: s.mx, back_by: s.mx - q });
+      s.mx = q;
+      s.mt = e.ts;
+    }
+    this.remember(s, q, e.ts);
+    for (const _ in s.inc) {
+      closeStale(s.inc, e.ts, Math.max(p.incident_gap, DAY_MS));
+      break;
+    }
+    return { state: s, findings: f === null ? NONE : [f] };
+  }
+
+  private remember(s: SequenceState, q: number, ts: number): void {
+    if (s.rs.length < this.p.replay_window) {
+      s.rs.push(q);
+      s.rt.push(ts);
+      return;
+    }
+    s.rs[s.ri] = q;
+    s.rt[s.ri] = ts;
+    s.ri = (s.ri + 1) % this.p.replay_window;
+  }
+
+  private raise(s: SequenceState, e: TelemetryEvent, key: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>): FindingDraft | null {
+    return raiseThrottled(
+      s.inc,
+      { detector: this.id, key, device_id: e.device_id, device_class: e.device_class, ts: e.ts, score, observed, expected, explanation, evidence: { kind: key, ...evidence }, mitre: key === 'gap' ? ['T0829'] : key === 'resets' ? ['T0816'] : sequence.mitre },
+      // A reboot loop spans hours; keep it one incident for the day it is counted over.
+      key === 'resets' ? Math.max(this.p.incident_gap, DAY_MS) : this.p.incident_gap,
+    );
+  }
+}
+
+const NONE: FindingDraft[] = [];
