@@ -50,6 +50,11 @@ const REF_RE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const EXPR_RE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;
 const NUMBER_RE = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
 
+/** The text as written, minus the defaults of secret variables (a default is a secret too). */
+export function safeTemplate(t: string): string {
+  return t.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}/g, (m, n: string) => (SECRET_VAR_RE.test(n) ? `\${${n}}` : m));
+}
+
 function under(path: YamlPath, prefixes: YamlPath[]): boolean {
   return prefixes.some((p) => p.length <= path.length && p.every((seg, i) => seg === path[i]));
 }
@@ -133,7 +138,7 @@ export function interpolateDocument(doc: Document, env: Record<string, string | 
       res.unresolved.push({ path, template: text });
       return;
     }
-    if (secret) res.secrets.push({ path, template: text });
+    if (secret) res.secrets.push({ path, template: safeTemplate(text) });
     if (whole && out === '' && parent) {
       toDelete.push({ map: parent, key });
       res.emptied.push({ path, vars });

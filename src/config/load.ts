@@ -6,7 +6,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Scalar } from 'yaml';
 import { DETECTORS } from '../detectors/registry.js';
 import type { DetectorSpec } from '../detectors/types.js';
 import type { ConfigError } from './errors.js';
@@ -46,19 +46,30 @@ function at(file: string, code: ConfigError['code'], message: string, extra: Par
   return { code, file, line: 1, column: 1, path: '', message, ...extra };
 }
 
-/** Routes switched off by an unset if_env variable, found before interpolation. */
-function switchedOffRoutes(doc: ReturnType<typeof parseDocument>, env: Env): Array<{ index: number; variable: string }> {
+/**
+ * Routes switched off by an unset if_env variable, found before interpolation. if_env names a
+ * variable; a `${VAR}` there is a mistake worth its own message (and is read as VAR).
+ */
+function switchedOffRoutes(doc: ReturnType<typeof parseDocument>, env: Env): { off: Array<{ index: number; variable: string }>; mistakes: Array<{ index: number; node: Scalar; name: string }> } {
   const routes = doc.getIn(['alerts', 'routes'], true) as Node | undefined;
-  const out: Array<{ index: number; variable: string }> = [];
-  if (!isSeq(routes)) return out;
+  const off: Array<{ index: number; variable: string }> = [];
+  const mistakes: Array<{ index: number; node: Scalar; name: string }> = [];
+  if (!isSeq(routes)) return { off, mistakes };
   routes.items.forEach((item, index) => {
     if (!isMap(item)) return;
     const v = item.get('if_env', true);
     if (!isScalar(v) || typeof v.value !== 'string') return;
-    const cur = env[v.value];
-    if (cur === undefined || cur === '') out.push({ index, variable: v.value });
+    let name = v.value;
+    const ref = /^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-[^}]*)?\}$/.exec(name);
+    if (ref) {
+      name = ref[1]!;
+      mistakes.push({ index, node: v, name });
+      v.value = name;
+    }
+    const cur = env[name];
+    if (cur === undefined || cur === '') off.push({ index, variable: name });
   });
-  return out;
+  return { off, mistakes };
 }
 
 function loadText(text: string, file: string, env: Env, opts: LoadOptions): Loaded {
@@ -84,7 +95,8 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
       message = 'duplicate key';
       note = 'each key may appear once per map; a later one would silently win';
     } else if (src.includes('${') && /[{[]/.test(src.slice(0, src.indexOf('${')))) {
-      note = 'inside { } or [ ], quote values that use ${...}, e.g. url: "${SOC_WEBHOOK_URL}"';
+      message = 'unquoted ${...} inside { } or [ ]';
+      note = 'quote it there, e.g. { url: "${SOC_WEBHOOK_URL}" }';
     } else if (src.includes('\t')) {
       note = 'YAML indentation must use spaces, not tabs';
     }
@@ -100,8 +112,9 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
     return { file, errors: [{ code: 'not_a_pipeline', file, ...p, path: '', message: 'a pipeline file is a map of keys', expected: 'a map with name, source and detectors', found: isSeq(root) ? 'a list' : 'a single value' }], warnings, locate };
   }
 
-  const off = switchedOffRoutes(doc, env);
-  const interp = interpolateDocument(doc, env, { lenient: off.map((o) => ['alerts', 'routes', o.index] as YamlPath) });
+  const { off, mistakes } = switchedOffRoutes(doc, env);
+  const switchedOff = off.map((o) => ['alerts', 'routes', o.index] as YamlPath);
+  const interp = interpolateDocument(doc, env, { lenient: switchedOff });
   const errors: ConfigError[] = interp.issues.map((i) => {
     const fp = i.path.reduce<string>((s, seg) => (typeof seg === 'number' ? `${s}[${seg}]` : s ? `${s}.${seg}` : seg), '');
     const e: ConfigError = { code: i.code, file, ...pos(i.offset), path: fp, message: i.message };
@@ -109,6 +122,17 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
     if (i.note !== undefined) e.note = i.note;
     return e;
   });
+  for (const m of mistakes) {
+    errors.push({
+      code: 'bad_value',
+      file,
+      ...pos(m.node.range?.[0] ?? 0),
+      path: `alerts.routes[${m.index}].if_env`,
+      message: 'if_env takes the name of an environment variable, not a ${...} reference',
+      found: JSON.stringify(`\${${m.name}}`),
+      hint: m.name,
+    });
+  }
   for (const o of off) {
     const p = locate(['alerts', 'routes', o.index]);
     warnings.push({ code: 'route_off', file, ...p, path: `alerts.routes[${o.index}]`, message: `route switched off: ${o.variable} is not set` });
@@ -116,7 +140,16 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
 
   const data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
   const detectors = opts.detectors ?? DETECTORS;
-  errors.push(...validatePipelineData(data, { file, locate, secrets: interp.secrets, emptied: interp.emptied, unresolved: interp.unresolved, detectors }, env));
+  errors.push(...validatePipelineData(data, {
+      file,
+      locate,
+      secrets: interp.secrets,
+      emptied: interp.emptied,
+      unresolved: interp.unresolved,
+      switchedOff,
+      failed: interp.issues.map((i) => i.path),
+      detectors,
+    }, env));
   if (errors.length) {
     errors.sort((a, b) => a.line - b.line || a.column - b.column);
     return { file, errors, warnings, locate };

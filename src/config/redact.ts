@@ -6,18 +6,13 @@
  *   secret (a Slack webhook URL embeds its token) are masked whatever their origin;
  * - credentials embedded in URLs (user:password@, ?token=) are masked in every string.
  */
-import { SECRET_VAR_RE } from './interpolate.js';
+import { safeTemplate } from './interpolate.js';
 import { ROUTE_SPECS } from './routes.js';
 import type { PipelineConfig } from './types.js';
 
 export const REDACTED = '***';
 const SECRET_FIELD_RE = /^(?:secret|token|password|passwd|passphrase|api_?key|private_?key|credentials?)$|_(?:secret|token|password)$/i;
 const SECRET_QUERY_RE = /^(?:token|access_token|key|api_?key|secret|sig|signature|password|auth)$/i;
-
-/** Shows a template with the defaults of secret variables removed (a default is a secret too). */
-function safeTemplate(t: string): string {
-  return t.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}/g, (m, n: string) => (SECRET_VAR_RE.test(n) ? `\${${n}}` : m));
-}
 
 /** Mask credentials inside a URL-looking string; other strings come back unchanged. */
 export function redactUrl(s: string): string {

@@ -323,3 +323,8 @@ function wrap(s: JsonSchema): JsonSchema {
   if (Array.isArray(c.anyOf)) c.anyOf = (c.anyOf as JsonSchema[]).map(wrap);
   return c;
 }
+
+/** The committed editor schema's exact text (scripts/gen-schema.ts writes it; a test compares). */
+export function renderEditorSchema(opts: Omit<SchemaOptions, 'forEditor'> = {}): string {
+  return JSON.stringify(buildPipelineSchema({ ...opts, forEditor: true }), null, 2) + '\n';
+}

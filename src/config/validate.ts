@@ -31,8 +31,17 @@ export interface ValidationContext {
   secrets: Array<{ path: YamlPath; template: string }>;
   emptied: Array<{ path: YamlPath; vars: string[] }>;
   unresolved: Array<{ path: YamlPath; template: string }>;
+  /**
+   * Routes switched off by if_env: checked for typos in their keys, not for their values (which
+   * may reference variables that only exist where the route is on).
+   */
+  switchedOff?: YamlPath[];
+  /** Values whose interpolation failed (already reported); schema errors on them are noise. */
+  failed?: YamlPath[];
   detectors?: readonly DetectorSpec<any>[];
 }
+
+const STRUCTURAL: ReadonlySet<ConfigErrorCode> = new Set(['unknown_key', 'unknown_route_type', 'route_entry']);
 
 interface Compiled {
   validate: ValidateFunction;
@@ -104,6 +113,15 @@ function pointerToPath(pointer: string, data: unknown): YamlPath {
 const samePath = (a: YamlPath, b: YamlPath): boolean => a.length === b.length && a.every((s, i) => s === b[i]);
 const startsWith = (p: YamlPath, prefix: YamlPath): boolean => prefix.length <= p.length && prefix.every((s, i) => s === p[i]);
 
+/** "url", "group", "topic" — what to call the value at a path in a message. */
+function fieldWord(path: YamlPath): string {
+  for (let i = path.length - 1; i >= 0; i--) {
+    const seg = path[i];
+    if (typeof seg === 'string') return seg === 'topics' ? 'topic' : seg === 'brokers' ? 'broker' : seg;
+  }
+  return 'value';
+}
+
 /** What kind of list item a path points into, for tailored messages. */
 function entryKind(path: YamlPath): 'detector' | 'route' | null {
   if (path.length === 2 && path[0] === 'detectors' && typeof path[1] === 'number') return 'detector';
@@ -118,6 +136,8 @@ class Reporter {
 
   add(code: ConfigErrorCode, path: YamlPath, message: string, extra: Partial<ConfigError> & { at?: 'key' | 'value' } = {}): void {
     const { at, ...rest } = extra;
+    if (this.ctx.switchedOff?.some((p) => startsWith(path, p)) && !STRUCTURAL.has(code)) return;
+    if (this.ctx.failed?.some((p) => startsWith(path, p))) return;
     const key = `${code}\u0000${formatPath(path)}\u0000${message}`;
     if (this.seen.has(key)) return;
     this.seen.add(key);
@@ -162,7 +182,7 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
       if (owner && owner[1] !== Number(branch[2])) continue;
     }
     const path = pointerToPath(e.instancePath, data);
-    if (ctx.unresolved.some((u) => startsWith(path, u.path) || startsWith(u.path, path))) continue;
+    if (ctx.unresolved.some((u) => startsWith(path, u.path))) continue;
     const ps = (e.parentSchema ?? {}) as JsonSchema;
     switch (e.keyword) {
       case 'additionalProperties': {
@@ -191,6 +211,13 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
           else if (path.length === 0 && detectorNames.includes(k)) note = 'detectors are list items under detectors:';
           else if (path.length === 0 && k === 'kafka') note = 'kafka goes under source:';
           else if (path.length === 0 && k === 'routes') note = 'routes go under alerts:';
+          const parentKind = entryKind(path.slice(0, -1));
+          const parentName = String(path[path.length - 1]);
+          if (parentKind === 'detector' && (DETECTOR_META_KEYS as readonly string[]).includes(k)) {
+            note = `${k} belongs beside "${parentName}:", not inside its parameters: indent it like ${parentName}`;
+          } else if (parentKind === 'route' && (ROUTE_META_KEYS as readonly string[]).includes(k)) {
+            note = `${k} belongs beside "${parentName}:", not inside its options: indent it like ${parentName}`;
+          }
           const isMapping = path[0] === 'mapping' && path[1] === 'fields' && path.length === 2;
           rep.add(isMapping ? 'bad_mapping' : 'unknown_key', kp, isMapping ? `unknown canonical field "${k}"` : `unknown key "${k}"`, {
             at: 'key',
@@ -239,14 +266,14 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
           rep.add('bad_duration', path, 'not a duration', { expected: DURATION_HINT, found: rep.found(path, v), hint: suggestDuration(v) });
         } else {
           const what = typeof ps.patternErrorMessage === 'string' ? ps.patternErrorMessage : `text matching ${String(ps.pattern)}`;
-          rep.add('bad_format', path, `not ${what}`, { expected: what, found: rep.found(path, v) });
+          rep.add('bad_format', path, `invalid ${fieldWord(path)}`, { expected: what, found: rep.found(path, v) });
         }
         break;
       }
       case 'format': {
         const what = (e.params as { format: string }).format === 'uri' ? 'an absolute URL' : (e.params as { format: string }).format;
         if (typeof ps.pattern === 'string' && !new RegExp(ps.pattern).test(String(e.data))) break; // reported by the pattern
-        rep.add('bad_format', path, `not ${what}`, { expected: what, found: rep.found(path, e.data) });
+        rep.add('bad_format', path, `invalid ${fieldWord(path)}`, { expected: what, found: rep.found(path, e.data) });
         break;
       }
       case 'minimum':
