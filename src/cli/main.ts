@@ -14,6 +14,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/replay.js'),
   () => import('./commands/validate.js'),
   () => import('./commands/simulate.js'),
+  () => import('./commands/backtest.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

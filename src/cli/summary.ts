@@ -36,18 +36,30 @@ export function renderAlertSummary(alerts: OcsfDetectionFinding[], labels: Label
     (a, b) => SEV_ORDER.indexOf(a.severity) - SEV_ORDER.indexOf(b.severity) || a.finding_info.first_seen_time - b.finding_info.first_seen_time,
   );
   const bySev = SEV_ORDER.map((s) => [s, list.filter((a) => a.severity === s).length] as const).filter(([, n]) => n > 0);
-  lines.push(`Alerts: ${list.length} (${bySev.map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ') || 'none'})`);
-  for (const a of list.slice(0, opts.maxAlerts)) {
+  const devices = new Set(list.map((a) => a.device.uid));
+  lines.push(`Alerts: ${list.length} on ${devices.size} devices (${bySev.map(([s, n]) => `${n} ${s.toLowerCase()}`).join(', ') || 'none'})`);
+  const byDetector = new Map<string, number>();
+  for (const a of list) byDetector.set(a.finding_info.analytic.name, (byDetector.get(a.finding_info.analytic.name) ?? 0) + 1);
+  if (byDetector.size) lines.push(`  by detector: ${[...byDetector].sort((a, b) => b[1] - a[1]).map(([d, n]) => `${d} ${n}`).join(', ')}`);
+  // The analyst's first screen: the most certain alert of each device+detector pair.
+  const top = new Map<string, OcsfDetectionFinding>();
+  for (const a of list) {
+    const k = `${a.device.uid}|${a.finding_info.analytic.name}`;
+    const prev = top.get(k);
+    if (!prev || a.confidence_score > prev.confidence_score) top.set(k, a);
+  }
+  const shown = [...top.values()].sort((a, b) => b.confidence_score - a.confidence_score || a.finding_info.first_seen_time - b.finding_info.first_seen_time);
+  if (shown.length) lines.push('', `Top alerts (most certain first, one per device and detector):`);
+  for (const a of shown.slice(0, opts.maxAlerts)) {
     const u = a.unmapped;
-    const head = `  ${a.severity.toUpperCase().padEnd(8)} ${a.device.uid.padEnd(16)} ${a.finding_info.analytic.name.padEnd(18)} ${hhmm(a.finding_info.first_seen_time)}  conf ${String(a.confidence_score).padStart(3)}`;
-    lines.push(head);
+    const repeats = list.filter((x) => x.device.uid === a.device.uid && x.finding_info.analytic.name === a.finding_info.analytic.name).length;
+    lines.push(`  ${a.severity.toUpperCase().padEnd(8)} ${a.device.uid.padEnd(16)} ${a.finding_info.analytic.name.padEnd(18)} ${hhmm(a.finding_info.first_seen_time)}  conf ${String(a.confidence_score).padStart(3)}${repeats > 1 ? `  (${repeats} alerts)` : ''}`);
     for (const l of wrap(a.message, 96)) lines.push(`           ${l}`);
     lines.push(`           observed: ${u.observed} | expected: ${u.expected}${u.count > 1 ? ` | ${u.count} events` : ''}${a.finding_info.attacks.length ? ` | ATT&CK ${a.finding_info.attacks.map((x) => x.technique.uid).join(', ')}` : ''}`);
   }
-  if (list.length > opts.maxAlerts) lines.push(`  … and ${list.length - opts.maxAlerts} more (see the findings table)`);
+  if (shown.length > opts.maxAlerts) lines.push(`  … and ${shown.length - opts.maxAlerts} more device/detector pairs (see the findings table)`);
 
   if (labels.length) {
-    lines.push('');
     const rows: string[] = [];
     let caught = 0;
     for (const l of labels) {
@@ -61,8 +73,8 @@ export function renderAlertSummary(alerts: OcsfDetectionFinding[], labels: Label
         `  ${hits.length ? '✓' : '✗'} ${l.kind.padEnd(20)} ${l.device_id.padEnd(16)} ${hhmm(s)} → ${hhmm(e)}  ${hits.length ? `${dets} (detected after ${dur(Math.max(0, first - s))})` : 'missed'}`,
       );
     }
-    lines.push(`Injected incidents: caught ${caught} of ${labels.length}`);
-    lines.push(...rows);
+    // The story of a labeled run comes first: what was injected, what was caught.
+    lines.unshift(`Injected incidents: caught ${caught} of ${labels.length}`, ...rows, '');
   }
   return lines.join('\n');
 }

@@ -22,6 +22,12 @@ import { createProgress } from '../progress.js';
 import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
 import { renderAlertSummary, type Label } from '../summary.js';
 
+/** The simulator's labels file ({ incidents: [...] }) or a bare array of labels. */
+function readLabels(text: string): Label[] {
+  const parsed = JSON.parse(text) as Label[] | { incidents?: Label[] };
+  return Array.isArray(parsed) ? parsed : (parsed.incidents ?? []);
+}
+
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 
 interface DemoOptions {
@@ -167,7 +173,7 @@ async function demo(o: DemoOptions): Promise<void> {
   await svc.stop();
   if (startedBroker && !o.keepBroker) stopLocalBroker(9092);
 
-  const labels: Label[] = existsSync(labelsFile) ? (JSON.parse(readFileSync(labelsFile, 'utf8')) as Label[]) : [];
+  const labels = existsSync(labelsFile) ? readLabels(readFileSync(labelsFile, 'utf8')) : [];
   out('');
   out(renderAlertSummary(alerts, labels, { maxAlerts: Number(o.maxAlerts) }));
   out('');
