@@ -257,7 +257,7 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
         key: { type: 'string', enum: ['device_id'], default: 'device_id', description: 'Entity key (only device_id for now).', examples: ['device_id'] },
         idle_eviction: durationSchema('Drop a device\'s state after this long without events (event time).', '7d', ['30d']),
       }),
-      allowed_lateness: durationSchema('How far behind the newest event time an event may arrive and still count; later events are dead-lettered as late.', '1m', ['5m']),
+      allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
       detectors: {
         type: 'array',
         description: 'Detectors to run on every device, in order. `- <detector>: {}` takes all defaults.',

@@ -248,7 +248,7 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
         let note: string | undefined;
         if (kind && typeof v === 'string') note = `write "- ${v}: {}" to use the defaults`;
         else if (want === 'array' && (typeof v === 'string' || typeof v === 'number')) note = `a single item is written [${String(v)}]`;
-        else if (kind === 'detector' || path[0] === 'detectors') note = undefined;
+        else if (want === 'string' && (typeof v === 'number' || typeof v === 'boolean')) note = `YAML reads ${String(v)} as a ${typeof v}; quote it: "${String(v)}"`;
         rep.add('wrong_type', path, `wrong type`, { expected: humanType(want), found: rep.found(path, v, foundType), note });
         break;
       }
