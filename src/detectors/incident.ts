@@ -65,22 +65,32 @@ export function isOpen(book: IncidentBook, key: string, ts: number, gapMs: numbe
  * Like raise, but returns null for updates that would tell the analyst nothing new, so a
  * sustained condition (a stuck sensor read every second, a policy breach on every poll) does not
  * write one finding version per event. An update is emitted when the incident opens, when its
- * peak score rises, when its count reaches a power of two, and every `every` events after that.
- * The incident book is always updated, so count, last_ts and peak stay exact in state and the
- * next emitted version carries them.
+ * peak score rises, when its count reaches a power of two, and otherwise at most once per
+ * `minIntervalMs` of event time. The book always holds the exact count, last_ts and peak, so the
+ * stored finding lags the truth by at most `minIntervalMs` (or a doubling of count).
  */
 export function raiseThrottled(
   book: IncidentBook,
   draft: Omit<FindingDraft, 'first_ts' | 'last_ts' | 'count' | 'severity'> & { ts: number },
   gapMs: number,
-  every = 256,
+  minIntervalMs = 5 * 60_000,
 ): FindingDraft | null {
   const before = book[draft.key];
-  const peakBefore = before !== undefined && draft.ts - before.last_ts <= gapMs && draft.ts >= before.first_ts ? before.peak : -1;
+  const extending = before !== undefined && draft.ts - before.last_ts <= gapMs && draft.ts >= before.first_ts;
+  const peakBefore = extending ? before.peak : -1;
+  const emittedAt = extending ? (before as EmittedIncident).em ?? before.first_ts : -Infinity;
   const f = raise(book, draft, gapMs);
   const c = f.count;
-  if (c === 1 || f.score > peakBefore || (c & (c - 1)) === 0 || c % every === 0) return f;
+  if (c === 1 || f.score > peakBefore || (c & (c - 1)) === 0 || draft.ts - emittedAt >= minIntervalMs) {
+    (book[draft.key] as EmittedIncident).em = draft.ts;
+    return f;
+  }
   return null;
+}
+
+/** An open incident as raiseThrottled keeps it: also when it was last emitted. */
+interface EmittedIncident extends OpenIncident {
+  em?: number;
 }
 
 /** Number of open incidents in a book (books are small; this is for caps, not the hot path). */

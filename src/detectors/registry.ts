@@ -3,15 +3,21 @@
  * validation, the JSON Schema, docs/detectors.md and `--help` all read this list.
  */
 import type { DetectorSpec } from './types.js';
+import { authFailures } from './auth_failures.js';
+import { beaconing } from './beaconing.js';
+import { deviceCloning } from './device_cloning.js';
+import { exfiltration } from './exfiltration.js';
 import { fanout } from './fanout.js';
 import { firmwareChange } from './firmware.js';
 import { flatline } from './flatline.js';
 import { levelShift } from './level_shift.js';
 import { metricBaseline } from './metric_baseline.js';
 import { newPeer } from './new_peer.js';
+import { policy } from './policy.js';
 import { rangeLimits } from './range_limits.js';
 import { reporting } from './reporting.js';
 import { sequence } from './sequence.js';
+import { unusualHour } from './unusual_hour.js';
 
 export const DETECTORS: readonly DetectorSpec<any>[] = [
   // telemetry
@@ -25,6 +31,13 @@ export const DETECTORS: readonly DetectorSpec<any>[] = [
   // connections
   newPeer,
   fanout,
+  beaconing,
+  exfiltration,
+  authFailures,
+  deviceCloning,
+  unusualHour,
+  // policy
+  policy,
 ];
 
 export function detectorSpec(name: string): DetectorSpec<any> | undefined {

@@ -98,7 +98,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (sil !== undefined && e.ts > sil.last_ts) {
       // The device is back: one last update with the real length of the silence.
       const gap = e.ts - s.lt;
-      const f = raiseThrottled(s.inc, this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 1);
+      const f = raiseThrottled(s.inc, this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 0);
       delete s.inc.silence;
       if (f !== null) (out ??= []).push(f);
     }
@@ -160,7 +160,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (!robustReady(s.r) || s.r.n < this.p.min_samples || !Number.isFinite(ctx.watermark)) return { state: s, findings: NONE };
     const gap = ctx.watermark - s.lt;
     if (gap < this.silenceAfter(s)) return { state: s, findings: NONE };
-    const f = raiseThrottled(s.inc, this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 64);
+    const f = raiseThrottled(s.inc, this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
     return { state: s, findings: f === null ? NONE : [f] };
   }
 

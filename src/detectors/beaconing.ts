@@ -1,0 +1,271 @@
+/**
+ * beaconing: regular check-ins to one peer — the heartbeat of command-and-control.
+ *
+ * Scoring follows RITA's idea (activecm/rita): a beacon has inter-arrival times with little
+ * dispersion (MAD/median) and little skew (Bowley's quartile skewness), covers its time span
+ * without many gaps, and tends to send similar payload sizes. Two changes make it robust for
+ * machines:
+ * - missed beats: an interval close to a whole multiple of the median is folded back (k beats
+ *   of the median), so a lost packet does not break the rhythm; coverage then measures how many
+ *   beats were actually seen;
+ * - M2M devices beacon by design (telemetry every 60 s to their broker), so by default only
+ *   peers first contacted after the learning period are tracked: the anomaly is a *new* regular
+ *   channel, not the device's normal one. `only_new_peers: false` tracks every peer.
+ */
+import { closeStale, raiseThrottled } from './incident.js';
+import type { IncidentBook } from './incident.js';
+import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import type { ConnectionEvent, M2MEvent } from '../events/types.js';
+import { compact, fmt, fmtDuration, isInternalIp, touchCapped } from './util.js';
+
+export interface BeaconingParams extends Record<string, unknown> {
+  min_events: number;
+  max_jitter: number;
+  min_score: number;
+  min_interval: number;
+  learning: number;
+  only_new_peers: boolean;
+  max_peers: number;
+  max_tracks: number;
+  history: number;
+  incident_gap: number;
+}
+
+interface Track {
+  /** Ring of recent connection times and bytes_out (-1: unknown). */
+  t: number[];
+  b: number[];
+  i: number;
+  /** Connections seen and last time. */
+  c: number;
+  lt: number;
+}
+
+export interface BeaconingState {
+  t0: number;
+  /** Known peers (minute last seen). */
+  k: Record<string, number>;
+  kn: number;
+  /** Tracked candidate peers. */
+  tr: Record<string, Track>;
+  tn: number;
+  inc: IncidentBook;
+}
+
+export interface BeaconScore {
+  score: number;
+  median: number;
+  jitter: number;
+  skew: number;
+  coverage: number;
+  sizeScore: number | null;
+}
+
+function quartiles(xs: number[]): [number, number, number] {
+  const s = xs.slice().sort((a, b) => a - b);
+  const q = (p: number) => {
+    const pos = (s.length - 1) * p;
+    const lo = Math.floor(pos);
+    const hi = Math.ceil(pos);
+    return s[lo]! + (s[hi]! - s[lo]!) * (pos - lo);
+  };
+  return [q(0.25), q(0.5), q(0.75)];
+}
+
+function dispersion(xs: number[]): { med: number; mad: number; skew: number } {
+  const [q1, q2, q3] = quartiles(xs);
+  const dev = xs.map((x) => Math.abs(x - q2));
+  const [, mad] = quartiles(dev);
+  const skew = q3 - q1 > 0 ? (q3 + q1 - 2 * q2) / (q3 - q1) : 0;
+  return { med: q2, mad, skew };
+}
+
+/** Beacon score of a series of connection times (ms, ascending) and optional sizes. */
+export function beaconScore(times: number[], sizes: number[] | null, maxJitter: number): BeaconScore | null {
+  if (times.length < 4) return null;
+  const raw: number[] = [];
+  for (let i = 1; i < times.length; i++) raw.push(times[i]! - times[i - 1]!);
+  const m0 = quartiles(raw)[1];
+  if (!(m0 > 0)) return null;
+  // Fold missed beats: an interval near k × median is k beats.
+  const folded: number[] = [];
+  let beats = 0;
+  for (const d of raw) {
+    const r = d / m0;
+    const k = Math.round(r);
+    if (k >= 2 && Math.abs(r - k) <= 0.15 * k) {
+      folded.push(d / k);
+      beats += k;
+    } else {
+      folded.push(d);
+      beats += 1;
+    }
+  }
+  const { med, mad, skew } = dispersion(folded);
+  const jitter = med > 0 ? mad / med : 1;
+  const coverage = raw.length / beats;
+  const skewScore = 1 - Math.min(1, Math.abs(skew));
+  // Full marks at half the tolerated jitter, zero at twice it.
+  const jitterScore = Math.max(0, Math.min(1, (2 * maxJitter - jitter) / (1.5 * maxJitter)));
+  const ts = (skewScore + jitterScore + coverage) / 3;
+  let sizeScore: number | null = null;
+  if (sizes && sizes.length >= 4) {
+    const d = dispersion(sizes);
+    const sj = d.med > 0 ? d.mad / d.med : d.mad === 0 ? 0 : 1;
+    sizeScore = ((1 - Math.min(1, Math.abs(d.skew))) + Math.max(0, 1 - sj)) / 2;
+  }
+  const score = sizeScore === null ? ts : 0.75 * ts + 0.25 * sizeScore;
+  return { score, median: med, jitter, skew, coverage, sizeScore };
+}
+
+export const beaconing: DetectorSpec<BeaconingParams> = {
+  name: 'beaconing',
+  family: 'connection',
+  summary:
+    "Regular check-ins to one peer (command-and-control heartbeats), scored RITA-style from interval dispersion and skew, coverage and payload-size regularity, robust to jitter and missed beats. By default only peers first contacted after the learning period are considered, because M2M devices beacon to their own brokers by design.",
+  params: {
+    min_events: { type: 'integer', description: 'Connections to one peer before it can be scored.', default: 12, minimum: 5 },
+    max_jitter: { type: 'number', description: 'Tolerated interval jitter (MAD / median interval) for a beacon.', default: 0.1, minimum: 0, maximum: 1 },
+    min_score: { type: 'number', description: 'Beacon score (0..1, RITA-style) needed to fire.', default: 0.85, minimum: 0.5, maximum: 1 },
+    min_interval: { type: 'duration', description: 'Ignore peers contacted more often than this (streams, not beacons).', default: '2s' },
+    learning: { type: 'duration', description: 'Peers first seen during this period are the device\'s normal ones.', default: '24h' },
+    only_new_peers: { type: 'boolean', description: 'Track only peers first contacted after learning.', default: true },
+    max_peers: { type: 'integer', description: 'Known peers remembered per device.', default: 128, minimum: 8, maximum: 4096 },
+    max_tracks: { type: 'integer', description: 'Candidate peers tracked at once per device (least recent evicted).', default: 8, minimum: 1, maximum: 256 },
+    history: { type: 'integer', description: 'Recent connections kept per tracked peer.', default: 24, minimum: 8, maximum: 256 },
+    incident_gap: { type: 'duration', description: 'Continued beaconing within this extends one finding.', default: '6h' },
+  },
+  example:
+    'cam-12 (camera) has contacted 198.51.100.23:443 every 5m (jitter 2%, 96% of beats present, similar payloads) since it first appeared 2h ago; treat this as a possible command-and-control channel: identify the process, and block the destination if it is not an approved service.',
+  mitre: ['T1071', 'T0869', 'T1029'],
+  create(params, id) {
+    return new BeaconingDetector(params, id);
+  },
+};
+
+class BeaconingDetector implements DetectorInstance<BeaconingState> {
+  readonly spec = beaconing;
+  readonly maxStateBytes: number;
+
+  constructor(
+    private readonly p: BeaconingParams,
+    readonly id: string,
+  ) {
+    this.maxStateBytes = 200 + p.max_peers * 64 + p.max_tracks * (64 + p.history * (15 + 11) + 60) + p.max_tracks * 110;
+  }
+
+  applies(ev: M2MEvent): boolean {
+    return ev.type === 'connection';
+  }
+
+  init(ev: M2MEvent): BeaconingState {
+    return { t0: ev.ts, k: {}, kn: 0, tr: {}, tn: 0, inc: {} };
+  }
+
+  step(s: BeaconingState, ev: M2MEvent): StepResult<BeaconingState> {
+    const e = ev as ConnectionEvent;
+    const p = this.p;
+    const key = e.dst_ip.includes(':') ? `[${e.dst_ip}]:${e.dst_port}` : `${e.dst_ip}:${e.dst_port}`;
+    const learning = e.ts - s.t0 < p.learning;
+    const known = s.k[key] !== undefined;
+    if (p.only_new_peers) {
+      s.kn = touchCapped(s.k, s.kn, key, Math.floor(e.ts / 60_000), p.max_peers);
+      if (learning || known) {
+        if (!(key in s.tr)) return { state: s, findings: NONE };
+      }
+    }
+    let tr = s.tr[key];
+    if (tr === undefined) {
+      if (s.tn >= p.max_tracks) this.evictTrack(s);
+      tr = { t: [], b: [], i: 0, c: 0, lt: e.ts };
+      s.tr[key] = tr;
+      s.tn++;
+    }
+    if (e.ts < tr.lt) return { state: s, findings: NONE };
+    const b = typeof e.bytes_out === 'number' ? e.bytes_out : -1;
+    if (tr.t.length < p.history) {
+      tr.t.push(e.ts);
+      tr.b.push(b);
+    } else {
+      tr.t[tr.i] = e.ts;
+      tr.b[tr.i] = b;
+      tr.i = (tr.i + 1) % p.history;
+    }
+    tr.c++;
+    tr.lt = e.ts;
+    let out: FindingDraft[] = NONE;
+    if (tr.c >= p.min_events && (tr.c === p.min_events || tr.c % 4 === 0)) {
+      const f = this.evaluate(s, tr, key, e);
+      if (f !== null) out = [f];
+    }
+    for (const _ in s.inc) {
+      closeStale(s.inc, e.ts, p.incident_gap);
+      break;
+    }
+    return { state: s, findings: out };
+  }
+
+  private evictTrack(s: BeaconingState): void {
+    let oldest = '';
+    let ot = Infinity;
+    for (const k in s.tr) {
+      if (s.inc[k] !== undefined) continue;
+      if (s.tr[k]!.lt < ot) {
+        ot = s.tr[k]!.lt;
+        oldest = k;
+      }
+    }
+    if (oldest === '') for (const k in s.tr) if (s.tr[k]!.lt < ot) ((ot = s.tr[k]!.lt), (oldest = k));
+    delete s.tr[oldest];
+    s.tn--;
+  }
+
+  private evaluate(s: BeaconingState, tr: Track, key: string, e: ConnectionEvent): FindingDraft | null {
+    const p = this.p;
+    const n = tr.t.length;
+    const times = new Array<number>(n);
+    const sizes: number[] = [];
+    for (let j = 0; j < n; j++) {
+      const idx = (tr.i + j) % n;
+      times[j] = tr.t[idx]!;
+      if (tr.b[idx]! >= 0) sizes.push(tr.b[idx]!);
+    }
+    const bs = beaconScore(times, sizes.length === n ? sizes : null, p.max_jitter);
+    if (bs === null || bs.median < p.min_interval || bs.jitter > p.max_jitter || bs.score < p.min_score) return null;
+    const score = Math.min(0.9, 0.5 + (0.4 * (bs.score - p.min_score)) / Math.max(1e-6, 1 - p.min_score));
+    const external = !isInternalIp(e.dst_ip);
+    const span = times[n - 1]! - times[0]!;
+    return raiseThrottled(
+      s.inc,
+      {
+        detector: this.id,
+        key,
+        device_id: e.device_id,
+        device_class: e.device_class,
+        ts: e.ts,
+        score,
+        observed: `every ${fmtDuration(bs.median)} ±${fmt(bs.jitter * 100)}% to ${key}`,
+        expected: p.only_new_peers ? 'no regular channel to peers first seen after learning' : 'irregular traffic',
+        explanation: `${e.device_id} (${e.device_class}) has contacted ${key}${external ? ' (internet)' : ''} every ${fmtDuration(bs.median)} (jitter ${fmt(bs.jitter * 100)}%, ${Math.round(bs.coverage * 100)}% of beats present${bs.sizeScore !== null && bs.sizeScore > 0.8 ? ', similar payloads' : ''}) over the last ${fmtDuration(span)}; treat this as a possible command-and-control channel: identify the process, and block the destination if it is not an approved service.`,
+        evidence: {
+          peer: key,
+          dst_ip: e.dst_ip,
+          dst_port: e.dst_port,
+          external,
+          beacon_score: compact(bs.score),
+          median_interval_ms: Math.round(bs.median),
+          jitter: compact(bs.jitter),
+          skew: compact(bs.skew),
+          coverage: compact(bs.coverage),
+          size_score: bs.sizeScore === null ? null : compact(bs.sizeScore),
+          connections: tr.c,
+        },
+        mitre: beaconing.mitre,
+      },
+      p.incident_gap,
+    );
+  }
+}
+
+
+const NONE: FindingDraft[] = [];
