@@ -13,6 +13,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/run.js'),
   () => import('./commands/replay.js'),
   () => import('./commands/validate.js'),
+  () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
 ];
