@@ -13,6 +13,7 @@ import { describeValue, didYouMean, formatPath, type ConfigError, type ConfigErr
 import { CANONICAL_FIELDS } from './fields.js';
 import type { YamlPath } from './interpolate.js';
 import type { Locate } from './locate.js';
+import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
 
@@ -153,7 +154,9 @@ class Reporter {
     if (s) return JSON.stringify(s.template);
     const last = path[path.length - 1];
     if (typeof last === 'string' && /secret|token|password/i.test(last) && v !== undefined && v !== null) return '(redacted)';
-    return render(v);
+    // Route options that are credentials (a Slack webhook URL embeds its token).
+    if (path[0] === 'alerts' && path[1] === 'routes' && path.length === 5 && ROUTE_SPECS.find((r) => r.type === path[3])?.options[String(last)]?.secret) return '(redacted)';
+    return render(typeof v === 'string' ? redactUrl(v) : v);
   }
 }
 
@@ -308,7 +311,7 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
         break;
       case 'oneOf': {
         const kind = entryKind(path);
-        if (!kind || !isObj(e.data)) break;
+        if (!kind || !isObj(e.data) || Object.keys(e.data).length === 0) break; // empty: minProperties says it
         if (unknownKeyAt.has(e.instancePath)) break; // the unknown name says it better
         const names = kind === 'detector' ? detectorNames : (ROUTE_TYPES as string[]);
         const present = Object.keys(e.data).filter((k) => names.includes(k));

@@ -76,6 +76,25 @@ describe('defaults and normalization', () => {
   });
 });
 
+describe('YAML features', () => {
+  it('anchors, aliases and merge keys share tuning between detectors', () => {
+    const cfg = ok(`name: t
+source:
+  kafka: { topics: [m2m.telemetry], group: g }
+detectors:
+  - fanout: &scan { window: 10m, min_distinct_dst: 15 }
+  - fanout:
+      <<: *scan
+      window: 1h
+    id: fanout-slow
+`);
+    expect(cfg.detectors.map((d) => [d.id, d.params.window, d.params.min_distinct_dst])).toEqual([
+      ['fanout', 600_000, 15],
+      ['fanout-slow', 3_600_000, 15],
+    ]);
+  });
+});
+
 describe('${VAR} interpolation', () => {
   const y = (group: string, extra = '') => `name: t\nsource:\n  kafka: { topics: [m2m.telemetry], group: ${group} }\ndetectors:\n  - fanout: {}\n${extra}`;
 
@@ -169,6 +188,11 @@ alerts:
   it('error messages do not show secret values', () => {
     const e = errs(`${BASE}alerts:\n  routes:\n    - syslog: { host: h, port: "\${SIEM_TOKEN}" }\n`, { SIEM_TOKEN: 'tok-999' });
     expect(e.map(formatConfigError).join('\n')).not.toContain('tok-999');
+    const slack = errs(`${BASE}alerts:\n  routes:\n    - slack: { url: hooks.slack.com/services/T0/B0/tok-888 }\n    - webhook: { url: "ftp://u:pw-777@x.example/h" }\n`);
+    const text = slack.map(formatConfigError).join('\n');
+    expect(slack).toHaveLength(2);
+    expect(text).not.toContain('tok-888');
+    expect(text).not.toContain('pw-777');
   });
 });
 
@@ -183,6 +207,7 @@ describe('errors', () => {
   it('did-you-mean only offers plausible typos', () => {
     expect(levenshtein('kitten', 'sitting')).toBe(3);
     expect(didYouMean('fanot', ['fanout', 'new_peer'])).toBe('fanout');
+    expect(didYouMean('paht', ['path'])).toBe('path');
     expect(didYouMean('min-distinct-dst', ['min_distinct_dst'])).toBe('min_distinct_dst');
     expect(didYouMean('foo', ['fanout', 'new_peer'])).toBeUndefined();
     expect(didYouMean('x', [])).toBeUndefined();
