@@ -13,7 +13,7 @@ import { ROUTE_SPECS, type RouteSpec } from './routes.js';
 
 export type JsonSchema = Record<string, unknown>;
 
-export const SCHEMA_ID = 'https://m2m-sentinel.dev/schemas/pipeline.schema.json';
+export const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
 export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
 /** Matches any value that still holds a `${VAR}` reference (editor variant only). */
 export const INTERPOLATION_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
