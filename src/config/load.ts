@@ -14,7 +14,9 @@ import { interpolateDocument, type YamlPath } from './interpolate.js';
 import { makeLocator, type Locate } from './locate.js';
 import { normalizePipeline } from './normalize.js';
 import type { PipelineConfig } from './types.js';
-import { validatePipelineData } from './validate.js';
+import { DEFAULT_OUTBOX_TOPIC, validatePipelineData } from './validate.js';
+
+const outbox = (p: PipelineConfig): string => String(p.alerts.routes.find((r) => r.type === 'kafka')?.options.topic ?? DEFAULT_OUTBOX_TOPIC);
 
 export type { ConfigError } from './errors.js';
 export { formatConfigError } from './errors.js';
@@ -249,6 +251,30 @@ export async function loadPipelines(
           message: `consumer group "${b.group}" is also used by pipeline "${pc.name}" (${where(['source', 'kafka', 'group'])}) ${why}`,
           note: 'give each pipeline its own group',
         });
+      }
+    }
+    // A topic one pipeline writes (alerts, dead letters) must not be another's input: alerts
+    // would be decoded as events and dead-lettered, and dead letters loop.
+    const outputs = (p: PipelineConfig): Array<[string, string]> => [
+      [outbox(p), 'alert outbox'],
+      [p.source.kafka.dead_letter_topic, 'dead-letter topic'],
+    ];
+    for (const prev of ok) {
+      const pc = prev.pipeline!;
+      for (const [topic, what] of outputs(pc)) {
+        const i = cfg.source.kafka.topics.indexOf(topic);
+        if (i >= 0) {
+          const at = l.locate(['source', 'kafka', 'topics', i]);
+          conflicts.push({ code: 'feedback_loop', file: l.file, ...at, path: `source.kafka.topics[${i}]`, message: `"${topic}" is the ${what} of pipeline "${pc.name}" (${prev.file})`, note: 'consume event topics only' });
+        }
+      }
+      for (const [topic, what] of outputs(cfg)) {
+        const i = pc.source.kafka.topics.indexOf(topic);
+        if (i >= 0) {
+          const kafkaRoute = what === 'alert outbox' ? l.pipeline!.alerts.routes.findIndex((r) => r.type === 'kafka') : -1;
+          const path: YamlPath = what === 'dead-letter topic' ? ['source', 'kafka', 'dead_letter_topic'] : kafkaRoute >= 0 ? ['alerts', 'routes'] : ['name'];
+          conflicts.push({ code: 'feedback_loop', file: l.file, ...l.locate(path), path: path.join('.'), message: `this pipeline's ${what} "${topic}" is consumed by pipeline "${pc.name}" (${prev.file})`, note: 'write alerts and dead letters to topics no pipeline reads' });
+        }
       }
     }
     if (conflicts.length) {

@@ -70,6 +70,7 @@ const CASES: Record<string, Case> = {
   'emptied-required-value.yaml': { code: 'missing_key', message: 'missing required key "url"' },
   'group-conflict': { code: 'group_conflict', message: 'consumer group "sentinel-shared" is also used by pipeline "meters"' },
   'mapping-conflict': { code: 'group_conflict', message: 'on the same topics with a different mapping' },
+  'alerts-feed-another-pipeline': { code: 'feedback_loop', message: '"ami.alerts" is the alert outbox of pipeline "meters"' },
   'name-conflict': { code: 'pipeline_conflict', message: 'pipeline name "plant" is also used by' },
 };
 
