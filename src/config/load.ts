@@ -142,7 +142,8 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
 
   const data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
   const detectors = opts.detectors ?? DETECTORS;
-  errors.push(...validatePipelineData(data, {
+  errors.push(
+    ...validatePipelineData(data, {
       file,
       locate,
       secrets: interp.secrets,
@@ -151,7 +152,8 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
       switchedOff,
       failed: interp.issues.map((i) => i.path),
       detectors,
-    }, env));
+    }),
+  );
   if (errors.length) {
     errors.sort((a, b) => a.line - b.line || a.column - b.column);
     return { file, errors, warnings, locate };

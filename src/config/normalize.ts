@@ -4,7 +4,7 @@
  * passed validation, so a failure here is a bug and throws.
  */
 import type { Severity } from '../detectors/types.js';
-import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
+import type { DetectorSpec } from '../detectors/types.js';
 import { parseDuration, withDefaults } from '../detectors/params.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
 import type { YamlPath } from './interpolate.js';
@@ -145,9 +145,4 @@ export function normalizePipeline(
     return p;
   };
   return { config, translate };
-}
-
-/** Param specs by name, for docs and tests that need the raw spec of a detector. */
-export function paramSpecs(spec: DetectorSpec<any>): Record<string, ParamSpec> {
-  return spec.params as Record<string, ParamSpec>;
 }

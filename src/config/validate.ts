@@ -5,7 +5,7 @@
  */
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { DETECTORS, detectorSpec } from '../detectors/registry.js';
+import { DETECTORS } from '../detectors/registry.js';
 import { parseDuration } from '../detectors/params.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration, suggestDuration } from './duration.js';
@@ -340,7 +340,7 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
   }
 }
 
-/** Index of the detector / route kind key in a list entry, if exactly one. */
+/** The detector / route kind named by a list entry, if it names exactly one. */
 export function entryType(entry: unknown, names: readonly string[]): string | undefined {
   if (!isObj(entry)) return undefined;
   const ks = Object.keys(entry).filter((k) => names.includes(k));
@@ -396,7 +396,7 @@ function checkDurationRange(rep: Reporter, path: YamlPath, v: unknown, p: ParamS
   }
 }
 
-function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors: readonly DetectorSpec<any>[], env: Record<string, string | undefined>): void {
+function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors: readonly DetectorSpec<any>[]): void {
   const detectorNames = detectors.map((d) => d.name);
   const source = isObj(data.source) && isObj(data.source.kafka) ? data.source.kafka : {};
   const topics = Array.isArray(source.topics) ? source.topics.filter((t): t is string => typeof t === 'string') : [];
@@ -476,7 +476,6 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
     const opts = t && isObj(r) ? r[t] : undefined;
     if (spec && isObj(opts)) for (const [k, v] of Object.entries(opts)) if (spec.options[k]) checkDurationRange(rep, ['alerts', 'routes', i, t!, k], v, spec.options[k]!);
   });
-  void env;
 
   // Static durations with cross-field meaning.
   const dur = (v: unknown): number | undefined => (typeof v === 'string' ? parseDuration(v) : undefined);
@@ -522,13 +521,12 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
 }
 
 /** Schema + semantic validation of one interpolated pipeline document. */
-export function validatePipelineData(data: unknown, ctx: ValidationContext, env: Record<string, string | undefined>): ConfigError[] {
+export function validatePipelineData(data: unknown, ctx: ValidationContext): ConfigError[] {
   const detectors = ctx.detectors ?? DETECTORS;
   const rep = new Reporter(ctx);
   const { validate } = compiled(detectors);
   if (!validate(data)) mapSchemaErrors(validate.errors ?? [], data, ctx, rep, detectors);
-  if (isObj(data)) semanticChecks(data, rep, detectors, env);
+  if (isObj(data)) semanticChecks(data, rep, detectors);
   return rep.errors.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
-export { detectorSpec };
