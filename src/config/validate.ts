@@ -329,7 +329,7 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
         break;
       }
       case 'anyOf': {
-        if (anyOfAt.get(e.instancePath + '|' + e.schemaPath.replace(/\/anyOf$/, '') + '/anyOf') === -1) {
+        if (anyOfAt.get(e.instancePath + '|' + e.schemaPath) === -1) {
           rep.add('wrong_type', path, 'wrong type', { expected: 'a path string or a map with path', found: rep.found(path, e.data, foundType) });
         }
         break;
