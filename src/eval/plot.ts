@@ -8,7 +8,15 @@ export function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-const fmt = (x: number): string => (Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 1 ? x.toFixed(2) : x.toPrecision(3));
+export function fmt(x: number): string {
+  const a = Math.abs(x);
+  if (a >= 1e9) return `${(x / 1e9).toFixed(1)}G`;
+  if (a >= 1e6) return `${(x / 1e6).toFixed(1)}M`;
+  if (a >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  if (a >= 100) return x.toFixed(0);
+  if (a >= 1) return x.toFixed(2);
+  return a === 0 ? '0' : x.toPrecision(3);
+}
 
 export interface BarGroup {
   label: string;
@@ -78,8 +86,11 @@ export function rollingBand(values: readonly number[], window: number, k: number
     const w = values.slice(from, i).sort((a, b) => a - b);
     const med = mid(w);
     const dev = w.map((v) => Math.abs(v - med)).sort((a, b) => a - b);
-    const mad = 1.4826 * mid(dev);
-    out.push({ lo: med - k * mad, mid: med, hi: med + k * mad });
+    let spread = 1.4826 * mid(dev);
+    // Quantised or mostly-constant signals (integer vitals, idle connection counts) have MAD 0;
+    // fall back to the mean absolute deviation (×1.2533, its normal-consistency factor).
+    if (spread === 0) spread = (1.2533 * dev.reduce((a, b) => a + b, 0)) / dev.length;
+    out.push({ lo: med - k * spread, mid: med, hi: med + k * spread });
   }
   return out;
 }
@@ -103,7 +114,7 @@ export interface TimelineInput {
   bandWindow: number;
   bandK: number;
   /** Shaded spans (incident windows, benign windows). */
-  spans: Array<{ start: number; end: number; color: string; label: string }>;
+  spans: Array<{ start: number; end: number; color: string; label: string; opacity?: number }>;
   marks: TimelineMark[];
   width?: number;
   height?: number;
@@ -138,18 +149,22 @@ export function timelineSvg(t: TimelineInput): string {
     hi += 1;
     lo -= 1;
   }
+  const nonNegative = t.v.every((v) => v >= 0);
   const pad = (hi - lo) * 0.06;
   lo -= pad;
   hi += pad;
+  // Counts and volumes cannot go negative; neither should their axis.
+  if (nonNegative && lo < 0) lo = 0;
   const X = (ts: number): number => left + ((ts - t0) / Math.max(1, t1 - t0)) * pw;
   const Y = (v: number): number => top + (1 - (v - lo) / (hi - lo)) * ph;
   const p: string[] = [];
   p.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, sans-serif" font-size="11">`);
   p.push(`<text x="${left}" y="16" font-weight="600">${esc(t.title)}</text>`);
   for (const s of t.spans) {
+    // Benign windows first, so the incident span stays visible on top.
     const x0 = Math.max(left, X(s.start));
     const x1 = Math.min(left + pw, X(s.end));
-    p.push(`<rect x="${x0.toFixed(1)}" y="${top}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${ph}" fill="${s.color}"><title>${esc(s.label)}</title></rect>`);
+    p.push(`<rect x="${x0.toFixed(1)}" y="${top}" width="${Math.max(1, x1 - x0).toFixed(1)}" height="${ph}" fill="${s.color}" fill-opacity="${s.opacity ?? 1}"><title>${esc(s.label)}</title></rect>`);
   }
   // axes and grid
   for (let i = 0; i <= 4; i++) {
@@ -184,7 +199,7 @@ export function timelineSvg(t: TimelineInput): string {
       flush();
       continue;
     }
-    run.push([X(t.ts[i]!), b.lo, b.hi]);
+    run.push([X(t.ts[i]!), nonNegative ? Math.max(lo, b.lo) : b.lo, b.hi]);
   }
   flush();
   const line = t.ts.map((ts, i) => `${i ? 'L' : 'M'}${X(ts).toFixed(1)},${Y(t.v[i]!).toFixed(1)}`).join('');

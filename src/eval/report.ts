@@ -177,7 +177,7 @@ export function renderHtmlReport(r: ReportInput): string {
   const parts: string[] = [];
   parts.push(`<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(r.title)}</title><style>
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px auto;max-width:1160px;color:#1f2937;padding:0 16px}
-h1{font-size:22px;margin-bottom:4px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
+h1{font-size:22px;margin-bottom:4px}h3{font-size:14px;margin:16px 0 4px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #e5e7eb;padding-bottom:4px}
 table{border-collapse:collapse;font-size:12.5px;margin:8px 0}th,td{border:1px solid #e5e7eb;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d;font-weight:600}
 .muted{color:#6b7280}.kv td:first-child{color:#6b7280}code{background:#f3f4f6;padding:1px 4px;border-radius:3px;font-size:12px}
@@ -260,8 +260,9 @@ ${r.labels ? `<tr><td>labeled incidents / benign changes</td><td>${r.labels.inci
         .filter((f) => f.device_id === inc.device_id && f.first_ts >= lo && f.first_ts <= hi)
         .slice(0, 40)
         .map((f) => ({ ts: f.first_ts, label: `${f.detector}: ${f.severity} ${f.score.toFixed(2)} — ${f.explanation}`, color: f.severity === 'critical' || f.severity === 'high' ? '#dc2626' : f.severity === 'medium' ? '#ea580c' : '#a3a3a3' }));
-      const spans = [{ start: inc.start, end: inc.end, color: '#fecaca', label: `${inc.kind} ${inc.id}` }];
-      for (const b of r.labels!.benign) if ((!b.devices || b.devices.includes(inc.device_id)) && b.end >= lo && b.start <= hi) spans.push({ start: b.start, end: b.end, color: '#e0f2fe', label: `benign: ${b.kind}` });
+      const spans: Array<{ start: number; end: number; color: string; label: string; opacity?: number }> = [];
+      for (const b of r.labels!.benign) if ((!b.devices || b.devices.includes(inc.device_id)) && b.end >= lo && b.start <= hi) spans.push({ start: b.start, end: b.end, color: '#bae6fd', label: `benign: ${b.kind}`, opacity: 0.35 });
+      spans.push({ start: inc.start, end: inc.end, color: '#f87171', label: `${inc.kind} ${inc.id}`, opacity: 0.3 });
       const o = r.alert?.incidents.find((x) => x.id === inc.id);
       options.push(`<option value="${idx}">${esc(`${inc.kind} · ${inc.device_id} · ${o ? (o.detected ? `detected in ${fmtMs(o.ttd_ms)}` : 'missed') : ''}`)}</option>`);
       blocks.push(
