@@ -4,13 +4,18 @@
  * in its own consumer group and commits only after a successful send. A channel that is down is
  * retried with backoff for as long as it stays down, reported as degraded, and its backlog shows
  * as consumer lag (m2m_outbox_depth), so nothing is skipped and nothing is lost.
+ *
+ * The outbox is written in the runner's checkpoint transactions, and kafkajs consumers read
+ * committed records only, so a route never delivers an alert whose checkpoint was rolled back.
+ * Delivery itself is at-least-once (a crash between send and commit resends); receivers dedupe
+ * on the alert id (OCSF finding_info.uid + severity, also in the x-m2m-alert-id header).
  */
 import type { Kafka } from 'kafkajs';
 import type { AlertRouteConfig, PipelineConfig } from '../config/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import type { OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
-import { retry } from '../pipeline/retry.js';
+import { retry, sleep } from '../pipeline/retry.js';
 import { emit } from '../obs/events.js';
 import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';
@@ -32,11 +37,17 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
-    autoCommit: false,
+    // Only offsets resolved after a successful send are ever committed, so auto-commit is safe;
+    // it is what moves the group past batches holding nothing but transaction markers.
+    autoCommit: true,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning }) => {
+      let completed = true;
       for (const m of batch.messages) {
-        if (!isRunning() || stopping) break;
+        if (!isRunning() || stopping) {
+          completed = false;
+          break;
+        }
         const pipeline = m.headers?.['x-m2m-pipeline']?.toString();
         if (pipeline === cfg.name && m.value) {
           const alert = JSON.parse(m.value.toString('utf8')) as OcsfDetectionFinding;
@@ -59,17 +70,57 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
         resolveOffset(m.offset);
         await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(m.offset) + 1n).toString() }]);
       }
-      metrics.outboxDepth.set({ route: r.name }, Math.max(0, Number(BigInt(batch.highWatermark) - 1n - BigInt(batch.lastOffset()))));
+      if (completed && batch.messages.length) {
+        // Past the trailing commit marker too, so a drained outbox reads as depth 0.
+        resolveOffset(batch.lastOffset());
+        await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+      }
       await heartbeat();
     },
   });
   report(component, 'ok');
+  // Depth is the route group's lag on the outbox, polled from the broker rather than set from
+  // inside the batch loop, which is exactly what stops running while a channel is down.
+  const groupId = `${cfg.source.kafka.group}.alerts.${r.name}`;
+  const poller = (async () => {
+    const admin = kafka.admin();
+    let connected = false;
+    while (!stopping) {
+      try {
+        if (!connected) {
+          await admin.connect();
+          connected = true;
+        }
+        metrics.outboxDepth.set({ route: r.name }, await outboxDepth(admin, groupId, topic));
+      } catch {
+        // The broker is away; the consumer reports that. Keep the last depth.
+      }
+      for (let i = 0; i < 10 && !stopping; i++) await sleep(200);
+    }
+    await admin.disconnect().catch(() => undefined);
+  })();
   return {
     async stop() {
       stopping = true;
       await consumer.stop();
       await consumer.disconnect();
+      await poller;
       report(component, 'stopped');
     },
   };
+}
+
+/** Records in the outbox after the route group's committed offset, over all partitions. */
+export async function outboxDepth(admin: ReturnType<Kafka['admin']>, groupId: string, topic: string): Promise<number> {
+  const [ends, committed] = await Promise.all([admin.fetchTopicOffsets(topic), admin.fetchOffsets({ groupId, topics: [topic] })]);
+  const done = new Map<number, bigint>();
+  for (const t of committed) for (const p of t.partitions) done.set(p.partition, BigInt(p.offset));
+  let depth = 0n;
+  for (const e of ends) {
+    const c = done.get(e.partition) ?? -1n;
+    // No commit yet: the route starts from the beginning (fromBeginning), so all of it waits.
+    const from = c >= 0n ? c : BigInt(e.low);
+    if (BigInt(e.high) > from) depth += BigInt(e.high) - from;
+  }
+  return Number(depth);
 }

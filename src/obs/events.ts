@@ -6,11 +6,19 @@
 import type { DecodeError } from '../events/decode.js';
 import type { Finding } from '../detectors/types.js';
 import { logger } from './log.js';
-import { metrics } from './metrics.js';
+import { countForRate, metrics } from './metrics.js';
 
 export const emit = {
   eventDecoded(pipeline: string, type: string, n = 1): void {
     metrics.eventsDecoded.inc({ pipeline, type }, n);
+  },
+  /** One batch's events: decoded and scored, or dead-lettered (counted per reason already). */
+  eventsProcessed(pipeline: string, decoded: number, deadLettered: number): void {
+    if (decoded) metrics.eventsDecoded.inc({ pipeline, type: 'any' }, decoded);
+    countForRate(pipeline, decoded + deadLettered);
+  },
+  batchProcessed(pipeline: string, seconds: number): void {
+    metrics.batchSeconds.observe({ pipeline }, seconds);
   },
   eventDeadLettered(pipeline: string, err: DecodeError, where: { topic: string; partition: number; offset: string }): void {
     metrics.deadLetters.inc({ pipeline, reason: err.code });
@@ -34,9 +42,20 @@ export const emit = {
     metrics.offsetsCommitted.inc({ pipeline });
     logger().debug({ pipeline, offsets }, 'offsets committed');
   },
-  checkpointWritten(pipeline: string, topic: string, partition: number, devices: number, bytes: number): void {
-    metrics.checkpointAge.set({ pipeline }, 0);
-    logger().debug({ pipeline, topic, partition, devices, bytes }, 'state checkpointed');
+  checkpointWritten(pipeline: string, topic: string, partition: number, c: { devices: number; delta: number; bytes: number; outputs: number; ms: number }): void {
+    metrics.checkpoints.inc({ pipeline, outcome: 'ok' });
+    metrics.checkpointRecords.inc({ pipeline }, c.delta);
+    metrics.checkpointSeconds.observe({ pipeline }, c.ms / 1000);
+    logger().debug({ pipeline, topic, partition, ...c }, 'state checkpointed');
+  },
+  checkpointFailed(pipeline: string, topic: string, partition: number, err: unknown, fenced: boolean): void {
+    metrics.checkpoints.inc({ pipeline, outcome: fenced ? 'fenced' : 'failed' });
+    const msg = fenced ? 'partition taken over by another instance; dropping its state' : 'checkpoint failed; state dropped, will restore and redo from the last checkpoint';
+    logger().warn({ pipeline, topic, partition, err: String(err) }, msg);
+  },
+  stateRestored(pipeline: string, topic: string, partition: number, r: { devices: number; records: number; nextOffset: bigint; ms: number }): void {
+    metrics.restores.inc({ pipeline });
+    logger().info({ pipeline, topic, partition, devices: r.devices, records: r.records, next_offset: r.nextOffset.toString(), ms: r.ms }, r.nextOffset >= 0n ? 'state restored from changelog' : 'no checkpoint yet; starting with empty state');
   },
   alertEmitted(pipeline: string, severity: string): void {
     metrics.alerts.inc({ pipeline, severity });

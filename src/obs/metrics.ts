@@ -1,4 +1,11 @@
-/** Prometheus metrics for the service; one registry per process, served on /metrics. */
+/**
+ * Prometheus metrics for the service; one registry per process, served on /metrics.
+ *
+ * Counters are incremented by the typed events (events.ts). Gauges that describe the present
+ * (lag, checkpoint age, events/s, devices) are computed when scraped from probes the runners
+ * register, so a stalled pipeline shows growing lag and checkpoint age instead of the last value
+ * it happened to set before it stalled.
+ */
 import client from 'prom-client';
 
 export const registry = new client.Registry();
@@ -6,19 +13,115 @@ client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
 
 const labels = ['pipeline'] as const;
 
+export interface PartitionProbe {
+  partitions(): Array<{ topic: string; partition: number; lag: number | undefined; checkpointAgeS: number; uncheckpointed: number }>;
+  devices(): number;
+}
+
+const probes = new Map<string, PartitionProbe>();
+
+export function registerPipelineProbe(pipeline: string, probe: PartitionProbe): void {
+  probes.set(pipeline, probe);
+}
+
+export function unregisterPipelineProbe(pipeline: string): void {
+  probes.delete(pipeline);
+}
+
+/** Events handled per wall-clock second, per pipeline, over a sliding window. */
+const RATE_WINDOW_S = 10;
+const rateBuckets = new Map<string, Map<number, number>>();
+
+export function countForRate(pipeline: string, n: number): void {
+  if (n <= 0) return;
+  let b = rateBuckets.get(pipeline);
+  if (!b) rateBuckets.set(pipeline, (b = new Map()));
+  const sec = Math.floor(Date.now() / 1000);
+  b.set(sec, (b.get(sec) ?? 0) + n);
+  if (b.size > RATE_WINDOW_S * 2) for (const s of b.keys()) if (s < sec - RATE_WINDOW_S) b.delete(s);
+}
+
+export function eventsPerSecond(pipeline: string): number {
+  const b = rateBuckets.get(pipeline);
+  if (!b) return 0;
+  const now = Math.floor(Date.now() / 1000);
+  let n = 0;
+  // Whole seconds only: the current one is still filling.
+  for (const [s, c] of b) if (s >= now - RATE_WINDOW_S && s < now) n += c;
+  return n / RATE_WINDOW_S;
+}
+
+function perPartition(g: client.Gauge<string>, pick: (p: ReturnType<PartitionProbe['partitions']>[number]) => number | undefined): void {
+  g.reset();
+  for (const [pipeline, probe] of probes) {
+    for (const p of probe.partitions()) {
+      const v = pick(p);
+      if (v !== undefined) g.set({ pipeline, topic: p.topic, partition: String(p.partition) }, v);
+    }
+  }
+}
+
 export const metrics = {
   eventsDecoded: new client.Counter({ name: 'm2m_events_decoded_total', help: 'Events decoded and scored', labelNames: [...labels, 'type'], registers: [registry] }),
   deadLetters: new client.Counter({ name: 'm2m_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: [...labels, 'reason'], registers: [registry] }),
   findings: new client.Counter({ name: 'm2m_findings_total', help: 'Finding updates raised (first raise and extensions)', labelNames: [...labels, 'detector', 'severity'], registers: [registry] }),
   findingsWritten: new client.Counter({ name: 'm2m_findings_written_total', help: 'Finding rows written to ClickHouse', labelNames: labels, registers: [registry] }),
   writeErrors: new client.Counter({ name: 'm2m_clickhouse_write_errors_total', help: 'Failed ClickHouse writes (retried)', labelNames: labels, registers: [registry] }),
-  offsetsCommitted: new client.Counter({ name: 'm2m_offset_commits_total', help: 'Offset commits after durable writes', labelNames: labels, registers: [registry] }),
-  lag: new client.Gauge({ name: 'm2m_consumer_lag', help: 'Consumer lag in messages per partition', labelNames: [...labels, 'topic', 'partition'], registers: [registry] }),
+  offsetsCommitted: new client.Counter({ name: 'm2m_offset_commits_total', help: 'Offset commits (each with a state checkpoint)', labelNames: labels, registers: [registry] }),
+  checkpoints: new client.Counter({ name: 'm2m_checkpoints_total', help: 'State checkpoint transactions by outcome (ok, failed, fenced)', labelNames: [...labels, 'outcome'], registers: [registry] }),
+  checkpointRecords: new client.Counter({ name: 'm2m_checkpoint_device_records_total', help: 'Changed-device records written to the state changelog', labelNames: labels, registers: [registry] }),
+  restores: new client.Counter({ name: 'm2m_state_restores_total', help: 'Partitions restored from the state changelog', labelNames: labels, registers: [registry] }),
+  lag: new client.Gauge({
+    name: 'm2m_consumer_lag',
+    help: 'Consumer lag in messages per owned partition (high watermark minus position), at scrape time',
+    labelNames: [...labels, 'topic', 'partition'],
+    registers: [registry],
+    collect() {
+      perPartition(this, (p) => p.lag);
+    },
+  }),
+  checkpointAge: new client.Gauge({
+    name: 'm2m_checkpoint_age_seconds',
+    help: 'Seconds since the last committed state checkpoint per owned partition, at scrape time',
+    labelNames: [...labels, 'topic', 'partition'],
+    registers: [registry],
+    collect() {
+      perPartition(this, (p) => p.checkpointAgeS);
+    },
+  }),
+  uncheckpointed: new client.Gauge({
+    name: 'm2m_uncheckpointed_events',
+    help: 'Events processed since the last checkpoint per owned partition (redone after a crash)',
+    labelNames: [...labels, 'topic', 'partition'],
+    registers: [registry],
+    collect() {
+      perPartition(this, (p) => p.uncheckpointed);
+    },
+  }),
+  eventsPerSecond: new client.Gauge({
+    name: 'm2m_events_per_second',
+    help: `Events handled (scored or dead-lettered) per second over the last ${RATE_WINDOW_S} s`,
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const pipeline of new Set([...probes.keys(), ...rateBuckets.keys()])) this.set({ pipeline }, eventsPerSecond(pipeline));
+    },
+  }),
+  devices: new client.Gauge({
+    name: 'm2m_active_devices',
+    help: 'Devices with state in memory',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pipeline, probe] of probes) this.set({ pipeline }, probe.devices());
+    },
+  }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
   deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per route and outcome', labelNames: ['route', 'outcome'], registers: [registry] }),
-  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts waiting for delivery per route', labelNames: ['route'], registers: [registry] }),
-  checkpointAge: new client.Gauge({ name: 'm2m_checkpoint_age_seconds', help: 'Seconds since the last state checkpoint', labelNames: labels, registers: [registry] }),
-  devices: new client.Gauge({ name: 'm2m_active_devices', help: 'Devices with state in memory', labelNames: labels, registers: [registry] }),
+  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: ['route'], registers: [registry] }),
   batchSeconds: new client.Histogram({ name: 'm2m_batch_seconds', help: 'Time to process one fetched batch', labelNames: labels, buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
+  checkpointSeconds: new client.Histogram({ name: 'm2m_checkpoint_seconds', help: 'Time to commit one checkpoint transaction', labelNames: labels, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
 };

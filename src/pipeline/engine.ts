@@ -42,6 +42,16 @@ export interface Engine {
   deviceCount(): number;
   snapshot(): EngineSnapshot;
   restore(snap: EngineSnapshot): void;
+  /**
+   * Ids of devices whose state changed (stepped, ticked, created or evicted) since the last call
+   * or restore, and clears that set. A delta checkpoint writes only these; an id with no
+   * device() any more was evicted and becomes a tombstone.
+   */
+  takeDirty(): string[];
+  /** One device's live state (not a copy), or undefined if it has none. */
+  device(id: string): DeviceState | undefined;
+  /** The event-time clock a checkpoint carries beside the device states. */
+  clock(): { max_ts: number; last_tick: number };
 }
 
 export function findingId(pipeline: string, f: FindingDraft): string {
@@ -57,6 +67,7 @@ export function finalize(pipeline: string, draft: FindingDraft): Finding {
 
 export function createEngine(opts: EngineOptions): Engine {
   const devices = new Map<string, DeviceState>();
+  const dirty = new Set<string>();
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
   let maxTs = Number.NEGATIVE_INFINITY;
@@ -76,11 +87,14 @@ export function createEngine(opts: EngineOptions): Engine {
     for (const [id, st] of devices) {
       if (wm - st.last_ts > opts.idleEvictionMs) {
         devices.delete(id);
+        dirty.add(id);
         continue;
       }
       for (const det of tickers) {
         const s = st.d[det.id];
         if (s === undefined) continue;
+        // Detectors may update state in place, so a tick counts as a change whatever it returns.
+        dirty.add(id);
         const r = det.tick!(s, id, st.device_class, ctx);
         st.d[det.id] = r.state;
         if (r.findings.length) collect(out, r.findings);
@@ -106,6 +120,7 @@ export function createEngine(opts: EngineOptions): Engine {
         devices.set(ev.device_id, st);
       }
       if (ev.ts > st.last_ts) st.last_ts = ev.ts;
+      dirty.add(ev.device_id);
       for (const det of opts.detectors) {
         if (!det.applies(ev)) continue;
         let s = st.d[det.id];
@@ -128,8 +143,16 @@ export function createEngine(opts: EngineOptions): Engine {
       for (const [k, v] of devices) obj[k] = v;
       return { v: 1, max_ts: maxTs, last_tick: lastTick, devices: obj };
     },
+    takeDirty() {
+      const ids = [...dirty];
+      dirty.clear();
+      return ids;
+    },
+    device: (id) => devices.get(id),
+    clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
     restore(snap) {
       devices.clear();
+      dirty.clear();
       for (const k of Object.keys(snap.devices)) devices.set(k, snap.devices[k]!);
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;

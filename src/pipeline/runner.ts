@@ -2,13 +2,16 @@
  * The runner: source → decode → detect → sinks for one pipeline, on a Kafka consumer group.
  *
  * Per assigned partition it keeps one detection engine and one alert router, restored from the
- * partition's checkpoint. Each fetched batch is decoded and scored; its findings are written to
- * ClickHouse and its dead letters and alerts produced to Kafka before the batch counts as
- * processed. Offsets are committed only together with a state checkpoint that reflects them, so
- * a crash anywhere replays from a consistent (state, offset) pair and, finding ids being
- * deterministic, rewrites the same rows, which ClickHouse collapses.
+ * partition's slice of the state changelog (src/state/changelog.ts). Each fetched batch is
+ * decoded and scored and its findings are written to ClickHouse (retried until durable; while
+ * that blocks, the partition is not fetched further, which is the backpressure). Dead letters
+ * and alerts are held until the next checkpoint, which commits them together with the changed
+ * device states, the marker (offset, clock, router) and the group offset in one Kafka
+ * transaction. So a crash anywhere resumes from a consistent (state, offset) pair, and replayed
+ * events rewrite the same finding rows (deterministic ids, collapsed by ClickHouse) and
+ * re-produce only dead letters and alerts that were never committed.
  */
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
@@ -22,51 +25,87 @@ import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
 import { migrate } from '../storage/migrations.js';
-import { readCheckpoint, writeCheckpoint } from '../state/checkpoints.js';
-import { retry } from './retry.js';
+import { ensureChangelog, PartitionStore, StoreFenced } from '../state/changelog.js';
+import { retry, sleep } from './retry.js';
 import { emit } from '../obs/events.js';
-import { metrics } from '../obs/metrics.js';
+import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';
 import { report } from '../server/health.js';
 
 export interface RunnerDeps {
   kafka: Kafka;
   clickhouse: ClickHouseClient;
-  producer: Producer;
+  /**
+   * The service's shared producer. Unused by the runner since dead letters and alerts moved into
+   * the per-partition checkpoint transactions; kept so callers need not change.
+   */
+  producer?: unknown;
   productVersion: string;
 }
 
 export interface RunnerOptions {
-  /** Wall-clock interval between state checkpoints (and so offset commits). */
+  /** Wall-clock interval between state checkpoints (and so offset commits and alert publication). */
   checkpointEveryMs?: number;
-  /** Observe alerts as they are put in the outbox (the demo's summary, tests). */
+  /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
+  /**
+   * Checkpoint early once this many dead letters and alerts wait for publication, so a burst of
+   * bad input cannot grow memory between checkpoints. Default 5000.
+   */
+  maxPendingOutputs?: number;
+  /**
+   * Consumer group session timeout: how long the partitions of an instance that died without
+   * leaving (SIGKILL, host loss) stay stalled before the group moves them. Default 30 s, or
+   * KAFKA_SESSION_TIMEOUT_MS; the broker bounds it (group.min/max.session.timeout.ms).
+   */
+  sessionTimeoutMs?: number;
 }
 
 export interface PipelineHandle {
   name: string;
   /** Next offset to process, per "topic:partition", for partitions this instance owns. */
   positions(): Map<string, bigint>;
-  /** Counts since start. */
+  /** Counts since start (a replay after a restore counts again). */
   stats(): { events: number; deadLetters: number; findings: number; alerts: number };
-  /** Flush, checkpoint, commit and leave the group. */
+  /** Stop fetching, flush, checkpoint, commit and leave the group. */
   stop(): Promise<void>;
 }
 
 interface PartitionState {
   topic: string;
   partition: number;
+  store: PartitionStore;
   engine: Engine;
   router: RouterState;
+  /** Next offset to process (-1: no checkpoint yet, take what the consumer hands us). */
   next: bigint;
+  /** Offset of the last committed checkpoint (-1: none). */
+  committed: bigint;
+  /** Cumulative per-partition accounting, checkpointed with the state. */
+  processed: number;
+  deadLettered: number;
+  /** Outputs produced since the last checkpoint, published by it. */
+  dlq: Message[];
+  alerts: Message[];
   lastCheckpoint: number;
-  dirty: boolean;
+  /** Events handled since the last checkpoint. */
+  sinceCheckpoint: number;
+  /** Set on rejoin while we kept the partition: prove ownership before trusting the state. */
+  verify: boolean;
+  /** Last high watermark seen, for lag. */
+  high: bigint;
 }
 
 export function outboxTopic(cfg: PipelineConfig): string {
   const k = cfg.alerts.routes.find((r) => r.type === 'kafka');
   return k ? String(k.options.topic) : 'm2m.alerts';
+}
+
+const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+function errType(e: unknown): string {
+  return String((e as { type?: string })?.type ?? (e as { name?: string })?.name ?? '');
 }
 
 export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts: RunnerOptions = {}): Promise<PipelineHandle> {
@@ -76,6 +115,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const src = cfg.source.kafka;
   const { database, table, ttl_days } = cfg.findings.clickhouse;
   const checkpointEvery = opts.checkpointEveryMs ?? 5_000;
+  const maxPending = opts.maxPendingOutputs ?? 5_000;
+  const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
   const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms };
 
@@ -86,11 +127,23 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       return n < 30;
     },
   });
-  await ensureTopics(deps.kafka, [
-    ...src.topics.map((topic) => ({ topic })),
-    { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
-    { topic: outbox },
-  ]);
+  await retry(
+    async () => {
+      await ensureTopics(deps.kafka, [
+        ...src.topics.map((topic) => ({ topic })),
+        { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
+        { topic: outbox },
+      ]);
+      await ensureChangelog(deps.kafka, src.group, src.topics);
+    },
+    {
+      onError: (e, n) => {
+        report(component, 'degraded', `cannot create topics: ${String(e)}`);
+        log.warn({ attempt: n, err: String(e) }, 'topic setup failed; retrying');
+        return n < 20;
+      },
+    },
+  );
 
   const partitions = new Map<string, PartitionState>();
   const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
@@ -98,81 +151,154 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   const consumer: Consumer = deps.kafka.consumer({
     groupId: src.group,
-    sessionTimeout: 30_000,
-    heartbeatInterval: 3_000,
+    sessionTimeout,
+    rebalanceTimeout: 60_000,
+    heartbeatInterval: Math.max(500, Math.floor(sessionTimeout / 10)),
     maxBytesPerPartition: 1_048_576,
+    maxBytes: 4 * 1_048_576,
     allowAutoTopicCreation: false,
   });
 
+  /** Drop a partition's in-memory state; its next batch restores from the changelog. */
+  async function drop(ps: PartitionState, why: string): Promise<void> {
+    const k = key(ps.topic, ps.partition);
+    // A batch that was in flight across a rebalance may report on state already replaced.
+    if (partitions.get(k) === ps) partitions.delete(k);
+    log.info({ partition: k, why }, 'partition state dropped');
+    await ps.store.close();
+  }
+
   async function restore(topic: string, partition: number): Promise<PartitionState> {
+    const t0 = Date.now();
+    const store = new PartitionStore(deps.kafka, src.group, topic, partition);
+    const cp = await retry(
+      async () => {
+        await store.open();
+        try {
+          return await store.read();
+        } catch (e) {
+          await store.close();
+          throw e;
+        }
+      },
+      {
+        onError: (e, n) => {
+          report(component, 'degraded', `state restore failing: ${String(e)}`);
+          log.warn({ topic, partition, attempt: n, err: String(e) }, 'state restore failed; retrying');
+          return !stopping;
+        },
+      },
+    );
     const engine = createEngine({
       pipeline: cfg.name,
       detectors: buildDetectors(cfg),
       allowedLatenessMs: cfg.allowed_lateness_ms,
       idleEvictionMs: cfg.entities.idle_eviction_ms,
     });
-    const cp = await retry(() => readCheckpoint(deps.clickhouse, database, { pipeline: cfg.name, topic, partition }), {
-      onError: () => !stopping,
-    });
-    const ps: PartitionState = { topic, partition, engine, router: emptyRouterState(), next: -1n, lastCheckpoint: Date.now(), dirty: false };
+    const ps: PartitionState = {
+      topic,
+      partition,
+      store,
+      engine,
+      router: emptyRouterState(),
+      next: -1n,
+      committed: -1n,
+      processed: 0,
+      deadLettered: 0,
+      dlq: [],
+      alerts: [],
+      lastCheckpoint: Date.now(),
+      sinceCheckpoint: 0,
+      verify: false,
+      high: -1n,
+    };
     if (cp) {
       engine.restore(cp.engine);
       ps.router = cp.router;
-      ps.next = cp.next_offset;
-      log.info({ topic, partition, next_offset: cp.next_offset.toString(), devices: engine.deviceCount() }, 'state restored from checkpoint');
+      ps.next = ps.committed = cp.next_offset;
+      ps.processed = cp.processed;
+      ps.deadLettered = cp.dead_lettered;
     }
+    emit.stateRestored(cfg.name, topic, partition, { devices: engine.deviceCount(), records: cp?.records ?? 0, nextOffset: ps.next, ms: Date.now() - t0 });
     return ps;
   }
 
-  async function flushWrites(findings: Finding[], messages: Message[], dlq: Message[], heartbeat: () => Promise<void>): Promise<void> {
-    if (findings.length) {
-      const t0 = Date.now();
+  /** Write findings until durable. Returns false if we must give up (stopping, or rebalancing). */
+  async function writeFindings(findings: Finding[], heartbeat: () => Promise<void>): Promise<boolean> {
+    if (!findings.length) return true;
+    const t0 = Date.now();
+    let abandon = false;
+    try {
       const rows = await retry(() => insertFindings(deps.clickhouse, database, table, findings), {
-        initialMs: 500,
+        initialMs: 250,
+        maxMs: 5_000,
         onError: async (e, n) => {
           emit.writeFailed(cfg.name, e, n);
           report(component, 'degraded', `ClickHouse write failing: ${String(e)}`);
-          await heartbeat().catch(() => undefined);
-          return !stopping || n < 5;
+          // Heartbeats keep the partition ours while we wait; a rebalance means someone else
+          // will redo this batch from the last checkpoint, so stop waiting for it.
+          await heartbeat().catch((he: unknown) => {
+            if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(errType(he) + String(he))) abandon = true;
+          });
+          return !abandon && (!stopping || n < 3);
         },
       });
       emit.batchWritten(cfg.name, rows, Date.now() - t0);
+      return true;
+    } catch (e) {
+      log.warn({ err: String(e), abandon, stopping }, 'gave up writing findings; the batch will be replayed from the last checkpoint');
+      return false;
     }
-    const topicMessages: TopicMessages[] = [];
-    if (dlq.length) topicMessages.push({ topic: src.dead_letter_topic, messages: dlq });
-    if (messages.length) topicMessages.push({ topic: outbox, messages });
-    if (topicMessages.length) {
-      await retry(() => deps.producer.sendBatch({ topicMessages, acks: -1 }), {
-        initialMs: 500,
-        onError: async (e, n) => {
-          report(component, 'degraded', `Kafka produce failing: ${String(e)}`);
-          log.warn({ attempt: n, err: String(e) }, 'produce failed; retrying');
-          await heartbeat().catch(() => undefined);
-          return !stopping || n < 5;
-        },
-      });
-    }
-    report(component, 'ok');
   }
 
-  async function checkpoint(ps: PartitionState): Promise<void> {
-    if (!ps.dirty || ps.next < 0n) return;
+  /**
+   * Commit a checkpoint: changed devices, marker, pending outputs and the group offset, in one
+   * transaction. On failure the partition's state is dropped (its next batch restores it).
+   */
+  async function checkpoint(ps: PartitionState, force = false): Promise<boolean> {
+    if (ps.next < 0n) return true;
+    if (!force && ps.next === ps.committed && !ps.dlq.length && !ps.alerts.length) return true;
     pruneRouter(ps.router, ps.engine.watermark(), routerOpts);
-    const bytes = await retry(
-      () => writeCheckpoint(deps.clickhouse, database, { pipeline: cfg.name, topic: ps.topic, partition: ps.partition }, {
-        next_offset: ps.next,
-        engine: ps.engine.snapshot(),
-        router: ps.router,
-      }),
-      { initialMs: 500, onError: (e, n) => { emit.writeFailed(cfg.name, e, n); return !stopping || n < 5; } },
-    );
-    emit.checkpointWritten(cfg.name, ps.topic, ps.partition, ps.engine.deviceCount(), bytes);
-    const offsets = [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }];
-    await consumer.commitOffsets(offsets);
-    emit.offsetsCommitted(cfg.name, offsets);
-    ps.lastCheckpoint = Date.now();
-    ps.dirty = false;
-    metrics.devices.set({ pipeline: cfg.name }, [...partitions.values()].reduce((n, p) => n + p.engine.deviceCount(), 0));
+    const dirty = ps.engine.takeDirty();
+    const clock = ps.engine.clock();
+    const outputs = [
+      { topic: src.dead_letter_topic, messages: ps.dlq },
+      { topic: outbox, messages: ps.alerts },
+    ];
+    const t0 = Date.now();
+    try {
+      const bytes = await ps.store.commit({
+        devices: dirty.map((id) => [id, ps.engine.device(id)]),
+        marker: {
+          next_offset: ps.next.toString(),
+          max_ts: clock.max_ts,
+          last_tick: clock.last_tick,
+          router: ps.router,
+          processed: ps.processed,
+          dead_lettered: ps.deadLettered,
+          devices: ps.engine.deviceCount(),
+        },
+        outputs,
+      });
+      emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.engine.deviceCount(), delta: dirty.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
+      emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }]);
+      ps.committed = ps.next;
+      ps.dlq = [];
+      ps.alerts = [];
+      ps.lastCheckpoint = Date.now();
+      ps.sinceCheckpoint = 0;
+      ps.verify = false;
+      report(component, 'ok');
+      return true;
+    } catch (e) {
+      const fenced = e instanceof StoreFenced;
+      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
+      if (!fenced) report(component, 'degraded', `checkpoint failing: ${String(e)}`);
+      // The transaction aborted: nothing of it is visible. Our in-memory progress beyond the
+      // last checkpoint is thrown away and redone from the changelog, which is always correct.
+      await drop(ps, fenced ? 'fenced by a new owner' : 'checkpoint failed');
+      return false;
+    }
   }
 
   const inFlight = new Set<Promise<void>>();
@@ -189,24 +315,48 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   async function processBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const t0 = process.hrtime.bigint();
-    const key = `${batch.topic}:${batch.partition}`;
-    let ps = partitions.get(key);
+    const k = key(batch.topic, batch.partition);
+    let ps = partitions.get(k);
+    if (ps?.verify) {
+      // We kept this partition across a rejoin. If another instance owned it meanwhile it fenced
+      // our store, and this commit fails and drops our (stale) state before we use it.
+      await checkpoint(ps, true);
+      ps = partitions.get(k);
+    }
+    const first = BigInt(batch.firstOffset() ?? batch.messages[0]?.offset ?? '0');
+    if (ps && ps.next >= 0n && first > ps.next) {
+      // The group's offset moved past our state: another instance checkpointed this partition
+      // while we held stale state. Restore what it wrote.
+      await drop(ps, `group offset ${first} is past our state at ${ps.next}`);
+      ps = undefined;
+    }
     if (!ps) {
+      if (stopping) return;
       ps = await restore(batch.topic, batch.partition);
-      partitions.set(key, ps);
-      const first = BigInt(batch.firstOffset() ?? '0');
-      if (ps.next >= 0n && first > ps.next) {
-        // Committed offsets ran ahead of the state (should not happen: we commit only after a
-        // checkpoint). Go back so no event escapes the detectors.
-        log.warn({ topic: batch.topic, partition: batch.partition, from: first.toString(), to: ps.next.toString() }, 'seeking back to checkpoint');
-        consumer.seek({ topic: batch.topic, partition: batch.partition, offset: ps.next.toString() });
+      if (stopping) {
+        await ps.store.close();
         return;
       }
+      partitions.set(k, ps);
+      if (ps.next >= 0n && first > ps.next) {
+        // The group offset is committed in the same transaction as the checkpoint, so it is
+        // ahead only if an operator reset it or retention removed events: go back to the
+        // checkpoint unless those events are gone.
+        if (await offsetGone(batch.topic, batch.partition, ps.next)) {
+          log.warn({ partition: k, checkpoint: ps.next.toString(), first: first.toString() }, 'events after the checkpoint were removed by retention; continuing from the oldest available');
+          ps.next = first;
+        } else {
+          log.info({ partition: k, from: first.toString(), to: ps.next.toString() }, 'seeking back to checkpoint');
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: ps.next.toString() });
+          return;
+        }
+      }
     }
+    ps.high = BigInt(batch.highWatermark);
     const findings: Finding[] = [];
-    const alerts: Message[] = [];
-    const dlq: Message[] = [];
     let decoded = 0;
+    let dead = 0;
+    let alerted = 0;
     let lastOffset: string | undefined;
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || stopping) break;
@@ -221,7 +371,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           const d = route(ps.router, f, routerOpts);
           if (d) {
             const doc = toOcsf(d.finding, { alert_id: d.alert_id, suppressed_before: d.suppressed_before, product_version: deps.productVersion });
-            alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
+            ps.alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
+            alerted++;
             emit.alertEmitted(cfg.name, f.severity);
             opts.onAlert?.(doc);
           } else if (SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
@@ -229,39 +380,103 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           }
         }
       } else {
-        dlq.push(deadLetterMessage(m.key, m.value, r.error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
+        dead++;
+        ps.dlq.push(deadLetterMessage(m.key, m.value, r.error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
         emit.eventDeadLettered(cfg.name, r.error, { topic: batch.topic, partition: batch.partition, offset: m.offset });
       }
       ps.next = off + 1n;
       lastOffset = m.offset;
     }
     if (lastOffset === undefined) return;
-    await flushWrites(findings, alerts, dlq, heartbeat);
+    if (!(await writeFindings(findings, heartbeat))) {
+      // The state has moved past findings that are not durable: it must not be checkpointed.
+      await drop(ps, 'findings not written');
+      return;
+    }
     resolveOffset(lastOffset);
-    ps.dirty = true;
+    ps.processed += decoded;
+    ps.deadLettered += dead;
+    ps.sinceCheckpoint += decoded + dead;
     counts.events += decoded;
-    counts.deadLetters += dlq.length;
+    counts.deadLetters += dead;
     counts.findings += findings.length;
-    counts.alerts += alerts.length;
-    emit.eventDecoded(cfg.name, 'any', decoded);
-    const high = BigInt(batch.highWatermark);
-    metrics.lag.set({ pipeline: cfg.name, topic: batch.topic, partition: String(batch.partition) }, Number(high - ps.next));
-    if (Date.now() - ps.lastCheckpoint >= checkpointEvery || ps.next >= high) await checkpoint(ps);
-    await heartbeat();
-    metrics.batchSeconds.observe({ pipeline: cfg.name }, Number(process.hrtime.bigint() - t0) / 1e9);
+    counts.alerts += alerted;
+    emit.eventsProcessed(cfg.name, decoded, dead);
+    const due =
+      Date.now() - ps.lastCheckpoint >= checkpointEvery ||
+      ps.next >= ps.high || // caught up: publish alerts now rather than at the next interval
+      ps.dlq.length + ps.alerts.length >= maxPending;
+    if (due) await checkpoint(ps);
+    await heartbeat().catch(() => undefined);
+    emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+
+  async function offsetGone(topic: string, partition: number, offset: bigint): Promise<boolean> {
+    const admin = deps.kafka.admin();
+    await admin.connect();
+    try {
+      const o = (await admin.fetchTopicOffsets(topic)).find((x) => x.partition === partition);
+      return o !== undefined && BigInt(o.low) > offset;
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     const assigned = new Set<string>();
-    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) assigned.add(`${topic}:${p}`);
-    // State of partitions we lost is dropped; their new owner restores from the last checkpoint.
-    for (const k of [...partitions.keys()]) if (!assigned.has(k)) partitions.delete(k);
-    log.info({ assigned: [...assigned] }, 'partitions assigned');
+    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) assigned.add(key(topic, p));
+    for (const [k, ps] of partitions) {
+      if (!assigned.has(k)) void drop(ps, 'revoked');
+      else ps.verify = true;
+    }
+    log.info({ assigned: [...assigned], member: e.payload.memberId }, 'partitions assigned');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     report(component, e.payload.restart ? 'degraded' : 'down', `consumer crashed: ${String(e.payload.error)}`);
     emit.pipelineFailed(cfg.name, e.payload.error);
   });
+  consumer.on(consumer.events.CONNECT, () => log.debug('consumer connected'));
+
+  // Lag is high watermark minus our position. Positions are ours; high watermarks come from
+  // fetched batches and, for partitions that are blocked or idle, from a background poll.
+  const probe: PartitionProbe = {
+    partitions: () =>
+      [...partitions.values()].map((ps) => ({
+        topic: ps.topic,
+        partition: ps.partition,
+        lag: ps.high >= 0n && ps.next >= 0n ? Number(ps.high - ps.next) : undefined,
+        checkpointAgeS: (Date.now() - ps.lastCheckpoint) / 1000,
+        uncheckpointed: ps.sinceCheckpoint,
+      })),
+    devices: () => [...partitions.values()].reduce((n, p) => n + p.engine.deviceCount(), 0),
+  };
+  registerPipelineProbe(cfg.name, probe);
+  let polling = true;
+  const poller = (async () => {
+    const admin = deps.kafka.admin();
+    let connected = false;
+    while (polling) {
+      try {
+        if (!connected) {
+          await admin.connect();
+          connected = true;
+        }
+        for (const topic of src.topics) {
+          for (const o of await admin.fetchTopicOffsets(topic)) {
+            const ps = partitions.get(key(topic, o.partition));
+            if (ps) {
+              const h = BigInt(o.high);
+              if (h > ps.high) ps.high = h;
+            }
+          }
+        }
+      } catch (e) {
+        log.debug({ err: String(e) }, 'lag poll failed');
+      }
+      for (let i = 0; i < 20 && polling; i++) await sleep(250);
+    }
+    await admin.disconnect().catch(() => undefined);
+  })();
 
   await consumer.connect();
   for (const topic of src.topics) await consumer.subscribe({ topic, fromBeginning: src.start === 'earliest' });
@@ -279,13 +494,18 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     positions: () => new Map([...partitions].map(([k, p]) => [k, p.next])),
     stats: () => ({ ...counts }),
     async stop() {
-      // Finish the batches in flight, then checkpoint and commit while we still own the
-      // partitions, then leave the group.
+      // Stop taking new batches, let the ones in flight finish, checkpoint and commit while we
+      // still own the partitions, then leave the group.
       stopping = true;
+      consumer.pause(src.topics.map((topic) => ({ topic })));
       await Promise.allSettled([...inFlight]);
-      for (const ps of partitions.values()) await checkpoint(ps).catch((e) => log.error({ err: String(e) }, 'final checkpoint failed'));
-      await consumer.stop();
-      await consumer.disconnect();
+      for (const ps of [...partitions.values()]) await checkpoint(ps);
+      polling = false;
+      await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
+      await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));
+      for (const ps of [...partitions.values()]) await drop(ps, 'stopped');
+      await poller;
+      unregisterPipelineProbe(cfg.name);
       report(component, 'stopped');
     },
   };

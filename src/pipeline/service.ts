@@ -1,7 +1,7 @@
 /**
- * The service: opens ClickHouse and Kafka once, starts every pipeline in isolation (one that
- * fails is reported and the others go on), the alert delivery routes, and the HTTP endpoints;
- * stops it all gracefully within a bounded time.
+ * The service: opens ClickHouse and Kafka once, starts the HTTP endpoints (first, so health is
+ * visible while pipelines start), every pipeline in isolation (one that fails is reported and
+ * the others go on) and the alert delivery routes; stops it all gracefully within a bounded time.
  */
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
@@ -40,14 +40,27 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const log = logger();
   const clickhouse = openClickHouse(opts.clickhouse);
   const kafka = createKafka(opts.brokers ? { brokers: opts.brokers } : {});
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
-  await retry(() => producer.connect(), {
+  let http: Server | undefined;
+  if (opts.httpPort !== undefined) {
+    const first = configs[0]?.findings.clickhouse;
+    http = await startHttp({
+      port: opts.httpPort,
+      ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
+    });
+  }
+  report('kafka', 'starting');
+  const admin = kafka.admin();
+  await retry(() => admin.connect(), {
     onError: (e, n) => {
       report('kafka', 'degraded', `cannot reach brokers: ${String(e)}`);
       log.warn({ attempt: n, err: String(e) }, 'Kafka not reachable; retrying');
       return n < 20;
     },
+  }).catch(async (e: unknown) => {
+    if (http) await new Promise<void>((r) => http!.close(() => r()));
+    throw e;
   });
+  await admin.disconnect();
   report('kafka', 'ok');
   const pipelines: PipelineHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
@@ -55,7 +68,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const version = productVersion();
   for (const cfg of configs) {
     try {
-      pipelines.push(await startPipeline(cfg, { kafka, clickhouse: clickhouse.client, producer, productVersion: version }, opts));
+      pipelines.push(await startPipeline(cfg, { kafka, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts));
       if (opts.deliver !== false) {
         for (const r of cfg.alerts.routes) {
           const d = await startDelivery(kafka, cfg, r);
@@ -68,35 +81,38 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
       emit.pipelineFailed(cfg.name, e);
     }
   }
-  let http: Server | undefined;
-  if (opts.httpPort !== undefined) {
-    const first = configs[0]?.findings.clickhouse;
-    http = await startHttp({
-      port: opts.httpPort,
-      ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
-    });
-  }
+  let stopped: Promise<void> | undefined;
   const svc: Service = {
     pipelines,
     failed,
     clickhouse,
-    async stop(timeoutMs = 30_000) {
-      const work = (async () => {
-        await Promise.allSettled(deliveries.map((d) => d.stop()));
-        await Promise.allSettled(pipelines.map((p) => p.stop()));
-        await producer.disconnect();
-        await clickhouse.client.close();
+    stop(timeoutMs = 30_000) {
+      // Idempotent: a second SIGTERM (or a test's cleanup after one) waits for the same stop.
+      stopped ??= (async () => {
+        const t0 = Date.now();
+        const work = (async () => {
+          // Pipelines first: their final checkpoints publish the last alerts to the outbox,
+          // and the delivery routes are stopped after that, between two sends.
+          await Promise.allSettled(pipelines.map((p) => p.stop()));
+          await Promise.allSettled(deliveries.map((d) => d.stop()));
+          await clickhouse.client.close();
+        })();
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          work.then(() => false),
+          new Promise<boolean>((resolve) => {
+            timer = setTimeout(() => resolve(true), timeoutMs);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) log.error({ timeoutMs }, 'graceful stop timed out; uncommitted work will be replayed on restart');
+        else log.info({ ms: Date.now() - t0 }, 'stopped');
+        if (http) {
+          http.closeAllConnections();
+          await new Promise<void>((r) => http!.close(() => r()));
+        }
       })();
-      let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(() => {
-          log.error({ timeoutMs }, 'graceful stop timed out; uncommitted work will be replayed on restart');
-          resolve();
-        }, timeoutMs);
-      });
-      await Promise.race([work, timeout]);
-      clearTimeout(timer);
-      if (http) await new Promise<void>((r) => http!.close(() => r()));
+      return stopped;
     },
   };
   if (http) svc.http = http;

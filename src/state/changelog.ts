@@ -1,0 +1,325 @@
+/**
+ * Detector and router state in a compacted Kafka changelog topic, as Kafka Streams keeps its
+ * state stores. See docs/operations.md ("State store") for why Kafka and not ClickHouse.
+ *
+ * Layout: one topic `<group>.state` (cleanup.policy=compact) with at least as many partitions as
+ * the widest source topic. The state of source partition (topic, p) lives in changelog partition
+ * p, so that a partition and its state always move together:
+ *
+ *   key `d|<topic>|<device_id>`  value {"v":1,"s":<DeviceState>}   (null value = tombstone)
+ *   key `m|<topic>`              value CheckpointMarker            (next offset, clock, router)
+ *
+ * A checkpoint is ONE Kafka transaction holding the devices changed since the previous
+ * checkpoint, the marker, the dead letters and alerts produced since, and the consumer group
+ * offset (sendOffsets). Restores read with isolation read_committed, so a checkpoint is applied
+ * whole or not at all. Transactions are also what keeps compaction safe: the log cleaner never
+ * lets an aborted or still-open value replace a committed one, which a plain "write deltas, then
+ * a marker" scheme cannot promise once older values of a key are compacted away.
+ *
+ * The transactional id is per (group, source topic, partition). Opening a store for a partition
+ * bumps the producer epoch, which fences any previous owner (a "zombie" that lost the partition
+ * in a rebalance but has not noticed yet): its open transaction is aborted and its next commit
+ * fails. A store is therefore always opened BEFORE the changelog is read, and a store that fails
+ * is never reopened without reading the changelog again, so every committed checkpoint extends
+ * the chain it was read from.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Kafka, Message, Producer, TopicMessages } from 'kafkajs';
+import type { DeviceState, EngineSnapshot } from '../pipeline/engine.js';
+import { emptyRouterState, type RouterState } from '../alerts/router.js';
+import { logger } from '../obs/log.js';
+
+export const changelogTopic = (group: string): string => `${group}.state`;
+export const deviceKey = (topic: string, device: string): string => `d|${topic}|${device}`;
+export const markerKey = (topic: string): string => `m|${topic}`;
+
+/** Topic configs of the changelog. */
+export const CHANGELOG_CONFIG: Record<string, string> = {
+  'cleanup.policy': 'compact',
+  // Compaction only touches closed segments; hourly segments bound how much superseded state a
+  // restore has to read through (Kafka's default is a week).
+  'segment.ms': String(3_600_000),
+  'min.cleanable.dirty.ratio': '0.2',
+  // Tombstones of evicted devices must outlive the slowest restore that could still need them.
+  'delete.retention.ms': String(86_400_000),
+};
+
+export interface CheckpointMarker {
+  v: 1;
+  /** Next source offset to process: every event before it is reflected in this state. */
+  next_offset: string;
+  /** Engine clock; null stands for -Infinity (no event seen yet). */
+  max_ts: number | null;
+  last_tick: number | null;
+  router: RouterState;
+  /** Cumulative accounting of the partition: events decoded and scored, and dead-lettered. */
+  processed: number;
+  dead_lettered: number;
+  /** Devices in state when written, and how many records this checkpoint carried. */
+  devices: number;
+  delta: number;
+  written_at: string;
+}
+
+export interface RestoredPartition {
+  next_offset: bigint;
+  engine: EngineSnapshot;
+  router: RouterState;
+  processed: number;
+  dead_lettered: number;
+  /** Changelog records read for this source partition (compaction keeps this near `devices`). */
+  records: number;
+}
+
+// JSON has no Infinity; an engine that has seen no event keeps -Infinity clocks.
+export const jsonReplacer = (_k: string, v: unknown): unknown => (typeof v === 'number' && !Number.isFinite(v) ? null : v);
+const orNegInf = (v: number | null | undefined): number => (typeof v === 'number' ? v : Number.NEGATIVE_INFINITY);
+
+/** Create the changelog (or widen it) so that every source partition has its own partition. */
+export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics: string[]): Promise<string> {
+  const topic = changelogTopic(group);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics: sourceTopics });
+    const need = Math.max(1, ...meta.topics.map((t) => t.partitions.length));
+    const existing = new Set(await admin.listTopics());
+    if (!existing.has(topic)) {
+      await admin
+        .createTopics({
+          waitForLeaders: true,
+          topics: [{ topic, numPartitions: need, replicationFactor: -1, configEntries: Object.entries(CHANGELOG_CONFIG).map(([name, value]) => ({ name, value })) }],
+        })
+        .catch((e: unknown) => {
+          // Two instances of one group starting together race to create it; either one is fine.
+          if (!String(e).includes('already exists')) throw e;
+        });
+    } else {
+      const [cl] = (await admin.fetchTopicMetadata({ topics: [topic] })).topics;
+      const have = cl?.partitions.length ?? 0;
+      if (have < need) {
+        logger().warn({ topic, have, need }, 'source topic gained partitions; widening the state changelog');
+        await admin.createPartitions({ topicPartitions: [{ topic, count: need }] });
+      }
+    }
+    return topic;
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Values of a delta checkpoint: changed devices (undefined = evicted) and the marker fields. */
+export interface Checkpoint {
+  devices: Array<[string, DeviceState | undefined]>;
+  marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
+  /** Dead letters and alerts that must be published with this state and no earlier. */
+  outputs: TopicMessages[];
+}
+
+export class StoreFenced extends Error {}
+
+const FENCED = /fenced|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|INVALID_PRODUCER_ID_MAPPING|TRANSACTIONAL_ID_AUTHORIZATION/i;
+
+/**
+ * One source partition's slice of the changelog, owned by this instance from open() until a
+ * commit fails or close(). Not reusable after a failure: read the changelog again and open anew.
+ */
+export class PartitionStore {
+  readonly changelog: string;
+  private producer: Producer | undefined;
+  private broken = false;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly group: string,
+    readonly topic: string,
+    readonly partition: number,
+  ) {
+    this.changelog = changelogTopic(group);
+  }
+
+  /** Take ownership: fences the previous owner and waits until its open transaction is aborted. */
+  async open(): Promise<void> {
+    const producer = this.kafka.producer({
+      transactionalId: `${this.group}.state.${this.topic}.${this.partition}`,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: 60_000,
+      // Bounded, so a broker outage surfaces as a failed checkpoint (and a degraded health
+      // report) instead of a send that hangs; the transaction makes the give-up safe.
+      retry: { retries: 6, initialRetryTime: 300, maxRetryTime: 5_000 },
+    });
+    await producer.connect();
+    try {
+      // kafkajs initialises the producer id (InitProducerId, which is the fencing step) lazily
+      // on the first transaction; an empty one sends nothing else.
+      const t = await producer.transaction();
+      await t.abort();
+    } catch (e) {
+      await producer.disconnect().catch(() => undefined);
+      throw e;
+    }
+    this.producer = producer;
+  }
+
+  /** Everything committed for this source partition, or null if it has no checkpoint yet. */
+  async read(timeoutMs = 120_000): Promise<RestoredPartition | null> {
+    const dPrefix = `d|${this.topic}|`;
+    const mKey = markerKey(this.topic);
+    const devices: Record<string, DeviceState> = {};
+    let marker: CheckpointMarker | undefined;
+    let records = 0;
+    await readPartition(this.kafka, this.changelog, this.partition, timeoutMs, (key, value) => {
+      if (key === mKey) {
+        if (value) {
+          marker = JSON.parse(value.toString('utf8')) as CheckpointMarker;
+          records++;
+        }
+      } else if (key.startsWith(dPrefix)) {
+        const id = key.slice(dPrefix.length);
+        records++;
+        if (value === null) delete devices[id];
+        else devices[id] = (JSON.parse(value.toString('utf8')) as { s: DeviceState }).s;
+      }
+    });
+    if (!marker) return null;
+    return {
+      next_offset: BigInt(marker.next_offset),
+      engine: { v: 1, max_ts: orNegInf(marker.max_ts), last_tick: orNegInf(marker.last_tick), devices },
+      router: marker.router ?? emptyRouterState(),
+      processed: marker.processed ?? 0,
+      dead_lettered: marker.dead_lettered ?? 0,
+      records,
+    };
+  }
+
+  /**
+   * Commit one checkpoint atomically, with the group's offset for this partition. Returns the
+   * bytes of state written. Any failure leaves the store unusable (StoreFenced if another
+   * instance owns the partition now).
+   */
+  async commit(cp: Checkpoint): Promise<number> {
+    if (!this.producer || this.broken) throw new Error(`state store for ${this.topic}:${this.partition} is not open`);
+    const messages: Message[] = [];
+    let bytes = 0;
+    for (const [id, st] of cp.devices) {
+      const value = st === undefined ? null : JSON.stringify({ v: 1, s: st }, jsonReplacer);
+      bytes += value?.length ?? 0;
+      messages.push({ key: deviceKey(this.topic, id), value, partition: this.partition });
+    }
+    const marker: CheckpointMarker = { v: 1, ...cp.marker, delta: cp.devices.length, written_at: new Date().toISOString() };
+    const mv = JSON.stringify(marker, jsonReplacer);
+    bytes += mv.length;
+    // Last in the batch, so within the partition the marker follows the devices it completes.
+    messages.push({ key: markerKey(this.topic), value: mv, partition: this.partition });
+    const txn = await this.producer.transaction().catch((e: unknown) => this.fail(e));
+    try {
+      await txn.sendBatch({ topicMessages: [...cp.outputs.filter((t) => t.messages.length), { topic: this.changelog, messages }], acks: -1 });
+      await txn.sendOffsets({
+        consumerGroupId: this.group,
+        topics: [{ topic: this.topic, partitions: [{ partition: this.partition, offset: cp.marker.next_offset }] }],
+      });
+      await txn.commit();
+      return bytes;
+    } catch (e) {
+      await txn.abort().catch(() => undefined);
+      return this.fail(e);
+    }
+  }
+
+  private fail(e: unknown): never {
+    this.broken = true;
+    if (FENCED.test(String((e as { type?: string })?.type ?? '')) || FENCED.test(String(e))) {
+      throw new StoreFenced(`state store for ${this.topic}:${this.partition} was taken over by another instance: ${String(e)}`, { cause: e });
+    }
+    throw e;
+  }
+
+  async close(): Promise<void> {
+    const p = this.producer;
+    this.producer = undefined;
+    this.broken = true;
+    await p?.disconnect().catch(() => undefined);
+  }
+}
+
+/**
+ * Read one partition of a topic from its beginning to its current end, read_committed, calling
+ * `onRecord` in offset order. kafkajs has no manual assignment, so this joins a throwaway group,
+ * pauses every other partition, and leaves (and deletes the group) when done.
+ */
+export async function readPartition(
+  kafka: Kafka,
+  topic: string,
+  partition: number,
+  timeoutMs: number,
+  onRecord: (key: string, value: Buffer | null, offset: string) => void,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let end: bigint;
+  let low: bigint;
+  try {
+    const offs = await admin.fetchTopicOffsets(topic);
+    const o = offs.find((x) => x.partition === partition);
+    if (!o) throw new Error(`topic ${topic} has no partition ${partition}`);
+    end = BigInt(o.high);
+    low = BigInt(o.low);
+  } finally {
+    await admin.disconnect();
+  }
+  if (end <= low) return;
+  const groupId = `${topic}.restore.${randomBytes(6).toString('hex')}`;
+  const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 250, sessionTimeout: 30_000, allowAutoTopicCreation: false });
+  let failure: unknown;
+  try {
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`reading ${topic}[${partition}] did not reach offset ${end} within ${timeoutMs} ms`)), timeoutMs);
+      const finish = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      consumer.on(consumer.events.GROUP_JOIN, (e) => {
+        const others = (e.payload.memberAssignment[topic] ?? []).filter((p) => p !== partition);
+        if (others.length) consumer.pause([{ topic, partitions: others }]);
+      });
+      // END_BATCH_PROCESS also fires for batches that held only transaction markers or aborted
+      // records, which is how the end of a transactional partition is reached.
+      consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+        if (e.payload.partition === partition && BigInt(e.payload.lastOffset) + 1n >= end) finish();
+      });
+      consumer.on(consumer.events.CRASH, (e) => {
+        if (!e.payload.restart) {
+          clearTimeout(timer);
+          reject(e.payload.error);
+        }
+      });
+      consumer
+        .run({
+          autoCommit: false,
+          eachBatch: async ({ batch }) => {
+            if (batch.partition !== partition) return;
+            for (const m of batch.messages) {
+              if (BigInt(m.offset) >= end) break;
+              onRecord(m.key?.toString('utf8') ?? '', m.value, m.offset);
+            }
+          },
+        })
+        .catch(reject);
+    });
+  } catch (e) {
+    failure = e;
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+  }
+  if (failure) throw failure;
+  // The group has no offsets and no members; deleting it just keeps `kafka-consumer-groups` tidy.
+  const a2 = kafka.admin();
+  await a2
+    .connect()
+    .then(() => a2.deleteGroups([groupId]))
+    .catch(() => undefined)
+    .finally(() => a2.disconnect().catch(() => undefined));
+}
