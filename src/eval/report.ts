@@ -141,10 +141,10 @@ function kindTable(kinds: KindScore[]): string {
         .sort((a, b) => b[1] - a[1])
         .map(([d, n]) => `${esc(d)}&nbsp;(${n})`)
         .join(', ');
-      return `<tr><td>${esc(k.kind)}</td><td class="n">${k.incidents}</td><td class="n">${k.detected}</td><td class="n ${k.recall < 0.7 ? 'bad' : ''}">${num(k.recall)}</td><td class="n">${num(k.precision)}</td><td class="n">${num(k.f1)}</td><td class="n">${fmtMs(k.ttd.median_ms)}</td><td class="n">${fmtMs(k.ttd.p90_ms)}</td><td>${dets || '<span class="muted">none</span>'}</td></tr>`;
+      return `<tr><td>${esc(k.kind)}</td><td class="n">${k.incidents}</td><td class="n">${k.detected}</td><td class="n ${k.recall < 0.7 ? 'bad' : ''}">${num(k.recall)}</td><td class="n">${num(k.precision)}</td><td class="n">${num(k.f1)}</td><td class="n">${fmtMs(k.ttd.median_ms)}</td><td class="n">${fmtMs(k.ttd.p90_ms)}</td><td class="n">${num(k.false_per_1k_device_days, 1)}</td><td>${dets || '<span class="muted">none</span>'}</td></tr>`;
     })
     .join('');
-  return `<table><thead><tr><th>kind</th><th>incidents</th><th>detected</th><th>recall</th><th>precision</th><th>F1</th><th>TTD median</th><th>TTD p90</th><th>caught by</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table><thead><tr><th>kind</th><th>incidents</th><th>detected</th><th>recall</th><th>precision</th><th>F1</th><th>TTD median</th><th>TTD p90</th><th>false / 1k dev-days</th><th>caught by</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function detectorTable(s: ScoreResult): string {
@@ -307,12 +307,12 @@ export function renderMarkdown(r: ReportInput): string {
   out.push('');
   out.push(`Per kind (alert-worthy, ≥ ${r.alert.min_severity}; recall at all severities in brackets):`);
   out.push('');
-  out.push('| kind | incidents | detected | recall | precision | F1 | TTD median | TTD p90 | caught by |');
-  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+  out.push('| kind | incidents | detected | recall | precision | F1 | TTD median | TTD p90 | false / 1k device-days | caught by |');
+  out.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
   for (const k of r.alert.kinds) {
     const a = r.all.kinds.find((x) => x.kind === k.kind);
     const dets = Object.entries(k.by_detector).sort((x, y) => y[1] - x[1]).map(([d, n]) => `${d} (${n})`).join(', ');
-    out.push(`| ${k.kind} | ${k.incidents} | ${k.detected} | ${num(k.recall)} (${num(a?.recall ?? null)}) | ${num(k.precision)} | ${num(k.f1)} | ${fmtMs(k.ttd.median_ms)} | ${fmtMs(k.ttd.p90_ms)} | ${dets || '—'} |`);
+    out.push(`| ${k.kind} | ${k.incidents} | ${k.detected} | ${num(k.recall)} (${num(a?.recall ?? null)}) | ${num(k.precision)} | ${num(k.f1)} | ${fmtMs(k.ttd.median_ms)} | ${fmtMs(k.ttd.p90_ms)} | ${num(k.false_per_1k_device_days, 1)} | ${dets || '—'} |`);
   }
   out.push('');
   out.push(`Per detector (alert-worthy):`);

@@ -15,7 +15,8 @@
  *   incident of the kind). A false finding has no kind, so this charges each kind with the noise
  *   of the detectors it relies on.
  * - Per detector: precision over its own findings, recall over all incidents (and per kind).
- * - False alerts per 1,000 device-days = false findings / device-days × 1,000.
+ * - False alerts per 1,000 device-days = false findings / device-days × 1,000 (per kind: the
+ *   false findings of the detectors that caught the kind).
  * - Median is the middle value (mean of the two middle ones for even counts); p90 is the
  *   nearest-rank 90th percentile.
  */
@@ -71,6 +72,8 @@ export interface KindScore {
   precision: number | null;
   f1: number;
   ttd: Latency;
+  /** False findings of the detectors that caught this kind, per 1,000 device-days. */
+  false_per_1k_device_days: number;
   /** Incidents of this kind detected, per detector. */
   by_detector: Record<string, number>;
   missed: string[];
@@ -275,6 +278,7 @@ export function scoreFindings(incidents: readonly Incident[], allFindings: reado
       precision,
       f1: f1(precision, recall),
       ttd: latency(detected.map((o) => o.ttd_ms!)),
+      false_per_1k_device_days: per1k(fp),
       by_detector: byDet,
       missed: outs.filter((o) => !o.detected).map((o) => o.id),
     };

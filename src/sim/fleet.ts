@@ -190,10 +190,18 @@ export function createFleet(opts: SimOptions): Fleet {
         if (d.cls !== cls) continue;
         const at = wStart + Math.floor(brng.next() * (wEnd - wStart));
         const reboot = brng.int(90, 360) * 1000;
-        // The image comes down the device's own backend session just before the reboot.
+        // The image comes down the device's own backend session just before the reboot (POS
+        // terminals get theirs from the terminal management system, not the payment gateway).
         const dl = at - brng.int(30, 120) * 1000;
         const [bo, bi, du] = [8_000 + brng.int(0, 12_000), brng.int(2e6, 12e6), brng.int(20_000, 120_000)];
-        d.processes.push(oneShot(dl, (out) => d.uplinkSession(dl, bo, bi, du, out)));
+        const tms = PLAN.pos_terminal.tms;
+        d.processes.push(
+          oneShot(dl, (out) =>
+            d.cls === 'pos_terminal'
+              ? d.connection(dl, { dst_ip: tms.ip, dst_port: tms.port, protocol: tms.protocol, app_protocol: tms.app, bytes_out: bo, bytes_in: bi, duration_ms: du, tls: true, auth: 'ok' }, out)
+              : d.uplinkSession(dl, bo, bi, du, out),
+          ),
+        );
         d.silences.push({ start: at, end: at + reboot, catchup: false, backlogUpload: false });
         d.reboots.push(at + reboot);
         d.setFirmware(at + reboot, fw.next!);

@@ -136,11 +136,12 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
     duration: (r) => r.logUniform(5, 60) * MINUTE,
     inject(dev, start, duration, r) {
       const rate = r.logUniform(0.08, 2); // attempts per second
+      // Modbus has no authentication to guess, so PLCs on Modbus only attack neighbours.
       const mode = r.weighted([
         ['ssh_local', 0.4],
         ['telnet_local', 0.25],
         ['ssh_public', 0.15],
-        ['uplink', 0.2],
+        ['uplink', dev.uplink.app === 'modbus' ? 0 : 0.2],
       ] as const);
       let dst: string;
       let port: number;

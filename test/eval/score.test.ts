@@ -61,6 +61,7 @@ describe('scoreFindings', () => {
     expect(scan.by_detector).toEqual({ fanout: 2, new_peer: 1 });
     // tp = f1, f2, f3 = 3; detectors catching scans: fanout (false f6, f8) + new_peer (false f7) = 3
     expect(scan.precision).toBe(0.5);
+    expect(scan.false_per_1k_device_days).toBe(750);
     const stuck = r.kinds.find((k) => k.kind === 'stuck')!;
     expect(stuck.recall).toBe(0.5);
     expect(stuck.missed).toEqual(['d']);
