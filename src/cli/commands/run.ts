@@ -4,6 +4,7 @@ import { loadPipelines } from '../../config/load.js';
 import { formatConfigError } from '../../config/errors.js';
 import { startService } from '../../pipeline/service.js';
 import { logger } from '../../obs/log.js';
+import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
 
@@ -15,23 +16,26 @@ export function register(program: Command): void {
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
     .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval', '5000')
+    .option('--strict', 'refuse to start when any pipeline file has errors (default: start the valid ones)', false)
     .addHelpText(
       'after',
       `
 Each pipeline runs in its own consumer group; one that fails to start is reported and the others
-go on. SIGTERM/SIGINT stop fetching, flush findings, checkpoint state, commit offsets and exit.
+go on; so does a file with errors unless --strict (its errors are printed and /readyz reports it
+down). SIGTERM/SIGINT stop fetching, flush findings, checkpoint state, commit offsets and exit.
 
 Examples:
   m2m-sentinel run pipelines/default.yaml
   KAFKA_BROKERS=kafka:9092 CLICKHOUSE_URL=http://clickhouse:8123 m2m-sentinel run pipelines/`,
     )
-    .action(async (paths: string[], o: { httpPort: string; deliver: boolean; checkpointEvery: string }) => {
-      const { pipelines, errors } = await loadPipelines(paths);
-      if (errors.length) {
-        for (const e of errors) process.stderr.write(formatConfigError(e) + '\n');
+    .action(async (paths: string[], o: { httpPort: string; deliver: boolean; checkpointEvery: string; strict: boolean }) => {
+      const { pipelines, errors, results } = await loadPipelines(paths);
+      for (const e of errors) process.stderr.write(formatConfigError(e) + '\n');
+      if (errors.length && o.strict) {
         process.exitCode = 2;
         return;
       }
+      for (const r of results) if (!r.pipeline && r.errors.length) report(`pipeline-file:${r.file}`, 'down', `${r.errors.length} configuration error(s)`);
       if (!pipelines.length) {
         process.stderr.write('no pipeline files found in ' + paths.join(', ') + '\n');
         process.exitCode = 2;
