@@ -4,12 +4,28 @@
  */
 import type { ParamSpec } from './types.js';
 
-/** Round to ~6 significant digits so checkpointed state stays compact as JSON. */
+/**
+ * Round to ~6 significant digits so checkpointed state stays compact as JSON. On the hot path
+ * (several calls per metric per event), so the decade is found by comparisons for ordinary
+ * magnitudes instead of log10/pow.
+ */
 export function compact(x: number): number {
-  if (x === 0 || !Number.isFinite(x)) return x;
-  const a = Math.abs(x);
-  if (a >= 1e6 && Number.isInteger(x)) return x;
-  const p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
+  const a = x < 0 ? -x : x;
+  let p: number;
+  if (a >= 1) {
+    if (a < 10) p = 1e5;
+    else if (a < 100) p = 1e4;
+    else if (a < 1000) p = 1e3;
+    else if (a < 1e4) p = 100;
+    else if (a < 1e5) p = 10;
+    else if (a < 1e6) p = 1;
+    else if (Number.isInteger(x) || !Number.isFinite(x)) return x;
+    else p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
+  } else if (a >= 0.1) p = 1e6;
+  else if (a >= 0.01) p = 1e7;
+  else if (a >= 0.001) p = 1e8;
+  else if (a === 0) return x;
+  else p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
   return Math.round(x * p) / p;
 }
 
@@ -231,15 +247,27 @@ export function inCidr(ip: string, c: Cidr): boolean {
   return true;
 }
 
-const PRIVATE_V4: Cidr[] = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '224.0.0.0/4', '255.255.255.255/32', '0.0.0.0/8'].map(
-  (t) => parseCidr(t)!,
-);
+const PRIVATE_V4: Array<[number, number]> = [
+  ['10.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['100.64.0.0', 10],
+  ['224.0.0.0', 4],
+  ['255.255.255.255', 32],
+  ['0.0.0.0', 8],
+].map(([net, bits]) => [ipv4ToInt(net as string), (0xffffffff << (32 - (bits as number))) >>> 0]);
 const PRIVATE_V6: Cidr[] = ['fc00::/7', 'fe80::/10', '::1/128', 'ff00::/8', '::/128'].map((t) => parseCidr(t)!);
 
 /** Private, loopback, link-local, CGNAT or multicast: not a route to the internet. */
 export function isInternalIp(ip: string): boolean {
   const v4 = ipv4ToInt(ip);
-  if (v4 >= 0) return PRIVATE_V4.some((c) => inCidr(ip, c));
+  if (v4 >= 0) {
+    for (const [net, mask] of PRIVATE_V4) if (((v4 & mask) >>> 0) === net) return true;
+    return false;
+  }
+  if (ip.startsWith('::ffff:')) return isInternalIp(ip.slice(7));
   return PRIVATE_V6.some((c) => inCidr(ip, c));
 }
 
