@@ -46,8 +46,8 @@ export function eventsPerSecond(pipeline: string): number {
   if (!b) return 0;
   const now = Math.floor(Date.now() / 1000);
   let n = 0;
-  // Whole seconds only: the current one is still filling.
-  for (const [s, c] of b) if (s >= now - RATE_WINDOW_S && s < now) n += c;
+  // The current second counts too, so a burst shows at once; the window is then a little short.
+  for (const [s, c] of b) if (s > now - RATE_WINDOW_S) n += c;
   return n / RATE_WINDOW_S;
 }
 

@@ -453,7 +453,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   registerPipelineProbe(cfg.name, probe);
   let polling = true;
   const poller = (async () => {
-    const admin = deps.kafka.admin();
+    // Few retries: this loop doubles as the broker health check, and kafkajs' default retry
+    // would keep a dead broker looking healthy for a minute.
+    const admin = deps.kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
     let connected = false;
     while (polling) {
       try {
@@ -470,10 +472,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
             }
           }
         }
+        report('kafka', 'ok');
       } catch (e) {
+        if (polling) report('kafka', 'degraded', `cannot reach brokers: ${String(e)}`);
         log.debug({ err: String(e) }, 'lag poll failed');
+        if (connected) await admin.disconnect().catch(() => undefined);
+        connected = false;
       }
-      for (let i = 0; i < 20 && polling; i++) await sleep(250);
+      for (let i = 0; i < 8 && polling; i++) await sleep(250);
     }
     await admin.disconnect().catch(() => undefined);
   })();

@@ -158,6 +158,18 @@ export async function committedToEnd(k: Kafka, group: string, topic: string): Pr
   }
 }
 
+/** Events checkpointed so far: the sum of the group's committed offsets. */
+export async function committedTotal(k: Kafka, group: string, topic: string): Promise<bigint> {
+  const admin = k.admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+    return (t?.partitions ?? []).reduce((n, p) => n + (BigInt(p.offset) > 0n ? BigInt(p.offset) : 0n), 0n);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 /** Every record of a topic, read_committed, partition by partition. */
 export async function readTopic(k: Kafka, topic: string): Promise<Array<{ partition: number; key: string; value: Buffer | null; headers: Record<string, string> }>> {
   const out: Array<{ partition: number; key: string; value: Buffer | null; headers: Record<string, string> }> = [];
