@@ -301,10 +301,11 @@ export function createFleet(opts: SimOptions): Fleet {
   for (let round = 0; round < opts.incidentsPerKind; round++) {
     for (const kind of kinds) {
       const inj = INJECTORS[kind];
-      const eligible = inj.classes.filter((c) => counts.get(c));
+      const fits = (d: SimDevice): boolean => inj.classes.includes(d.cls) && (inj.eligible?.(d) ?? true);
+      const eligible = inj.classes.filter((c) => devices.some((d) => d.cls === c && fits(d)));
       if (eligible.length === 0) continue;
       const cls = irng.pick(eligible);
-      const pool = devices.filter((d) => d.cls === cls);
+      const pool = devices.filter((d) => d.cls === cls && fits(d));
       const fresh = pool.filter((d) => !used.has(d.idx));
       const candidates = fresh.length ? fresh : pool;
       let placed = false;

@@ -21,6 +21,8 @@ export interface Injection {
 
 export interface Injector {
   classes: readonly DeviceClass[];
+  /** Further conditions on the device (e.g. it must have a TLS session to downgrade). */
+  eligible?(dev: SimDevice): boolean;
   /** Duration drawn before placement, so the window fits in the simulated span. */
   duration(rng: Rng, dev: SimDevice): number;
   inject(dev: SimDevice, start: number, duration: number, rng: Rng, ctx: InjectContext): Injection;
@@ -311,6 +313,8 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
   // Sessions that must be encrypted go out in clear (stripped TLS, or moved to a plaintext port).
   plaintext_downgrade: {
     classes: ['smart_meter', 'vehicle', 'patient_monitor', 'pos_terminal', 'plc'],
+    // Modbus PLCs have no TLS to strip; only OPC UA (secured) ones qualify.
+    eligible: (dev) => dev.uplink.tls,
     duration: (r) => r.logUniform(1, 12) * HOUR,
     inject(dev, start, duration, r) {
       const u = dev.uplink;
@@ -331,11 +335,13 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
       const rebootMs = r.int(60, 240) * SECOND;
       // Ops notice and re-flash half of them; the rest stay downgraded to the end of the span.
       const restored = r.chance(0.5);
-      const end = restored ? Math.min(ctx.end, start + duration) : ctx.end;
+      // A scheduled rollout later in the span re-flashes the device anyway: the label ends there.
+      const nextChange = dev.firmware.find(([since]) => since > start)?.[0] ?? ctx.end;
+      const end = Math.min(restored ? Math.min(ctx.end, start + duration) : ctx.end, nextChange);
       dev.silences.push({ start, end: start + rebootMs, catchup: false, backlogUpload: false });
       dev.reboots.push(start + rebootMs);
       dev.setFirmware(start + rebootMs, to);
-      if (restored && end < ctx.end) {
+      if (restored && end < nextChange) {
         dev.setFirmware(end, from);
         dev.reboots.push(end);
       }

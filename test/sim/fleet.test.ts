@@ -112,3 +112,12 @@ describe('simulated fleet', () => {
     }
   });
 });
+
+describe('incident placement', () => {
+  it('only downgrades devices that have TLS to strip', () => {
+    const fleet = createFleet({ ...base, devices: 300, incidentsPerKind: 12, kinds: ['plaintext_downgrade'] });
+    const byId = new Map(fleet.devices.map((d) => [d.id, d]));
+    expect(fleet.labels.incidents).toHaveLength(12);
+    for (const inc of fleet.labels.incidents) expect(byId.get(inc.device_id)!.uplink.tls).toBe(true);
+  });
+});
