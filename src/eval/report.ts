@@ -165,9 +165,18 @@ function headline(label: string, s: ScoreResult): string {
   return `<tr><td>${esc(label)}</td><td class="n">${o.findings}</td><td class="n">${o.matched}</td><td class="n">${o.false_findings}</td><td class="n">${num(o.precision)}</td><td class="n">${o.detected}/${o.incidents}</td><td class="n">${num(o.recall)}</td><td class="n">${num(o.f1)}</td><td class="n">${lat(o.ttd)}</td><td class="n">${num(o.false_per_1k_device_days, 1)}</td><td class="n">${o.false_alerts_after_suppression}</td></tr>`;
 }
 
+const deviceSets = new WeakMap<object, Set<string>>();
+
+/** Benign changes a finding falls in (from 30 min before to 2 h after, on an affected device). */
 function inBenign(f: Finding, labels: Labels | undefined): string {
   if (!labels) return '';
-  const hits = labels.benign.filter((b) => f.first_ts >= b.start - 30 * 60_000 && f.first_ts <= b.end + 2 * 3_600_000 && (!b.devices || b.devices.includes(f.device_id)));
+  const has = (b: Labels['benign'][number]): boolean => {
+    if (!b.devices) return true;
+    let set = deviceSets.get(b);
+    if (!set) deviceSets.set(b, (set = new Set(b.devices)));
+    return set.has(f.device_id);
+  };
+  const hits = labels.benign.filter((b) => f.first_ts >= b.start - 30 * 60_000 && f.first_ts <= b.end + 2 * 3_600_000 && has(b));
   return hits.map((b) => b.kind).join(', ');
 }
 
@@ -181,7 +190,7 @@ h1{font-size:22px;margin-bottom:4px}h3{font-size:14px;margin:16px 0 4px}h2{font-
 table{border-collapse:collapse;font-size:12.5px;margin:8px 0}th,td{border:1px solid #e5e7eb;padding:4px 7px;text-align:left;vertical-align:top}
 th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric:tabular-nums}.bad{color:#b91c1c;font-weight:600}.ok{color:#15803d;font-weight:600}
 .muted{color:#6b7280}.kv td:first-child{color:#6b7280}code{background:#f3f4f6;padding:1px 4px;border-radius:3px;font-size:12px}
-.tl{display:none}.tl.on{display:block}select{font-size:13px;padding:3px}
+.tl{display:none}td{overflow-wrap:anywhere;max-width:560px}.tl.on{display:block}select{font-size:13px;padding:3px}
 </style></head><body>`);
   parts.push(`<h1>${esc(r.title)}</h1><p class="muted">pipeline <b>${esc(r.pipeline)}</b> · ${r.inputs.map((i) => `<code>${esc(i)}</code>`).join(' ')}</p>`);
   if (r.command) parts.push(`<p class="muted">Reproduce: <code>${esc(r.command)}</code></p>`);
@@ -241,7 +250,21 @@ ${r.labels ? `<tr><td>labeled incidents / benign changes</td><td>${r.labels.inci
           return `<tr><td>${new Date(f.first_ts).toISOString().slice(0, 19)}</td><td>${esc(f.device_id)}</td><td>${esc(f.detector)}</td><td>${esc(f.severity)}</td><td class="n">${f.score.toFixed(2)}</td><td>${esc(inBenign(f, r.labels))}</td><td>${esc(f.explanation)}</td></tr>`;
         })
         .join('');
-      parts.push(`<h2>False alerts (${fa.length})</h2><p>${[...byDet.entries()].sort((a, b) => b[1] - a[1]).map(([d, n]) => `${esc(d)}: ${n}`).join(' · ')}</p><table><thead><tr><th>first seen</th><th>device</th><th>detector</th><th>severity</th><th>score</th><th>during benign change</th><th>explanation</th></tr></thead><tbody>${rows}</tbody></table>${fa.length > 150 ? `<p class="muted">first 150 of ${fa.length}</p>` : ''}`);
+      // Detector × device class, and how many fell inside a labeled benign change.
+      const classes = [...new Set(res.findings.map((f) => f.device_class))].sort();
+      const grid = new Map<string, { byClass: Map<string, number>; benign: number }>();
+      for (const s of fa) {
+        const f = findingsById.get(s.finding_id)!;
+        let g = grid.get(f.detector);
+        if (!g) grid.set(f.detector, (g = { byClass: new Map(), benign: 0 }));
+        g.byClass.set(f.device_class, (g.byClass.get(f.device_class) ?? 0) + 1);
+        if (inBenign(f, r.labels)) g.benign++;
+      }
+      const gridRows = [...grid.entries()]
+        .sort((a, b) => (byDet.get(b[0]) ?? 0) - (byDet.get(a[0]) ?? 0))
+        .map(([d, g]) => `<tr><td>${esc(d)}</td><td class="n">${byDet.get(d)}</td>${classes.map((c) => `<td class="n">${g.byClass.get(c) ?? ''}</td>`).join('')}<td class="n">${g.benign}</td></tr>`)
+        .join('');
+      parts.push(`<h2>False alerts (${fa.length})</h2><table><thead><tr><th>detector</th><th>total</th>${classes.map((c) => `<th>${esc(c)}</th>`).join('')}<th>in or just after a benign change</th></tr></thead><tbody>${gridRows}</tbody></table><p>${[...byDet.entries()].sort((a, b) => b[1] - a[1]).map(([d, n]) => `${esc(d)}: ${n}`).join(' · ')}</p><table><thead><tr><th>first seen</th><th>device</th><th>detector</th><th>severity</th><th>score</th><th>during benign change</th><th>explanation</th></tr></thead><tbody>${rows}</tbody></table>${fa.length > 150 ? `<p class="muted">first 150 of ${fa.length}</p>` : ''}`);
     }
   }
 
