@@ -257,6 +257,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    */
   async function checkpoint(ps: PartitionState, force = false): Promise<boolean> {
     if (ps.next < 0n) return true;
+    // A batch that was in flight when its partition was revoked: the new owner redoes it.
+    if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     if (!force && ps.next === ps.committed && !ps.dlq.length && !ps.alerts.length) return true;
     pruneRouter(ps.router, ps.engine.watermark(), routerOpts);
     const dirty = ps.engine.takeDirty();
@@ -319,8 +321,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     let ps = partitions.get(k);
     if (ps?.verify) {
       // We kept this partition across a rejoin. If another instance owned it meanwhile it fenced
-      // our store, and this commit fails and drops our (stale) state before we use it.
-      await checkpoint(ps, true);
+      // our store, and this commit fails and drops our (stale) state before we use it. State
+      // never checkpointed cannot be proven current that way: restore it instead (it is empty).
+      if (ps.next < 0n) await drop(ps, 'unproven after rejoin');
+      else await checkpoint(ps, true);
       ps = partitions.get(k);
     }
     const first = BigInt(batch.firstOffset() ?? batch.messages[0]?.offset ?? '0');

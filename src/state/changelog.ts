@@ -42,6 +42,9 @@ export const CHANGELOG_CONFIG: Record<string, string> = {
   'min.cleanable.dirty.ratio': '0.2',
   // Tombstones of evicted devices must outlive the slowest restore that could still need them.
   'delete.retention.ms': String(86_400_000),
+  // Kafka's default, stated so a broker configured larger does not hide an oversized checkpoint
+  // request from the tests (commit() splits requests below this).
+  'max.message.bytes': String(1_048_588),
 };
 
 export interface CheckpointMarker {
@@ -117,6 +120,36 @@ export interface Checkpoint {
 }
 
 export class StoreFenced extends Error {}
+
+/** Bytes per produce request in a checkpoint, well under Kafka's 1 MiB default message.max.bytes. */
+const MAX_SEND_BYTES = 512 * 1024;
+
+const sizeOf = (m: Message): number =>
+  (typeof m.value === 'string' ? Buffer.byteLength(m.value) : (m.value?.length ?? 0)) + (typeof m.key === 'string' ? m.key.length : (m.key?.length ?? 0)) + 64;
+
+/** Split topic messages, in order, into groups of at most about `max` bytes. */
+export function chunks(topics: TopicMessages[], max: number): TopicMessages[][] {
+  const out: TopicMessages[][] = [];
+  let cur: TopicMessages[] = [];
+  let bytes = 0;
+  for (const t of topics) {
+    let part: TopicMessages | undefined;
+    for (const m of t.messages) {
+      const n = sizeOf(m);
+      if (bytes + n > max && bytes > 0) {
+        out.push(cur);
+        cur = [];
+        bytes = 0;
+        part = undefined;
+      }
+      if (!part) cur.push((part = { topic: t.topic, messages: [] }));
+      part.messages.push(m);
+      bytes += n;
+    }
+  }
+  if (cur.length) out.push(cur);
+  return out;
+}
 
 const FENCED = /fenced|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|INVALID_PRODUCER_ID_MAPPING|TRANSACTIONAL_ID_AUTHORIZATION/i;
 
@@ -214,7 +247,12 @@ export class PartitionStore {
     messages.push({ key: markerKey(this.topic), value: mv, partition: this.partition });
     const txn = await this.producer.transaction().catch((e: unknown) => this.fail(e));
     try {
-      await txn.sendBatch({ topicMessages: [...cp.outputs.filter((t) => t.messages.length), { topic: this.changelog, messages }], acks: -1 });
+      // Several sends in one transaction keep each produce request under the broker's size
+      // limits however many devices changed; one producer with one request in flight keeps
+      // their order, so the marker still lands after its devices.
+      for (const topicMessages of chunks([...cp.outputs, { topic: this.changelog, messages }], MAX_SEND_BYTES)) {
+        await txn.sendBatch({ topicMessages, acks: -1 });
+      }
       await txn.sendOffsets({
         consumerGroupId: this.group,
         topics: [{ topic: this.topic, partitions: [{ partition: this.partition, offset: cp.marker.next_offset }] }],
