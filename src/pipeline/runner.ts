@@ -306,7 +306,16 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const inFlight = new Set<Promise<void>>();
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     if (stopping) return;
-    const p = processBatch(payload);
+    const p = processBatch(payload).catch(async (e: unknown) => {
+      // kafkajs stops a consumer for good on an error it does not know as retriable. Any
+      // failure here is handled like a failed checkpoint instead: drop the partition's state
+      // and leave its offset unresolved, so the batch is fetched again and redone after a restore.
+      const ps = partitions.get(key(payload.batch.topic, payload.batch.partition));
+      emit.pipelineFailed(cfg.name, e);
+      report(component, 'degraded', `batch failed: ${String(e)}`);
+      if (ps) await drop(ps, 'batch failed');
+      await sleep(1_000);
+    });
     inFlight.add(p);
     try {
       await p;
