@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { kafka, uid } from '../support/kafka.js';
 import { changelogTopic, chunks, deviceKey, ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../../src/state/changelog.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
-import type { DeviceState } from '../../src/pipeline/engine.js';
+import { createEngine, type DeviceState } from '../../src/pipeline/engine.js';
 
 const k = kafka();
 
@@ -26,6 +26,25 @@ async function setup(): Promise<{ group: string; topic: string }> {
   await ensureChangelog(k, group, [topic]);
   return { group, topic };
 }
+
+describe('engine dirty set (what a delta checkpoint writes)', () => {
+  it('names devices stepped or evicted since the last take, and only those', () => {
+    const e = createEngine({ pipeline: 'p', detectors: [], allowedLatenessMs: 0, idleEvictionMs: 3_600_000 });
+    const T = Date.UTC(2026, 2, 1);
+    const ev = (d: string, ts: number) => ({ type: 'telemetry' as const, device_id: d, device_class: 'x', ts, metrics: { v: 1 } });
+    e.process(ev('a', T));
+    e.process(ev('b', T + 1));
+    expect(e.takeDirty().sort()).toEqual(['a', 'b']);
+    expect(e.takeDirty()).toEqual([]);
+    e.process(ev('b', T + 2 * 3_600_000));
+    e.advanceTo(T + 2 * 3_600_000 + 120_000); // a idles out: a tombstone
+    expect(e.takeDirty().sort()).toEqual(['a', 'b']);
+    expect(e.device('a')).toBeUndefined();
+    expect(e.device('b')?.last_ts).toBe(T + 2 * 3_600_000);
+    e.restore(e.snapshot());
+    expect(e.takeDirty()).toEqual([]);
+  });
+});
 
 describe('state changelog', () => {
   it('is compacted, partitioned like its source, and folds deltas and tombstones into the restored state', async () => {
