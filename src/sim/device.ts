@@ -33,15 +33,46 @@ export interface Silence {
   backlogUpload: boolean;
 }
 
-export type TelemetryMod =
-  | { kind: 'stuck'; metric: string; start: number; end: number; value?: number }
-  | { kind: 'offset'; metric: string; start: number; end: number; delta: number; rampMs: number }
-  | { kind: 'scale'; metric: string; start: number; end: number; factor: number };
+/**
+ * What a modifier actually changed. A fault or downgrade can be invisible for a while (a flow
+ * meter stuck at 0 while the line is idle, TLS stripped on a payment terminal at night when it
+ * makes no sessions), so modifiers stay on past their scheduled end until they have altered
+ * `minEvidence` events (bounded by `maxEnd`), and the label is set to the span of the evidence.
+ */
+export interface Evidence {
+  minEvidence: number;
+  maxEnd: number;
+  evidence: number;
+  firstTs?: number;
+  lastTs?: number;
+}
+
+export function newEvidence(minEvidence: number, maxEnd: number): Evidence {
+  return { minEvidence, maxEnd, evidence: 0 };
+}
+
+function active(m: { start: number; end: number; ev: Evidence }, ts: number): boolean {
+  if (ts < m.start) return false;
+  return ts < m.end || (m.ev.evidence < m.ev.minEvidence && ts < m.ev.maxEnd);
+}
+
+function witness(ev: Evidence, ts: number): void {
+  ev.evidence++;
+  if (ev.firstTs === undefined) ev.firstTs = ts;
+  ev.lastTs = ts;
+}
+
+export type TelemetryMod = { metric: string; start: number; end: number; ev: Evidence } & (
+  | { kind: 'stuck'; value?: number }
+  | { kind: 'offset'; delta: number; rampMs: number }
+  | { kind: 'scale'; factor: number }
+);
 
 export interface ConnMod {
   kind: 'plaintext';
   start: number;
   end: number;
+  ev: Evidence;
   /** Only sessions to this port are downgraded. */
   port: number;
   /** Moves the session to a plaintext port (e.g. MQTT 8883 → 1883) instead of dropping TLS in place. */
@@ -131,18 +162,21 @@ export class SimDevice {
       this.seq = 0;
     }
     for (const m of this.tmods) {
-      if (ts < m.start || ts >= m.end) continue;
+      if (!active(m, ts)) continue;
       const v = metrics[m.metric];
       if (v === undefined) continue;
+      let nv: number;
       if (m.kind === 'stuck') {
         if (m.value === undefined) m.value = this.lastMetrics[m.metric] ?? v;
-        metrics[m.metric] = m.value;
+        nv = m.value;
       } else if (m.kind === 'offset') {
         const ramp = m.rampMs > 0 ? Math.min(1, (ts - m.start) / m.rampMs) : 1;
-        metrics[m.metric] = round(v + m.delta * ramp, 3);
+        nv = round(v + m.delta * ramp, 3);
       } else {
-        metrics[m.metric] = round(v * m.factor, 3);
+        nv = round(v * m.factor, 3);
       }
+      if (nv !== v) witness(m.ev, ts);
+      metrics[m.metric] = nv;
     }
     for (const k in metrics) this.lastMetrics[k] = metrics[k]!;
     this.emit(out, {
@@ -177,9 +211,10 @@ export class SimDevice {
     let port = c.dst_port;
     let tls = c.tls;
     for (const m of this.cmods) {
-      if (ts < m.start || ts >= m.end || port !== m.port || tls !== true) continue;
+      if (port !== m.port || tls !== true || !active(m, ts)) continue;
       tls = false;
       if (m.toPort !== undefined) port = m.toPort;
+      witness(m.ev, ts);
     }
     const ev: SimEvent = {
       type: 'connection',

@@ -9,6 +9,7 @@
 import { patientMonitor, plc, posTerminal, smartMeter, vehicle } from './classes.js';
 import { SimDevice, orderOf, type Process } from './device.js';
 import { INJECTORS } from './incidents.js';
+import type { Evidence } from './device.js';
 import { PLAN, cgnatIp } from './net.js';
 import { Rng } from './prng.js';
 import { DAY, HOUR, MINUTE, ZONES, dstTransitions, iso, localTime, type Zone } from './time.js';
@@ -297,6 +298,7 @@ export function createFleet(opts: SimOptions): Fleet {
     },
   };
   const windows = new Map<number, Array<[number, number]>>();
+  const evidenceOf = new Map<IncidentLabel, Evidence>();
   let serial = 0;
   for (let round = 0; round < opts.incidentsPerKind; round++) {
     for (const kind of kinds) {
@@ -328,7 +330,9 @@ export function createFleet(opts: SimOptions): Fleet {
         windows.set(dev.idx, w);
         used.add(dev.idx);
         serial++;
-        incidents.push({ id: `inc-${String(serial).padStart(4, '0')}`, device_id: dev.id, device_class: dev.cls, kind, start: iso(got.start), end: iso(got.end), detail: got.detail });
+        const label: IncidentLabel = { id: `inc-${String(serial).padStart(4, '0')}`, device_id: dev.id, device_class: dev.cls, kind, start: iso(got.start), end: iso(got.end), detail: got.detail };
+        if (got.evidence) evidenceOf.set(label, got.evidence);
+        incidents.push(label);
         placed = true;
       }
     }
@@ -372,8 +376,33 @@ export function createFleet(opts: SimOptions): Fleet {
       while (cut < buf.length && buf[cut]!.ts < t1) cut++;
       carry = buf.slice(cut);
       const events = buf.slice(0, cut).filter((e) => e.ts >= start && e.ts < end);
+      if (t1 >= end) finalizeLabels();
       yield { events, until: t1 };
     }
+  }
+
+  /** Narrow modifier incidents to what they visibly changed; set aside those that changed nothing. */
+  function finalizeLabels(): void {
+    const kept: IncidentLabel[] = [];
+    const dropped: IncidentLabel[] = [];
+    for (const inc of labels.incidents) {
+      const ev = evidenceOf.get(inc);
+      if (!ev) {
+        kept.push(inc);
+        continue;
+      }
+      inc.detail = { ...inc.detail, scheduled_start: inc.start, scheduled_end: inc.end, altered_events: ev.evidence };
+      if (ev.firstTs === undefined || ev.lastTs === undefined) {
+        dropped.push(inc);
+        continue;
+      }
+      inc.start = iso(ev.firstTs);
+      inc.end = iso(Math.max(ev.lastTs, ev.firstTs));
+      kept.push(inc);
+    }
+    kept.sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : a.id < b.id ? -1 : 1));
+    labels.incidents = kept;
+    if (dropped.length) labels.unobservable = dropped;
   }
 
   return { start, end, devices, labels, chunks };

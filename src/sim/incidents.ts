@@ -4,8 +4,8 @@
  * wide, mostly log-uniform ranges so that the benchmark contains the quiet cases a SOC actually
  * misses, not only floods; the ranges are documented in docs/quality.md.
  */
-import type { Process, SimDevice } from './device.js';
-import { round } from './device.js';
+import type { Evidence, Process, SimDevice } from './device.js';
+import { newEvidence, round } from './device.js';
 import { PLAN, cgnatIp, publicIp } from './net.js';
 import type { Rng } from './prng.js';
 import { HOUR, MINUTE } from './time.js';
@@ -17,7 +17,13 @@ export interface Injection {
   start: number;
   end: number;
   detail: Record<string, unknown>;
+  /** For modifiers: what they changed; the label is narrowed to it after generation. */
+  evidence?: Evidence;
 }
+
+/** Modifiers must alter a few events to count as an incident; at most a day past their schedule. */
+const MIN_EVIDENCE = 3;
+const MAX_EXTENSION = 24 * HOUR;
 
 export interface Injector {
   classes: readonly DeviceClass[];
@@ -202,7 +208,7 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
   sensor_spoofing: {
     classes: ['smart_meter', 'plc', 'patient_monitor'],
     duration: (r, dev) => r.logUniform(dev.cls === 'smart_meter' ? 3 : 1, 10) * HOUR,
-    inject(dev, start, duration, r) {
+    inject(dev, start, duration, r, ctx) {
       const metric = r.pick(SPOOFABLE[dev.cls]!);
       const sd = dev.noise[metric] ?? 1;
       const end = start + duration;
@@ -215,18 +221,19 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
         ['scale', scalable ? 0.4 : 0],
       ] as const);
       const sign = r.chance(0.5) ? 1 : -1;
+      const ev = newEvidence(MIN_EVIDENCE, Math.min(ctx.end, end + MAX_EXTENSION));
       let detail: Record<string, unknown>;
       if (mode === 'scale') {
         const factor = sign > 0 ? r.uniform(1.25, 1.8) : r.uniform(0.4, 0.75);
-        dev.tmods.push({ kind: 'scale', metric, start, end, factor });
+        dev.tmods.push({ kind: 'scale', metric, start, end, factor, ev });
         detail = { metric, mode, factor: round(factor, 3) };
       } else {
         const k = mode === 'offset' ? r.logUniform(4, 20) : r.logUniform(6, 30);
         const rampMs = mode === 'ramp' ? duration * r.uniform(0.3, 0.7) : 0;
-        dev.tmods.push({ kind: 'offset', metric, start, end, delta: sign * k * sd, rampMs });
+        dev.tmods.push({ kind: 'offset', metric, start, end, delta: sign * k * sd, rampMs, ev });
         detail = { metric, mode, delta: round(sign * k * sd, 3), sigmas: round(k, 1), ramp_min: Math.round(rampMs / MINUTE) };
       }
-      return { start, end, detail };
+      return { start, end, detail, evidence: ev };
     },
   },
 
@@ -234,11 +241,12 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
   stuck_sensor: {
     classes: ['smart_meter', 'plc', 'patient_monitor', 'pos_terminal'],
     duration: (r, dev) => (dev.cls === 'smart_meter' ? r.logUniform(3, 12) : r.logUniform(0.5, 6)) * HOUR,
-    inject(dev, start, duration, r) {
+    inject(dev, start, duration, r, ctx) {
       const metric = r.pick(STUCKABLE[dev.cls]!);
       const end = start + duration;
-      dev.tmods.push({ kind: 'stuck', metric, start, end });
-      return { start, end, detail: { metric } };
+      const ev = newEvidence(MIN_EVIDENCE, Math.min(ctx.end, end + MAX_EXTENSION));
+      dev.tmods.push({ kind: 'stuck', metric, start, end, ev });
+      return { start, end, detail: { metric }, evidence: ev };
     },
   },
 
@@ -316,12 +324,13 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
     // Modbus PLCs have no TLS to strip; only OPC UA (secured) ones qualify.
     eligible: (dev) => dev.uplink.tls,
     duration: (r) => r.logUniform(1, 12) * HOUR,
-    inject(dev, start, duration, r) {
+    inject(dev, start, duration, r, ctx) {
       const u = dev.uplink;
       const end = start + duration;
       const toPort = u.port === 8883 && r.chance(0.3) ? 1883 : undefined;
-      dev.cmods.push(toPort === undefined ? { kind: 'plaintext', start, end, port: u.port } : { kind: 'plaintext', start, end, port: u.port, toPort });
-      return { start, end, detail: { port: u.port, to_port: toPort ?? u.port, app: u.app } };
+      const ev = newEvidence(MIN_EVIDENCE, Math.min(ctx.end, end + MAX_EXTENSION));
+      dev.cmods.push(toPort === undefined ? { kind: 'plaintext', start, end, port: u.port, ev } : { kind: 'plaintext', start, end, port: u.port, toPort, ev });
+      return { start, end, detail: { port: u.port, to_port: toPort ?? u.port, app: u.app }, evidence: ev };
     },
   },
 

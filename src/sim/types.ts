@@ -54,6 +54,11 @@ export interface LabelsFile {
   classes: Record<string, number>;
   incidents: IncidentLabel[];
   benign: BenignLabel[];
+  /**
+   * Scheduled incidents that never changed a single event (e.g. a sensor stuck at 0 on an idle
+   * line for the whole window): not ground truth, so not in `incidents`; listed for transparency.
+   */
+  unobservable?: IncidentLabel[];
 }
 
 /** A wire-format event under construction: `ts` is epoch ms until it is written. */
