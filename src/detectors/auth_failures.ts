@@ -3,8 +3,8 @@
  *
  * A ring of the last `threshold` failure times is enough to know whether `threshold` failures
  * fell within `window` (oldest in the ring vs newest), so state is bounded by the threshold. A
- * successful authentication after at least half a burst is reported separately and higher: that
- * is what a brute force that worked looks like.
+ * successful authentication to the same target after at least half a burst is reported separately
+ * and higher: that is what a brute force that worked looks like.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -30,7 +30,7 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
   name: 'auth_failures',
   family: 'connection',
   summary:
-    'Bursts of failed authentication (at least `threshold` failures within `window`) and a successful authentication right after such a burst (a brute force that may have worked).',
+    'Bursts of failed authentication (at least `threshold` failures within `window`) and a successful authentication to the same target right after such a burst (a brute force that may have worked).',
   params: {
     window: { type: 'duration', description: 'Window in which failures are counted.', default: '10m' },
     threshold: { type: 'integer', description: 'Failures within the window that make a burst.', default: 20, minimum: 2, maximum: 10_000 },
@@ -115,7 +115,9 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
           );
         }
       }
-    } else if (s.f.length >= Math.ceil(p.threshold / 2)) {
+    } else if (s.f.length >= Math.ceil(p.threshold / 2) && peer === s.lp) {
+      // Only a success on the target that was being guessed: the device's routine login to its
+      // own backend right after it attacked a neighbour says nothing about the attack working.
       const n = this.recent(s, e.ts);
       if (n >= Math.ceil(p.threshold / 2)) {
         f = raiseThrottled(

@@ -16,7 +16,9 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compact, fmt, fmtDuration, isInternalIp, touchCapped } from './util.js';
+import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import type { PeerSet } from './peerset.js';
 
 export interface BeaconingParams extends Record<string, unknown> {
   min_events: number;
@@ -43,9 +45,8 @@ interface Track {
 
 export interface BeaconingState {
   t0: number;
-  /** Known peers (minute last seen). */
-  k: Record<string, number>;
-  kn: number;
+  /** Known peers (minute last seen), scan-resistant so a scan cannot make old backends look new. */
+  k: PeerSet;
   /** Tracked candidate peers. */
   tr: Record<string, Track>;
   tn: number;
@@ -151,7 +152,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     private readonly p: BeaconingParams,
     readonly id: string,
   ) {
-    this.maxStateBytes = 200 + p.max_peers * 64 + p.max_tracks * (64 + p.history * (15 + 11) + 60) + p.max_tracks * 110;
+    this.maxStateBytes = 200 + peerSetMaxBytes(p.max_peers, 48) + p.max_tracks * (64 + p.history * (15 + 11) + 60) + p.max_tracks * 110;
   }
 
   applies(ev: M2MEvent): boolean {
@@ -159,7 +160,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
   }
 
   init(ev: M2MEvent): BeaconingState {
-    return { t0: ev.ts, k: {}, kn: 0, tr: {}, tn: 0, inc: {} };
+    return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: {} };
   }
 
   step(s: BeaconingState, ev: M2MEvent): StepResult<BeaconingState> {
@@ -167,9 +168,9 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     const p = this.p;
     const key = e.dst_ip.includes(':') ? `[${e.dst_ip}]:${e.dst_port}` : `${e.dst_ip}:${e.dst_port}`;
     const learning = e.ts - s.t0 < p.learning;
-    const known = s.k[key] !== undefined;
+    const known = peerSetHas(s.k, key);
     if (p.only_new_peers) {
-      s.kn = touchCapped(s.k, s.kn, key, Math.floor(e.ts / 60_000), p.max_peers);
+      (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
       if (learning || known) {
         if (!(key in s.tr)) return { state: s, findings: NONE };
       }

@@ -50,7 +50,7 @@ export const exfiltration: DetectorSpec<ExfiltrationParams> = {
   params: {
     window: { type: 'duration', description: 'Aggregation window for bytes out.', default: '1h', examples: ['15m', '1h'] },
     threshold_z: { type: 'number', description: 'Robust z of log10(bytes per window) that fires.', default: 5, minimum: 2 },
-    min_bytes: { type: 'integer', description: 'Never fire below this many bytes in a window.', default: 10 * 1024 * 1024, minimum: 0 },
+    min_bytes: { type: 'integer', description: 'Never fire below this many bytes in a window.', default: 1024 * 1024, minimum: 0 },
     min_ratio: { type: 'number', description: 'The window total must also be at least this multiple of the usual total.', default: 5, minimum: 1 },
     min_windows: { type: 'integer', description: 'Windows with traffic to learn before firing.', default: 24, minimum: 16 },
     learning: { type: 'duration', description: 'Event time to learn before firing.', default: '2d' },

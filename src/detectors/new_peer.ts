@@ -17,7 +17,9 @@ import type { IncidentBook } from './incident.js';
 import { clamp01, scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compact, fmtDuration, isInternalIp, touchCapped } from './util.js';
+import { compact, fmtDuration, isInternalIp } from './util.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import type { PeerSet } from './peerset.js';
 
 export interface NewPeerParams extends Record<string, unknown> {
   learning: number;
@@ -38,13 +40,10 @@ export interface NewPeerState {
   npt: number;
   nk: number;
   pub: number;
-  /** Known peer keys and IPs, ports → last seen (minutes since epoch). */
-  k: Record<string, number>;
-  kn: number;
-  ip: Record<string, number>;
-  ipn: number;
-  po: Record<string, number>;
-  pon: number;
+  /** Known peer keys, IPs and ports → last seen (minutes since epoch), scan-resistant. */
+  k: PeerSet;
+  ip: PeerSet;
+  po: PeerSet;
   inc: IncidentBook;
 }
 
@@ -84,7 +83,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
     readonly id: string,
   ) {
     // Keys up to "ffff:...:ffff:65535" (~46 chars) + a minute timestamp; incidents per new peer.
-    this.maxStateBytes = 256 + p.max_peers * 2 * 64 + p.max_ports * 20 + 64 * 110;
+    this.maxStateBytes = 256 + 2 * peerSetMaxBytes(p.max_peers, 48) + peerSetMaxBytes(p.max_ports, 10) + 64 * 110;
   }
 
   applies(ev: M2MEvent): boolean {
@@ -92,7 +91,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
   }
 
   init(ev: M2MEvent): NewPeerState {
-    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: {}, kn: 0, ip: {}, ipn: 0, po: {}, pon: 0, inc: {} };
+    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: peerSetNew(), ip: peerSetNew(), po: peerSetNew(), inc: {} };
   }
 
   step(s: NewPeerState, ev: M2MEvent): StepResult<NewPeerState> {
@@ -101,9 +100,9 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
     const minute = Math.floor(e.ts / 60_000);
     const portKey = `${e.dst_port}/${e.protocol}`;
     const key = p.peer === 'ip' ? e.dst_ip : e.dst_ip.includes(':') ? `[${e.dst_ip}]:${e.dst_port}` : `${e.dst_ip}:${e.dst_port}`;
-    const newKey = s.k[key] === undefined;
-    const newIp = s.ip[e.dst_ip] === undefined;
-    const newPort = s.po[portKey] === undefined;
+    const newKey = !peerSetHas(s.k, key);
+    const newIp = !peerSetHas(s.ip, e.dst_ip);
+    const newPort = !peerSetHas(s.po, portKey);
     const external = !isInternalIp(e.dst_ip);
 
     let findings: FindingDraft[] = NONE;
@@ -117,7 +116,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
       if (external && s.pub === 0) pr *= 1 / d;
       const score = Math.min(MAX_SCORE, clamp01(scoreFromP(pr)));
       if (score >= p.min_score) {
-        const ports = Object.keys(s.po).slice(0, 5).join(', ');
+        const ports = Object.keys(s.po.p).concat(Object.keys(s.po.q)).slice(0, 5).join(', ');
         const what = newPort ? 'a new port' : newIp ? 'a new host on a familiar port' : 'a new host/port pair';
         findings = [
           raise(
@@ -130,8 +129,8 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
               ts: e.ts,
               score,
               observed: `${key}/${e.protocol}${e.app_protocol ? ` (${e.app_protocol})` : ''}`,
-              expected: `${s.kn} known peers on ports ${ports || 'none'}`,
-              explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${s.kn} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
+              expected: `${s.k.pn + s.k.qn} known peers on ports ${ports || 'none'}`,
+              explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${s.k.pn + s.k.qn} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
               evidence: {
                 peer: key,
                 dst_ip: e.dst_ip,
@@ -143,7 +142,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
                 external,
                 first_external: external && s.pub === 0,
                 p_value: compact(pr),
-                known_peers: s.kn,
+                known_peers: s.k.pn + s.k.qn,
                 connections_seen: seenBefore,
               },
               mitre: newPeer.mitre,
@@ -165,7 +164,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
             ts: e.ts,
             score: 0,
             observed: `${key}/${e.protocol}`,
-            expected: `${s.kn} known peers`,
+            expected: `${s.k.pn + s.k.qn} known peers`,
             explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
             evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
             mitre: newPeer.mitre,
@@ -189,9 +188,11 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
       // Keep "has been external" sticky: halving to 0 would re-arm first-external.
       s.pub = Math.max(s.pub > 0 ? 1 : 0, Math.round(s.pub / 2));
     }
-    s.kn = touchCapped(s.k, s.kn, key, minute, p.max_peers);
-    s.ipn = touchCapped(s.ip, s.ipn, e.dst_ip, minute, p.max_peers);
-    s.pon = touchCapped(s.po, s.pon, portKey, minute, p.max_ports);
+    // Whatever the device uses while it is learned is its normal, even if seen only once.
+    const touch = learning ? peerSetProtect : peerSetTouch;
+    touch(s.k, key, minute, p.max_peers);
+    touch(s.ip, e.dst_ip, minute, p.max_peers);
+    touch(s.po, portKey, minute, p.max_ports);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;

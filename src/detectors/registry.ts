@@ -10,6 +10,8 @@ import { exfiltration } from './exfiltration.js';
 import { fanout } from './fanout.js';
 import { firmwareChange } from './firmware.js';
 import { flatline } from './flatline.js';
+import { flood } from './flood.js';
+import { lateralMovement } from './lateral_movement.js';
 import { levelShift } from './level_shift.js';
 import { metricBaseline } from './metric_baseline.js';
 import { newPeer } from './new_peer.js';
@@ -17,6 +19,7 @@ import { policy } from './policy.js';
 import { rangeLimits } from './range_limits.js';
 import { reporting } from './reporting.js';
 import { sequence } from './sequence.js';
+import { tlsDowngrade } from './tls_downgrade.js';
 import { unusualHour } from './unusual_hour.js';
 
 export const DETECTORS: readonly DetectorSpec<any>[] = [
@@ -36,6 +39,9 @@ export const DETECTORS: readonly DetectorSpec<any>[] = [
   authFailures,
   deviceCloning,
   unusualHour,
+  lateralMovement,
+  flood,
+  tlsDowngrade,
   // policy
   policy,
 ];
