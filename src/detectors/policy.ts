@@ -151,20 +151,25 @@ class PolicyDetector implements DetectorInstance<PolicyState> {
 
   private connection(s: PolicyState, e: ConnectionEvent, out: FindingDraft[]): void {
     const app = e.app_protocol?.toLowerCase();
+    const adminHit = this.adminPorts.has(e.dst_port) || (app !== undefined && this.adminApps.has(app));
+    const tlsHit = !adminHit && e.tls === false && (this.tlsPorts.has(e.dst_port) || (app !== undefined && this.tlsApps.has(app)));
+    const allowed = this.cidrs.size > 0 ? (this.cidrs.get(e.device_class) ?? this.cidrs.get('*')) : undefined;
+    const authHit = this.p.require_auth && e.auth === 'none' && !this.exempt.has(e.dst_port);
+    // Almost every event breaks no rule: build the texts only for those that do (hot path).
+    if (!adminHit && !tlsHit && !authHit && (allowed === undefined || allowed.length === 0)) return;
     const dst = `${e.dst_ip}:${e.dst_port}`;
     const who = `${e.device_id} (${e.device_class})`;
     const proto = `${e.protocol}${e.app_protocol ? `/${e.app_protocol}` : ''}`;
     const ev = { dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, app_protocol: e.app_protocol ?? null, tls: e.tls ?? null, auth: e.auth ?? null };
 
-    if (this.adminPorts.has(e.dst_port) || (app !== undefined && this.adminApps.has(app))) {
+    if (adminHit) {
       if (e.tls !== true) {
         this.push(s, out, e, `cleartext_admin:${e.dst_port}`, 0.6, `${proto} to ${dst}`, 'no cleartext administration', `${who} used cleartext administration (${app ?? `port ${e.dst_port}`}) to ${dst}; credentials and commands travel readable on the network: disable the service and move administration to SSH or TLS.`, ev, ['T1040', 'T0842', 'T0886']);
       }
-    } else if (e.tls === false && (this.tlsPorts.has(e.dst_port) || (app !== undefined && this.tlsApps.has(app)))) {
+    } else if (tlsHit) {
       this.push(s, out, e, `plaintext:${e.dst_port}`, 0.5, `plaintext ${proto} to ${dst}`, 'TLS', `${who} connected to ${dst} (${proto}) without TLS where TLS is required; fix the client configuration (or look for a downgrade by an on-path device) and rotate any credentials sent in the clear.`, ev, ['T1040', 'T0842']);
     }
 
-    const allowed = this.cidrs.get(e.device_class) ?? this.cidrs.get('*');
     if (allowed !== undefined && allowed.length > 0) {
       let ok = false;
       for (const c of allowed) if (inCidr(e.dst_ip, c)) { ok = true; break; }
@@ -175,7 +180,7 @@ class PolicyDetector implements DetectorInstance<PolicyState> {
       }
     }
 
-    if (this.p.require_auth && e.auth === 'none' && !this.exempt.has(e.dst_port)) {
+    if (authHit) {
       const external = !isInternalIp(e.dst_ip);
       this.push(s, out, e, `unauthenticated:${e.dst_port}`, external ? 0.6 : 0.45, `unauthenticated ${proto} session to ${dst}`, 'authenticated sessions', `${who} had an unauthenticated ${proto} session with ${dst}${external ? ' on the internet' : ''}; enable authentication on the service, or restrict who can reach it if the protocol has none.`, { ...ev, external }, ['T0886', 'T0812']);
     }
