@@ -1,10 +1,11 @@
 /**
  * Alert routing decisions, pure and event-time based so a replay raises the same alerts.
  *
- * A finding becomes an alert when its severity reaches the pipeline's min_severity. Repeats of
- * one device+detector inside the suppression window fold into the open alert (counted, not
- * sent); the next alert after the window says how many were folded. A finding whose severity
- * escalates to a higher band after it was alerted is sent again as an update.
+ * A finding becomes an alert when its severity reaches the pipeline's min_severity, once per
+ * severity band: extensions of an alerted finding are not re-sent unless it escalates to a
+ * higher band (which is sent as an update with its own alert id). Other findings of one
+ * device+detector inside the suppression window fold into the open alert (counted, not sent);
+ * the next alert after the window says how many were folded.
  */
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
@@ -25,41 +26,57 @@ interface Group {
   opened: number;
   /** Findings folded since. */
   folded: number;
-  /** Finding ids already alerted in this window, with the severity rank sent. */
-  sent: Record<string, number>;
+}
+
+interface Sent {
+  /** Highest severity rank alerted for the finding. */
+  rank: number;
+  /** Event time of the finding's latest update, for pruning. */
+  last: number;
 }
 
 export interface RouterState {
   groups: Record<string, Group>;
+  /** Findings already alerted, by finding_id. */
+  sent?: Record<string, Sent>;
 }
 
-export const emptyRouterState = (): RouterState => ({ groups: {} });
+export const emptyRouterState = (): RouterState => ({ groups: {}, sent: {} });
 
 export function route(state: RouterState, f: Finding, opts: RouterOptions): AlertDecision | null {
   const rank = SEVERITY_RANK[f.severity];
   if (rank < SEVERITY_RANK[opts.minSeverity]) return null;
+  const sent = (state.sent ??= {});
+  const prior = sent[f.finding_id];
+  if (prior) {
+    prior.last = Math.max(prior.last, f.last_ts);
+    if (rank <= prior.rank) return null; // an extension of an alerted finding, same band
+    prior.rank = rank;
+    return { finding: f, alert_id: `${f.finding_id}-${f.severity}`, suppressed_before: 0 };
+  }
   const key = `${f.device_id}\u0000${f.detector}`;
   const g = state.groups[key];
-  const inWindow = g !== undefined && f.last_ts - g.opened < opts.suppressMs;
-  if (inWindow) {
-    const sentRank = g.sent[f.finding_id];
-    if (sentRank !== undefined) {
-      if (rank <= sentRank) return null; // an extension of an alerted finding, same band
-      g.sent[f.finding_id] = rank;
-      return { finding: f, alert_id: `${f.finding_id}-${f.severity}`, suppressed_before: 0 };
-    }
+  if (g !== undefined && f.last_ts - g.opened < opts.suppressMs) {
     g.folded += 1;
     return null;
   }
   const folded = g?.folded ?? 0;
-  state.groups[key] = { opened: f.last_ts, folded: 0, sent: { [f.finding_id]: rank } };
+  state.groups[key] = { opened: f.last_ts, folded: 0 };
+  sent[f.finding_id] = { rank, last: f.last_ts };
   return { finding: f, alert_id: `${f.finding_id}-${f.severity}`, suppressed_before: folded };
 }
 
-/** Drop groups whose window closed long ago so the state stays bounded. */
+/** How long an alerted finding is remembered after its last update (an incident gap is shorter). */
+const SENT_TTL_MS = 7 * 86_400_000;
+
+/** Drop windows and alerted findings long past so the state stays bounded. */
 export function pruneRouter(state: RouterState, watermark: number, opts: RouterOptions): void {
   for (const k in state.groups) {
     const g = state.groups[k]!;
-    if (watermark - g.opened > opts.suppressMs * 4 && g.folded === 0) delete state.groups[k];
+    // A window with folded findings is kept a while so the next alert can report them.
+    const keep = g.folded > 0 ? Math.max(opts.suppressMs * 4, 86_400_000) : opts.suppressMs * 4;
+    if (watermark - g.opened > keep) delete state.groups[k];
   }
+  const sent = state.sent ?? {};
+  for (const id in sent) if (watermark - sent[id]!.last > SENT_TTL_MS) delete sent[id];
 }

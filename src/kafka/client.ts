@@ -9,6 +9,9 @@ export function brokersFromEnv(env: NodeJS.ProcessEnv = process.env): string[] {
 const toPino: logCreator = () => ({ namespace, level, log }) => {
   const { message, ...extra } = log;
   const l = logger().child({ component: 'kafkajs', namespace });
+  // Our transactional producers bound their retries on purpose (the transaction keeps a retried
+  // checkpoint safe), so kafkajs' warning about it is noise.
+  if (message.startsWith('Limiting retries for the idempotent producer')) return l.debug(extra, message);
   // kafkajs logs expected, retried conditions (coordinator moving, rebalances) as ERROR.
   if (level === logLevel.ERROR || level === logLevel.WARN) l.warn(extra, message);
   else if (level === logLevel.INFO) l.debug(extra, message);

@@ -55,25 +55,6 @@ export const MIGRATIONS: Migration[] = [
       TTL ingested_at + INTERVAL ${Math.max(1, Math.floor(t.ttlDays))} DAY`,
     ],
   },
-  {
-    version: 2,
-    name: 'state checkpoints',
-    statements: (t) => [
-      // Detector state per (pipeline, topic, partition) with the offset it reflects. The newest
-      // offset wins; a restart or a rebalance restores from here and seeks to that offset.
-      `CREATE TABLE IF NOT EXISTS ${q(t, 'checkpoints')} (
-        pipeline LowCardinality(String),
-        topic LowCardinality(String),
-        partition UInt32,
-        next_offset Int64,
-        state String CODEC(ZSTD(3)),
-        devices UInt32,
-        written_at DateTime64(3, 'UTC') DEFAULT now64(3)
-      )
-      ENGINE = ReplacingMergeTree(next_offset)
-      ORDER BY (pipeline, topic, partition)`,
-    ],
-  },
 ];
 
 export async function migrate(client: ClickHouseClient, t: Target): Promise<number[]> {

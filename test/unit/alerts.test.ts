@@ -36,6 +36,8 @@ describe('alert router', () => {
     // After the window the next one is sent and says how many were folded.
     const f3 = finding({ key: 'ports2', first_ts: 1_000_000 + 31 * 60_000, last_ts: 1_000_000 + 31 * 60_000 });
     expect(route(st, f3, opts)?.suppressed_before).toBe(1);
+    // The first finding, extended past the window in the same band, is not alerted again.
+    expect(route(st, { ...f1, score: 0.95, severity: 'critical', version: 9, last_ts: f1.last_ts + 40 * 60_000 }, opts)).toBeNull();
     // Another device is independent.
     expect(route(st, finding({ device_id: 'cam-2', first_ts: 1_060_000, last_ts: 1_060_000 }), opts)).not.toBeNull();
   });

@@ -58,7 +58,11 @@ Examples:
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           log.info({ signal: sig }, 'stopping');
-          void svc.stop(30_000).then(resolve);
+          // stop() is bounded; exiting afterwards makes the bound hard even if a socket lingers.
+          void svc.stop(30_000).then(() => {
+            resolve();
+            setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+          });
         };
         process.once('SIGTERM', () => stop('SIGTERM'));
         process.once('SIGINT', () => stop('SIGINT'));
