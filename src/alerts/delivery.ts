@@ -23,6 +23,14 @@ import { outboxTopic } from '../pipeline/runner.js';
 
 const SEVERITY_BY_ID = ['info', 'info', 'low', 'medium', 'high', 'critical'] as const;
 
+/** Whether this route takes this alert: its severity floor, and the detector's `routes:` list. */
+export function wants(cfg: PipelineConfig, r: AlertRouteConfig, alert: OcsfDetectionFinding): boolean {
+  const sev = SEVERITY_BY_ID[alert.severity_id] ?? 'info';
+  if (r.min_severity && SEVERITY_RANK[sev] < SEVERITY_RANK[r.min_severity]) return false;
+  const det = cfg.detectors.find((d) => d.id === alert.finding_info.analytic.name);
+  return !det?.routes || det.routes.includes(r.name);
+}
+
 export interface DeliveryHandle {
   stop(): Promise<void>;
 }
@@ -51,8 +59,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
         const pipeline = m.headers?.['x-m2m-pipeline']?.toString();
         if (pipeline === cfg.name && m.value) {
           const alert = JSON.parse(m.value.toString('utf8')) as OcsfDetectionFinding;
-          const sev = SEVERITY_BY_ID[alert.severity_id] ?? 'info';
-          if (!r.min_severity || SEVERITY_RANK[sev] >= SEVERITY_RANK[r.min_severity]) {
+          if (wants(cfg, r, alert)) {
             await retry(() => send(alert), {
               initialMs: 1_000,
               maxMs: 60_000,

@@ -67,3 +67,22 @@ describe('OCSF and renderings', () => {
     expect(signBody(body, 's3cret')).toBe('sha256=' + createHmac('sha256', 's3cret').update(body).digest('hex'));
   });
 });
+
+describe('route selection', () => {
+  it('honours a route severity floor and a detector routes list', async () => {
+    const { wants } = await import('../../src/alerts/delivery.js');
+    const { testPipeline } = await import('../support/kafka.js');
+    const cfg = testPipeline('p', [['fanout', {}], ['new_peer', {}]]);
+    cfg.detectors[1]!.routes = ['pager'];
+    const pager = { type: 'webhook' as const, name: 'pager', min_severity: 'high' as const, options: { url: 'http://127.0.0.1:1' } };
+    const soc = { type: 'webhook' as const, name: 'soc', options: { url: 'http://127.0.0.1:1' } };
+    const medium = toOcsf(finding(), { alert_id: 'a', suppressed_before: 0, product_version: '1' });
+    const high = toOcsf(finding({ score: 0.8 }), { alert_id: 'a', suppressed_before: 0, product_version: '1' });
+    const peer = toOcsf(finding({ detector: 'new_peer', score: 0.8 }), { alert_id: 'a', suppressed_before: 0, product_version: '1' });
+    expect(wants(cfg, pager, medium)).toBe(false);
+    expect(wants(cfg, pager, high)).toBe(true);
+    expect(wants(cfg, soc, medium)).toBe(true);
+    expect(wants(cfg, soc, peer)).toBe(false);
+    expect(wants(cfg, pager, peer)).toBe(true);
+  });
+});
