@@ -127,7 +127,9 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
       const warm = m.n >= p.min_samples && e.ts - m.t0 >= p.learning;
       if (Math.abs(x - m.v) <= p.tolerance) {
         m.rl++;
-        if (!warm) continue;
+        // A run that began while learning is part of what is being learned (the first closed
+        // night of a shop, the first weekend of a plant), not a deviation from it.
+        if (!warm || m.rs < m.t0 + p.learning) continue;
         const rate = (m.ch + 1) / (m.n + 2);
         if (rate < p.min_change_rate) continue;
         const dur = e.ts - m.rs;

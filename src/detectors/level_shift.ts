@@ -32,6 +32,8 @@ export interface LevelShiftParams extends Record<string, unknown> {
   seasonal_after: number;
   max_metrics: number;
   incident_gap: number;
+  variability_factor: number;
+  relearn: number;
 }
 
 interface ShiftMetric {
@@ -51,16 +53,38 @@ interface ShiftMetric {
   /** Start time of the current excursion. */
   tp: number;
   tn: number;
+  /** When the residual spread started learning (it must see a full cycle before it is trusted). */
+  te?: number;
+  /** Smoothed residual (σ, ~10 readings) and its usual spread: how far the level wanders. */
+  zs?: number;
+  vs?: number;
+  /** Previous value, and rises/falls seen (cumulative counters have no level to shift). */
+  pv?: number;
+  up?: number;
+  dn?: number;
+  /** Fast relearning (after a reboot, a firmware change, or a shift absorbed) until this time. */
+  rl?: number;
 }
 
 export interface LevelShiftState {
   m: Record<string, ShiftMetric>;
   nm: number;
   inc: IncidentBook;
+  fw?: string;
+  sq?: number;
 }
 
 const MIN_BUCKET_N = 8;
 const RECENT = 0.1;
+/** History the residual spread and the level's wander need before they are trusted. */
+const RESID_LEARN_MS = 24 * 3_600_000;
+/** Learning-rate floor while relearning. */
+const RELEARN_ALPHA = 0.05;
+const SEQ_RESTART = 5;
+/** Highest score (low) for a shift to a level the daily profile already holds at other hours. */
+const CONTEXT_CAP = 0.45;
+/** Cheap σ of the slow wander from the mean |smoothed residual| (as for a Gaussian). */
+const ABS_TO_SIGMA = 1.2533;
 
 /**
  * The profile value at ts: bucket centres stand for the middle of their hour, and the value is
@@ -82,7 +106,7 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
   name: 'level_shift',
   family: 'telemetry',
   summary:
-    'Sustained level shifts and drifts in a metric (two-sided CUSUM on robust, de-seasonalised residuals): the change that never spikes but stays, such as a nudged setpoint, a stuck-open valve or a calibration drift.',
+    'Sustained level shifts and drifts in a metric (two-sided CUSUM on robust, de-seasonalised residuals), judged against how much the metric\'s level normally wanders: the change that never spikes but stays, such as a nudged setpoint, a stuck-open valve or a calibration drift. Cumulative counters are skipped; reboots and firmware changes trigger a quick relearn.',
   params: {
     metrics: METRICS_PARAM,
     exclude: EXCLUDE_PARAM,
@@ -95,7 +119,23 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
     window: { type: 'integer', description: 'Effective memory of the baseline in samples.', default: 2000, minimum: 50 },
     seasonal_after: { type: 'duration', description: 'History the hour-of-day profile needs before the detector has an opinion (it only compares against the profile).', default: '3d' },
     max_metrics: { type: 'integer', description: 'Metrics tracked per device (bounds state).', default: 32, minimum: 1, maximum: 512 },
-    incident_gap: { type: 'duration', description: 'A shift that keeps accumulating within this extends one finding.', default: '6h' },
+    incident_gap: {
+      type: 'duration',
+      description: 'A shift that keeps accumulating within this extends one finding; a shift that has lasted this long is then learned as the new level.',
+      default: '6h',
+    },
+    variability_factor: {
+      type: 'number',
+      description:
+        'The recent mean residual must also exceed this many times the usual spread of recent means, so a metric whose level wanders from day to day (drifting transmitters, Poisson counts, load that differs by weekday) needs a proportionally larger shift.',
+      default: 4,
+      minimum: 1,
+    },
+    relearn: {
+      type: 'duration',
+      description: 'After a reboot (seq restart) or a firmware change, the detector relearns the level quickly and says nothing for this long.',
+      default: '2h',
+    },
   },
   example:
     'pump-3 (pump) flow_lpm has shifted 3.4σ above its usual 118 ± 2.1 for 2.5h (90 readings); confirm whether the setpoint or the process was changed on purpose, otherwise inspect the device and its controller for tampering.',
@@ -115,7 +155,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    this.maxStateBytes = 64 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 10 * 18 + 140);
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~17
+    // scalars, an open incident; plus the device's firmware and seq.
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 17 * 18 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -129,6 +171,25 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   step(s: LevelShiftState, ev: M2MEvent): StepResult<LevelShiftState> {
     const e = ev as TelemetryEvent;
     let out: FindingDraft[] | null = null;
+    let restart = false;
+    if (e.firmware !== undefined) {
+      if (s.fw !== undefined && s.fw !== e.firmware) restart = true;
+      s.fw = e.firmware;
+    }
+    if (e.seq !== undefined) {
+      if (s.sq !== undefined && e.seq < s.sq && e.seq <= SEQ_RESTART && s.sq > 10 * SEQ_RESTART) restart = true;
+      s.sq = e.seq;
+    }
+    if (restart) {
+      // A reboot or new firmware may legitimately move levels (fleet rollouts do it everywhere at
+      // once): forget the excursions in progress and relearn quickly.
+      for (const k in s.m) {
+        const m = s.m[k]!;
+        m.sp = 0;
+        m.sn = 0;
+        m.rl = e.ts + this.p.relearn;
+      }
+    }
     for (const name in e.metrics) {
       if (this.filter !== null && !this.filter(name)) continue;
       const x = e.metrics[name];
@@ -153,6 +214,17 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   private observe(s: LevelShiftState, m: ShiftMetric, name: string, x: number, e: TelemetryEvent): FindingDraft | null {
     const p = this.p;
     const ts = e.ts;
+    // Cumulative counters (their level always grows) have no level to shift; their rate is
+    // metric_baseline's business.
+    if (m.pv !== undefined) {
+      if (x > m.pv) m.up = (m.up ?? 0) + 1;
+      else if (x < m.pv) m.dn = (m.dn ?? 0) + 1;
+    }
+    m.pv = x;
+    const up0 = m.up ?? 0;
+    if (up0 >= 20 && (m.dn ?? 0) <= up0 * 0.01 && up0 >= 0.8 * m.g.n) return null;
+    const relearning = m.rl !== undefined && ts < m.rl;
+    const win = relearning ? Math.min(p.window, 1 / RELEARN_ALPHA) : p.window;
     // The profile learns from the first reading; residuals use it once it has seen enough days.
     // Until then, and for a bucket not learned yet (the first weekend, say), there is no
     // opinion, rather than a comparison against the wrong part of the cycle.
@@ -162,10 +234,14 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     const centre = profiled ? profileAt(hb, bi, ts) : m.g.c;
     const ready = robustReady(m.g) && robustReady(m.e) && profiled;
     const resid = x - centre;
-    if (!ready) {
-      robustUpdate(m.g, x, p.window);
-      if (robustReady(m.g) && profiled) robustUpdate(m.e, resid, p.window);
-      this.learnBucket(m, bi, x, false);
+    if (!ready || m.te === undefined || ts - m.te < RESID_LEARN_MS) {
+      robustUpdate(m.g, x, win);
+      if (robustReady(m.g) && profiled) {
+        m.te ??= ts;
+        robustUpdate(m.e, resid, win);
+        if (robustReady(m.e)) this.learnWander(m, (resid - m.e.c) / Math.max(m.e.s, Math.abs(m.g.c) * 1e-3, 1e-9), win);
+      }
+      this.learnBucket(m, bi, x, false, relearning);
       return null;
     }
     const sigma = Math.max(m.e.s, Math.abs(m.g.c) * 1e-3, 1e-9);
@@ -199,18 +275,43 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     m.zp = compact(m.zp);
     m.zn = compact(m.zn);
 
-    const warm = m.g.n >= p.min_samples && ts - m.t0 >= p.min_learning;
-    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift;
-    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift;
-    const shifting = m.sp > p.h / 2 || m.sn > p.h / 2;
+    const warm = m.g.n >= p.min_samples && ts - m.t0 >= p.min_learning && !relearning;
+    const zs = m.zs ?? 0;
+    const wander = Math.max(m.vs ?? 0, 1e-9) * p.variability_factor;
+    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander;
+    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander;
+    let shifting = !relearning && (m.sp > p.h / 2 || m.sn > p.h / 2);
+    // A shift that has outlasted the incident gap has been reported; it is the new level now.
+    const since0 = m.sp > m.sn ? m.tp : m.tn;
+    if (shifting && ts - since0 > p.incident_gap) {
+      m.rl = ts + p.relearn;
+      m.sp = 0;
+      m.sn = 0;
+      shifting = false;
+    }
 
-    robustUpdate(m.g, x, p.window, shifting);
-    robustUpdate(m.e, resid, p.window, shifting || Math.abs(z) > 4);
-    this.learnBucket(m, bi, x, shifting);
+    robustUpdate(m.g, x, win, shifting);
+    robustUpdate(m.e, resid, win, shifting || Math.abs(z) > 4);
+    this.learnWander(m, z, win, shifting);
+    this.learnBucket(m, bi, x, shifting, relearning);
 
     if (!warm || (!up && !down)) return null;
     const dir = up ? 'above' : 'below';
     const mean = up ? m.zp : m.zn;
+    // A level the metric routinely holds at other hours (a plant idling on a weekday evening, a
+    // shop closed early) is unusual only for the hour: weaker evidence than a level it never
+    // holds, so it stays low. Levels outside the daily profile's range keep their full score.
+    const level = centre + m.e.c + (up ? 1 : -1) * mean * sigma;
+    let pmin = Infinity;
+    let pmax = -Infinity;
+    for (let i = 0; i < 96; i += 2) {
+      if (hb[i + 1]! < MIN_BUCKET_N) continue;
+      if (hb[i]! < pmin) pmin = hb[i]!;
+      if (hb[i]! > pmax) pmax = hb[i]!;
+    }
+    const contextual = level >= pmin - sigma && level <= pmax + sigma;
+    let score = scoreFromZ(2 * mean);
+    if (contextual && score > CONTEXT_CAP) score = CONTEXT_CAP;
     const n = up ? m.np : m.nn;
     const since = up ? m.tp : m.tn;
     return raiseThrottled(
@@ -221,7 +322,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
         device_id: e.device_id,
         device_class: e.device_class,
         ts,
-        score: scoreFromZ(2 * mean),
+        score,
         observed: compact(centre + m.e.c + (up ? 1 : -1) * mean * sigma),
         expected: `${fmt(centre + m.e.c)} ± ${fmt(sigma)}`,
         explanation: `${e.device_id} (${e.device_class}) ${name} has shifted ${fmt(mean)}σ ${dir} its usual ${fmt(centre + m.e.c)} ± ${fmt(sigma)} for ${fmtDuration(ts - since)} (${n} readings); confirm whether the setpoint or the process was changed on purpose, otherwise inspect the device and its controller for tampering.`,
@@ -236,6 +337,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
           baseline_center: compact(centre + m.e.c),
           baseline_sigma: compact(sigma),
           seasonal: true,
+          within_daily_range: contextual,
+          wander_sigma: compact(m.vs ?? 0),
         },
         mitre: levelShift.mitre,
       },
@@ -243,7 +346,20 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     );
   }
 
-  private learnBucket(m: ShiftMetric, bi: number, x: number, outlier: boolean): void {
+  /**
+   * The smoothed residual (EW over ~10 readings) and its usual size: white noise averages out
+   * (spread ≈ 0.23σ), a level that wanders does not, and a shift must stand out from that wander.
+   */
+  private learnWander(m: ShiftMetric, z: number, win: number, outlier = false): void {
+    const zc = z > 6 ? 6 : z < -6 ? -6 : z;
+    const zs = (m.zs ?? 0) + RECENT * (zc - (m.zs ?? 0));
+    m.zs = compact(zs);
+    if (outlier) return;
+    const a = Math.max(1 / (m.e.n + 1), 1 / win);
+    m.vs = compact((1 - a) * (m.vs ?? 0) + a * ABS_TO_SIGMA * Math.abs(zs));
+  }
+
+  private learnBucket(m: ShiftMetric, bi: number, x: number, outlier: boolean, fast = false): void {
     const hb = m.hb;
     const n = hb[bi + 1]!;
     if (n === 0) {
@@ -251,7 +367,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       hb[bi + 1] = 1;
       return;
     }
-    const a = Math.max(1 / (n + 1), 1 / this.p.window) * (outlier ? 0.25 : 1);
+    let a = Math.max(1 / (n + 1), 1 / this.p.window) * (outlier ? 0.25 : 1);
+    if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
     const sg = Math.max(m.e.s, 1e-9) * 3;
     const d = x - hb[bi]!;
     hb[bi] = compact(hb[bi]! + a * (d > sg ? sg : d < -sg ? -sg : d));

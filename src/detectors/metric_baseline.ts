@@ -22,10 +22,10 @@
  */
 import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { scoreFromZ } from './score.js';
+import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, hourOfDay, isWeekend, mad, median, metricFilter } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, tailNew, tailP, tailUpdate } from './util.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -41,6 +41,8 @@ export interface MetricBaselineParams extends Record<string, unknown> {
   max_metrics: number;
   incident_gap: number;
   detect_counters: boolean;
+  full_cycle: number;
+  relearn: number;
 }
 
 /** Samples summarised by median/MAD before the EWMA takes over. */
@@ -53,6 +55,16 @@ const ABS_TO_SIGMA = 1.2533;
 const MIN_BUCKET_N = 8;
 /** A bucket's spread is at least this fraction of the global spread (see header). */
 const BUCKET_SPREAD_FLOOR = 0.33;
+/** Memory of the tail model, in readings (long: tails need many readings to be seen). */
+const TAIL_MEMORY = 20_000;
+/** A run's evidence grows with √(length) up to this many readings (see scoreRun). */
+const RUN_CAP = 16;
+/** Readings after which a sustained excursion is absorbed as the new level. */
+const ABSORB_RUN = 4 * RUN_CAP;
+/** Learning rate floor while relearning after a reboot or firmware change. */
+const RELEARN_ALPHA = 0.05;
+/** Scores below medium: what an unconfirmed excursion is capped at. */
+const LOW_CAP = 0.49;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -76,12 +88,24 @@ export interface MetricState {
   dn?: number;
   /** Seasonal buckets, flat [centre, σ, n] × buckets. */
   sb?: number[];
+  /** The series' own tail of z (util.tailNew). */
+  tl?: number[];
+  /** Envelope of ordinary values seen so far. */
+  lo?: number;
+  hi?: number;
+  /** Current run of tail readings: signed length (+ above, − below) and its weakest p. */
+  r?: number;
+  rp?: number;
 }
 
 export interface MetricBaselineState {
   m: Record<string, MetricState>;
   nm: number;
   inc: IncidentBook;
+  /** Last firmware and seq seen, and when the device last restarted or changed firmware. */
+  fw?: string;
+  sq?: number;
+  rb?: number;
 }
 
 function bucketCount(mode: MetricBaselineParams['seasonality']): number {
@@ -102,7 +126,7 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
   name: 'metric_baseline',
   family: 'telemetry',
   summary:
-    'Spikes and dips in any numeric metric against a robust per-device baseline (clipped EWMA of centre and spread, initialised by median/MAD) with hour-of-day seasonality once enough history exists. Cumulative counters are recognised and scored on their rate. Anomalous readings do not widen the baseline.',
+    'Spikes and dips in any numeric metric against a robust per-device baseline (clipped EWMA of centre and spread, initialised by median/MAD) with hour-of-day seasonality once enough history exists. Scores come from the metric\'s own fitted tail (peaks over threshold, after SPOT), so routine large swings stay quiet; a single reading is medium only when extreme for this series, sustained excursions build up. Cumulative counters are recognised and scored on their rate. Anomalous readings do not widen the baseline.',
   params: {
     metrics: METRICS_PARAM,
     exclude: EXCLUDE_PARAM,
@@ -116,9 +140,10 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
     },
     threshold_z: {
       type: 'number',
-      description: 'Robust z (deviation in baseline σ) at which a reading is anomalous. 5 → score 0.4 (low), 6 → 0.5 (medium), 8 → 0.7 (high).',
-      default: 5,
-      minimum: 2,
+      description:
+        'Robust z (deviation in baseline σ) below which a reading is never a finding. Above it the score comes from the tail probability under the metric\'s own fitted tail (peaks over threshold), corrected for the number of readings per day, so a z that is routine for this metric scores low.',
+      default: 4,
+      minimum: 3,
       maximum: 20,
     },
     min_abs_deviation: {
@@ -155,6 +180,17 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
       description: 'Score monotonically increasing metrics (cumulative counters) on their rate per second.',
       default: true,
     },
+    full_cycle: {
+      type: 'duration',
+      description:
+        'History a metric needs (and, with seasonality, a learned bucket for the hour) before a reading can be medium or worse; until then only values far outside the envelope seen so far can.',
+      default: '24h',
+    },
+    relearn: {
+      type: 'duration',
+      description: 'After a reboot (seq restart) or a firmware change the baseline relearns quickly and findings stay low for this long.',
+      default: '2h',
+    },
   },
   example:
     'meter-0042 (smart_meter) reported current=41.3, 14.2σ above its usual 4.1 ± 2.6 for 12:00 UTC; check the load on this meter and recent commands to it before trusting its readings.',
@@ -179,9 +215,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
     // Per metric: ~64-char name, ~12 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
-    // chars each, the warm-up buffer, and an open incident; plus the object framing.
-    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 140;
-    this.maxStateBytes = 64 + p.max_metrics * perMetric;
+    // chars each, the warm-up buffer, the tail (7 numbers), envelope and run (4 fields), and an
+    // open incident; plus the object framing and the device's firmware/seq/restart fields.
+    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 7 * 22 + 4 * 24 + 140;
+    this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
   applies(ev: M2MEvent): boolean {
@@ -196,6 +233,16 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const e = ev as TelemetryEvent;
     let findings: FindingDraft[] | null = null;
     const metrics = e.metrics;
+    // A reboot or a new firmware legitimately changes how a device reads (fleet rollouts change
+    // levels everywhere at once); relearn quickly rather than report every metric as anomalous.
+    if (e.firmware !== undefined) {
+      if (state.fw !== undefined && state.fw !== e.firmware) state.rb = e.ts;
+      state.fw = e.firmware;
+    }
+    if (e.seq !== undefined) {
+      if (state.sq !== undefined && e.seq < state.sq && e.seq <= SEQ_RESTART && state.sq > 10 * SEQ_RESTART) state.rb = e.ts;
+      state.sq = e.seq;
+    }
     for (const name in metrics) {
       if (this.filter !== null && !this.filter(name)) continue;
       const x = metrics[name];
@@ -236,6 +283,21 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 
     let v = x;
     if (ms.k === 1) {
+      if (prev !== null && inOrder && x < prev && x > COUNTER_RESET * prev) {
+        // A counter only falls when it resets or wraps (to near zero); this one moves both ways,
+        // so it was a ramp seen during warm-up, not a counter: learn it again as a level.
+        delete ms.k;
+        delete ms.sb;
+        delete ms.tl;
+        delete ms.lo;
+        delete ms.hi;
+        ms.w = [];
+        ms.n = 0;
+        ms.t0 = ts;
+        ms.up = 0;
+        ms.dn = 0;
+        return null;
+      }
       if (prev === null || !inOrder || x < prev) return null; // counter reset or first reading
       v = (x - prev) / ((ts - prevTs) / 1000);
     }
@@ -250,7 +312,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const floorQ = ms.k === 1 ? 0 : ms.q;
     const sg = Math.max(ms.s, floorRel, floorQ, 1e-12);
     const rg = v - ms.c;
-    let z = Math.abs(rg) / sg;
+    let z = rg / sg;
     let expC = ms.c;
     let expS = sg;
     let bucket = -1;
@@ -260,15 +322,20 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     if (this.nb > 0 && ms.sb === undefined) ms.sb = new Array<number>(this.nb * 3).fill(0);
     const sb = ms.sb;
     if (sb !== undefined) bucket = bucketOf(p.seasonality, ts);
-    if (sb !== undefined && ts - ms.t0 >= p.seasonal_after) {
+    const age = ts - ms.t0;
+    const perDay = ms.n / Math.max(1, age / DAY_MS);
+    if (sb !== undefined && age >= p.seasonal_after) {
+      // A bucket is trusted once it holds about two days of its hour: readings from one hour of
+      // one day are autocorrelated and understate the day-to-day spread.
+      const minB = Math.max(MIN_BUCKET_N, (1.5 * perDay) / 24);
       const bfloor = Math.max(sg * BUCKET_SPREAD_FLOOR, floorRel, floorQ, 1e-12);
       let best = Infinity;
       for (let d = -1; d <= 1; d++) {
         const b = d === 0 ? bucket : neighbour(bucket, d);
-        if (sb[b * 3 + 2]! < MIN_BUCKET_N) continue;
+        if (sb[b * 3 + 2]! < minB) continue;
         const s = Math.max(sb[b * 3 + 1]!, bfloor);
-        const zb = Math.abs(v - sb[b * 3]!) / s;
-        if (zb < best) {
+        const zb = (v - sb[b * 3]!) / s;
+        if (Math.abs(zb) < Math.abs(best)) {
           best = zb;
           expC = sb[b * 3]!;
           expS = s;
@@ -279,21 +346,77 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         usedBucket = true;
       }
     }
+    const az = Math.abs(z);
 
-    const warm = ms.n >= p.min_samples && ts - ms.t0 >= p.min_learning;
+    const warm = ms.n >= p.min_samples && age >= p.min_learning;
+    const relearning = state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb;
     const dev = Math.abs(v - expC);
-    const anomalous =
-      z >= p.threshold_z && dev >= p.min_abs_deviation && dev >= Math.abs(expC) * p.min_rel_deviation;
+    const tail = az > TAIL_T && dev >= p.min_abs_deviation && dev >= Math.abs(expC) * p.min_rel_deviation;
+    const tl = (ms.tl ??= tailNew());
 
-    // Learn. Anomalous readings nudge the centre only.
-    const a = Math.max(1 / (ms.n + 1), this.alpha0);
-    const clip = CLIP * sg;
+    // Score: the tail probability under this metric's own tail, for the run the reading belongs
+    // to, times the readings per day (a once-a-day surprise is not an incident).
+    let score = 0;
+    let pr = 1;
+    let run = 0;
+    if (tail) {
+      const side = z > 0 ? 1 : -1;
+      const pt = tailP(tl, z);
+      const r0 = ms.r ?? 0;
+      if (r0 * side > 0) {
+        run = Math.abs(r0) + 1;
+        ms.rp = Math.max(ms.rp ?? pt, pt);
+      } else {
+        run = 1;
+        ms.rp = pt;
+      }
+      ms.r = side * Math.min(run, 1e6);
+      pr = runP(ms.rp, run);
+      score = scoreFromP(Math.min(1, pr * Math.max(1, perDay)));
+    } else if (ms.r !== undefined) {
+      delete ms.r;
+      delete ms.rp;
+    }
+    // Any finding-worthy reading stays out of what is learned, or a sustained offset would teach
+    // the baseline and its tail that it is routine before it had built up its evidence.
+    const alarming = score >= 0.3;
+
+    // Until a full cycle is learned (and the reading's own hour bucket), a daily pattern is not
+    // yet known: only a value far outside the envelope seen so far may be more than low.
+    const lo = ms.lo ?? v;
+    const hi = ms.hi ?? v;
+    const margin = Math.max(hi - lo, 6 * sg);
+    const cycleKnown = age >= p.full_cycle && (this.nb === 0 || usedBucket);
+    // A value inside the envelope of the series' ordinary values is unusual only for the hour
+    // (a plant idling on a weekday, an engine cold at an odd time): weaker evidence than a value
+    // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
+    const contextual = v <= hi && v >= lo;
+    if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin))) score = LOW_CAP;
+
+    // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
+    // cycle is known everything is learned, since what is routine is not known yet.
+    // A run that has lasted long after being reported is a new level (a refill, a recalibration),
+    // not a string of fresh anomalies: absorb it quickly so the incident can close.
+    const absorbing = run >= ABSORB_RUN;
+    const calibrating = age < p.full_cycle || relearning || absorbing;
+    const anomalous = alarming && !calibrating;
+    // The tail keeps learning from everything short of alert-worthy, or a routine second mode
+    // seen on day one would fade from it and start alerting days later.
+    tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
+    if (!anomalous) {
+      if (v < lo || ms.lo === undefined) ms.lo = compact(v);
+      if (v > hi || ms.hi === undefined) ms.hi = compact(v);
+    }
+    let a = Math.max(1 / (ms.n + 1), this.alpha0);
+    if ((relearning || absorbing) && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
+    const clip = absorbing ? Infinity : CLIP * sg;
     const cr = rg > clip ? clip : rg < -clip ? -clip : rg;
     if (anomalous) {
       ms.c = compact(ms.c + 0.25 * a * cr);
     } else {
       ms.c = compact(ms.c + a * cr);
-      ms.s = compact((1 - a) * ms.s + a * ABS_TO_SIGMA * Math.abs(cr));
+      // Absorbing moves the level unclipped; the jump itself says nothing about the noise.
+      if (!absorbing) ms.s = compact((1 - a) * ms.s + a * ABS_TO_SIGMA * Math.abs(cr));
     }
     ms.n++;
     if (sb !== undefined) {
@@ -304,24 +427,27 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         sb[i + 1] = 0;
         sb[i + 2] = 1;
       } else {
-        const ab = Math.max(1 / (nb + 1), this.alpha0);
+        let ab = Math.max(1 / (nb + 1), this.alpha0);
+        if ((relearning || absorbing) && ab < RELEARN_ALPHA) ab = RELEARN_ALPHA;
         const bs = Math.max(sb[i + 1]!, sg * BUCKET_SPREAD_FLOOR, floorRel, floorQ, 1e-12);
         const r = v - sb[i]!;
-        const c2 = r > CLIP * bs ? CLIP * bs : r < -CLIP * bs ? -CLIP * bs : r;
+        const bc = absorbing ? Infinity : CLIP * bs;
+        const c2 = r > bc ? bc : r < -bc ? -bc : r;
         if (anomalous) sb[i] = compact(sb[i]! + 0.25 * ab * c2);
         else {
           sb[i] = compact(sb[i]! + ab * c2);
-          sb[i + 1] = compact((1 - ab) * sb[i + 1]! + ab * ABS_TO_SIGMA * Math.abs(c2));
+          if (!absorbing) sb[i + 1] = compact((1 - ab) * sb[i + 1]! + ab * ABS_TO_SIGMA * Math.abs(c2));
         }
         if (nb < 1e6) sb[i + 2] = nb + 1;
       }
     }
 
-    if (!anomalous || !warm) return null;
+    if (!warm || az < p.threshold_z || score < 0.3) return null;
 
     const dir = v > expC ? 'above' : 'below';
     const what = ms.k === 1 ? `${name} rising at ${fmt(v)}/s` : `${name}=${fmt(v)}`;
     const when = usedBucket ? ` for ${String(bucket % 24).padStart(2, '0')}:00 UTC${bucket >= 24 ? ' on weekends' : ''}` : '';
+    const sustained = run > 1 ? ` for ${run} readings in a row${ts > (state.inc[name]?.first_ts ?? ts) ? ` (${fmtDuration(ts - state.inc[name]!.first_ts)})` : ''}` : '';
     return raise(
       state.inc,
       {
@@ -330,22 +456,25 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         device_id: e.device_id,
         device_class: e.device_class,
         ts,
-        score: scoreFromZ(z),
+        score,
         observed: compact(v),
         expected: `${fmt(expC)} ± ${fmt(expS)}`,
-        explanation: `${e.device_id} (${e.device_class}) reported ${what}, ${fmt(z)}σ ${dir} its usual ${fmt(expC)} ± ${fmt(expS)}${when}; check the sensor and recent commands or changes on this device before trusting its readings.`,
+        explanation: `${e.device_id} (${e.device_class}) reported ${what}, ${fmt(az)}σ ${dir} its usual ${fmt(expC)} ± ${fmt(expS)}${when}${sustained}; check the sensor and recent commands or changes on this device before trusting its readings.`,
         evidence: {
           metric: name,
           value: x,
           ...(ms.k === 1 ? { rate_per_s: compact(v), counter: true } : {}),
-          z: compact(z),
+          z: compact(az),
           direction: dir,
+          tail_p: compact(pr),
+          run,
           baseline_center: compact(expC),
           baseline_sigma: compact(expS),
           global_center: ms.c,
           global_sigma: compact(sg),
           seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
+          ...(relearning ? { relearning_since_ts: state.rb } : {}),
         },
         mitre: metricBaseline.mitre,
       },
@@ -381,3 +510,17 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
+/** A seq that falls back to at most this (from well above) is a restart, not reordering. */
+const SEQ_RESTART = 5;
+/** A counter reset or wrap falls below this fraction of the previous value. */
+const COUNTER_RESET = 0.1;
+
+/**
+ * Evidence of a run of r tail readings on one side whose weakest has tail probability pw.
+ * Independent readings would give pw^r; real telemetry is autocorrelated, so the exponent grows
+ * only as √r (capped): persistence strengthens evidence without pretending every reading is new.
+ */
+function runP(pw: number, r: number): number {
+  if (r <= 1) return pw;
+  return Math.pow(pw, Math.sqrt(r < RUN_CAP ? r : RUN_CAP));
+}
