@@ -558,9 +558,15 @@ async function waitUntil(cond: () => boolean, progress: () => number, what: stri
   let lastMove = Date.now();
   let err: unknown;
   failed?.catch((e) => (err = e));
+  const t0 = Date.now();
+  let lastSay = t0;
   while (!cond()) {
     if (err) throw err;
     const n = progress();
+    if (Date.now() - lastSay >= 15_000) {
+      lastSay = Date.now();
+      process.stderr.write(`  … ${n.toLocaleString('en')} events after ${Math.round((lastSay - t0) / 1000)} s\n`);
+    }
     if (n !== lastN) {
       lastN = n;
       lastMove = Date.now();
