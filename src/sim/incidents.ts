@@ -25,6 +25,17 @@ export interface Injection {
 const MIN_EVIDENCE = 3;
 const MAX_EXTENSION = 24 * HOUR;
 
+/**
+ * A sensor fault is only a fault while it shows: one scheduled over an idle line (flow stuck at
+ * the 0 it reads anyway) stays on until it has altered half the readings its schedule implies
+ * (at most an hour's worth), so its label never covers a few minutes of visible effect.
+ */
+function sensorEvidence(dev: SimDevice, duration: number, end: number, ctx: InjectContext): Evidence {
+  const readings = Math.round((0.5 * duration) / dev.telemetryEveryMs);
+  const cap = Math.max(MIN_EVIDENCE, Math.round(HOUR / dev.telemetryEveryMs));
+  return newEvidence(Math.max(MIN_EVIDENCE, Math.min(readings, cap)), Math.min(ctx.end, end + MAX_EXTENSION));
+}
+
 export interface Injector {
   classes: readonly DeviceClass[];
   /** Further conditions on the device (e.g. it must have a TLS session to downgrade). */
@@ -221,7 +232,7 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
         ['scale', scalable ? 0.4 : 0],
       ] as const);
       const sign = r.chance(0.5) ? 1 : -1;
-      const ev = newEvidence(MIN_EVIDENCE, Math.min(ctx.end, end + MAX_EXTENSION));
+      const ev = sensorEvidence(dev, duration, end, ctx);
       let detail: Record<string, unknown>;
       if (mode === 'scale') {
         const factor = sign > 0 ? r.uniform(1.25, 1.8) : r.uniform(0.4, 0.75);
@@ -244,7 +255,7 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
     inject(dev, start, duration, r, ctx) {
       const metric = r.pick(STUCKABLE[dev.cls]!);
       const end = start + duration;
-      const ev = newEvidence(MIN_EVIDENCE, Math.min(ctx.end, end + MAX_EXTENSION));
+      const ev = sensorEvidence(dev, duration, end, ctx);
       dev.tmods.push({ kind: 'stuck', metric, start, end, ev });
       return { start, end, detail: { metric }, evidence: ev };
     },
