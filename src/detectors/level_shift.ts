@@ -10,6 +10,16 @@
  * started to be at least `min_shift` σ, so autocorrelated noise that slowly walks does not fire.
  * While a shift is open the baseline learns from it at a quarter weight, so a permanent, benign
  * change (recalibration) is eventually absorbed and the incident ends.
+ *
+ * σ is the larger of the reading-to-reading spread of the residuals and the day-to-day spread of
+ * their hourly means. A level that wanders slowly (an AR(1) with a time constant of hours: a
+ * drifting transmitter, a process that settles differently each day) has readings that are
+ * autocorrelated far beyond the ~10-reading smoothing, so its noise alone says shifts are cheap;
+ * measured at the hour scale its wander sets σ, and a shift must then also exceed
+ * variability_factor of those hourly spreads. For white noise the hourly spread is σ/√(readings
+ * per hour) and changes nothing. The wander is learned from everything but reported shifts
+ * (Huber-clipped), and a CUSUM excursion that outlasts the incident gap without being reported is
+ * restarted without relearning, so the baseline is not re-centred on a passing excursion.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -58,6 +68,17 @@ interface ShiftMetric {
   /** Smoothed residual (σ, ~10 readings) and its usual spread: how far the level wanders. */
   zs?: number;
   vs?: number;
+  /**
+   * The level's day-to-day variability: the current hour's index, its sum and count of centred
+   * residuals, the spread (σ-like) of past hourly means and how many hours it has learned.
+   */
+  hh?: number;
+  hs?: number;
+  hn?: number;
+  hv?: number;
+  hk?: number;
+  /** Set when the current hour raised a finding, which keeps the hour out of hv. */
+  hf?: 1;
   /** Previous value, and rises/falls seen (cumulative counters have no level to shift). */
   pv?: number;
   up?: number;
@@ -75,6 +96,8 @@ export interface LevelShiftState {
 }
 
 const MIN_BUCKET_N = 8;
+/** Hourly means the day-to-day spread needs before it is trusted. */
+const MIN_HOURS = 12;
 const RECENT = 0.1;
 /** History the residual spread and the level's wander need before they are trusted. */
 const RESID_LEARN_MS = 24 * 3_600_000;
@@ -85,6 +108,9 @@ const SEQ_RESTART = 5;
 const CONTEXT_CAP = 0.45;
 /** Cheap σ of the slow wander from the mean |smoothed residual| (as for a Gaussian). */
 const ABS_TO_SIGMA = 1.2533;
+/** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
+const HOUR_MEMORY = 14 * 24;
+const HOUR_MS = 3_600_000;
 
 /**
  * The profile value at ts: bucket centres stand for the middle of their hour, and the value is
@@ -106,13 +132,18 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
   name: 'level_shift',
   family: 'telemetry',
   summary:
-    'Sustained level shifts and drifts in a metric (two-sided CUSUM on robust, de-seasonalised residuals), judged against how much the metric\'s level normally wanders: the change that never spikes but stays, such as a nudged setpoint, a stuck-open valve or a calibration drift. Cumulative counters are skipped; reboots and firmware changes trigger a quick relearn.',
+    'Sustained level shifts and drifts in a metric (two-sided CUSUM on robust, de-seasonalised residuals), judged against how much the metric\'s level normally wanders, measured by the day-to-day spread of hourly means: the change that never spikes but stays, such as a nudged setpoint, a stuck-open valve or a calibration drift. Cumulative counters are skipped; reboots and firmware changes trigger a quick relearn.',
   params: {
     metrics: METRICS_PARAM,
     exclude: EXCLUDE_PARAM,
     k: { type: 'number', description: 'CUSUM allowance in σ: residual drift below this is ignored.', default: 1, minimum: 0.1, maximum: 5 },
     h: { type: 'number', description: 'CUSUM decision threshold in σ·samples.', default: 15, minimum: 2 },
-    min_shift: { type: 'number', description: 'Recent mean residual (EWMA over ~10 readings), in σ, needed to fire.', default: 2.5, minimum: 0.5 },
+    min_shift: {
+      type: 'number',
+      description: 'Recent mean residual (EWMA over ~10 readings), in σ, needed to fire. σ is the larger of the residual noise and the day-to-day spread of hourly means, so a level that wanders slowly needs a proportionally larger shift.',
+      default: 2.5,
+      minimum: 0.5,
+    },
     min_run: { type: 'integer', description: 'Samples an excursion must last before it can fire.', default: 10, minimum: 2 },
     min_samples: { type: 'integer', description: 'Samples per metric before it can fire (warm-up).', default: 200, minimum: 20 },
     min_learning: { type: 'duration', description: 'Event time per metric before it can fire (warm-up).', default: '12h' },
@@ -127,7 +158,7 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
     variability_factor: {
       type: 'number',
       description:
-        'The recent mean residual must also exceed this many times the usual spread of recent means, so a metric whose level wanders from day to day (drifting transmitters, Poisson counts, load that differs by weekday) needs a proportionally larger shift.',
+        'The recent mean residual must also exceed this many times the usual spread of recent means, and, when the level wanders at the hour scale (its hourly means spread more than its readings), this many day-to-day spreads of hourly means, so a metric whose level wanders (drifting transmitters, Poisson counts, load that differs by weekday) needs a proportionally larger shift.',
       default: 4,
       minimum: 1,
     },
@@ -155,9 +186,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~17
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~23
     // scalars, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 17 * 18 + 140);
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 23 * 18 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -239,15 +270,27 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       if (robustReady(m.g) && profiled) {
         m.te ??= ts;
         robustUpdate(m.e, resid, win);
-        if (robustReady(m.e)) this.learnWander(m, (resid - m.e.c) / Math.max(m.e.s, Math.abs(m.g.c) * 1e-3, 1e-9), win);
+        if (robustReady(m.e)) {
+          this.learnHour(m, ts, resid - m.e.c, relearning);
+          this.learnWander(m, (resid - m.e.c) / this.sigmaOf(m), win);
+        }
       }
       this.learnBucket(m, bi, x, false, relearning);
       return null;
     }
-    const sigma = Math.max(m.e.s, Math.abs(m.g.c) * 1e-3, 1e-9);
+    this.learnHour(m, ts, resid - m.e.c, relearning);
+    const sigma = this.sigmaOf(m);
     const z = (resid - m.e.c) / sigma;
-    // Clip one reading's contribution so a single spike cannot make a "shift" on its own.
-    const zc = z > 6 ? 6 : z < -6 ? -6 : z;
+    // A level that wanders at the hour scale (its hourly means spread more than its readings do,
+    // so they set σ) must also be left by more than variability_factor of those spreads: the
+    // ~10-reading smoothing alone is shorter than the wander and understates it.
+    const hourScale = m.hv !== undefined && (m.hk ?? 0) >= MIN_HOURS && m.hv >= m.e.s ? 1 : 0;
+    const wander = Math.max(m.vs ?? 0, hourScale, 1e-9) * p.variability_factor;
+    // Clip one reading's contribution so a single spike cannot make a "shift" on its own: at
+    // twice the wander gate one reading moves the recent mean (weight RECENT) to a fifth of it,
+    // while a level that wanders widely can still show a shift past its gate.
+    const clip = wander > 3 ? 2 * wander : 6;
+    const zc = z > clip ? clip : z < -clip ? -clip : z;
     if (m.sp === 0) {
       m.np = 0;
       m.zp = 0;
@@ -277,14 +320,16 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
 
     const warm = m.g.n >= p.min_samples && ts - m.t0 >= p.min_learning && !relearning;
     const zs = m.zs ?? 0;
-    const wander = Math.max(m.vs ?? 0, 1e-9) * p.variability_factor;
     const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander;
     const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander;
     let shifting = !relearning && (m.sp > p.h / 2 || m.sn > p.h / 2);
     // A shift that has outlasted the incident gap has been reported; it is the new level now.
     const since0 = m.sp > m.sn ? m.tp : m.tn;
+    // One that never passed the gates was the level's own wander: restart the CUSUM, but do not
+    // relearn, or the baseline would be re-centred on a passing excursion and the return from it
+    // would look like the next shift.
     if (shifting && ts - since0 > p.incident_gap) {
-      m.rl = ts + p.relearn;
+      if (s.inc[name] !== undefined) m.rl = ts + p.relearn;
       m.sp = 0;
       m.sn = 0;
       shifting = false;
@@ -292,10 +337,14 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
 
     robustUpdate(m.g, x, win, shifting);
     robustUpdate(m.e, resid, win, shifting || Math.abs(z) > 4);
-    this.learnWander(m, z, win, shifting);
+    // The wander is learned from everything but reported shifts (Huber-clipped instead): leaving
+    // out every excursion the CUSUM is building on would, for a level that wanders, leave out the
+    // wander itself and keep it looking like a string of shifts.
+    this.learnWander(m, z, win, relearning || s.inc[name] !== undefined, clip);
     this.learnBucket(m, bi, x, shifting, relearning);
 
     if (!warm || (!up && !down)) return null;
+    m.hf = 1;
     const dir = up ? 'above' : 'below';
     const mean = up ? m.zp : m.zn;
     // A level the metric routinely holds at other hours (a plant idling on a weekday evening, a
@@ -339,6 +388,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
           seasonal: true,
           within_daily_range: contextual,
           wander_sigma: compact(m.vs ?? 0),
+          hourly_spread: compact(m.hv ?? 0),
+          noise_sigma: compact(m.e.s),
         },
         mitre: levelShift.mitre,
       },
@@ -347,16 +398,66 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   }
 
   /**
+   * The spread the residuals are judged against. Readings of a level that wanders slowly (a
+   * drifting transmitter, a process that settles differently each day) are autocorrelated over
+   * hours, so their reading-to-reading spread understates how far the level moves on its own. The
+   * day-to-day spread of hourly means measures that at the time scale a shift must last to be
+   * reported; for white noise it is σ/√(readings per hour) ≤ σ and changes nothing.
+   */
+  private sigmaOf(m: ShiftMetric): number {
+    const hv = (m.hk ?? 0) >= MIN_HOURS ? (m.hv ?? 0) : 0;
+    return Math.max(m.e.s, hv, Math.abs(m.g.c) * 1e-3, 1e-9);
+  }
+
+  /**
+   * Fold a centred residual into the current hour; when the hour ends, its mean (relative to the
+   * hour-of-day profile, so across days) updates the spread of hourly means. Huber-clipped so a
+   * shift that was not reported moves it slowly; hours that raised a finding or were relearning
+   * are left out so a reported shift does not teach that shifts are normal.
+   */
+  private learnHour(m: ShiftMetric, ts: number, r: number, skip: boolean): void {
+    const h = Math.floor(ts / HOUR_MS);
+    if (m.hh !== h) {
+      const n = m.hn ?? 0;
+      if (n > 0 && m.hf === undefined && h > (m.hh ?? h)) {
+        const mean = (m.hs ?? 0) / n;
+        const k = m.hk ?? 0;
+        const hv = m.hv ?? 0;
+        const a = Math.max(1 / (k + 1), 1 / HOUR_MEMORY);
+        const lim = k === 0 ? Infinity : 3 * hv;
+        const d = mean < 0 ? -mean : mean;
+        const dc = d > lim ? lim : d;
+        m.hv = compact(Math.sqrt((1 - a) * hv * hv + a * dc * dc));
+        if (k < 1e6) m.hk = k + 1;
+      }
+      if (h < (m.hh ?? h)) return; // a late reading from an earlier hour: not part of this one
+      m.hh = h;
+      m.hs = 0;
+      m.hn = 0;
+      delete m.hf;
+    }
+    if (skip) {
+      m.hf = 1;
+      return;
+    }
+    m.hs = compact((m.hs ?? 0) + r);
+    m.hn = (m.hn ?? 0) + 1;
+  }
+
+  /**
    * The smoothed residual (EW over ~10 readings) and its usual size: white noise averages out
    * (spread ≈ 0.23σ), a level that wanders does not, and a shift must stand out from that wander.
    */
-  private learnWander(m: ShiftMetric, z: number, win: number, outlier = false): void {
-    const zc = z > 6 ? 6 : z < -6 ? -6 : z;
+  private learnWander(m: ShiftMetric, z: number, win: number, outlier = false, clip = 6): void {
+    const zc = z > clip ? clip : z < -clip ? -clip : z;
     const zs = (m.zs ?? 0) + RECENT * (zc - (m.zs ?? 0));
     m.zs = compact(zs);
     if (outlier) return;
     const a = Math.max(1 / (m.e.n + 1), 1 / win);
-    m.vs = compact((1 - a) * (m.vs ?? 0) + a * ABS_TO_SIGMA * Math.abs(zs));
+    const vs = m.vs ?? 0;
+    const d = zs < 0 ? -zs : zs;
+    const lim = vs > 0 ? 3 * vs : Infinity;
+    m.vs = compact((1 - a) * vs + a * ABS_TO_SIGMA * (d > lim ? lim : d));
   }
 
   private learnBucket(m: ShiftMetric, bi: number, x: number, outlier: boolean, fast = false): void {

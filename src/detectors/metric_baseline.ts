@@ -16,6 +16,14 @@
  *   a few days has not yet seen day-to-day variation.
  * - Cumulative counters (energy meters, packet counters) are detected during warm-up and scored
  *   on their rate, because a counter's level is always "new".
+ * - Scores come from the series' own fitted tail (POT/GPD), which is heavy for a multi-modal
+ *   series (its second mode sits in the tail). Two consequences are handled explicitly: a known
+ *   mode at an hour whose bucket has not seen it is inside the envelope and no more surprising
+ *   than a second tail, kept on the global z, says; and a value beyond the envelope is also
+ *   scored by its distance past the envelope under the untrained (light) prior tail, so a reading
+ *   far past every mode still fires.
+ * - Before a full cycle, "far outside the envelope" also allows a fraction of the level: the first
+ *   hours' noise says nothing about how far apart the operating modes are.
  * - Spreads are floored at the sensor's resolution (the smallest step it has shown) and at a
  *   small fraction of the level, so a quantised or nearly constant reading does not turn a
  *   one-step change into an infinite z.
@@ -65,6 +73,8 @@ const ABSORB_RUN = 4 * RUN_CAP;
 const RELEARN_ALPHA = 0.05;
 /** Scores below medium: what an unconfirmed excursion is capped at. */
 const LOW_CAP = 0.49;
+/** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
+const PRE_CYCLE_REL = 0.25;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -88,8 +98,9 @@ export interface MetricState {
   dn?: number;
   /** Seasonal buckets, flat [centre, σ, n] × buckets. */
   sb?: number[];
-  /** The series' own tail of z (util.tailNew). */
+  /** The series' own tail of the scored z (util.tailNew), and of the global z alone. */
   tl?: number[];
+  tg?: number[];
   /** Envelope of ordinary values seen so far. */
   lo?: number;
   hi?: number;
@@ -215,9 +226,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
     // Per metric: ~64-char name, ~12 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
-    // chars each, the warm-up buffer, the tail (7 numbers), envelope and run (4 fields), and an
+    // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), and an
     // open incident; plus the object framing and the device's firmware/seq/restart fields.
-    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 7 * 22 + 4 * 24 + 140;
+    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -353,6 +364,14 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const dev = Math.abs(v - expC);
     const tail = az > TAIL_T && dev >= p.min_abs_deviation && dev >= Math.abs(expC) * p.min_rel_deviation;
     const tl = (ms.tl ??= tailNew());
+    // The global tail only differs from the scored one once buckets are in use: it starts as a
+    // copy then, which keeps warm-up and seasonality-free metrics at one tail.
+    if (usedBucket && ms.tg === undefined) ms.tg = tl.slice();
+    const tg = ms.tg;
+    const zg = rg / sg;
+    const lo = ms.lo ?? v;
+    const hi = ms.hi ?? v;
+    const contextual = v <= hi && v >= lo;
 
     // Score: the tail probability under this metric's own tail, for the run the reading belongs
     // to, times the readings per day (a once-a-day surprise is not an incident).
@@ -361,7 +380,25 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     let run = 0;
     if (tail) {
       const side = z > 0 ? 1 : -1;
-      const pt = tailP(tl, z);
+      let pt = tailP(tl, z);
+      // A value the series routinely jumps to (a second mode, learned by the global tail) can sit
+      // at an hour whose bucket has never seen it, where the bucket's narrow spread makes it look
+      // far rarer than it is: inside the envelope it is no more surprising than the global tail
+      // says. Values in the global bulk have no global tail opinion and keep the hour's verdict
+      // (low at most, below); values outside the envelope keep it in full.
+      if (usedBucket && tg !== undefined && contextual && (zg > TAIL_T || zg < -TAIL_T)) {
+        const pg = tailP(tg, zg);
+        if (pg > pt) pt = pg;
+      }
+      // The fitted tail of a multi-modal series is heavy (its second mode sits in it), so far
+      // beyond every value the series has shown it would still call a reading routine. Beyond
+      // the envelope, the distance past its edge in noise σ is scored under the untrained
+      // (light) prior tail instead, when that is more surprising.
+      if (!contextual) {
+        const ze = (v > hi ? v - hi : lo - v) / sg;
+        const pe = tailP(PRIOR_TAIL, TAIL_T + ze);
+        if (pe < pt) pt = pe;
+      }
       const r0 = ms.r ?? 0;
       if (r0 * side > 0) {
         run = Math.abs(r0) + 1;
@@ -383,14 +420,14 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 
     // Until a full cycle is learned (and the reading's own hour bucket), a daily pattern is not
     // yet known: only a value far outside the envelope seen so far may be more than low.
-    const lo = ms.lo ?? v;
-    const hi = ms.hi ?? v;
-    const margin = Math.max(hi - lo, 6 * sg);
+    // Before a full cycle the first hours' noise says nothing about how far apart the series'
+    // operating modes are (charging vs resting, pump on vs off); a fraction of the level bounds
+    // what a not-yet-seen mode may plausibly be, beyond which a value is gross.
+    const margin = Math.max(hi - lo, 6 * sg, PRE_CYCLE_REL * Math.max(hi < 0 ? -hi : hi, lo < 0 ? -lo : lo));
     const cycleKnown = age >= p.full_cycle && (this.nb === 0 || usedBucket);
     // A value inside the envelope of the series' ordinary values is unusual only for the hour
     // (a plant idling on a weekday, an engine cold at an odd time): weaker evidence than a value
     // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
-    const contextual = v <= hi && v >= lo;
     if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
@@ -403,6 +440,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // The tail keeps learning from everything short of alert-worthy, or a routine second mode
     // seen on day one would fade from it and start alerting days later.
     tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
+    if (tg !== undefined) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
     if (!anomalous) {
       if (v < lo || ms.lo === undefined) ms.lo = compact(v);
       if (v > hi || ms.hi === undefined) ms.hi = compact(v);
@@ -510,6 +548,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
+/** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
+const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */
 const SEQ_RESTART = 5;
 /** A counter reset or wrap falls below this fraction of the previous value. */

@@ -454,7 +454,7 @@ export function tailUpdate(t: number[], z: number, memory: number, learnPeak = t
  * One-sided tail probability P(Z ≥ z) on the side of z's sign, under the series' own tail.
  * Below the threshold the model has no opinion and returns the exceedance rate bound 1.
  */
-export function tailP(t: number[], z: number): number {
+export function tailP(t: readonly number[], z: number): number {
   const a = z < 0 ? -z : z;
   if (!(a > TAIL_T)) return 1;
   const o = z > 0 ? 1 : 4;
