@@ -87,7 +87,7 @@ function dnsLookup(dev: SimDevice, ts: number, server: string, out: SimEvent[]):
 // Smart meters: 15-minute interval readings (IEC 62056 style), pushed over MQTT/TLS to the head
 // end; a nightly load-profile upload; NTP; DNS before TLS sessions.
 
-export function smartMeter(dev: SimDevice, start: number, end: number): Process[] {
+export function smartMeter(dev: SimDevice, start: number, _end: number): Process[] {
   const r = dev.rng;
   const plan = PLAN.smart_meter;
   const commercial = r.chance(0.2);
@@ -158,7 +158,6 @@ export function smartMeter(dev: SimDevice, start: number, end: number): Process[
   profile.next = nextLocal(dev, start, profileHour, r);
 
   const dns = poissonProc(start, 90 * MINUTE, r, (ts, out) => dnsLookup(dev, ts, plan.dns, out));
-  void end;
   return [reading, profile, dns, ntp(dev, plan.ntp, start)];
 }
 
@@ -182,7 +181,7 @@ interface Trip {
   end: number;
 }
 
-export function vehicle(dev: SimDevice, start: number, end: number): Process[] {
+export function vehicle(dev: SimDevice, start: number, _end: number): Process[] {
   const r = dev.rng;
   const plan = PLAN.vehicle;
   const van = r.chance(0.4);
@@ -307,7 +306,6 @@ export function vehicle(dev: SimDevice, start: number, end: number): Process[] {
       proc.next = nt && nt.start < nextHeartbeat ? Math.max(ts + 1, nt.start) : nextHeartbeat;
     },
   };
-  void end;
   return [proc];
 }
 
@@ -316,7 +314,7 @@ export function vehicle(dev: SimDevice, start: number, end: number): Process[] {
 // process values follow the plant's shift pattern (two shifts on weekdays, a short Saturday, or
 // a continuous process that never stops).
 
-export function plc(dev: SimDevice, start: number, end: number): Process[] {
+export function plc(dev: SimDevice, start: number, _end: number): Process[] {
   const r = dev.rng;
   const plan = PLAN.plc;
   const opcua = dev.uplink.port === plan.opcuaServer.port;
@@ -369,7 +367,6 @@ export function plc(dev: SimDevice, start: number, end: number): Process[] {
       out,
     );
   });
-  void end;
   return [poll, telemetry, ntp(dev, plan.ntp, start)];
 }
 
@@ -377,7 +374,7 @@ export function plc(dev: SimDevice, start: number, end: number): Process[] {
 // Patient monitors: vitals every minute (blood pressure every 15 min), batched HL7 ORU messages
 // over MLLP/TLS every 5 minutes to the interface engine; circadian rhythm in heart rate.
 
-export function patientMonitor(dev: SimDevice, start: number, end: number): Process[] {
+export function patientMonitor(dev: SimDevice, start: number, _end: number): Process[] {
   const r = dev.rng;
   const plan = PLAN.patient_monitor;
   const hr0 = r.uniform(62, 92);
@@ -405,7 +402,6 @@ export function patientMonitor(dev: SimDevice, start: number, end: number): Proc
     dev.uplinkSession(ts, 1_800 + r.int(0, 900), 140 + r.int(0, 40), 30 + r.int(0, 120), out);
   });
   const dns = poissonProc(start, 2 * HOUR, r, (ts, out) => dnsLookup(dev, ts, plan.dns, out));
-  void end;
   return [vitals, hl7, dns, ntp(dev, plan.ntp, start)];
 }
 
@@ -414,7 +410,7 @@ export function patientMonitor(dev: SimDevice, start: number, end: number): Proc
 // the store's opening hours with lunch and after-work peaks; 5-minute health telemetry around the
 // clock; a nightly check-in with the terminal management system.
 
-export function posTerminal(dev: SimDevice, start: number, end: number): Process[] {
+export function posTerminal(dev: SimDevice, start: number, _end: number): Process[] {
   const r = dev.rng;
   const plan = PLAN.pos_terminal;
   const router = `10.${plan.octet2}.${dev.site}.1`;
@@ -481,6 +477,5 @@ export function posTerminal(dev: SimDevice, start: number, end: number): Process
     },
   };
   const dns = poissonProc(start, 60 * MINUTE, r, (ts, out) => dnsLookup(dev, ts, router, out));
-  void end;
   return [txn, health, tms, dns, ntp(dev, router, start)];
 }

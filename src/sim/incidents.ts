@@ -178,15 +178,12 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
       }
       const end = start + duration;
       const succeeds = r.chance(0.2);
-      let lastAt = 0;
       dev.processes.push(
         burst(start, end, () => r.exp(SECOND / rate), (ts, out) => {
-          lastAt = ts;
           const ok = succeeds && ts + 2 * SECOND / rate >= end;
           dev.connection(ts, { dst_ip: dst, dst_port: port, protocol: 'tcp', app_protocol: app, bytes_out: 300 + r.int(0, 400), bytes_in: 200 + r.int(0, 300), duration_ms: 200 + r.int(0, 1500), tls, auth: ok ? 'ok' : 'failed' }, out);
         }),
       );
-      void lastAt;
       return { start, end, detail: { rate_per_s: round(rate, 3), target: mode, dst_ip: dst, dst_port: port, succeeds } };
     },
   },
