@@ -46,8 +46,14 @@ export interface Engine {
    * Ids of devices whose state changed (stepped, ticked, created or evicted) since the last call
    * or restore, and clears that set. A delta checkpoint writes only these; an id with no
    * device() any more was evicted and becomes a tombstone.
+   *
+   * A device touched only by ticks is named only if its ticked detectors' state differs from
+   * what the previous take (or the restore) saw: silence detectors tick every device every
+   * minute of event time, and writing them all at every checkpoint multiplied the state written.
    */
   takeDirty(): string[];
+  /** Devices stepped, created or evicted since the last take (ticks not counted): a checkpoint's lower bound. */
+  changedCount(): number;
   /** One device's live state (not a copy), or undefined if it has none. */
   device(id: string): DeviceState | undefined;
   /** The event-time clock a checkpoint carries beside the device states. */
@@ -65,15 +71,31 @@ export function finalize(pipeline: string, draft: FindingDraft): Finding {
   return { ...draft, finding_id: findingId(pipeline, draft), pipeline, version: draft.count };
 }
 
+// Shared result of the (usual) event that raises nothing; frozen so a caller that pushed into it
+// would fail loudly instead of leaking findings into later events.
+const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
+
 export function createEngine(opts: EngineOptions): Engine {
   const devices = new Map<string, DeviceState>();
+  /** Stepped, created or evicted: certainly changed. */
   const dirty = new Set<string>();
+  /** Ticked: changed only if a ticker's state differs from `tickSeen`. */
+  const ticked = new Set<string>();
+  /** JSON of each device's ticked detector states as of the last take or restore. */
+  const tickSeen = new Map<string, string>();
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
 
   const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+
+  function tickSig(st: DeviceState): string {
+    if (tickers.length === 1) return JSON.stringify(st.d[tickers[0]!.id]) ?? '';
+    let sig = '';
+    for (const det of tickers) sig += `${JSON.stringify(st.d[det.id]) ?? ''}\u0000`;
+    return sig;
+  }
 
   function collect(out: Finding[], drafts: FindingDraft[]): void {
     for (const d of drafts) out.push(finalize(opts.pipeline, d));
@@ -93,8 +115,9 @@ export function createEngine(opts: EngineOptions): Engine {
       for (const det of tickers) {
         const s = st.d[det.id];
         if (s === undefined) continue;
-        // Detectors may update state in place, so a tick counts as a change whatever it returns.
-        dirty.add(id);
+        // Detectors may update state in place, so whether a tick changed anything is decided by
+        // comparing the state itself when a checkpoint takes the dirty set.
+        ticked.add(id);
         const r = det.tick!(s, id, st.device_class, ctx);
         st.d[det.id] = r.state;
         if (r.findings.length) collect(out, r.findings);
@@ -112,8 +135,12 @@ export function createEngine(opts: EngineOptions): Engine {
 
   return {
     process(ev) {
-      const out: Finding[] = [];
-      advance(ev.ts, out);
+      let out = NO_FINDINGS;
+      if (ev.ts > maxTs) {
+        out = [];
+        advance(ev.ts, out);
+        if (!out.length) out = NO_FINDINGS;
+      }
       let st = devices.get(ev.device_id);
       if (!st) {
         st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, d: {} };
@@ -127,7 +154,10 @@ export function createEngine(opts: EngineOptions): Engine {
         if (s === undefined) s = det.init(ev);
         const r = det.step(s, ev, ctx);
         st.d[det.id] = r.state;
-        if (r.findings.length) collect(out, r.findings);
+        if (r.findings.length) {
+          if (out === NO_FINDINGS) out = [];
+          collect(out, r.findings);
+        }
       }
       return out;
     },
@@ -144,16 +174,39 @@ export function createEngine(opts: EngineOptions): Engine {
       return { v: 1, max_ts: maxTs, last_tick: lastTick, devices: obj };
     },
     takeDirty() {
-      const ids = [...dirty];
+      const ids: string[] = [];
+      for (const id of dirty) {
+        const st = devices.get(id);
+        if (st === undefined) tickSeen.delete(id);
+        else if (tickers.length) tickSeen.set(id, tickSig(st));
+        ids.push(id);
+      }
+      for (const id of ticked) {
+        if (dirty.has(id)) continue;
+        const st = devices.get(id);
+        if (st === undefined) continue; // evicted, hence in `dirty`
+        const sig = tickSig(st);
+        if (tickSeen.get(id) === sig) continue;
+        tickSeen.set(id, sig);
+        ids.push(id);
+      }
       dirty.clear();
+      ticked.clear();
       return ids;
     },
+    changedCount: () => dirty.size,
     device: (id) => devices.get(id),
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
     restore(snap) {
       devices.clear();
       dirty.clear();
-      for (const k of Object.keys(snap.devices)) devices.set(k, snap.devices[k]!);
+      ticked.clear();
+      tickSeen.clear();
+      for (const k of Object.keys(snap.devices)) {
+        const st = snap.devices[k]!;
+        devices.set(k, st);
+        if (tickers.length) tickSeen.set(k, tickSig(st));
+      }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;
       ctx.watermark = Number.isFinite(maxTs) ? maxTs - opts.allowedLatenessMs : Number.NEGATIVE_INFINITY;

@@ -44,8 +44,24 @@ export interface RunnerDeps {
 }
 
 export interface RunnerOptions {
-  /** Wall-clock interval between state checkpoints (and so offset commits and alert publication). */
+  /**
+   * Wall-clock interval between state checkpoints while a partition is behind (and so offset
+   * commits and, under load, alert publication). Default 5000.
+   */
   checkpointEveryMs?: number;
+  /**
+   * Least time between two checkpoints of a caught-up partition. A caught-up partition publishes
+   * pending alerts and dead letters this long after its previous checkpoint at the latest (an
+   * idle timer flushes them when no further batch comes), instead of once per fetched batch.
+   * Default min(250, checkpointEveryMs).
+   */
+  minCheckpointGapMs?: number;
+  /**
+   * Checkpoint early once this many devices of a partition changed since its last checkpoint,
+   * which bounds the length of one checkpoint transaction and the work redone after a crash.
+   * Default 20000.
+   */
+  maxCheckpointDevices?: number;
   /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
@@ -95,6 +111,8 @@ interface PartitionState {
   verify: boolean;
   /** Last high watermark seen, for lag. */
   high: bigint;
+  /** When the last batch of this partition finished (wall clock), to tell idle from live. */
+  lastBatch: number;
 }
 
 export function outboxTopic(cfg: PipelineConfig): string {
@@ -115,6 +133,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const src = cfg.source.kafka;
   const { database, table, ttl_days } = cfg.findings.clickhouse;
   const checkpointEvery = opts.checkpointEveryMs ?? 5_000;
+  const minGap = Math.min(opts.minCheckpointGapMs ?? 250, checkpointEvery);
+  const maxDevices = opts.maxCheckpointDevices ?? 20_000;
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
@@ -148,6 +168,26 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const partitions = new Map<string, PartitionState>();
   const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
   let stopping = false;
+  /** The partitions of our latest assignment (undefined until the first join). */
+  let assigned: Set<string> | undefined;
+
+  // One batch or one checkpoint at a time per partition: a checkpoint must see the engine, the
+  // outputs and `next` of whole batches whose findings are durable, never a batch half done.
+  const locks = new Map<string, Promise<void>>();
+  async function exclusive<T>(k: string, fn: () => Promise<T>): Promise<T> {
+    const prev = locks.get(k);
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    const tail = prev ? prev.then(() => mine) : mine;
+    locks.set(k, tail);
+    if (prev) await prev;
+    try {
+      return await fn();
+    } finally {
+      release();
+      if (locks.get(k) === tail) locks.delete(k);
+    }
+  }
 
   const consumer: Consumer = deps.kafka.consumer({
     groupId: src.group,
@@ -211,6 +251,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       sinceCheckpoint: 0,
       verify: false,
       high: -1n,
+      lastBatch: Date.now(),
     };
     if (cp) {
       engine.restore(cp.engine);
@@ -306,7 +347,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const inFlight = new Set<Promise<void>>();
   async function eachBatch(payload: EachBatchPayload): Promise<void> {
     if (stopping) return;
-    const p = processBatch(payload).catch(async (e: unknown) => {
+    const k = key(payload.batch.topic, payload.batch.partition);
+    const p = exclusive(k, () => processBatch(payload)).catch(async (e: unknown) => {
       // kafkajs stops a consumer for good on an error it does not know as retriable. Any
       // failure here is handled like a failed checkpoint instead: drop the partition's state
       // and leave its offset unresolved, so the batch is fetched again and redone after a restore.
@@ -346,7 +388,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (!ps) {
       if (stopping) return;
       ps = await restore(batch.topic, batch.partition);
-      if (stopping) {
+      if (stopping || isStale() || (assigned && !assigned.has(k))) {
+        // Revoked while we restored: the revocation's drop could not see this state, and
+        // keeping it would hold a fenced store (and stale state) until some later rebalance.
         await ps.store.close();
         return;
       }
@@ -364,6 +408,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           return;
         }
       }
+    }
+    if (ps.next >= 0n && BigInt(batch.lastOffset()) < ps.next) {
+      // Everything here is already in our state. This happens after a rejoin: kafkajs fetches
+      // from the group's committed offset, which trails our state by the work done since the last
+      // checkpoint. We resolve only offsets we process, so without moving the position kafkajs
+      // would fetch this same batch again and again (the partition stalled for good).
+      // (A stale batch's partition may be gone already: its new owner positions itself.)
+      if (!isStale()) consumer.seek({ topic: batch.topic, partition: batch.partition, offset: ps.next.toString() });
+      return;
     }
     ps.high = BigInt(batch.highWatermark);
     const findings: Finding[] = [];
@@ -415,11 +468,19 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     counts.findings += findings.length;
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
+    const now = Date.now();
+    const since = now - ps.lastCheckpoint;
+    const outputs = ps.dlq.length + ps.alerts.length;
     const due =
-      Date.now() - ps.lastCheckpoint >= checkpointEvery ||
-      ps.next >= ps.high || // caught up: publish alerts now rather than at the next interval
-      ps.dlq.length + ps.alerts.length >= maxPending;
+      since >= checkpointEvery ||
+      outputs >= maxPending ||
+      ps.engine.changedCount() >= maxDevices ||
+      // Caught up: publish alerts soon, but at most once per gap, not once per fetched batch
+      // (each checkpoint is a transaction that rewrites every device the batches touched).
+      // Anything left is published by the idle flush.
+      (ps.next >= ps.high && outputs > 0 && since >= minGap);
     if (due) await checkpoint(ps);
+    ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
   }
@@ -436,13 +497,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   }
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
-    const assigned = new Set<string>();
-    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) assigned.add(key(topic, p));
+    const now = new Set<string>();
+    for (const [topic, parts] of Object.entries(e.payload.memberAssignment)) for (const p of parts) now.add(key(topic, p));
+    assigned = now;
     for (const [k, ps] of partitions) {
-      if (!assigned.has(k)) void drop(ps, 'revoked');
+      if (!now.has(k)) void drop(ps, 'revoked');
       else ps.verify = true;
     }
-    log.info({ assigned: [...assigned], member: e.payload.memberId }, 'partitions assigned');
+    log.info({ assigned: [...now], member: e.payload.memberId }, 'partitions assigned');
   });
   consumer.on(consumer.events.CRASH, (e) => {
     report(component, e.payload.restart ? 'degraded' : 'down', `consumer crashed: ${String(e.payload.error)}`);
@@ -497,6 +559,31 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     await admin.disconnect().catch(() => undefined);
   })();
 
+  // Batches trigger checkpoints only when they arrive; this publishes what a caught-up partition
+  // holds once no batch comes to do it, so alerts become durable within about `minGap`.
+  const flusher = setInterval(() => {
+    if (stopping) return;
+    const now = Date.now();
+    for (const [k, ps] of partitions) {
+      if (locks.has(k) || ps.verify || ps.next < 0n) continue;
+      const since = now - ps.lastCheckpoint;
+      const outputs = ps.dlq.length + ps.alerts.length > 0;
+      const progress = ps.next > ps.committed;
+      if (!outputs && !progress) continue;
+      const caughtUp = ps.next >= ps.high;
+      const flush =
+        since >= checkpointEvery ||
+        (caughtUp && since >= minGap && (outputs || now - ps.lastBatch >= minGap));
+      if (!flush) continue;
+      const p = exclusive(k, () => checkpoint(ps).then(() => undefined)).catch((e: unknown) => {
+        emit.pipelineFailed(cfg.name, e);
+      });
+      inFlight.add(p);
+      void p.finally(() => inFlight.delete(p));
+    }
+  }, Math.max(20, Math.floor(minGap / 2)));
+  flusher.unref();
+
   await consumer.connect();
   for (const topic of src.topics) await consumer.subscribe({ topic, fromBeginning: src.start === 'earliest' });
   await consumer.run({
@@ -516,9 +603,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       // Stop taking new batches, let the ones in flight finish, checkpoint and commit while we
       // still own the partitions, then leave the group.
       stopping = true;
+      clearInterval(flusher);
       consumer.pause(src.topics.map((topic) => ({ topic })));
       await Promise.allSettled([...inFlight]);
-      for (const ps of [...partitions.values()]) await checkpoint(ps);
+      for (const [k, ps] of [...partitions]) await exclusive(k, () => checkpoint(ps));
       polling = false;
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));
