@@ -90,6 +90,11 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       return { state: s, findings: NONE };
     }
     s.n++;
+    if (q <= p.reset_below && q < s.mx - 1 && e.ts >= s.mt) {
+      // A counter restart (reboot, firmware update) in event-time order begins a new epoch: the
+      // numbers of the previous epoch come round again and are not replays of it.
+      return { state: s, findings: this.reset(s, e, q) };
+    }
     let seenAt = -1;
     for (let i = 0; i < s.rs.length; i++) {
       if (s.rs[i] === q) {
@@ -111,16 +116,6 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       s.mt = e.ts;
     } else if (s.mx - q <= p.replay_window) {
       // A late message filling a recent hole.
-    } else if (q <= p.reset_below) {
-      const day = e.ts - DAY_MS;
-      s.rz = s.rz.filter((t) => t > day);
-      s.rz.push(e.ts);
-      if (s.rz.length > p.max_resets) {
-        f = this.raise(s, e, 'resets', 0.35, `${s.rz.length} counter resets in 24h`, `≤ ${p.max_resets} per day`, `${e.device_id} (${e.device_class}) restarted its sequence counter ${s.rz.length} times in 24h (last from ${s.mx} to ${q}); check for a reboot loop, power problems or repeated tampering.`, { seq: q, previous_max: s.mx, resets_24h: s.rz.length });
-        s.rz.shift();
-      }
-      s.mx = q;
-      s.mt = e.ts;
     } else {
       f = this.raise(s, e, 'rollback', 0.6, `seq ${q} after ${s.mx}`, `> ${s.mx}`, `${e.device_id} (${e.device_class}) went back from seq ${s.mx} to ${q} without a reset; treat this as possible replayed traffic or a second device using this identity and compare the source addresses.`, { seq: q, previous_max: s.mx, back_by: s.mx - q });
       s.mx = q;
@@ -132,6 +127,25 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       break;
     }
     return { state: s, findings: f === null ? NONE : [f] };
+  }
+
+  private reset(s: SequenceState, e: TelemetryEvent, q: number): FindingDraft[] {
+    const p = this.p;
+    const day = e.ts - DAY_MS;
+    s.rz = s.rz.filter((t) => t > day);
+    s.rz.push(e.ts);
+    let f: FindingDraft | null = null;
+    if (s.rz.length > p.max_resets) {
+      f = this.raise(s, e, 'resets', 0.35, `${s.rz.length} counter resets in 24h`, `≤ ${p.max_resets} per day`, `${e.device_id} (${e.device_class}) restarted its sequence counter ${s.rz.length} times in 24h (last from ${s.mx} to ${q}); check for a reboot loop, power problems or repeated tampering.`, { seq: q, previous_max: s.mx, resets_24h: s.rz.length });
+      s.rz.shift();
+    }
+    s.mx = q;
+    s.mt = e.ts;
+    s.rs.length = 0;
+    s.rt.length = 0;
+    s.ri = 0;
+    this.remember(s, q, e.ts);
+    return f === null ? NONE : [f];
   }
 
   private remember(s: SequenceState, q: number, ts: number): void {

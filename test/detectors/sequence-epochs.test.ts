@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { sequence } from '../../src/detectors/sequence.js';
+import type { TelemetryEvent } from '../../src/events/types.js';
+import { MIN, T0, make, run } from './helpers.js';
+
+const tele = (ts: number, seq: number, firmware = '4.2.1'): TelemetryEvent => ({ type: 'telemetry', device_id: 'm1', device_class: 'smart_meter', ts, metrics: { v: 1 }, seq, firmware });
+
+describe('sequence across counter epochs', () => {
+  it('a reboot of a young counter (seq 0..38, then 0..60) is a new epoch, not a replay', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let s = 0; s <= 38; s++) evs.push(tele((t += 15 * MIN), s));
+    for (let s = 0; s <= 60; s++) evs.push(tele((t += 15 * MIN), s, '4.3.0'));
+    expect(run([make(sequence)], evs).latest).toEqual([]);
+  });
+
+  it('after a reboot, a replay within the new epoch still fires', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let s = 0; s <= 38; s++) evs.push(tele((t += 15 * MIN), s));
+    for (let s = 0; s <= 30; s++) evs.push(tele((t += 15 * MIN), s));
+    evs.push(tele((t += 15 * MIN), 25)); // seq 25 of this epoch again, with a new time
+    expect(run([make(sequence)], evs).latest.map((f) => f.key)).toEqual(['replay']);
+  });
+
+  it('a replayed low seq number in the middle of a long count surfaces as a gap when the real device continues', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let s = 0; s < 400; s++) evs.push(tele((t += MIN), s));
+    evs.push(tele((t += MIN), 3)); // looks like a reboot …
+    evs.push(tele((t += MIN), 400)); // … but the genuine counter goes on
+    expect(run([make(sequence)], evs).latest.map((f) => f.key)).toEqual(['gap']);
+  });
+});
