@@ -162,8 +162,10 @@ async function demo(o: DemoOptions): Promise<void> {
   }
   runBar.done();
   const runSecs = (Date.now() - tRun) / 1000;
-  const stats = h.stats();
+  // Positions move as events are scored; the batch's writes finish after. Stopping waits for
+  // them (and checkpoints), so the counts read afterwards are complete.
   await h.stop();
+  const stats = h.stats();
   const { database, table } = cfg.findings.clickhouse;
   const [stored] = await queryRows<{ n: string; alertable: string }>(
     svc.clickhouse.client,
@@ -181,7 +183,7 @@ async function demo(o: DemoOptions): Promise<void> {
   out(`  events replayed      ${rep.sent.toLocaleString('en')} in ${replaySecs.toFixed(1)} s, + ${MALFORMED.length} malformed`);
   out(`  events scored        ${stats.events.toLocaleString('en')} in ${runSecs.toFixed(1)} s (${Math.round(stats.events / Math.max(runSecs, 0.001)).toLocaleString('en')} events/s)`);
   out(`  dead-lettered        ${stats.deadLetters} → topic ${cfg.source.kafka.dead_letter_topic} (original bytes + reason headers)`);
-  out(`  alerts               ${alerts.length} → topic demo.${runId}.alerts (OCSF Detection Finding JSON)`);
+  out(`  alert messages       ${alerts.length} → topic demo.${runId}.alerts (OCSF Detection Finding JSON)`);
   out(`  findings stored      ${stored?.n ?? 0} in ClickHouse ${svc.clickhouse.mode} ${svc.clickhouse.location}, table ${database}.${table}`);
   out(`  wall time            ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   out('');
