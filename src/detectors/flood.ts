@@ -16,7 +16,7 @@
  * firmware image fetched in ranges) and the first minutes after the device comes back from a
  * silence (store-and-forward devices flush their backlog to their backend).
  */
-import { closeStale, raiseThrottled } from './incident.js';
+import { closeStale, raiseThrottled, cappedKey } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
@@ -198,12 +198,7 @@ class FloodDetector implements DetectorInstance<FloodState> {
     const external = !isInternalIp(e.dst_ip);
     const observed = by === 'connections' ? `${conns} connections to ${e.dst_ip} in ${win}` : `${fmtBytes(sent)} to ${e.dst_ip} in ${win}`;
     const usual = by === 'connections' ? `about ${fmt(s.pc)} connections` : `about ${fmtBytes(s.pb)}`;
-    let key = e.dst_ip;
-    if (!(key in s.inc)) {
-      let open = 0;
-      for (const _ in s.inc) open++;
-      if (open >= MAX_OPEN) key = '*';
-    }
+    const key = cappedKey(s.inc, e.dst_ip, MAX_OPEN);
     return raiseThrottled(
       s.inc,
       {

@@ -99,3 +99,11 @@ export function openCount(book: IncidentBook): number {
   for (const _ in book) n++;
   return n;
 }
+
+/**
+ * The key to raise under while keeping the book bounded: a key already open keeps its own
+ * incident; past `max` open incidents, new keys share one `overflow` incident.
+ */
+export function cappedKey(book: IncidentBook, key: string, max: number, overflow = '*'): string {
+  return book[key] !== undefined || openCount(book) < max ? key : overflow;
+}

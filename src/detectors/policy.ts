@@ -8,7 +8,7 @@
  * Scores are fixed per rule, in the band each breach deserves. A breach that repeats (every
  * poll of a misconfigured device) is one finding per rule and target, extended for `incident_gap`.
  */
-import { closeStale, openCount, raiseThrottled } from './incident.js';
+import { cappedKey, closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
@@ -139,8 +139,7 @@ class PolicyDetector implements DetectorInstance<PolicyState> {
 
   private push(s: PolicyState, out: FindingDraft[], ev: M2MEvent, key: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>, mitre: string[]): void {
     // Bound the book: past MAX_OPEN distinct targets, further ones share one incident per rule.
-    let k = key;
-    if (s.inc[k] === undefined && openCount(s.inc) >= MAX_OPEN) k = `${key.slice(0, key.indexOf(':'))}:*`;
+    const k = cappedKey(s.inc, key, MAX_OPEN, `${key.slice(0, key.indexOf(':'))}:*`);
     const f = raiseThrottled(
       s.inc,
       { detector: this.id, key: k, device_id: ev.device_id, device_class: ev.device_class, ts: ev.ts, score, observed, expected, explanation, evidence: { rule: key.slice(0, key.indexOf(':')), ...evidence }, mitre },

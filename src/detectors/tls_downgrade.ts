@@ -17,7 +17,7 @@
  * while the finding is open, so a lasting downgrade stays one incident instead of becoming normal.
  * Events without a `tls` field say nothing about encryption and are skipped.
  */
-import { closeStale, isOpen, raiseThrottled } from './incident.js';
+import { closeStale, isOpen, raiseThrottled, cappedKey } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
@@ -189,11 +189,7 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
           ? `a protocol (${app}) it had spoken over TLS ${fmt(tlsCount)} times`
           : `a server it had reached only over TLS (${fmt(tlsCount)} sessions)`;
     const hist = fmtDuration(e.ts - s.t0);
-    if (!(key in s.inc)) {
-      let open = 0;
-      for (const _ in s.inc) open++;
-      if (open >= MAX_OPEN) key = '*';
-    }
+    key = cappedKey(s.inc, key, MAX_OPEN);
     return raiseThrottled(
       s.inc,
       {
