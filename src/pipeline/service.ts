@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import type { Server } from 'node:http';
 import type { PipelineConfig } from '../config/types.js';
+import type { Kafka } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
 import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '../storage/clickhouse.js';
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
@@ -66,12 +67,23 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
   const version = productVersion();
+  // A pipeline that names its own brokers reads from (and delivers through) that cluster.
+  const clusters = new Map<string, Kafka>();
+  const kafkaFor = (cfg: PipelineConfig): Kafka => {
+    const brokers = cfg.source.kafka.brokers;
+    if (!brokers?.length) return kafka;
+    const id = brokers.join(',');
+    let k = clusters.get(id);
+    if (!k) clusters.set(id, (k = createKafka({ brokers })));
+    return k;
+  };
   for (const cfg of configs) {
     try {
-      pipelines.push(await startPipeline(cfg, { kafka, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts));
+      const k = kafkaFor(cfg);
+      pipelines.push(await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts));
       if (opts.deliver !== false) {
         for (const r of cfg.alerts.routes) {
-          const d = await startDelivery(kafka, cfg, r);
+          const d = await startDelivery(k, cfg, r);
           if (d) deliveries.push(d);
         }
       }
