@@ -31,3 +31,14 @@ export function createKafka(opts: { brokers?: string[]; clientId?: string } = {}
   };
   return new Kafka(cfg);
 }
+
+/**
+ * Whether a kafkajs error can go away by itself (a broker restarting, a coordinator moving) or
+ * is a refusal that retrying cannot change (an invalid topic name, an authorisation failure).
+ */
+export function isRetriable(e: unknown): boolean {
+  const err = e as { retriable?: boolean; errors?: unknown[]; type?: string };
+  if (Array.isArray(err?.errors) && err.errors.length > 0) return err.errors.some(isRetriable);
+  if (err?.type === 'INVALID_TOPIC_EXCEPTION' || err?.type === 'TOPIC_AUTHORIZATION_FAILED') return false;
+  return err?.retriable !== false;
+}

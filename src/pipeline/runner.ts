@@ -22,6 +22,7 @@ import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
 import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
+import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
 import { migrate } from '../storage/migrations.js';
@@ -159,6 +160,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     {
       onError: (e, n) => {
         report(component, 'degraded', `cannot create topics: ${String(e)}`);
+        if (!isRetriable(e)) return false;
         log.warn({ attempt: n, err: String(e) }, 'topic setup failed; retrying');
         return n < 20;
       },

@@ -77,22 +77,39 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
     if (!k) clusters.set(id, (k = createKafka({ brokers })));
     return k;
   };
-  for (const cfg of configs) {
-    try {
+  // Pipelines start side by side: one that keeps retrying (a broker it cannot reach, a store
+  // that is down) must not hold the others back.
+  const started = await Promise.allSettled(
+    configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      pipelines.push(await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts));
-      if (opts.deliver !== false) {
-        for (const r of cfg.alerts.routes) {
-          const d = await startDelivery(k, cfg, r);
-          if (d) deliveries.push(d);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts);
+      const routes: DeliveryHandle[] = [];
+      try {
+        if (opts.deliver !== false) {
+          for (const r of cfg.alerts.routes) {
+            const d = await startDelivery(k, cfg, r);
+            if (d) routes.push(d);
+          }
         }
+      } catch (e) {
+        // Half a pipeline is not left running: what started is stopped before it is reported.
+        await Promise.allSettled([handle.stop(), ...routes.map((d) => d.stop())]);
+        throw e;
       }
-    } catch (e) {
-      failed.push({ name: cfg.name, error: String(e) });
-      report(`pipeline:${cfg.name}`, 'down', String(e));
-      emit.pipelineFailed(cfg.name, e);
+      return { handle, routes };
+    }),
+  );
+  started.forEach((r, i) => {
+    const cfg = configs[i]!;
+    if (r.status === 'fulfilled') {
+      pipelines.push(r.value.handle);
+      deliveries.push(...r.value.routes);
+    } else {
+      failed.push({ name: cfg.name, error: String(r.reason) });
+      report(`pipeline:${cfg.name}`, 'down', String(r.reason));
+      emit.pipelineFailed(cfg.name, r.reason);
     }
-  }
+  });
   let stopped: Promise<void> | undefined;
   const svc: Service = {
     pipelines,
