@@ -6,6 +6,13 @@
  * first learns how often the metric changes and its longest normal run of repeats; it fires only
  * when a run is several times longer than anything seen while learning and lasts a minimum time.
  * The score is the tail probability of that run under the metric's own change rate.
+ *
+ * Runs are judged per value. A value the metric has already held still more than once, at least
+ * once for min_run readings (0 rpm when a line stops, 0 transactions when a store is closed), is
+ * an operating mode, not a stuck sensor: a run there is compared with the longest runs previously seen at that value, and even
+ * a longer one (a weekend stop after overnight ones) stays low. A sensor that freezes at an
+ * arbitrary value is compared with the longest runs at values the metric does not hold, so the
+ * long holds of its modes do not make it blind to a frozen reading.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -37,10 +44,12 @@ interface FlatMetric {
   v: number;
   rl: number;
   rs: number;
-  /** Longest normal run (samples) and its duration. */
+  /** Longest normal run (samples) and its duration at values not kept in `vr`. */
   mr: number;
   md: number;
   lt: number;
+  /** Values held for runs of at least HOLD_MIN: flat [value, runs, longest run, its duration] × HOLD_K. */
+  vr?: number[];
 }
 
 export interface FlatlineState {
@@ -50,6 +59,11 @@ export interface FlatlineState {
 }
 
 const HALVE_AT = 100_000;
+/** Held values remembered per metric, and the run length that counts as holding a value. */
+const HOLD_K = 4;
+const HOLD_MIN = 3;
+/** Highest score (low) for a run at a value the metric regularly holds. */
+const HELD_CAP = 0.45;
 
 export const flatline: DetectorSpec<FlatlineParams> = {
   name: 'flatline',
@@ -93,7 +107,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    this.maxStateBytes = 64 + p.max_metrics * (64 + 10 * 20 + 140);
+    this.maxStateBytes = 64 + p.max_metrics * (64 + 10 * 20 + HOLD_K * 4 * 20 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -133,9 +147,11 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         const rate = (m.ch + 1) / (m.n + 2);
         if (rate < p.min_change_rate) continue;
         const dur = e.ts - m.rs;
-        if (m.rl < p.min_run || m.rl < p.run_factor * m.mr || dur < p.min_duration || dur < p.run_factor * m.md) continue;
+        const ref = reference(m, p.tolerance, p.min_run);
+        if (m.rl < p.min_run || m.rl < p.run_factor * ref.mr || dur < p.min_duration || dur < p.run_factor * ref.md) continue;
         const pr = Math.pow(1 - rate, m.rl);
-        const score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));
+        let score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));
+        if (ref.held && score > HELD_CAP) score = HELD_CAP;
         const f = raiseThrottled(
           s.inc,
           {
@@ -146,9 +162,9 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
             ts: e.ts,
             score,
             observed: `${name}=${fmt(m.v)} unchanged ×${m.rl} over ${fmtDuration(dur)}`,
-            expected: `changes on ${Math.round(rate * 100)}% of readings; longest normal run ${m.mr}`,
-            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(m.v)} unchanged ${m.rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${m.mr}); check the sensor and its link, and do not trust this reading for control decisions.`,
-            evidence: { metric: name, value: m.v, run: m.rl, run_ms: dur, since_ts: m.rs, change_rate: compact(rate), longest_normal_run: m.mr, longest_normal_ms: m.md },
+            expected: `changes on ${Math.round(rate * 100)}% of readings; longest normal run ${ref.mr}${ref.held ? ` at ${fmt(m.v)}` : ''}`,
+            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(m.v)} unchanged ${m.rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${ref.held ? `at this value, a value it regularly holds, ${ref.mr}` : ref.mr}); check the sensor and its link, and do not trust this reading for control decisions.`,
+            evidence: { metric: name, value: m.v, run: m.rl, run_ms: dur, since_ts: m.rs, change_rate: compact(rate), longest_normal_run: ref.mr, longest_normal_ms: ref.md, held_value: ref.held },
             mitre: flatline.mitre,
           },
           p.incident_gap,
@@ -156,11 +172,8 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         if (f !== null) (out ??= []).push(f);
       } else {
         // A run ended. Learn its length unless it was itself an open incident.
-        if (s.inc[name] === undefined) {
-          if (m.rl > m.mr) m.mr = m.rl;
-          const dur = prevTs - m.rs;
-          if (dur > m.md && m.rl > 1) m.md = dur;
-        } else delete s.inc[name];
+        if (s.inc[name] === undefined) learnRun(m, prevTs - m.rs, p.tolerance);
+        else delete s.inc[name];
         m.ch++;
         m.v = x;
         m.rl = 1;
@@ -180,3 +193,66 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
 }
 
 const NONE: FindingDraft[] = [];
+
+/**
+ * A mode: a value held more than once, at least once for a run as long as a finding needs. A
+ * quantised sensor repeats its steps for a few readings all the time; that is not holding.
+ */
+function isHeld(vr: readonly number[], i: number, minRun: number): boolean {
+  return vr[i + 1]! >= 2 && vr[i + 2]! >= minRun;
+}
+
+function heldIndex(vr: readonly number[], v: number, tol: number): number {
+  for (let i = 0; i < vr.length; i += 4) if (Math.abs(vr[i]! - v) <= tol) return i;
+  return -1;
+}
+
+/**
+ * What the current run is compared with: at a value held more than once, the longest runs at
+ * that value (a mode); otherwise the longest runs at values the metric does not hold repeatedly.
+ */
+function reference(m: FlatMetric, tol: number, minRun: number): { mr: number; md: number; held: boolean } {
+  const vr = m.vr;
+  let mr = m.mr;
+  let md = m.md;
+  if (vr === undefined) return { mr, md, held: false };
+  const j = heldIndex(vr, m.v, tol);
+  if (j >= 0 && isHeld(vr, j, minRun)) return { mr: vr[j + 2]!, md: vr[j + 3]!, held: true };
+  for (let i = 0; i < vr.length; i += 4) {
+    if (isHeld(vr, i, minRun)) continue;
+    if (vr[i + 2]! > mr) mr = vr[i + 2]!;
+    if (vr[i + 3]! > md) md = vr[i + 3]!;
+  }
+  return { mr, md, held: false };
+}
+
+/** Record a finished run at m.v: per held value, or in the general longest run. */
+function learnRun(m: FlatMetric, dur: number, tol: number): void {
+  if (m.rl < HOLD_MIN) {
+    if (m.rl > m.mr) m.mr = m.rl;
+    if (dur > m.md && m.rl > 1) m.md = dur;
+    return;
+  }
+  const vr = (m.vr ??= []);
+  const j = heldIndex(vr, m.v, tol);
+  if (j >= 0) {
+    if (vr[j + 1]! < 1e6) vr[j + 1] = vr[j + 1]! + 1;
+    if (m.rl > vr[j + 2]!) vr[j + 2] = m.rl;
+    if (dur > vr[j + 3]!) vr[j + 3] = dur;
+    return;
+  }
+  if (vr.length >= 4 * HOLD_K) {
+    // Forget the value with the shortest longest run; its run still bounds arbitrary values.
+    let k = 0;
+    for (let i = 4; i < vr.length; i += 4) if (vr[i + 2]! < vr[k + 2]!) k = i;
+    if (vr[k + 2]! > m.rl) {
+      if (m.rl > m.mr) m.mr = m.rl;
+      if (dur > m.md) m.md = dur;
+      return;
+    }
+    if (vr[k + 2]! > m.mr) m.mr = vr[k + 2]!;
+    if (vr[k + 3]! > m.md) m.md = vr[k + 3]!;
+    vr.splice(k, 4);
+  }
+  vr.push(compact(m.v), 1, m.rl, dur);
+}

@@ -20,13 +20,18 @@
  * per hour) and changes nothing. The wander is learned from everything but reported shifts
  * (Huber-clipped), and a CUSUM excursion that outlasts the incident gap without being reported is
  * restarted without relearning, so the baseline is not re-centred on a passing excursion.
+ *
+ * Novelty, not change: the levels the series has occupied, with their dwell time, are kept
+ * (util.regimeUpdate). A shift into a level the series frequently occupies (an operating mode:
+ * stopped, closed, parked, charging) is a regime change, not an anomaly, whatever the hour, and
+ * stays low; a shift to a level outside every known one keeps its full score.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, hourOfDay, isWeekend, metricFilter, robustNew, robustReady, robustUpdate } from './util.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, compact, fmt, fmtDuration, hourOfDay, isWeekend, metricFilter, regimeKnown, regimeNew, regimeNoise, regimeUpdate, robustNew, robustReady, robustUpdate } from './util.js';
 import type { RobustStat } from './util.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
@@ -85,6 +90,10 @@ interface ShiftMetric {
   dn?: number;
   /** Fast relearning (after a reboot, a firmware change, or a shift absorbed) until this time. */
   rl?: number;
+  /** Levels occupied so far (util.regimeNew), when they were last sampled, and the recent raw level. */
+  rg?: number[];
+  lt?: number;
+  xl?: number;
 }
 
 export interface LevelShiftState {
@@ -106,6 +115,10 @@ const RELEARN_ALPHA = 0.05;
 const SEQ_RESTART = 5;
 /** Highest score (low) for a shift to a level the daily profile already holds at other hours. */
 const CONTEXT_CAP = 0.45;
+/** A level counts as known once the series has dwelt there this long and this share of its life. */
+export const REGIME_MIN_DWELL = 3 * 3_600_000;
+export const REGIME_MIN_SHARE = 0.02;
+const REGIME_TICK = 60_000;
 /** Cheap σ of the slow wander from the mean |smoothed residual| (as for a Gaussian). */
 const ABS_TO_SIGMA = 1.2533;
 /** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
@@ -186,9 +199,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~23
-    // scalars, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 23 * 18 + 140);
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~26
+    // scalars, the occupied levels, an open incident; plus the device's firmware and seq.
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 26 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -228,7 +241,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       let m = s.m[name];
       if (m === undefined) {
         if (s.nm >= this.p.max_metrics) continue;
-        m = { t0: e.ts, g: robustNew(), e: robustNew(), hb: new Array<number>(96).fill(0), sp: 0, sn: 0, np: 0, nn: 0, zp: 0, zn: 0, tp: 0, tn: 0 };
+        m = { t0: e.ts, g: robustNew(), e: robustNew(), hb: new Array<number>(96).fill(0), sp: 0, sn: 0, np: 0, nn: 0, zp: 0, zn: 0, tp: 0, tn: 0, rg: regimeNew(), xl: x };
         s.m[name] = m;
         s.nm++;
       }
@@ -254,6 +267,21 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     m.pv = x;
     const up0 = m.up ?? 0;
     if (up0 >= 20 && (m.dn ?? 0) <= up0 * 0.01 && up0 >= 0.8 * m.g.n) return null;
+    // The recent raw level (~10 readings): a shift is judged by where the level is now, which the
+    // clipped residual mean understates for a jump between operating modes.
+    m.xl = m.xl === undefined ? x : m.xl + RECENT * (x - m.xl);
+    // Occupied levels learn from everything but a reported, alert-worthy shift, so an offset
+    // does not become "known" by lasting.
+    const rg = (m.rg ??= regimeNew());
+    const open = s.inc[name];
+    // Occupancy is sampled at most once per REGIME_TICK of event time, the time since the last
+    // sample as its dwell: a level held for less than that is no operating mode, and a fast
+    // stream would otherwise pay for every reading.
+    const lt = m.lt ?? ts;
+    if (ts - lt >= REGIME_TICK || m.lt === undefined) {
+      if (open === undefined || open.peak <= CONTEXT_CAP) regimeUpdate(rg, x, ts - lt);
+      m.lt = ts;
+    }
     const relearning = m.rl !== undefined && ts < m.rl;
     const win = relearning ? Math.min(p.window, 1 / RELEARN_ALPHA) : p.window;
     // The profile learns from the first reading; residuals use it once it has seen enough days.
@@ -358,7 +386,10 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       if (hb[i]! < pmin) pmin = hb[i]!;
       if (hb[i]! > pmax) pmax = hb[i]!;
     }
-    const contextual = level >= pmin - sigma && level <= pmax + sigma;
+    // A level the series has frequently occupied for real time (an operating mode: stopped,
+    // closed, parked, charging) is a return to a known regime, whatever the hour: also low.
+    const known = regimeKnown(m.rg!, m.xl, REGIME_MIN_DWELL, REGIME_MIN_SHARE);
+    const contextual = (level >= pmin - sigma && level <= pmax + sigma) || known;
     let score = scoreFromZ(2 * mean);
     if (contextual && score > CONTEXT_CAP) score = CONTEXT_CAP;
     const n = up ? m.np : m.nn;
@@ -387,6 +418,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
           baseline_sigma: compact(sigma),
           seasonal: true,
           within_daily_range: contextual,
+          known_level: known,
           wander_sigma: compact(m.vs ?? 0),
           hourly_spread: compact(m.hv ?? 0),
           noise_sigma: compact(m.e.s),
@@ -406,7 +438,11 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
    */
   private sigmaOf(m: ShiftMetric): number {
     const hv = (m.hk ?? 0) >= MIN_HOURS ? (m.hv ?? 0) : 0;
-    return Math.max(m.e.s, hv, Math.abs(m.g.c) * 1e-3, 1e-9);
+    // A residual spread learned mostly from idle readings (a count that is 0 most of the day)
+    // collapses towards 0; half the series' own step size when it moves keeps "shifts" smaller
+    // than one reading step from scoring as many σ.
+    const step = m.rg !== undefined ? 0.5 * regimeNoise(m.rg) : 0;
+    return Math.max(m.e.s, hv, step, Math.abs(m.g.c) * 1e-3, 1e-9);
   }
 
   /**

@@ -27,13 +27,17 @@
  * - Spreads are floored at the sensor's resolution (the smallest step it has shown) and at a
  *   small fraction of the level, so a quantised or nearly constant reading does not turn a
  *   one-step change into an infinite z.
+ * - Novelty, not change: the levels the series has occupied and how long it dwelt at each are
+ *   kept (util.regimeUpdate). A reading in a level the series frequently occupies (an operating
+ *   mode it returns to) stays low however unusual for the hour or the current baseline; a level
+ *   outside every known one by several of its spreads keeps its score.
  */
 import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, regimeDistance, regimeKnown, regimeNew, regimeUpdate, tailNew, tailP, tailUpdate } from './util.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -75,6 +79,11 @@ const RELEARN_ALPHA = 0.05;
 const LOW_CAP = 0.49;
 /** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
 const PRE_CYCLE_REL = 0.25;
+/** A level counts as known once the series has dwelt there this long and this share of its life. */
+const REGIME_MIN_DWELL = 3 * 3_600_000;
+const REGIME_MIN_SHARE = 0.02;
+/** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
+const REGIME_NOVEL = 4;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -107,6 +116,8 @@ export interface MetricState {
   /** Current run of tail readings: signed length (+ above, − below) and its weakest p. */
   r?: number;
   rp?: number;
+  /** Levels occupied so far, with their dwell (util.regimeNew). */
+  rg?: number[];
 }
 
 export interface MetricBaselineState {
@@ -226,9 +237,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
     // Per metric: ~64-char name, ~12 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
-    // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), and an
-    // open incident; plus the object framing and the device's firmware/seq/restart fields.
-    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + 140;
+    // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), the
+    // occupied levels, and an open incident; plus the object framing and the device's firmware/seq/restart fields.
+    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -362,16 +373,27 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const warm = ms.n >= p.min_samples && age >= p.min_learning;
     const relearning = state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb;
     const dev = Math.abs(v - expC);
-    const tail = az > TAIL_T && dev >= p.min_abs_deviation && dev >= Math.abs(expC) * p.min_rel_deviation;
+    const lo = ms.lo ?? v;
+    const hi = ms.hi ?? v;
+    const contextual = v <= hi && v >= lo;
+    // Beyond the envelope, the distance from the nearest level the series occupies, in that
+    // level's own spread: a multi-modal series' global and hourly spreads span its modes and
+    // hide an offset from any one of them.
+    const rgm = (ms.rg ??= regimeNew());
+    // Every level occupied counts here, however briefly: a value near one the series has passed
+    // through (the top of a fast ramp, a rare peak) is not novel.
+    const near = contextual ? null : regimeDistance(rgm, v, 0, 0);
+    const zr = near === null ? 0 : near.z;
+    const azr = zr < 0 ? -zr : zr;
+    const devR = near === null ? 0 : Math.abs(v - near.c);
+    const novel = azr > REGIME_NOVEL && azr > az && devR >= p.min_abs_deviation && devR >= Math.abs(near!.c) * p.min_rel_deviation;
+    const tail = (az > TAIL_T || novel) && dev >= p.min_abs_deviation && (novel || dev >= Math.abs(expC) * p.min_rel_deviation);
     const tl = (ms.tl ??= tailNew());
     // The global tail only differs from the scored one once buckets are in use: it starts as a
     // copy then, which keeps warm-up and seasonality-free metrics at one tail.
     if (usedBucket && ms.tg === undefined) ms.tg = tl.slice();
     const tg = ms.tg;
     const zg = rg / sg;
-    const lo = ms.lo ?? v;
-    const hi = ms.hi ?? v;
-    const contextual = v <= hi && v >= lo;
 
     // Score: the tail probability under this metric's own tail, for the run the reading belongs
     // to, times the readings per day (a once-a-day surprise is not an incident).
@@ -379,8 +401,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     let pr = 1;
     let run = 0;
     if (tail) {
-      const side = z > 0 ? 1 : -1;
-      let pt = tailP(tl, z);
+      const side = novel ? (zr > 0 ? 1 : -1) : z > 0 ? 1 : -1;
+      let pt = az > TAIL_T && z * side > 0 ? tailP(tl, z) : 1;
       // A value the series routinely jumps to (a second mode, learned by the global tail) can sit
       // at an hour whose bucket has never seen it, where the bucket's narrow spread makes it look
       // far rarer than it is: inside the envelope it is no more surprising than the global tail
@@ -398,6 +420,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         const ze = (v > hi ? v - hi : lo - v) / sg;
         const pe = tailP(PRIOR_TAIL, TAIL_T + ze);
         if (pe < pt) pt = pe;
+        if (novel) {
+          const pn = tailP(PRIOR_TAIL, side * (TAIL_T + azr - REGIME_NOVEL));
+          if (pn < pt) pt = pn;
+        }
       }
       const r0 = ms.r ?? 0;
       if (r0 * side > 0) {
@@ -428,7 +454,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // A value inside the envelope of the series' ordinary values is unusual only for the hour
     // (a plant idling on a weekday, an engine cold at an odd time): weaker evidence than a value
     // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
-    if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin))) score = LOW_CAP;
+    // A level the series has frequently occupied for real time (an operating mode it returns to)
+    // is not novel, however far it is from the hour's baseline or the envelope's last update.
+    if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin) || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
     // cycle is known everything is learned, since what is routine is not known yet.
@@ -442,6 +470,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
     if (tg !== undefined) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
     if (!anomalous) {
+      regimeUpdate(rgm, v, inOrder && prev !== null ? ts - prevTs : 0);
       if (v < lo || ms.lo === undefined) ms.lo = compact(v);
       if (v > hi || ms.hi === undefined) ms.hi = compact(v);
     }
@@ -480,9 +509,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       }
     }
 
-    if (!warm || az < p.threshold_z || score < 0.3) return null;
+    if (!warm || (az < p.threshold_z && !(novel && azr >= p.threshold_z)) || score < 0.3) return null;
 
-    const dir = v > expC ? 'above' : 'below';
+    const dir = (novel ? zr > 0 : v > expC) ? 'above' : 'below';
     const what = ms.k === 1 ? `${name} rising at ${fmt(v)}/s` : `${name}=${fmt(v)}`;
     const when = usedBucket ? ` for ${String(bucket % 24).padStart(2, '0')}:00 UTC${bucket >= 24 ? ' on weekends' : ''}` : '';
     const sustained = run > 1 ? ` for ${run} readings in a row${ts > (state.inc[name]?.first_ts ?? ts) ? ` (${fmtDuration(ts - state.inc[name]!.first_ts)})` : ''}` : '';
@@ -497,7 +526,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         score,
         observed: compact(v),
         expected: `${fmt(expC)} ± ${fmt(expS)}`,
-        explanation: `${e.device_id} (${e.device_class}) reported ${what}, ${fmt(az)}σ ${dir} its usual ${fmt(expC)} ± ${fmt(expS)}${when}${sustained}; check the sensor and recent commands or changes on this device before trusting its readings.`,
+        explanation: `${e.device_id} (${e.device_class}) reported ${what}, ${fmt(az)}σ ${dir} its usual ${fmt(expC)} ± ${fmt(expS)}${when}${novel ? ` and ${fmt(azr)} spreads outside every level it normally occupies` : ''}${sustained}; check the sensor and recent commands or changes on this device before trusting its readings.`,
         evidence: {
           metric: name,
           value: x,
@@ -512,6 +541,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           global_sigma: compact(sg),
           seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
+          ...(novel ? { regime_distance: compact(zr) } : {}),
           ...(relearning ? { relearning_since_ts: state.rb } : {}),
         },
         mitre: metricBaseline.mitre,

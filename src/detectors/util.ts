@@ -471,3 +471,180 @@ export function tailP(t: readonly number[], z: number): number {
   const p = phi * sf;
   return p > 1 ? 1 : p;
 }
+
+// ---------------------------------------------------------------- occupied levels (regimes)
+
+/**
+ * The levels a series has occupied over its history, with how long it dwelt at each: a handful
+ * of centroids (online clustering with merging, so state is fixed). Operating modes (engine
+ * on/off, store open/closed, line running/stopped, a full tank) are levels a series returns to
+ * for real time, again and again; an anomaly is a level it has not occupied. Change detectors
+ * consult this so that a return to a known level is not reported as a shift, whatever the hour,
+ * while a level outside every known one (by several of its spreads) still is.
+ *
+ * Layout (plain numbers, so it lives in JSON state): [noise, previous value, index of the last
+ * matched centroid, then (centre, spread, dwell ms, visits) × up to REGIME_K]. A level counts as
+ * an operating mode only once the series has come back to it: a first long stay (a drift, an
+ * offset that is building up its evidence) is not yet "frequently occupied". `noise` is the reading-to-reading spread (Huber-clipped
+ * so level jumps barely move it): it floors every centroid's spread, because a level held with
+ * no noise at all (0 rpm) still differs from a level one sensor step away only by resolution.
+ */
+export const REGIME_K = 8;
+/** A value within this many spreads of a centroid belongs to it. */
+const REGIME_MATCH = 3;
+/** Learning-rate floor of a centroid, so a level that drifts slowly is followed. */
+const REGIME_ALPHA = 0.005;
+/** One reading stands for at most this much dwell (gaps and outages are not dwell). */
+const REGIME_MAX_DT = 3_600_000;
+const REGIME_HDR = 3;
+const RS = 4;
+
+/** The reading-to-reading spread of the series when it moves (0 until it has moved). */
+export function regimeNoise(r: readonly number[]): number {
+  return r[0]!;
+}
+
+export function regimeNew(): number[] {
+  return [0, 0, 0];
+}
+
+function regimeFloor(r: readonly number[], x: number): number {
+  const ax = x < 0 ? -x : x;
+  return Math.max(r[0]!, ax * 1e-4, 1e-9);
+}
+
+/** Fold one reading in, `dt` ms after the previous one. */
+export function regimeUpdate(r: number[], x: number, dt: number): void {
+  // No centroid yet means no previous reading (NaN would not survive a JSON checkpoint).
+  const prev = r[1]!;
+  const d = r.length > REGIME_HDR ? (x > prev ? x - prev : prev - x) : 0;
+  // Only readings that moved: a series that holds still for long stretches (0 rpm, a closed
+  // store's 0 transactions) would otherwise report no noise at all, and a quantised series would
+  // split into one zero-width level per step. Mean |Δ| of white noise is 1.128·√2·σ = 1.595σ;
+  // clipped at 3× so level changes barely count.
+  if (d > 0) {
+    const nz = r[0]!;
+    const lim = nz > 0 ? 3 * 1.595 * nz : d;
+    r[0] = nz + 0.01 * ((d > lim ? lim : d) / 1.595 - nz);
+  }
+  r[1] = x;
+  const w = dt > REGIME_MAX_DT ? REGIME_MAX_DT : dt > 0 ? dt : 0;
+  const fl = regimeFloor(r, x);
+  // A series mostly stays in the level it was in: try that one first, scan only when it left.
+  let best = r[2]!;
+  let bd = Infinity;
+  if (best >= REGIME_HDR && best < r.length) {
+    const c = r[best]!;
+    const sp = r[best + 1]!;
+    bd = (x > c ? x - c : c - x) / (sp > fl ? sp : fl);
+  }
+  if (!(bd <= REGIME_MATCH)) {
+    for (let i = REGIME_HDR; i < r.length; i += RS) {
+      const s = Math.max(r[i + 1]!, fl);
+      const d = (x > r[i]! ? x - r[i]! : r[i]! - x) / s;
+      if (d < bd) {
+        bd = d;
+        best = i;
+      }
+    }
+  }
+  if (best >= REGIME_HDR && bd <= REGIME_MATCH) {
+    // A visit is an arrival from a distinct level: noise bouncing between two neighbouring
+    // centroids (a level drifting through) is one stay, not many returns.
+    const from = r[2]!;
+    if (from !== best && from >= REGIME_HDR && from < r.length) {
+      const gap = Math.abs(r[from]! - r[best]!) / Math.max(r[from + 1]!, r[best + 1]!, fl);
+      if (gap > 2 * REGIME_MATCH) r[best + 3] = r[best + 3]! + 1;
+    }
+    r[2] = best;
+    const wt = r[best + 2]!;
+    let a = w > 0 ? w / (wt + w) : 0;
+    if (a < REGIME_ALPHA) a = REGIME_ALPHA;
+    const d = x - r[best]!;
+    // Not compacted on this hot path: full doubles stay within the documented state bound.
+    r[best] = r[best]! + a * d;
+    r[best + 1] = (1 - a) * r[best + 1]! + a * 1.2533 * (d < 0 ? -d : d);
+    r[best + 2] = wt + w;
+    return;
+  }
+  if (r.length >= REGIME_HDR + RS * REGIME_K) regimeMerge(r, fl);
+  r[2] = r.length;
+  r.push(compact(x), 0, compact(w), 1);
+}
+
+/**
+ * Make room: the least occupied level (a transient, a one-off) is folded into its nearest
+ * neighbour, which then covers both. Well-occupied levels stay distinct, and this is O(K).
+ */
+function regimeMerge(r: number[], fl: number): void {
+  let bi = REGIME_HDR;
+  for (let i = REGIME_HDR + RS; i < r.length; i += RS) if (r[i + 2]! < r[bi + 2]!) bi = i;
+  let bj = -1;
+  let bd = Infinity;
+  for (let j = REGIME_HDR; j < r.length; j += RS) {
+    if (j === bi) continue;
+    const d = Math.abs(r[bi]! - r[j]!) / (Math.max(r[bi + 1]!, fl) + Math.max(r[j + 1]!, fl));
+    if (d < bd) {
+      bd = d;
+      bj = j;
+    }
+  }
+  const wi = r[bi + 2]!;
+  const wj = r[bj + 2]!;
+  const w = wi + wj;
+  const fi = w > 0 ? wi / w : 0.5;
+  const fj = 1 - fi;
+  const c = fi * r[bi]! + fj * r[bj]!;
+  const di = r[bi]! - c;
+  const dj = r[bj]! - c;
+  const v = fi * (r[bi + 1]! ** 2 + di * di) + fj * (r[bj + 1]! ** 2 + dj * dj);
+  r[bj] = compact(c);
+  r[bj + 1] = compact(Math.sqrt(v));
+  r[bj + 2] = compact(w);
+  // Folding transients in is not returning: visits do not add up.
+  r[bj + 3] = Math.max(r[bi + 3]!, r[bj + 3]!);
+  r.splice(bi, RS);
+  r[2] = -1;
+}
+
+/**
+ * Whether x lies in a level the series has frequently occupied: within REGIME_MATCH spreads of a
+ * centroid holding at least `minDwell` ms and `minShare` of all dwell, over more than one visit.
+ * A level occupied for a moment (a transient passed through) or only once does not count.
+ */
+export function regimeKnown(r: readonly number[], x: number, minDwell: number, minShare: number): boolean {
+  let total = 0;
+  for (let i = REGIME_HDR + 2; i < r.length; i += RS) total += r[i]!;
+  const fl = regimeFloor(r, x);
+  for (let i = REGIME_HDR; i < r.length; i += RS) {
+    const w = r[i + 2]!;
+    if (w < minDwell || w < minShare * total || r[i + 3]! < 2) continue;
+    const s = Math.max(r[i + 1]!, fl);
+    if ((x > r[i]! ? x - r[i]! : r[i]! - x) <= REGIME_MATCH * s) return true;
+  }
+  return false;
+}
+
+/**
+ * Signed distance of x from the nearest frequently occupied level, in that level's own spreads
+ * (floored at the series' step noise), and that level's centre. In a series with several
+ * operating modes this is the yardstick the global spread is not: a value 8σ above the running
+ * level is novel even when the modes lie 100σ apart. Null when no level is known yet.
+ */
+export function regimeDistance(r: readonly number[], x: number, minDwell: number, minShare: number): { z: number; c: number } | null {
+  let total = 0;
+  for (let i = REGIME_HDR + 2; i < r.length; i += RS) total += r[i]!;
+  const fl = regimeFloor(r, x);
+  let best = -1;
+  let bz = Infinity;
+  for (let i = REGIME_HDR; i < r.length; i += RS) {
+    const w = r[i + 2]!;
+    if (w < minDwell || w < minShare * total) continue;
+    const d = (x - r[i]!) / Math.max(r[i + 1]!, fl);
+    if (Math.abs(d) < Math.abs(bz)) {
+      bz = d;
+      best = i;
+    }
+  }
+  return best < 0 ? null : { z: bz, c: r[best]! };
+}
