@@ -81,7 +81,7 @@ const LOW_CAP = 0.49;
 const PRE_CYCLE_REL = 0.25;
 /** A level counts as known once the series has dwelt there this long and this share of its life. */
 const REGIME_MIN_DWELL = 3 * 3_600_000;
-const REGIME_MIN_SHARE = 0.02;
+const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
 

@@ -483,9 +483,8 @@ export function tailP(t: readonly number[], z: number): number {
  * while a level outside every known one (by several of its spreads) still is.
  *
  * Layout (plain numbers, so it lives in JSON state): [noise, previous value, index of the last
- * matched centroid, then (centre, spread, dwell ms, visits) × up to REGIME_K]. A level counts as
- * an operating mode only once the series has come back to it: a first long stay (a drift, an
- * offset that is building up its evidence) is not yet "frequently occupied". `noise` is the reading-to-reading spread (Huber-clipped
+ * matched centroid, then (centre, spread, dwell ms, visits) × up to REGIME_K]. Visits (arrivals
+ * from a distinct level) are kept as evidence of how the level was occupied. `noise` is the reading-to-reading spread (Huber-clipped
  * so level jumps barely move it): it floors every centroid's spread, because a level held with
  * no noise at all (0 rpm) still differs from a level one sensor step away only by resolution.
  */
@@ -609,8 +608,8 @@ function regimeMerge(r: number[], fl: number): void {
 
 /**
  * Whether x lies in a level the series has frequently occupied: within REGIME_MATCH spreads of a
- * centroid holding at least `minDwell` ms and `minShare` of all dwell, over more than one visit.
- * A level occupied for a moment (a transient passed through) or only once does not count.
+ * centroid holding at least `minDwell` ms and `minShare` of all dwell. A level occupied for a
+ * moment (a transient passed through, a drift on its way) does not count.
  */
 export function regimeKnown(r: readonly number[], x: number, minDwell: number, minShare: number): boolean {
   let total = 0;
@@ -618,7 +617,7 @@ export function regimeKnown(r: readonly number[], x: number, minDwell: number, m
   const fl = regimeFloor(r, x);
   for (let i = REGIME_HDR; i < r.length; i += RS) {
     const w = r[i + 2]!;
-    if (w < minDwell || w < minShare * total || r[i + 3]! < 2) continue;
+    if (w < minDwell || w < minShare * total) continue;
     const s = Math.max(r[i + 1]!, fl);
     if ((x > r[i]! ? x - r[i]! : r[i]! - x) <= REGIME_MATCH * s) return true;
   }
