@@ -13,7 +13,7 @@
 import type { Kafka } from 'kafkajs';
 import type { AlertRouteConfig, PipelineConfig } from '../config/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
-import type { OcsfDetectionFinding } from './ocsf.js';
+import { severityOfId, type OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
 import { retry, sleep } from '../pipeline/retry.js';
 import { emit } from '../obs/events.js';
@@ -21,11 +21,10 @@ import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';
 import { outboxTopic } from '../pipeline/runner.js';
 
-const SEVERITY_BY_ID = ['info', 'info', 'low', 'medium', 'high', 'critical'] as const;
 
 /** Whether this route takes this alert: its severity floor, and the detector's `routes:` list. */
 export function wants(cfg: PipelineConfig, r: AlertRouteConfig, alert: OcsfDetectionFinding): boolean {
-  const sev = SEVERITY_BY_ID[alert.severity_id] ?? 'info';
+  const sev = severityOfId(alert.severity_id);
   if (r.min_severity && SEVERITY_RANK[sev] < SEVERITY_RANK[r.min_severity]) return false;
   const det = cfg.detectors.find((d) => d.id === alert.finding_info.analytic.name);
   return !det?.routes || det.routes.includes(r.name);

@@ -5,6 +5,12 @@
 import type { Finding, Severity } from '../detectors/types.js';
 
 const SEVERITY_ID: Record<Severity, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
+
+/** Our severity of an OCSF severity_id (readers of the outbox see only the document). */
+export function severityOfId(id: number): Severity {
+  for (const [sev, n] of Object.entries(SEVERITY_ID) as Array<[Severity, number]>) if (n === id) return sev;
+  return 'info';
+}
 const SEVERITY_NAME: Record<Severity, string> = { info: 'Informational', low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical' };
 
 export interface AlertContext {
