@@ -5,11 +5,13 @@
  * partition's slice of the state changelog (src/state/changelog.ts). Each fetched batch is
  * decoded and scored and its findings are written to ClickHouse (retried until durable; while
  * that blocks, the partition is not fetched further, which is the backpressure). Dead letters
- * and alerts are held until the next checkpoint, which commits them together with the changed
- * device states, the marker (offset, clock, router) and the group offset in one Kafka
- * transaction. So a crash anywhere resumes from a consistent (state, offset) pair, and replayed
- * events rewrite the same finding rows (deterministic ids, collapsed by ClickHouse) and
- * re-produce only dead letters and alerts that were never committed.
+ * and alerts are then *published* promptly, in a small transaction that also records "outputs
+ * of source offsets below X are committed" (PartitionStore.publish). A *checkpoint*, on its own
+ * longer cadence, commits the changed device states, the marker (offset, clock, router) and the
+ * group offset in one Kafka transaction. So a crash anywhere resumes from a consistent (state,
+ * offset) pair; replayed events rewrite the same finding rows (deterministic ids, collapsed by
+ * ClickHouse) and re-raise the same outputs, of which those below X are suppressed: each dead
+ * letter and alert is committed once.
  */
 import type { Consumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
@@ -51,12 +53,17 @@ export interface RunnerOptions {
    */
   checkpointEveryMs?: number;
   /**
-   * Least time between two checkpoints of a caught-up partition. A caught-up partition publishes
-   * pending alerts and dead letters this long after its previous checkpoint at the latest (an
-   * idle timer flushes them when no further batch comes), instead of once per fetched batch.
-   * Default min(250, checkpointEveryMs).
+   * A caught-up partition with uncheckpointed progress that has been idle (no batch) this long,
+   * and at least this long after its previous checkpoint, checkpoints early, which commits its
+   * offset. Default min(1000, checkpointEveryMs).
    */
   minCheckpointGapMs?: number;
+  /**
+   * Least time between two publications of a partition's alerts and dead letters (each is a
+   * small transaction, independent of checkpoints). Pending outputs are published by the batch
+   * that finds this much time elapsed or, if no batch comes, by an idle timer. Default 100.
+   */
+  publishGapMs?: number;
   /**
    * Checkpoint early once this many devices of a partition changed since its last checkpoint,
    * which bounds the length of one checkpoint transaction and the work redone after a crash.
@@ -99,6 +106,13 @@ interface PartitionState {
   next: bigint;
   /** Offset of the last committed checkpoint (-1: none). */
   committed: bigint;
+  /**
+   * Outputs of every offset below this are committed (by a publish or a checkpoint), so a replay
+   * of those offsets must not send them again (-1: none).
+   */
+  published: bigint;
+  /** When outputs were last published (wall clock). */
+  lastPublish: number;
   /** Cumulative per-partition accounting, checkpointed with the state. */
   processed: number;
   deadLettered: number;
@@ -134,12 +148,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const src = cfg.source.kafka;
   const { database, table, ttl_days } = cfg.findings.clickhouse;
   const checkpointEvery = opts.checkpointEveryMs ?? 5_000;
-  const minGap = Math.min(opts.minCheckpointGapMs ?? 250, checkpointEvery);
+  const minGap = Math.min(opts.minCheckpointGapMs ?? 1_000, checkpointEvery);
+  const publishGap = Math.min(opts.publishGapMs ?? 100, checkpointEvery);
   const maxDevices = opts.maxCheckpointDevices ?? 20_000;
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
   const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms };
+  const decodeOpts = cfg.mapping ? { mapping: cfg.mapping } : {};
 
   await retry(() => migrate(deps.clickhouse, { database, table, ttlDays: ttl_days }), {
     onError: (e, n) => {
@@ -245,6 +261,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       router: emptyRouterState(),
       next: -1n,
       committed: -1n,
+      published: -1n,
+      lastPublish: Date.now(),
       processed: 0,
       deadLettered: 0,
       dlq: [],
@@ -259,10 +277,12 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       engine.restore(cp.engine);
       ps.router = cp.router;
       ps.next = ps.committed = cp.next_offset;
+      ps.published = cp.published;
       ps.processed = cp.processed;
       ps.deadLettered = cp.dead_lettered;
     }
     emit.stateRestored(cfg.name, topic, partition, { devices: engine.deviceCount(), records: cp?.records ?? 0, nextOffset: ps.next, ms: Date.now() - t0 });
+    if (ps.published > ps.next) log.info({ topic, partition, from: ps.next.toString(), published: ps.published.toString() }, 'replaying offsets whose outputs are published; their outputs are suppressed');
     return ps;
   }
 
@@ -328,9 +348,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.engine.deviceCount(), delta: dirty.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
       emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }]);
       ps.committed = ps.next;
+      if (ps.next > ps.published) ps.published = ps.next;
       ps.dlq = [];
       ps.alerts = [];
-      ps.lastCheckpoint = Date.now();
+      ps.lastCheckpoint = ps.lastPublish = Date.now();
       ps.sinceCheckpoint = 0;
       ps.verify = false;
       report(component, 'ok');
@@ -342,6 +363,37 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       // The transaction aborted: nothing of it is visible. Our in-memory progress beyond the
       // last checkpoint is thrown away and redone from the changelog, which is always correct.
       await drop(ps, fenced ? 'fenced by a new owner' : 'checkpoint failed');
+      return false;
+    }
+  }
+
+  /**
+   * Publish pending dead letters and alerts without checkpointing state (PartitionStore.publish).
+   * Until the partition has a checkpoint a restore could not tell where to resume, so the first
+   * publication is a checkpoint. On failure the partition's state is dropped, as for a checkpoint.
+   */
+  async function publish(ps: PartitionState): Promise<boolean> {
+    if (!ps.dlq.length && !ps.alerts.length) return true;
+    if (ps.committed < 0n) return checkpoint(ps);
+    if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
+    const outputs = [
+      { topic: src.dead_letter_topic, messages: ps.dlq },
+      { topic: outbox, messages: ps.alerts },
+    ];
+    const t0 = Date.now();
+    try {
+      await ps.store.publish(outputs, ps.next);
+      log.debug({ topic: ps.topic, partition: ps.partition, outputs: ps.dlq.length + ps.alerts.length, upTo: ps.next.toString(), ms: Date.now() - t0 }, 'outputs published');
+      ps.published = ps.next;
+      ps.dlq = [];
+      ps.alerts = [];
+      ps.lastPublish = Date.now();
+      return true;
+    } catch (e) {
+      const fenced = e instanceof StoreFenced;
+      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
+      if (!fenced) report(component, 'degraded', `publishing outputs failing: ${String(e)}`);
+      await drop(ps, fenced ? 'fenced by a new owner' : 'publish failed');
       return false;
     }
   }
@@ -430,13 +482,18 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       if (!isRunning() || isStale() || stopping) break;
       const off = BigInt(m.offset);
       if (off < ps.next) continue; // already reflected in the restored state
-      const r = decodeEvent(m.value ?? Buffer.alloc(0), cfg.mapping ? { mapping: cfg.mapping } : {});
+      // A replay of offsets whose outputs were published after the restored checkpoint: the
+      // engine and router re-raise exactly those outputs (and must, to reach the same state),
+      // but they are in Kafka already.
+      const replayed = off < ps.published;
+      const r = decodeEvent(m.value ?? Buffer.alloc(0), decodeOpts);
       if (r.ok) {
         decoded++;
         for (const f of ps.engine.process(r.event)) {
           findings.push(f);
           emit.findingRaised(f);
           const d = route(ps.router, f, routerOpts);
+          if (d && replayed) continue;
           if (d) {
             const doc = toOcsf(d.finding, { alert_id: d.alert_id, suppressed_before: d.suppressed_before, product_version: deps.productVersion });
             ps.alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
@@ -449,7 +506,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         }
       } else {
         dead++;
-        ps.dlq.push(deadLetterMessage(m.key, m.value, r.error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
+        if (!replayed) ps.dlq.push(deadLetterMessage(m.key, m.value, r.error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
         emit.eventDeadLettered(cfg.name, r.error, { topic: batch.topic, partition: batch.partition, offset: m.offset });
       }
       ps.next = off + 1n;
@@ -471,17 +528,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
     const now = Date.now();
-    const since = now - ps.lastCheckpoint;
     const outputs = ps.dlq.length + ps.alerts.length;
-    const due =
-      since >= checkpointEvery ||
-      outputs >= maxPending ||
-      ps.engine.changedCount() >= maxDevices ||
-      // Caught up: publish alerts soon, but at most once per gap, not once per fetched batch
-      // (each checkpoint is a transaction that rewrites every device the batches touched).
-      // Anything left is published by the idle flush.
-      (ps.next >= ps.high && outputs > 0 && since >= minGap);
-    if (due) await checkpoint(ps);
+    // State on its own cadence (time, or the number of changed devices, which bounds one
+    // checkpoint's size and the state written per event); outputs promptly, at most once per
+    // gap, whether the partition is caught up or behind. Anything left is published by the
+    // idle flush.
+    if (now - ps.lastCheckpoint >= checkpointEvery || ps.engine.changedCount() >= maxDevices) await checkpoint(ps);
+    else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= publishGap)) await publish(ps);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -573,17 +626,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       const progress = ps.next > ps.committed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
-      const flush =
-        since >= checkpointEvery ||
-        (caughtUp && since >= minGap && (outputs || now - ps.lastBatch >= minGap));
-      if (!flush) continue;
-      const p = exclusive(k, () => checkpoint(ps).then(() => undefined)).catch((e: unknown) => {
+      const full = since >= checkpointEvery || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap);
+      if (!full && !(outputs && now - ps.lastPublish >= publishGap)) continue;
+      const p = exclusive(k, () => (full ? checkpoint(ps) : publish(ps)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
       });
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
     }
-  }, Math.max(20, Math.floor(minGap / 2)));
+  }, Math.max(20, Math.floor(Math.min(minGap, publishGap) / 2)));
   flusher.unref();
 
   await consumer.connect();

@@ -32,6 +32,8 @@ import { logger } from '../obs/log.js';
 export const changelogTopic = (group: string): string => `${group}.state`;
 export const deviceKey = (topic: string, device: string): string => `d|${topic}|${device}`;
 export const markerKey = (topic: string): string => `m|${topic}`;
+/** Key of the "outputs published" record of a source topic's partition (see PartitionStore.publish). */
+export const publishedKey = (topic: string): string => `o|${topic}`;
 
 /** Topic configs of the changelog. */
 export const CHANGELOG_CONFIG: Record<string, string> = {
@@ -64,8 +66,20 @@ export interface CheckpointMarker {
   written_at: string;
 }
 
+/** Value of the `o|<topic>` record: every output of source offsets below `published` is committed. */
+export interface PublishedMarker {
+  v: 1;
+  published: string;
+}
+
 export interface RestoredPartition {
   next_offset: bigint;
+  /**
+   * Outputs (alerts, dead letters) of every source offset below this are already committed, by
+   * a publish or a checkpoint: a replay re-raises them deterministically and must not send them
+   * again. At least `next_offset`.
+   */
+  published: bigint;
   engine: EngineSnapshot;
   router: RouterState;
   processed: number;
@@ -204,11 +218,19 @@ export class PartitionStore {
   async read(timeoutMs = 120_000): Promise<RestoredPartition | null> {
     const dPrefix = `d|${this.topic}|`;
     const mKey = markerKey(this.topic);
+    const oKey = publishedKey(this.topic);
     const devices: Record<string, DeviceState> = {};
     let marker: CheckpointMarker | undefined;
+    let published = -1n;
     let records = 0;
     await readPartition(this.kafka, this.changelog, this.partition, timeoutMs, (key, value) => {
-      if (key === mKey) {
+      if (key === oKey) {
+        if (value) {
+          const o = BigInt((JSON.parse(value.toString('utf8')) as PublishedMarker).published);
+          if (o > published) published = o;
+          records++;
+        }
+      } else if (key === mKey) {
         if (value) {
           marker = JSON.parse(value.toString('utf8')) as CheckpointMarker;
           records++;
@@ -220,9 +242,13 @@ export class PartitionStore {
         else devices[id] = (JSON.parse(value.toString('utf8')) as { s: DeviceState }).s;
       }
     });
+    // Publishes happen only after a first checkpoint (the runner checkpoints instead), so an
+    // `o` record without a marker cannot occur; without a marker there is nothing to resume.
     if (!marker) return null;
+    const next = BigInt(marker.next_offset);
     return {
-      next_offset: BigInt(marker.next_offset),
+      next_offset: next,
+      published: published > next ? published : next,
       engine: { v: 1, max_ts: orNegInf(marker.max_ts), last_tick: orNegInf(marker.last_tick), devices },
       router: marker.router ?? emptyRouterState(),
       processed: marker.processed ?? 0,
@@ -285,6 +311,35 @@ export class PartitionStore {
     } catch (e) {
       await txn.abort().catch(() => undefined);
       return this.fail(e);
+    }
+  }
+
+  /**
+   * Publish outputs promptly, without a state checkpoint: ONE transaction holding the dead
+   * letters and alerts and the `o|<topic>` record "outputs of every source offset below
+   * `publishedUpTo` are committed" — no device states, no consumer offset. Same transactional
+   * producer as commit(), so a fenced (zombie) owner cannot publish either.
+   *
+   * Why this keeps exactly-once outputs: the engine and router are deterministic, so after a
+   * crash the restore (state at the last checkpoint, offset C ≤ publishedUpTo) replays the
+   * events from C and raises the very same outputs again for offsets below `publishedUpTo`; the
+   * runner suppresses those and publishes only what follows. A read_committed reader sees each
+   * output once. Callers publish only after the findings of those offsets are durable.
+   */
+  async publish(outputs: TopicMessages[], publishedUpTo: bigint): Promise<void> {
+    if (!this.producer || this.broken) throw new Error(`state store for ${this.topic}:${this.partition} is not open`);
+    const txn = await this.producer.transaction().catch((e: unknown) => this.fail(e));
+    try {
+      const o: PublishedMarker = { v: 1, published: publishedUpTo.toString() };
+      const all = [...outputs, { topic: this.changelog, messages: [{ key: publishedKey(this.topic), value: JSON.stringify(o), partition: this.partition }] }];
+      // Usually one produce request; the record comes last, after the outputs it vouches for.
+      for (const topicMessages of chunks(all, MAX_SEND_BYTES)) {
+        await txn.sendBatch({ topicMessages, acks: -1 });
+      }
+      await txn.commit();
+    } catch (e) {
+      await txn.abort().catch(() => undefined);
+      this.fail(e);
     }
   }
 

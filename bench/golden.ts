@@ -1,0 +1,53 @@
+/**
+ * Findings fingerprint of the engine with a pipeline's detectors: every finding version raised
+ * (in order) and the final engine state, over the demo fleet and the bench generator's fleet.
+ * Run before and after an engine or detector change; the hashes must not move unless a change
+ * is meant to alter findings.
+ *
+ *   npx tsx bench/golden.ts [pipeline.yaml] [--events N]
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
+import { loadPipelineFile } from '../src/config/load.js';
+import { decodeEvent } from '../src/events/decode.js';
+import { createEngine } from '../src/pipeline/engine.js';
+import { buildDetectors } from '../src/pipeline/build.js';
+import { FleetGen } from '../src/cli/commands/bench.js';
+
+const args = process.argv.slice(2);
+const file = args.find((a) => a.endsWith('.yaml')) ?? 'pipelines/default.yaml';
+const ei = args.indexOf('--events');
+const N = ei >= 0 ? Number(args[ei + 1]) : 200_000;
+const r = await loadPipelineFile(file);
+if (!r.pipeline) throw new Error(JSON.stringify(r.errors));
+const cfg = r.pipeline;
+
+function run(name: string, lines: Iterable<string | Buffer>): void {
+  const engine = createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
+  const h = createHash('sha256');
+  let n = 0;
+  let f = 0;
+  let maxTs = -Infinity;
+  for (const line of lines) {
+    const d = decodeEvent(typeof line === 'string' ? Buffer.from(line) : line);
+    if (!d.ok) continue;
+    n++;
+    if (d.event.ts > maxTs) maxTs = d.event.ts;
+    for (const x of engine.process(d.event)) {
+      h.update(JSON.stringify(x));
+      f++;
+    }
+  }
+  for (const x of engine.advanceTo(maxTs + 86_400_000)) {
+    h.update(JSON.stringify(x));
+    f++;
+  }
+  const st = createHash('sha256').update(JSON.stringify(engine.snapshot())).digest('hex').slice(0, 16);
+  process.stdout.write(`${name}: ${n} events, ${f} finding versions, findings ${h.digest('hex').slice(0, 16)}, state ${st}\n`);
+}
+
+const demo = gunzipSync(readFileSync('fixtures/demo-fleet.ndjson.gz')).toString('utf8').split('\n').filter((l) => l.length > 0);
+run('demo fleet', demo);
+run(`bench fleet ${N}`, new FleetGen({ events: N, devices: 20_000, seed: 7, intervalMs: 60_000 }).take(N));
+run('bench mature 300k', new FleetGen({ events: 300_000, devices: 1_000, seed: 7, intervalMs: 900_000 }).take(300_000));
