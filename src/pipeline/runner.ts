@@ -48,10 +48,20 @@ export interface RunnerDeps {
 
 export interface RunnerOptions {
   /**
-   * Wall-clock interval between state checkpoints while a partition is behind (and so offset
-   * commits and, under load, alert publication). Default 5000.
+   * Wall-clock interval between state checkpoints (and so offset commits) while a partition is
+   * busy, provided the checkpoint is worth its size (minEventsPerStateRecord). Default 5000.
    */
   checkpointEveryMs?: number;
+  /**
+   * A busy partition checkpoints after checkpointEveryMs only once it has handled at least this
+   * many events per changed device since its previous checkpoint, or after maxCheckpointEveryMs
+   * regardless. This bounds the state written per input event (one device record per this many
+   * events): with many devices and frequent checkpoints nearly every event used to cost a device
+   * record (JSON, compression, a changelog write), far more than its detection. Default 8.
+   */
+  minEventsPerStateRecord?: number;
+  /** Longest wall-clock interval between checkpoints of a busy partition. Default 12 × checkpointEveryMs. */
+  maxCheckpointEveryMs?: number;
   /**
    * A caught-up partition with uncheckpointed progress that has been idle (no batch) this long,
    * and at least this long after its previous checkpoint, checkpoints early, which commits its
@@ -151,6 +161,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const minGap = Math.min(opts.minCheckpointGapMs ?? 1_000, checkpointEvery);
   const publishGap = Math.min(opts.publishGapMs ?? 100, checkpointEvery);
   const maxDevices = opts.maxCheckpointDevices ?? 20_000;
+  const perRecord = opts.minEventsPerStateRecord ?? 8;
+  const maxEvery = Math.max(checkpointEvery, opts.maxCheckpointEveryMs ?? 12 * checkpointEvery);
+  /** Whether a busy partition's state is due for a checkpoint (time, amortised size, or size). */
+  const stateDue = (ps: PartitionState, since: number): boolean => {
+    const changed = ps.engine.changedCount();
+    return since >= maxEvery || changed >= maxDevices || (since >= checkpointEvery && ps.sinceCheckpoint >= perRecord * changed);
+  };
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
@@ -473,6 +490,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       return;
     }
     ps.high = BigInt(batch.highWatermark);
+    if (ps.next < 0n) {
+      // No checkpoint yet: record where this partition starts (an empty checkpoint at the first
+      // offset kafkajs hands us), so that outputs can be published before the first state
+      // checkpoint and a restore knows where their offsets begin.
+      ps.next = first;
+      if (!(await checkpoint(ps, true))) return;
+    }
     const findings: Finding[] = [];
     let decoded = 0;
     let dead = 0;
@@ -533,7 +557,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
     // idle flush.
-    if (now - ps.lastCheckpoint >= checkpointEvery || ps.engine.changedCount() >= maxDevices) await checkpoint(ps);
+    if (stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps);
     else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= publishGap)) await publish(ps);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
@@ -626,7 +650,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       const progress = ps.next > ps.committed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
-      const full = since >= checkpointEvery || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap);
+      const full = (progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap);
       if (!full && !(outputs && now - ps.lastPublish >= publishGap)) continue;
       const p = exclusive(k, () => (full ? checkpoint(ps) : publish(ps)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);

@@ -218,7 +218,7 @@ function waitForStop(): Promise<void> {
 }
 
 /** State written by the runner's checkpoints, read off its own structured log events. */
-const checkpointLog = { checkpoints: 0, records: 0, bytes: 0, ms: 0, maxMs: 0, devices: new Map<string, number>() };
+const checkpointLog = { checkpoints: 0, records: 0, bytes: 0, ms: 0, maxMs: 0, devices: new Map<string, number>(), publishes: 0, publishMs: 0, publishMaxMs: 0 };
 
 async function runWorker(): Promise<void> {
   // The generated fleet has malformed events on purpose; one warn line per dead letter would
@@ -239,6 +239,11 @@ async function runWorker(): Promise<void> {
               checkpointLog.records += c.delta ?? 0;
               checkpointLog.bytes += c.bytes ?? 0;
               if (typeof c.devices === 'number') checkpointLog.devices.set(`${c.topic}:${c.partition}`, c.devices);
+            } else if (args[1] === 'outputs published' && typeof args[0] === 'object' && args[0] !== null) {
+              const ms = (args[0] as { ms?: number }).ms ?? 0;
+              checkpointLog.publishes++;
+              checkpointLog.publishMs += ms;
+              checkpointLog.publishMaxMs = Math.max(checkpointLog.publishMaxMs, ms);
             }
             if (level >= shown) method.apply(this, args);
           },
@@ -360,7 +365,17 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
   await svc.stop(60_000);
   rss.stop();
   const devices = [...checkpointLog.devices.values()].reduce((a, b) => a + b, 0);
-  const state = { checkpoints: checkpointLog.checkpoints, records: checkpointLog.records, bytes: checkpointLog.bytes, devices, checkpointMs: checkpointLog.ms, maxCheckpointMs: checkpointLog.maxMs };
+  const state = {
+    checkpoints: checkpointLog.checkpoints,
+    records: checkpointLog.records,
+    bytes: checkpointLog.bytes,
+    devices,
+    checkpointMs: checkpointLog.ms,
+    maxCheckpointMs: checkpointLog.maxMs,
+    publishes: checkpointLog.publishes,
+    publishMs: checkpointLog.publishMs,
+    publishMaxMs: checkpointLog.publishMaxMs,
+  };
   return { ...snap, stats, state, peakRss: rss.peak() };
 }
 
@@ -871,7 +886,7 @@ async function bench(o: BenchOptions): Promise<void> {
       const r = await w.done;
       const secs = ((r.last as number) - (r.first as number)) / 1000;
       pipelineEps = Math.round(N / secs);
-      const st = r.state as { checkpoints: number; records: number; bytes: number; devices: number; checkpointMs: number; maxCheckpointMs: number };
+      const st = r.state as { checkpoints: number; records: number; bytes: number; devices: number; checkpointMs: number; maxCheckpointMs: number; publishes: number; publishMs: number; publishMaxMs: number };
       const stats = r.stats as Record<string, number>;
       results.pipeline = {
         events: r.processed,
@@ -887,6 +902,10 @@ async function bench(o: BenchOptions): Promise<void> {
         checkpointBytesPerEvent: Math.round((st.bytes / N) * 10) / 10,
         checkpointSeconds: Math.round(st.checkpointMs / 100) / 10,
         checkpointMaxMs: st.maxCheckpointMs,
+        // Alert / dead-letter publications between checkpoints (small transactions).
+        publishes: st.publishes,
+        publishAvgMs: st.publishes ? Math.round(st.publishMs / st.publishes) : null,
+        publishMaxMs: st.publishMaxMs,
         findings: stats.findings,
         alerts: stats.alerts,
         deadLetters: stats.deadLetters,
@@ -1126,6 +1145,9 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
     checkpointAvgMs: Math.round((r.state as { checkpointMs: number }).checkpointMs / Math.max(1, (r.state as { checkpoints: number }).checkpoints)),
     checkpointMaxMs: (r.state as { maxCheckpointMs: number }).maxCheckpointMs,
     checkpointsPerSec: Math.round(((r.state as { checkpoints: number }).checkpoints / sendSecs) * 10) / 10,
+    publishes: (r.state as { publishes: number }).publishes,
+    publishAvgMs: Math.round((r.state as { publishMs: number }).publishMs / Math.max(1, (r.state as { publishes: number }).publishes)),
+    publishMaxMs: (r.state as { publishMaxMs: number }).publishMaxMs,
     detected: stat(detectedAt),
     durable: stat(durableAt),
     peakRssBytes: r.peakRss,
