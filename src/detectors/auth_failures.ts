@@ -8,6 +8,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmt, fmtDuration } from './util.js';
@@ -46,6 +47,7 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
 
 class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   readonly spec = authFailures;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

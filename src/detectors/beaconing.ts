@@ -14,6 +14,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
@@ -146,6 +147,7 @@ export const beaconing: DetectorSpec<BeaconingParams> = {
 
 class BeaconingDetector implements DetectorInstance<BeaconingState> {
   readonly spec = beaconing;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

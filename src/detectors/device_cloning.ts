@@ -9,6 +9,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmtDuration, touchCapped } from './util.js';
@@ -57,6 +58,7 @@ export const deviceCloning: DetectorSpec<DeviceCloningParams> = {
 
 class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   readonly spec = deviceCloning;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

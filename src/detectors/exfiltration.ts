@@ -11,6 +11,7 @@
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp, robustNew, robustReady, robustUpdate } from './util.js';
@@ -67,6 +68,7 @@ export const exfiltration: DetectorSpec<ExfiltrationParams> = {
 
 class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
   readonly spec = exfiltration;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + 16 * 22 + 60 + TOP * 70 + 2 * 110;
 
   constructor(

@@ -12,6 +12,7 @@
  */
 import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, expireBefore, fmtDuration, touchCapped } from './util.js';
@@ -74,6 +75,7 @@ export const fanout: DetectorSpec<FanoutParams> = {
 
 class FanoutDetector implements DetectorInstance<FanoutState> {
   readonly spec = fanout;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

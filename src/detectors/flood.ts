@@ -18,6 +18,7 @@
  */
 import { closeStale, raiseThrottled, cappedKey } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
@@ -88,6 +89,7 @@ export const flood: DetectorSpec<FloodParams> = {
 
 class FloodDetector implements DetectorInstance<FloodState> {
   readonly spec = flood;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + SLOTS * (48 + 48) + MAX_OPEN * 140;
   private readonly decay: number;
 

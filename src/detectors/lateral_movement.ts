@@ -21,6 +21,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { expireBefore, fmtDuration, ipv4ToInt, ipv6ToHextets, touchCapped } from './util.js';
@@ -99,6 +100,7 @@ export function internalSegment(ip: string): string | undefined {
 
 class LateralMovementDetector implements DetectorInstance<LateralMovementState> {
   readonly spec = lateralMovement;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
   private readonly sensitive: Set<number>;
 

@@ -15,6 +15,7 @@
 import { closeStale, isOpen, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { clamp01, scoreFromP } from './score.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, isInternalIp } from './util.js';
@@ -76,6 +77,7 @@ export const newPeer: DetectorSpec<NewPeerParams> = {
 
 class NewPeerDetector implements DetectorInstance<NewPeerState> {
   readonly spec = newPeer;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

@@ -19,6 +19,7 @@
  */
 import { closeStale, isOpen, raiseThrottled, cappedKey } from './incident.js';
 import type { IncidentBook } from './incident.js';
+import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmt, fmtDuration } from './util.js';
@@ -77,6 +78,7 @@ export const tlsDowngrade: DetectorSpec<TlsDowngradeParams> = {
 
 class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
   readonly spec = tlsDowngrade;
+  readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

@@ -13,6 +13,9 @@ import type { M2MEvent } from '../events/types.js';
 export type Severity = 'info' | 'low' | 'medium' | 'high' | 'critical';
 export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high', 'critical'];
 
+/** eventTypes of a detector that only ever applies to connection events. */
+export const CONNECTION_ONLY: readonly M2MEvent['type'][] = Object.freeze(['connection'] as const);
+
 export type DetectorFamily = 'telemetry' | 'connection' | 'policy';
 
 /** A finding as detectors produce it; the engine stamps pipeline, id and version. */
@@ -69,6 +72,12 @@ export interface DetectorInstance<S = unknown> {
   readonly spec: DetectorSpec<any>;
   /** Cheap filter so the engine skips detectors that cannot use an event. */
   applies(event: M2MEvent): boolean;
+  /**
+   * Optional: the only event types applies() can accept. The engine then dispatches events of
+   * other types past this detector without calling it at all (applies() still decides within
+   * these types). Omitted: every event is offered to applies().
+   */
+  readonly eventTypes?: readonly M2MEvent['type'][];
   /** Fresh per-device state. */
   init(event: M2MEvent): S;
   step(state: S, event: M2MEvent, ctx: StepContext): StepResult<S>;

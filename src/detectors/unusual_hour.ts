@@ -67,11 +67,14 @@ export const unusualHour: DetectorSpec<UnusualHourParams> = {
 class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
   readonly spec = unusualHour;
   readonly maxStateBytes = 120 + 48 * 8 + 2 * 110;
+  readonly eventTypes: readonly M2MEvent['type'][] | undefined;
 
   constructor(
     private readonly p: UnusualHourParams,
     readonly id: string,
-  ) {}
+  ) {
+    this.eventTypes = p.events === 'any' ? undefined : [p.events as M2MEvent['type']];
+  }
 
   applies(ev: M2MEvent): boolean {
     return this.p.events === 'any' || ev.type === this.p.events;

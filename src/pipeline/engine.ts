@@ -89,6 +89,10 @@ export function createEngine(opts: EngineOptions): Engine {
   let lastTick = Number.NEGATIVE_INFINITY;
 
   const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  // Per event type, the detectors that may apply (in pipeline order, so findings keep their
+  // order): a telemetry event is not offered to a dozen connection detectors one by one.
+  const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
+  const byType: Record<M2MEvent['type'], DetectorInstance[]> = { telemetry: forType('telemetry'), connection: forType('connection') };
 
   function tickSig(st: DeviceState): string {
     if (tickers.length === 1) return JSON.stringify(st.d[tickers[0]!.id]) ?? '';
@@ -148,7 +152,9 @@ export function createEngine(opts: EngineOptions): Engine {
       }
       if (ev.ts > st.last_ts) st.last_ts = ev.ts;
       dirty.add(ev.device_id);
-      for (const det of opts.detectors) {
+      const dets = byType[ev.type] ?? opts.detectors;
+      for (let i = 0; i < dets.length; i++) {
+        const det = dets[i]!;
         if (!det.applies(ev)) continue;
         let s = st.d[det.id];
         if (s === undefined) s = det.init(ev);
