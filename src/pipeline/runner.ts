@@ -683,7 +683,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       clearInterval(flusher);
       consumer.pause(src.topics.map((topic) => ({ topic })));
       await Promise.allSettled([...inFlight]);
-      for (const [k, ps] of [...partitions]) await exclusive(k, () => checkpoint(ps));
+      // Side by side: one partition's serialisation overlaps another's broker round trips.
+      await Promise.all([...partitions].map(([k, ps]) => exclusive(k, () => checkpoint(ps))));
       polling = false;
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));

@@ -169,14 +169,23 @@ function send(m: ToParent): void {
 }
 
 /** Peak RSS of this process, sampled; the embedded ClickHouse (chdb) is in-process, so included. */
-function rssSampler(): { peak(): number; stop(): void } {
+function rssSampler(): { peak(): number; atPeak(): { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number }; stop(): void } {
   let peak = process.memoryUsage.rss();
+  let at = process.memoryUsage();
   const t = setInterval(() => {
     const r = process.memoryUsage.rss();
-    if (r > peak) peak = r;
+    if (r > peak) {
+      peak = r;
+      // What the peak is made of: V8 heap (used, and reserved), and memory outside it (Buffers).
+      at = process.memoryUsage();
+    }
   }, 100);
   t.unref();
-  return { peak: () => Math.max(peak, process.memoryUsage.rss()), stop: () => clearInterval(t) };
+  return {
+    peak: () => Math.max(peak, process.memoryUsage.rss()),
+    atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers }),
+    stop: () => clearInterval(t),
+  };
 }
 
 /**
@@ -376,7 +385,7 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
     publishMs: checkpointLog.publishMs,
     publishMaxMs: checkpointLog.publishMaxMs,
   };
-  return { ...snap, stats, state, peakRss: rss.peak() };
+  return { ...snap, stats, state, peakRss: rss.peak(), memoryAtPeak: rss.atPeak() };
 }
 
 const hr = () => Number(process.hrtime.bigint()) / 1e9;
@@ -893,6 +902,7 @@ async function bench(o: BenchOptions): Promise<void> {
         seconds: secs,
         eventsPerSec: pipelineEps,
         peakRssBytes: r.peakRss,
+        memoryAtPeak: r.memoryAtPeak,
         devices: st.devices,
         checkpoints: st.checkpoints,
         checkpointDeviceRecords: st.records,
