@@ -844,7 +844,17 @@ async function bench(o: BenchOptions): Promise<void> {
   try {
     // ── preload ──
     if (only.has('ceiling') || only.has('pipeline') || only.has('scale')) {
-      const have = await topicEvents(kafka, topic);
+      // A broker that just started may not have elected partition leaders yet.
+      let have: Awaited<ReturnType<typeof topicEvents>> = null;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          have = await topicEvents(kafka, topic);
+          break;
+        } catch (e) {
+          if (attempt >= 10 || !/leader|does not host/i.test(String(e))) throw e;
+          await sleep(2_000);
+        }
+      }
       if (have && have.events === N && have.partitions === partitions) {
         out(`▶ preload: reusing ${topic} (${N.toLocaleString('en')} events)`);
         results.preload = { topic, reused: true };
