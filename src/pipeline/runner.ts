@@ -71,7 +71,8 @@ export interface RunnerOptions {
   /**
    * Least time between two publications of a partition's alerts and dead letters (each is a
    * small transaction, independent of checkpoints). Pending outputs are published by the batch
-   * that finds this much time elapsed or, if no batch comes, by an idle timer. Default 100.
+   * that finds this much time elapsed or, if no batch comes, by an idle timer. Default 100; a
+   * partition more than 2,000 events behind publishes at most every max(this, 500) ms.
    */
   publishGapMs?: number;
   /**
@@ -146,6 +147,8 @@ export function outboxTopic(cfg: PipelineConfig): string {
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+/** Events behind the high watermark beyond which a partition counts as working through a backlog. */
+const FAR_BEHIND = 2_000n;
 
 function errType(e: unknown): string {
   return String((e as { type?: string })?.type ?? (e as { name?: string })?.name ?? '');
@@ -160,6 +163,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const checkpointEvery = opts.checkpointEveryMs ?? 5_000;
   const minGap = Math.min(opts.minCheckpointGapMs ?? 1_000, checkpointEvery);
   const publishGap = Math.min(opts.publishGapMs ?? 100, checkpointEvery);
+  // Far behind, an alert waits for the lag anyway; each publication blocks its partition for a
+  // transaction, so a partition working through a backlog publishes less often.
+  const publishGapBehind = Math.max(publishGap, 500);
   const maxDevices = opts.maxCheckpointDevices ?? 20_000;
   const perRecord = opts.minEventsPerStateRecord ?? 8;
   const maxEvery = Math.max(checkpointEvery, opts.maxCheckpointEveryMs ?? 12 * checkpointEvery);
@@ -558,7 +564,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // gap, whether the partition is caught up or behind. Anything left is published by the
     // idle flush.
     if (stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps);
-    else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= publishGap)) await publish(ps);
+    else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -651,7 +657,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
       const full = (progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap);
-      if (!full && !(outputs && now - ps.lastPublish >= publishGap)) continue;
+      if (!full && !(outputs && now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) continue;
       const p = exclusive(k, () => (full ? checkpoint(ps) : publish(ps)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
       });
