@@ -94,6 +94,9 @@ interface ShiftMetric {
   rg?: number[];
   lt?: number;
   xl?: number;
+  /** Time of the previous in-order reading and the typical interval between readings (ms). */
+  pt?: number;
+  iv?: number;
 }
 
 export interface LevelShiftState {
@@ -124,6 +127,18 @@ const ABS_TO_SIGMA = 1.2533;
 /** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
 const HOUR_MEMORY = 14 * 24;
 const HOUR_MS = 3_600_000;
+/**
+ * A gap of more than SILENCE typical intervals (and at least SILENCE_MIN_MS) is a silence: the
+ * level after it (a vehicle refuelled while parked, a process restarted) is where the series is
+ * now, not a shift the CUSUM watched build up. The excursion in progress is forgotten and the
+ * level relearned for SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most
+ * `relearn`). The interval estimate learns gaps clipped at SILENCE_CLIP × itself.
+ */
+const SILENCE = 20;
+const SILENCE_MIN_MS = 120_000;
+const SILENCE_GRACE = 20;
+const SILENCE_GRACE_MIN_MS = 300_000;
+const SILENCE_CLIP = 4;
 
 /**
  * The profile value at ts: bucket centres stand for the middle of their hour, and the value is
@@ -199,9 +214,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~26
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~28
     // scalars, the occupied levels, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 26 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 28 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -265,6 +280,25 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       else if (x < m.pv) m.dn = (m.dn ?? 0) + 1;
     }
     m.pv = x;
+    const pt = m.pt;
+    if (pt === undefined || ts > pt) {
+      if (pt !== undefined) {
+        const dt = ts - pt;
+        const iv = m.iv;
+        if (iv === undefined) m.iv = dt;
+        else {
+          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) {
+            const until = ts + Math.min(p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
+            if (m.rl === undefined || m.rl < until) m.rl = until;
+            m.sp = 0;
+            m.sn = 0;
+          }
+          const a = Math.max(1 / (m.g.n + 1), 1 / p.window);
+          m.iv = compact(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+        }
+      }
+      m.pt = ts;
+    }
     const up0 = m.up ?? 0;
     if (up0 >= 20 && (m.dn ?? 0) <= up0 * 0.01 && up0 >= 0.8 * m.g.n) return null;
     // The recent raw level (~10 readings): a shift is judged by where the level is now, which the

@@ -84,6 +84,19 @@ const REGIME_MIN_DWELL = 3 * 3_600_000;
 const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
+/**
+ * A gap of more than this many typical intervals (and at least SILENCE_MIN_MS) is a silence: the
+ * world moved on while the metric was not reported (a vehicle refuelled while parked, an engine
+ * cooled overnight), so the jump across it is not evidence of anything. The readings of the next
+ * SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most `relearn`) are learned as
+ * the new level and stay low.
+ */
+const SILENCE = 20;
+const SILENCE_MIN_MS = 120_000;
+const SILENCE_GRACE = 20;
+const SILENCE_GRACE_MIN_MS = 300_000;
+/** The interval estimate learns a gap clipped at this multiple of itself, so silences barely move it. */
+const SILENCE_CLIP = 4;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -118,6 +131,10 @@ export interface MetricState {
   rp?: number;
   /** Levels occupied so far, with their dwell (util.regimeNew). */
   rg?: number[];
+  /** Typical interval between readings (ms; EWMA of the gap, clipped at SILENCE_CLIP × itself). */
+  iv?: number;
+  /** When the metric came back from a silence (see SILENCE). */
+  sl?: number;
 }
 
 export interface MetricBaselineState {
@@ -236,10 +253,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.filter = metricFilter(p.metrics, p.exclude);
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
-    // Per metric: ~64-char name, ~12 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
+    // Per metric: ~64-char name, ~14 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
     // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), the
     // occupied levels, and an open incident; plus the object framing and the device's firmware/seq/restart fields.
-    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
+    const perMetric = 64 + 14 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -298,6 +315,14 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       if (prev !== null) {
         const d = Math.abs(x - prev);
         if (d > 1e-9 * Math.abs(x) && (ms.q === 0 || d < ms.q)) ms.q = compact(d);
+        const dt = ts - prevTs;
+        const iv = ms.iv;
+        if (iv === undefined) ms.iv = dt;
+        else {
+          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts;
+          const a = Math.max(1 / (ms.n + 1), this.alpha0);
+          ms.iv = compact(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+        }
       }
       ms.p = x;
       ms.pt = ts;
@@ -371,7 +396,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const az = Math.abs(z);
 
     const warm = ms.n >= p.min_samples && age >= p.min_learning;
-    const relearning = state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb;
+    // After a reboot or firmware change (device-wide), or a silence of this metric (see SILENCE).
+    const silent = ms.sl !== undefined && ts - ms.sl < Math.min(p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * (ms.iv ?? 0)));
+    if (!silent && ms.sl !== undefined) delete ms.sl;
+    const relearning = silent || (state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb);
     const dev = Math.abs(v - expC);
     const lo = ms.lo ?? v;
     const hi = ms.hi ?? v;
@@ -444,19 +472,18 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // the baseline and its tail that it is routine before it had built up its evidence.
     const alarming = score >= 0.3;
 
-    // Until a full cycle is learned (and the reading's own hour bucket), a daily pattern is not
-    // yet known: only a value far outside the envelope seen so far may be more than low.
-    // Before a full cycle the first hours' noise says nothing about how far apart the series'
-    // operating modes are (charging vs resting, pump on vs off); a fraction of the level bounds
-    // what a not-yet-seen mode may plausibly be, beyond which a value is gross.
-    const margin = Math.max(hi - lo, 6 * sg, PRE_CYCLE_REL * Math.max(hi < 0 ? -hi : hi, lo < 0 ? -lo : lo));
-    const cycleKnown = age >= p.full_cycle && (this.nb === 0 || usedBucket);
+    // Until a full cycle is learned the series has not shown its operating modes yet (a line that
+    // starts production on the first morning, a vehicle's first refuel): everything is learned and
+    // nothing is more than low. After that, a reading whose own hour bucket has not learned yet
+    // (the first weekend) may be more than low only far outside the envelope seen so far; a
+    // fraction of the level bounds what a not-yet-seen mode may plausibly be.
+    const pre = score > LOW_CAP && (age < p.full_cycle || (this.nb !== 0 && !usedBucket && withinMargin(v, lo, hi, sg)));
     // A value inside the envelope of the series' ordinary values is unusual only for the hour
     // (a plant idling on a weekday, an engine cold at an odd time): weaker evidence than a value
     // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
     // A level the series has frequently occupied for real time (an operating mode it returns to)
     // is not novel, however far it is from the hour's baseline or the envelope's last update.
-    if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin) || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
+    if (score > LOW_CAP && (relearning || contextual || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
     // cycle is known everything is learned, since what is routine is not known yet.
@@ -542,7 +569,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
           ...(novel ? { regime_distance: compact(zr) } : {}),
-          ...(relearning ? { relearning_since_ts: state.rb } : {}),
+          ...(relearning ? { relearning_since_ts: silent ? ms.sl : state.rb } : {}),
         },
         mitre: metricBaseline.mitre,
       },
@@ -578,6 +605,12 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
+
+/** Within the envelope widened by its own width, 6σ, or PRE_CYCLE_REL of the level (see observe). */
+function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
+  const margin = Math.max(hi - lo, 6 * sg, PRE_CYCLE_REL * Math.max(hi < 0 ? -hi : hi, lo < 0 ? -lo : lo));
+  return v <= hi + margin && v >= lo - margin;
+}
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */
