@@ -77,6 +77,8 @@ const ABSORB_RUN = 4 * RUN_CAP;
 const RELEARN_ALPHA = 0.05;
 /** Scores below medium: what an unconfirmed excursion is capped at. */
 const LOW_CAP = 0.49;
+/** Global spreads by which the envelope of ordinary values is widened before a value is more than low. */
+const ENVELOPE_WIDEN = 2;
 /** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
 const PRE_CYCLE_REL = 0.25;
 /** A level counts as known once the series has dwelt there this long and this share of its life. */
@@ -483,7 +485,13 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
     // A level the series has frequently occupied for real time (an operating mode it returns to)
     // is not novel, however far it is from the hour's baseline or the envelope's last update.
-    if (score > LOW_CAP && (relearning || contextual || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
+    // The envelope is the range of a few days: the next day's extreme of ordinary life (tonight's
+    // memory reset a little lower than any before, a store's busiest five minutes yet) lands just
+    // past it about once per new day. Within ENVELOPE_WIDEN global spreads of it a reading is
+    // a first-time extreme of the known range, not a new behaviour: low.
+    const w = ENVELOPE_WIDEN * sg;
+    const ordinary = v <= hi + w && v >= lo - w;
+    if (score > LOW_CAP && (relearning || ordinary || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
     // cycle is known everything is learned, since what is routine is not known yet.
