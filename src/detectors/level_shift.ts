@@ -97,6 +97,9 @@ interface ShiftMetric {
   /** Time of the previous in-order reading and the typical interval between readings (ms). */
   pt?: number;
   iv?: number;
+  /** The last silence: the first reading after it and the end of its grace window. */
+  ss?: number;
+  se?: number;
 }
 
 export interface LevelShiftState {
@@ -192,7 +195,8 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
     },
     relearn: {
       type: 'duration',
-      description: 'After a reboot (seq restart) or a firmware change, the detector relearns the level quickly and says nothing for this long.',
+      description:
+        'After a reboot (seq restart) or a firmware change, the detector relearns the level quickly and says nothing for this long. A metric back from a silence (20 of its typical intervals without a reading) relearns for 20 typical intervals (at least 5 minutes, at most this long), and a shift that began then stays low: the level changed while the metric was not reported.',
       default: '2h',
     },
   },
@@ -214,9 +218,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~28
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~30
     // scalars, the occupied levels, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 28 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 30 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -292,6 +296,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
             if (m.rl === undefined || m.rl < until) m.rl = until;
             m.sp = 0;
             m.sn = 0;
+            m.ss = ts;
+            m.se = until;
           }
           const a = Math.max(1 / (m.g.n + 1), 1 / p.window);
           m.iv = compact(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
@@ -425,9 +431,13 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     const known = regimeKnown(m.rg!, m.xl, REGIME_MIN_DWELL, REGIME_MIN_SHARE);
     const contextual = (level >= pmin - sigma && level <= pmax + sigma) || known;
     let score = scoreFromZ(2 * mean);
-    if (contextual && score > CONTEXT_CAP) score = CONTEXT_CAP;
     const n = up ? m.np : m.nn;
     const since = up ? m.tp : m.tn;
+    // A shift whose onset is the silence itself (the excursion began within its grace window)
+    // happened while the metric was not reported: a level that changed across the gap (a vehicle
+    // refuelled, a trip that starts at a different pace), not a change watched building up.
+    const acrossSilence = m.ss !== undefined && since >= m.ss && since <= m.se!;
+    if ((contextual || acrossSilence) && score > CONTEXT_CAP) score = CONTEXT_CAP;
     return raiseThrottled(
       s.inc,
       {
@@ -452,6 +462,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
           baseline_sigma: compact(sigma),
           seasonal: true,
           within_daily_range: contextual,
+          ...(acrossSilence ? { after_silence_ts: m.ss } : {}),
           known_level: known,
           wander_sigma: compact(m.vs ?? 0),
           hourly_spread: compact(m.hv ?? 0),
