@@ -22,8 +22,18 @@
  *   than a second tail, kept on the global z, says; and a value beyond the envelope is also
  *   scored by its distance past the envelope under the untrained (light) prior tail, so a reading
  *   far past every mode still fires.
- * - Before a full cycle, "far outside the envelope" also allows a fraction of the level: the first
- *   hours' noise says nothing about how far apart the operating modes are.
+ * - Before a full cycle nothing is more than low: the first day has not shown the operating modes
+ *   (a line that starts production on the first morning). After it, a reading in an hour bucket
+ *   not learned yet may be more than low only far outside the envelope, where "far" also allows a
+ *   fraction of the level.
+ * - The envelope of ordinary values (min/max ever learned) is a few days' range: within two spreads
+ *   (of the nearest occupied level) of it a reading is a first-time extreme of the known range and
+ *   stays low.
+ * - Multiplicity: the tail probability of a reading (or of the run it belongs to) is multiplied by
+ *   the metric's readings per day before it becomes a score, so medium means "rarer than about
+ *   1e-5 per metric and day", whatever the cadence.
+ * - A metric back from a silence (20 typical intervals without a reading) relearns for a short
+ *   grace window: the world moved on while it was not reported (a refuel while parked).
  * - Spreads are floored at the sensor's resolution (the smallest step it has shown) and at a
  *   small fraction of the level, so a quantised or nearly constant reading does not turn a
  *   one-step change into an infinite z.
@@ -77,7 +87,7 @@ const ABSORB_RUN = 4 * RUN_CAP;
 const RELEARN_ALPHA = 0.05;
 /** Scores below medium: what an unconfirmed excursion is capped at. */
 const LOW_CAP = 0.49;
-/** Global spreads by which the envelope of ordinary values is widened before a value is more than low. */
+/** Spreads of the nearest occupied level by which the envelope of ordinary values is widened before a value is more than low. */
 const ENVELOPE_WIDEN = 2;
 /** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
 const PRE_CYCLE_REL = 0.25;
@@ -224,12 +234,13 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
     full_cycle: {
       type: 'duration',
       description:
-        'History a metric needs (and, with seasonality, a learned bucket for the hour) before a reading can be medium or worse; until then only values far outside the envelope seen so far can.',
+        'History a metric needs before a reading can be medium or worse: until then its operating modes are not known, everything is learned and findings stay low. With seasonality, a reading whose hour bucket has not learned yet can be medium or worse only far outside the envelope seen so far.',
       default: '24h',
     },
     relearn: {
       type: 'duration',
-      description: 'After a reboot (seq restart) or a firmware change the baseline relearns quickly and findings stay low for this long.',
+      description:
+        'After a reboot (seq restart) or a firmware change the baseline relearns quickly and findings stay low for this long. A metric back from a silence (a gap of 20 of its typical intervals: a vehicle parked, a sensor unplugged) does the same for 20 typical intervals (at least 5 minutes, at most this long): the jump across a silence is not evidence.',
       default: '2h',
     },
   },
@@ -323,7 +334,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         else {
           if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts;
           const a = Math.max(1 / (ms.n + 1), this.alpha0);
-          ms.iv = compact(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+          ms.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
         }
       }
       ms.p = x;
@@ -487,10 +498,14 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // is not novel, however far it is from the hour's baseline or the envelope's last update.
     // The envelope is the range of a few days: the next day's extreme of ordinary life (tonight's
     // memory reset a little lower than any before, a store's busiest five minutes yet) lands just
-    // past it about once per new day. Within ENVELOPE_WIDEN global spreads of it a reading is
+    // past it about once per new day. Within ENVELOPE_WIDEN spreads of it a reading is
     // a first-time extreme of the known range, not a new behaviour: low.
-    const w = ENVELOPE_WIDEN * sg;
-    const ordinary = v <= hi + w && v >= lo - w;
+    // The spread is that of the level the reading is nearest to (its own noise around that level),
+    // not the global spread, which for a multi-modal series spans its modes; at least the sensor's
+    // resolution, so a count one or two above its busiest so far is not a new behaviour.
+    const spreadNear = near === null || azr === 0 ? 0 : devR / azr;
+    const w = ENVELOPE_WIDEN * (spreadNear > floorQ ? spreadNear : floorQ);
+    const ordinary = contextual || (v <= hi + w && v >= lo - w);
     if (score > LOW_CAP && (relearning || ordinary || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
