@@ -41,6 +41,7 @@ export interface LevelShiftParams extends Record<string, unknown> {
   h: number;
   min_shift: number;
   min_run: number;
+  min_duration: number;
   min_samples: number;
   min_learning: number;
   window: number;
@@ -176,6 +177,12 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
       minimum: 0.5,
     },
     min_run: { type: 'integer', description: 'Samples an excursion must last before it can fire.', default: 10, minimum: 2 },
+    min_duration: {
+      type: 'duration',
+      description:
+        'Event time an excursion must also last before it can fire: a shift is a change that stays, and ten readings of a 10-second sensor (a vehicle taking a faster road for a minute and a half) are not one. Scales the persistence with the cadence; spikes are metric_baseline\'s job.',
+      default: '30m',
+    },
     min_samples: { type: 'integer', description: 'Samples per metric before it can fire (warm-up).', default: 200, minimum: 20 },
     min_learning: { type: 'duration', description: 'Event time per metric before it can fire (warm-up).', default: '12h' },
     window: { type: 'integer', description: 'Effective memory of the baseline in samples.', default: 2000, minimum: 50 },
@@ -300,7 +307,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
             m.se = until;
           }
           const a = Math.max(1 / (m.g.n + 1), 1 / p.window);
-          m.iv = compact(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+          m.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
         }
       }
       m.pt = ts;
@@ -388,8 +395,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
 
     const warm = m.g.n >= p.min_samples && ts - m.t0 >= p.min_learning && !relearning;
     const zs = m.zs ?? 0;
-    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander;
-    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander;
+    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander && ts - m.tp >= p.min_duration;
+    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander && ts - m.tn >= p.min_duration;
     let shifting = !relearning && (m.sp > p.h / 2 || m.sn > p.h / 2);
     // A shift that has outlasted the incident gap has been reported; it is the new level now.
     const since0 = m.sp > m.sn ? m.tp : m.tn;
