@@ -145,7 +145,7 @@ export interface MetricState {
   rg?: number[];
   /** Typical interval between readings (ms; EWMA of the gap, clipped at SILENCE_CLIP × itself). */
   iv?: number;
-  /** When the metric came back from a silence (see SILENCE). */
+  /** Until when the metric relearns after coming back from a silence (see SILENCE). */
   sl?: number;
 }
 
@@ -332,7 +332,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         const iv = ms.iv;
         if (iv === undefined) ms.iv = dt;
         else {
-          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts;
+          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts + Math.min(this.p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
           const a = Math.max(1 / (ms.n + 1), this.alpha0);
           ms.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
         }
@@ -410,8 +410,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 
     const warm = ms.n >= p.min_samples && age >= p.min_learning;
     // After a reboot or firmware change (device-wide), or a silence of this metric (see SILENCE).
-    const silent = ms.sl !== undefined && ts - ms.sl < Math.min(p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * (ms.iv ?? 0)));
-    if (!silent && ms.sl !== undefined) delete ms.sl;
+    const silent = ms.sl !== undefined && ts < ms.sl;
     const relearning = silent || (state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb);
     const dev = Math.abs(v - expC);
     const lo = ms.lo ?? v;
@@ -592,7 +591,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
           ...(novel ? { regime_distance: compact(zr) } : {}),
-          ...(relearning ? { relearning_since_ts: silent ? ms.sl : state.rb } : {}),
+          ...(relearning ? (silent ? { relearning_until_ts: ms.sl } : { relearning_since_ts: state.rb }) : {}),
         },
         mitre: metricBaseline.mitre,
       },

@@ -38,6 +38,15 @@ describe('level_shift', () => {
     expect(f.score).toBeGreaterThanOrEqual(0.5);
   });
 
+  it('a shift must also last min_duration of event time before it fires', () => {
+    const evs = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { flow: [120, 0, 2] } });
+    const start = evs.findIndex((e) => e.ts >= T0 + 4 * DAY);
+    for (let i = start; i < evs.length; i++) (evs[i] as TelemetryEvent).metrics.flow! += 8;
+    const first = (params: Record<string, unknown>) => run([make(levelShift, params)], evs).latest.filter((f) => f.score >= 0.5)[0]!.first_ts - evs[start]!.ts;
+    expect(first({})).toBeGreaterThanOrEqual(30 * MIN);
+    expect(first({ min_duration: '3h' })).toBeGreaterThanOrEqual(3 * HOUR);
+  });
+
   it('does not fire during warm-up', () => {
     const evs = seasonalTelemetry({ days: 0.4, stepMs: MIN, metrics: { flow: [120, 0, 2] } });
     for (let i = 200; i < evs.length; i++) (evs[i] as TelemetryEvent).metrics.flow! += 20;
