@@ -95,8 +95,9 @@ interface Fit {
 }
 
 export interface MetricRelationState {
-  /** Accepted readings, first accepted time. */
+  /** Accepted readings, first accepted time, readings learned in log space since it (re)started. */
   n: number;
+  n1?: number;
   t0: number;
   /** Discovery: readings seen and per metric [count, min, rises, falls, last]. */
   de: number;
@@ -109,6 +110,12 @@ export interface MetricRelationState {
   pv?: number[];
   pt?: number;
   dt?: number;
+  /** Set when a counter went backwards at the previous reading. */
+  cr?: 1;
+  /** Readings in a row whose interval disagreed with the usual one. */
+  dq?: number;
+  /** Time of the last judged reading (a long pause restarts the runs). */
+  jt?: number;
   /** Per space: each channel's lagged companion (EW over ~COMPANION readings). */
   sm?: number[][];
   /** Per space: EW means and packed upper-triangular co-moments of channels and companions. */
@@ -315,7 +322,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     let ok = true;
     let counterOk = true;
     let restart = false;
-    const learned = s.n >= this.p.min_samples && ts - s.t0 >= this.p.learning;
+    let reset = false;
     for (let i = 0; i < d; i++) {
       const x = e.metrics[ch[i]!];
       if (typeof x !== 'number' || !Number.isFinite(x)) {
@@ -325,16 +332,19 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       let v = x;
       if (ct[i] === 1) {
         // A counter enters as its rate per hour across one normal interval: across a gap it is
-        // the mean of the readings missed, and a decrease is a reset.
+        // the mean of the readings missed, and a decrease is a reset (or a second source
+        // interleaving its own values), after which the next increment is not trusted either.
         const last = pv[i]!;
         pv[i] = x;
-        if (!(gap > 0) || gap > 1.5 * (s.dt ?? gap) || x < last || prevTs === undefined) counterOk = false;
+        if (x < last) reset = true;
+        if (!(gap > 0) || gap > 1.5 * (s.dt ?? gap) || x < last || prevTs === undefined || s.cr === 1) counterOk = false;
         v = ((x - last) * 3_600_000) / (gap > 0 ? gap : 1);
       }
       y0[i] = v;
       let fl = lf[i]!;
-      if (fl > 0 && !learned) {
-        // Still learning what the channel does: a channel that reaches 0 has no log space.
+      if (fl > 0 && s.f === undefined) {
+        // Until the first fit, a channel that reaches 0 has no log space; afterwards such a
+        // reading is clamped to the floor (far off), so a falsified reading cannot reset the fit.
         if (!(v > 0)) {
           lf[i] = fl = 0;
           restart = true;
@@ -351,15 +361,34 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       return null;
     }
     s.sk = 0;
+    if (reset) s.cr = 1;
+    else delete s.cr;
     if (prevTs === undefined || ts > prevTs) {
       if (prevTs !== undefined) {
+        // The usual interval learns from ordinary gaps only (not from missed readings, nor from
+        // a burst of interleaved duplicates); a cadence that changes for good is adopted after
+        // 16 readings in a row that disagree with it.
         const g = ts - prevTs;
         const dt = s.dt;
-        s.dt = dt === undefined ? g : compact(dt + 0.05 * ((g < 4 * dt ? g : 4 * dt) - dt));
+        if (dt === undefined) s.dt = g;
+        else if (g >= 0.5 * dt && g <= 2 * dt) {
+          s.dt = compact(dt + 0.05 * (g - dt));
+          delete s.dq;
+        } else if ((s.dq = (s.dq ?? 0) + 1) >= 16) {
+          s.dt = g;
+          delete s.dq;
+        }
       }
       s.pt = ts;
     }
-    if (restart) this.reset(s);
+    if (restart && s.mu !== undefined) {
+      // Only the log space starts over (the raw-space fit is unaffected).
+      const D = 2 * d;
+      s.mu[1] = new Array<number>(D).fill(0);
+      s.cv![1] = new Array<number>((D * (D + 1)) / 2).fill(0);
+      s.n1 = 0;
+      delete s.sm;
+    }
     if (!counterOk) return null;
     if (s.n === 0) s.t0 = ts;
     // Lagged companions: the value before this reading enters the fit (then it moves on).
@@ -386,6 +415,15 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     let off = false;
     let out: FindingDraft | null = null;
     if (fits !== undefined) {
+      if (s.jt !== undefined && ts - s.jt > p.incident_gap) {
+        // Nothing judged for a while (a pause, or readings that could not be used): a run of
+        // broken readings before it says nothing about now.
+        for (const g of fits) {
+          g.run = 0;
+          g.m = 0;
+        }
+      }
+      s.jt = ts;
       const z = this.z;
       const mu0 = s.mu![0]!;
       const mu1 = s.mu![1]!;
@@ -436,6 +474,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     s.mu = [new Array<number>(D).fill(0), new Array<number>(D).fill(0)];
     s.cv = [new Array<number>(tri).fill(0), new Array<number>(tri).fill(0)];
     s.n = 0;
+    delete s.n1;
     delete s.sm;
     delete s.f;
     delete s.sd;
@@ -510,9 +549,13 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const d = ch.length;
     let best = -1;
     let bestEff = 0;
+    let bestZ = 0;
+    // While a finding is open only its own channel extends it: the neighbours of a falsified
+    // channel disagree too, and for a while after it ends (through their lagged companions).
+    const only = s.ik !== undefined ? ch.indexOf(s.ik) : -1;
     for (let j = 0; j < d; j++) {
       const f = fits[j]!;
-      if (f.r2 < p.min_r2 || f.k < RES_WARM) continue;
+      if (f.r2 < p.min_r2 || f.k < RES_WARM || (only >= 0 && j !== only)) continue;
       const run = f.run < 0 ? -f.run : f.run;
       if (run < p.min_run || e.ts - f.tr < p.min_duration) continue;
       const am = f.m < 0 ? -f.m : f.m;
@@ -520,7 +563,11 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (f.pk === undefined) continue;
       const eff = Math.min(am / Math.max(f.v, V_WHITE) / p.variability_factor, am / (PEAK_FACTOR * Math.max(f.pk, V_WHITE)));
       if (eff < 1) continue;
-      if (eff > bestEff) {
+      // The falsified channel has the largest standardised residual of all (its neighbours'
+      // fits see it only through their weight on it), so that one is named.
+      const az = Math.abs(this.z[j]!);
+      if (best < 0 || az > bestZ) {
+        bestZ = az;
         bestEff = eff;
         best = j;
       }
@@ -602,10 +649,11 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   /** Fold the current reading into the EW means and co-moments of both spaces. */
   private learn(s: MetricRelationState, fast: boolean): void {
     const d = 2 * s.ch!.length;
-    let a = Math.max(1 / (s.n + 1), 1 / this.p.window);
-    if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
-    const b = 1 - a;
+    const n1 = s.n1 ?? s.n;
     for (let sp = 0; sp < SPACES; sp++) {
+      let a = Math.max(1 / ((sp === 0 ? s.n : n1) + 1), 1 / this.p.window);
+      if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
+      const b = 1 - a;
       const y = this.y[sp]!;
       const mu = s.mu![sp]!;
       const cv = s.cv![sp]!;
@@ -619,6 +667,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       }
       for (let i = 0; i < d; i++) mu[i] = mu[i]! + a * (y[i]! - mu[i]!);
     }
+    s.n1 = n1 + 1;
   }
 
   /**
