@@ -174,7 +174,7 @@ export const metricRelation: DetectorSpec<MetricRelationParams> = {
     metrics: METRICS_PARAM,
     exclude: EXCLUDE_PARAM,
     max_metrics: { type: 'integer', description: 'Metrics related per device (the most regularly reported first); bounds state and cost (O(n²) per reading).', default: 8, minimum: 2, maximum: 16 },
-    min_samples: { type: 'integer', description: 'Readings with every related metric before anything is judged (warm-up).', default: 200, minimum: 50 },
+    min_samples: { type: 'integer', description: 'Readings with every related metric before anything is judged (warm-up).', default: 100, minimum: 50 },
     learning: { type: 'duration', description: 'Event time before anything is judged (warm-up); should cover a full daily cycle so the fit sees the device\'s whole operating range.', default: '1d' },
     window: { type: 'integer', description: 'Effective memory of the relations, in readings (EW weight 1/window once warm).', default: 2000, minimum: 100 },
     min_r2: {

@@ -126,14 +126,17 @@ describe('metric_relation', () => {
   });
 
   it('says nothing while it is still learning the relations', () => {
+    // Power halved from day 2.5 to day 3: caught once the relations are learned (default
+    // learning 1d), silent while the device is still within its learning period (4d).
+    const on = within(T0 + 2.5 * DAY, T0 + 3 * DAY);
     const evs = meter({
-      days: 2,
+      days: 3,
       tamper: (ts, m) => {
-        if (ts >= T0 + 10 * HOUR) m.power_kw = Math.round(m.power_kw! * 0.5 * 1000) / 1000;
+        if (on(ts)) m.power_kw = Math.round(m.power_kw! * 0.5 * 1000) / 1000;
       },
     });
-    const r = run([make(metricRelation)], evs);
-    expect(r.latest).toEqual([]);
+    expect(alertWorthy(run([make(metricRelation)], evs).latest).length).toBe(1);
+    expect(run([make(metricRelation, { learning: '4d' })], evs).latest).toEqual([]);
   });
 
   it('is deterministic, and its state stays under maxStateBytes with many metrics', () => {
