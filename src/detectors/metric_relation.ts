@@ -110,6 +110,8 @@ export interface MetricRelationState {
   pv?: number[];
   pt?: number;
   dt?: number;
+  /** Time of the last refit. */
+  rt?: number;
   /** Set when a counter went backwards at the previous reading. */
   cr?: 1;
   /** Readings in a row whose interval disagreed with the usual one. */
@@ -137,6 +139,7 @@ const DISCOVERY = 32;
 const PRESENCE = 0.9;
 const REFIT = 32;
 const RIDGE = 1e-6;
+const REFIT_MIN_MS = 15 * 60_000;
 /** Residual statistics: memory, readings before judging, Huber clip. */
 const RES_WINDOW = 500;
 const RES_WARM = 48;
@@ -414,6 +417,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     let worstZ = 0;
     let off = false;
     let out: FindingDraft | null = null;
+    let judged = 0;
     if (fits !== undefined) {
       if (s.jt !== undefined && ts - s.jt > p.incident_gap) {
         // Nothing judged for a while (a pause, or readings that could not be used): a run of
@@ -430,6 +434,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       for (let j = 0; j < d; j++) {
         const f = fits[j]!;
         if (f.r2 < p.min_r2) continue;
+        judged++;
         const y = f.sp === 0 ? y0 : y1;
         const mu = f.sp === 0 ? mu0 : mu1;
         const w = f.w;
@@ -458,11 +463,21 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       }
       if (warm && worst >= 0) out = this.judge(s, e, fits);
     }
-    // The fit learns from readings that agree with it, never from a break in progress.
-    if (relearning || (s.ik === undefined && !off)) this.learn(s, relearning);
+    // The fit learns from readings that agree with it, never from a break in progress. A device
+    // whose metrics, once learned, have no strong relation at all (most vital signs, a line
+    // that never changes its production level) keeps watching at an eighth of the cost.
+    const idle = warm && judged === 0 && (s.n & 7) !== 0;
+    if (!idle && (relearning || (s.ik === undefined && !off))) this.learn(s, relearning);
     s.n++;
+    // Refit every REFIT readings; once judging, at most every 15 minutes (a fast stream need not
+    // refit every few minutes), and only every 8·REFIT readings on a device with nothing strong
+    // enough to judge.
     if (s.n % REFIT === 0 || s.f === undefined) {
-      if (s.n >= Math.max(2 * REFIT, 8 * D)) this.refit(s);
+      const due = !warm || (s.n % (judged === 0 ? 8 * REFIT : REFIT) === 0 && ts - (s.rt ?? 0) >= REFIT_MIN_MS);
+      if (s.n >= Math.max(2 * REFIT, 8 * D) && (due || s.f === undefined)) {
+        this.refit(s);
+        s.rt = ts;
+      }
     }
     return out;
   }
