@@ -400,10 +400,17 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     for (let sp = 0; sp < SPACES; sp++) {
       const y = this.y[sp]!;
       const c = sm[sp]!;
+      // Huber-limited steps (3σ of the channel, once a full learning period has shown its
+      // range): one absurd reading (a counter jump, a second source's values) cannot poison
+      // the lagged value for hours.
+      const sd = ts - s.t0 >= this.p.learning ? s.sd?.[sp] : undefined;
       for (let i = 0; i < d; i++) {
         const ci = c[i]!;
         y[d + i] = ci;
-        c[i] = ci + ca * (y[i]! - ci);
+        let step = y[i]! - ci;
+        const lim = sd !== undefined ? 3 * sd[i]! : Infinity;
+        if (lim > 0) step = step > lim ? lim : step < -lim ? -lim : step;
+        c[i] = ci + ca * step;
       }
     }
     const D = 2 * d;
