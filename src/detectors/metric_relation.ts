@@ -12,31 +12,35 @@
  * - Channels. The first readings decide which metrics the device reliably sends (present in
  *   ≥ 90 % of events, at most `max_metrics`); a metric that only ever grows is a cumulative
  *   counter and enters as its rate per hour (only across a normal reporting interval).
- * - Relations. An exponentially weighted mean and covariance of the channels is kept twice: on
- *   the raw values, and on logarithms for channels that are always positive (products such as
- *   P = V·I·pf are linear there, and a scale is an offset). Every `REFIT` readings the
- *   (ridge-regularised) precision matrix of each gives, for every channel, its least-squares
- *   fit on all the other channels at once (row j of Θ divided by Θjj) and the share of its
- *   variance that fit explains (R² = 1 − 1/Θjj on correlations). Each channel keeps the space
- *   where it is explained best. Only channels explained to at least `min_r2` are judged: a metric
- *   with no strong relation is left to the univariate detectors.
+ * - Relations. An exponentially weighted mean and covariance of the channels and of their lagged
+ *   companions (EW, 15-minute time constant) is kept twice: on the raw values, and on logarithms
+ *   for channels that were positive while learning (products such as P = V·I·pf are linear
+ *   there, and a scale is an offset). Periodically the precision matrix Θ of each space gives,
+ *   for every channel, its least-squares fit on all the other channels and their companions
+ *   (conditioning on everything else, then integrating out the channel's own companion: a 2×2
+ *   block of Θ) and the share of its variance that fit explains (R², on correlations). Each
+ *   channel keeps the space where it is explained clearly best. Only channels explained to at
+ *   least `min_r2` are judged: a metric with no strong relation is left to the univariate
+ *   detectors, and a device with none at all is watched at an eighth of the cost.
  * - Residuals. Each judged channel's residual (reading minus what its neighbours imply) is
- *   standardised by its own robust centre and spread (EW, Huber-clipped), so z says "how far off
- *   this device's usual fit". For a falsified channel the standardised residual is the largest of
- *   all channels (|Θjk| ≤ √(ΘjjΘkk)), which names the culprit; when only a pair is coupled the
- *   finding names both.
+ *   standardised by a robust centre and spread (EW, Huber-clipped) learned separately at three
+ *   operating points (what the neighbours imply: low, middle, high), because a line that idles
+ *   is quieter than one that runs. For a falsified channel the standardised residual is the
+ *   largest of all channels (|Θjk| ≤ √(ΘjjΘkk)), which names the culprit; when only a pair is
+ *   coupled either may be named and the explanation names both.
  * - Persistence. A finding needs `min_run` consecutive readings off by ≥ `min_shift`σ in the same
- *   direction, and the recent mean residual (EW over ~6 readings) must stand out from how far that
- *   mean normally wanders (`variability_factor`), so lagging relations (temperatures that follow
- *   production with a delay) calibrate themselves instead of alerting on every start-up. The score
+ *   direction over at least `min_duration`, and the recent mean residual (EW over ~6 readings)
+ *   must exceed `variability_factor` times its own usual wander and 1.5 times its usual daily
+ *   peak: relations that slip at every start-up, warm-up or stop calibrate themselves. The score
  *   grows with that sustained excess.
  * - Learning. Nothing is judged before `learning` and `min_samples`; readings that are off, or
  *   while a finding is open, do not teach the fit, so a falsified metric is not learned as the new
  *   relation. A change that lasts longer than `relearn_after` is then learned quickly (a replaced
  *   sensor, a new power factor) and the detector is quiet meanwhile.
  *
- * Cost per event is O(d²) for d channels (d ≤ `max_metrics`, 5 on a smart meter: ~100 flops and
- * no allocation) plus an O(d³) refit every REFIT readings; state is a few hundred numbers.
+ * Cost per reading is O(D²) for D = 2·channels (channels ≤ `max_metrics`, 5 on a smart meter:
+ * two 55-entry covariance updates, a dot product per judged channel, no allocation) plus an
+ * O(D³) refit every REFIT readings (at most every 15 minutes); state is a few hundred numbers.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -222,6 +226,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   /** Scratch (per event, overwritten before use; never part of the state). */
   private readonly y: Float64Array[];
   private readonly z: Float64Array;
+  private readonly sc: Float64Array;
 
   constructor(
     private readonly p: MetricRelationParams,
@@ -231,6 +236,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const d = p.max_metrics;
     this.y = [new Float64Array(2 * d), new Float64Array(2 * d)];
     this.z = new Float64Array(d);
+    this.sc = new Float64Array(d);
     // Discovery book (bounded at 4·d metrics) or channels: names, flags, means, co-moments, σ,
     // fits with their weights; an open incident. ~24 bytes per number.
     const tri = d * (2 * d + 1);
@@ -457,6 +463,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
         const sc = bw ? f.b[bi + 2]! : widest(f);
         const zj = sc > 0 ? (r - c) / sc : 0;
         z[j] = zj;
+        this.sc[j] = sc;
         const frozen = s.ik !== undefined && !relearning;
         this.learnResidual(f, r, zj, ts, frozen);
         learnBin(f.b, bi, r, zj, frozen);
@@ -584,28 +591,38 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (am < p.min_shift || (f.m > 0) !== (f.run > 0)) continue;
       if (f.pk === undefined) continue;
       const eff = Math.min(am / Math.max(f.v, V_WHITE) / p.variability_factor, am / (PEAK_FACTOR * Math.max(f.pk, V_WHITE)));
-      if (eff < 1) continue;
-      // The falsified channel has the largest standardised residual of all (its neighbours'
-      // fits see it only through their weight on it), so that one is named.
-      const az = Math.abs(this.z[j]!);
-      if (best < 0 || az > bestZ) {
-        bestZ = az;
+      if (eff > bestEff) {
         bestEff = eff;
         best = j;
       }
     }
-    if (best < 0) return null;
+    if (best < 0 || bestEff < 1) return null;
+    if (only < 0) {
+      // The falsified channel has the largest standardised residual of all (its neighbours'
+      // fits see it only through their weight on it), so that one is named, whichever channel's
+      // persistence made the finding.
+      for (let j = 0; j < d; j++) {
+        const f = fits[j]!;
+        if (f.r2 < p.min_r2 || f.k < RES_WARM || f.run === 0) continue;
+        const az = Math.abs(this.z[j]!);
+        if (az > bestZ) {
+          bestZ = az;
+          best = j;
+        }
+      }
+    }
     const f = fits[best]!;
     const z = this.z[best]!;
     const y = f.sp === 0 ? this.y[0]! : this.y[1]!;
     const mu = s.mu![f.sp]!;
     // What the neighbours imply for this channel, in its own unit.
     const yj = y[best]!;
-    const impliedY = yj - (z * f.s);
+    const sc = this.sc[best]!;
+    const impliedY = yj - z * sc;
     const log = f.sp === 1 && s.lf![best]! > 0;
     const observed = log ? Math.exp(yj) : yj;
     const implied = log ? Math.exp(impliedY) : impliedY;
-    const typical = log ? Math.abs(Math.expm1(f.s)) * 100 : null;
+    const typical = log ? Math.abs(Math.expm1(sc)) * 100 : null;
     const name = ch[best]!;
     const label = (i: number): string => (s.ct![i] === 1 ? `${ch[i]} (rate per hour)` : ch[i]!);
     // The neighbours that carry the fit: largest |weight × σ|.
@@ -620,7 +637,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     // Score: the sustained excess over the gate, in units of the recent mean's own wander.
     const score = scoreFromZ(3 * bestEff);
     const key = s.ik ?? name;
-    const spread = typical !== null ? `${fmt(typical)}% typical error` : `typical error ${fmt(f.s)}`;
+    const spread = typical !== null ? `${fmt(typical)}% typical error` : `typical error ${fmt(sc)}`;
     const fnd = raiseThrottled(
       s.inc,
       {
