@@ -200,7 +200,7 @@ export const metricRelation: DetectorSpec<MetricRelationParams> = {
     },
     variability_factor: {
       type: 'number',
-      description: 'The recent mean residual (EW over ~6 readings) must exceed this many times its own usual wander, so relations that lag (a temperature following production) need a proportionally larger break.',
+      description: 'The recent mean residual (EW over ~6 readings) must exceed this many times its own usual wander, and 1.5 times its usual daily peak, so relations that lag or slip every day (a temperature following production, a warm-up) need a proportionally larger break.',
       default: 4,
       minimum: 1,
     },
