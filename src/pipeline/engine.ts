@@ -332,9 +332,14 @@ export function createEngine(opts: EngineOptions): Engine {
         const det = dets[i]!;
         if (!det.applies(ev)) continue;
         let s = st.d[det.id];
-        if (s === undefined) s = det.init(ev);
+        let fresh = false;
+        if (s === undefined) {
+          s = det.init(ev);
+          fresh = true;
+        }
         const r = det.step(s, ev, ctx);
-        st.d[det.id] = r.state;
+        // Most detectors update their state in place and return it: no keyed store then.
+        if (fresh || r.state !== s) st.d[det.id] = r.state;
         if (r.findings.length) {
           if (out === NO_FINDINGS) out = [];
           collect(out, r.findings);
