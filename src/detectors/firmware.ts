@@ -124,17 +124,21 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       );
     }
     if (s.ch.length > p.max_changes) {
+      // Changes that include a downgrade already reported (high, still open) are that incident's
+      // story: the rollback, its re-flash and the next rollout. On record, below the alert line.
+      const dg = s.inc.downgrade;
+      const explained = dg !== undefined && ev.ts - dg.last_ts <= p.incident_gap && cmp >= 0;
       out.push(
         raise(
           s.inc,
           {
             ...base,
             key: 'flapping',
-            score: 0.5,
+            score: explained ? 0.3 : 0.5,
             observed: `${s.ch.length} changes in ${fmtDuration(p.flap_window)}`,
             expected: `≤ ${p.max_changes}`,
             explanation: `${ev.device_id} (${ev.device_class}) changed firmware ${s.ch.length} times within ${fmtDuration(p.flap_window)} (now ${fw}, before ${prev}); check for a failing update loop or two devices reporting under this id.`,
-            evidence: { kind: 'flapping', ...ev_ },
+            evidence: { kind: 'flapping', ...ev_, ...(explained ? { after_downgrade_ts: dg!.first_ts } : {}) },
             mitre: ['T0857', 'T0849'],
           },
           p.incident_gap,

@@ -8,7 +8,7 @@
  * The score is the tail probability of that run under the metric's own change rate.
  *
  * Runs are judged per value. A value the metric has already held still more than once, at least
- * once for min_run readings (0 rpm when a line stops, 0 transactions when a store is closed), is
+ * once for HELD_RUN readings (0 rpm when a line stops, 0 transactions when a store is closed), is
  * an operating mode, not a stuck sensor: a run there is compared with the longest runs previously seen at that value, and even
  * a longer one (a weekend stop after overnight ones) stays low. A sensor that freezes at an
  * arbitrary value is compared with the longest runs at values the metric does not hold, so the
@@ -62,6 +62,11 @@ const HALVE_AT = 100_000;
 /** Held values remembered per metric, and the run length that counts as holding a value. */
 const HOLD_K = 4;
 const HOLD_MIN = 3;
+/**
+ * A value counts as held (an operating mode) once held more than once, at least once for this
+ * many readings: fixed, not min_run, since min_run is only a floor on the evidence for a finding.
+ */
+const HELD_RUN = 20;
 /** Highest score (low) for a run at a value the metric regularly holds. */
 const HELD_CAP = 0.45;
 
@@ -74,9 +79,15 @@ export const flatline: DetectorSpec<FlatlineParams> = {
     metrics: METRICS_PARAM,
     exclude: EXCLUDE_PARAM,
     tolerance: { type: 'number', description: 'Readings within this of the run value count as "unchanged" (0: exactly equal).', default: 0, minimum: 0 },
-    min_run: { type: 'integer', description: 'Repeated readings before a run can fire.', default: 20, minimum: 3 },
+    min_run: {
+      type: 'integer',
+      description:
+        'Repeated readings before a run can fire: a floor only. What decides is time: a run must last `min_duration` and `run_factor` times the longest normal run (readings and duration), which scales with the metric\'s own cadence (7 readings of a 5-minute sensor, 60 of a 10-second one).',
+      default: 6,
+      minimum: 3,
+    },
     min_duration: { type: 'duration', description: 'A run must also last this long in event time.', default: '15m' },
-    run_factor: { type: 'number', description: 'A run must be this many times longer than the longest normal run.', default: 3, minimum: 1 },
+    run_factor: { type: 'number', description: 'A run must be this many times longer than the longest normal run, in readings and in duration.', default: 3, minimum: 1 },
     min_change_rate: {
       type: 'number',
       description: 'Only metrics that changed on at least this fraction of readings while learning are watched (constant-by-nature metrics are skipped).',
@@ -147,7 +158,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         const rate = (m.ch + 1) / (m.n + 2);
         if (rate < p.min_change_rate) continue;
         const dur = e.ts - m.rs;
-        const ref = reference(m, p.tolerance, p.min_run);
+        const ref = reference(m, p.tolerance, HELD_RUN);
         if (m.rl < p.min_run || m.rl < p.run_factor * ref.mr || dur < p.min_duration || dur < p.run_factor * ref.md) continue;
         const pr = Math.pow(1 - rate, m.rl);
         let score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));

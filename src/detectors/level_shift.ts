@@ -41,6 +41,7 @@ export interface LevelShiftParams extends Record<string, unknown> {
   h: number;
   min_shift: number;
   min_run: number;
+  min_duration: number;
   min_samples: number;
   min_learning: number;
   window: number;
@@ -94,6 +95,12 @@ interface ShiftMetric {
   rg?: number[];
   lt?: number;
   xl?: number;
+  /** Time of the previous in-order reading and the typical interval between readings (ms). */
+  pt?: number;
+  iv?: number;
+  /** The last silence: the first reading after it and the end of its grace window. */
+  ss?: number;
+  se?: number;
 }
 
 export interface LevelShiftState {
@@ -124,6 +131,18 @@ const ABS_TO_SIGMA = 1.2533;
 /** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
 const HOUR_MEMORY = 14 * 24;
 const HOUR_MS = 3_600_000;
+/**
+ * A gap of more than SILENCE typical intervals (and at least SILENCE_MIN_MS) is a silence: the
+ * level after it (a vehicle refuelled while parked, a process restarted) is where the series is
+ * now, not a shift the CUSUM watched build up. The excursion in progress is forgotten and the
+ * level relearned for SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most
+ * `relearn`). The interval estimate learns gaps clipped at SILENCE_CLIP × itself.
+ */
+const SILENCE = 20;
+const SILENCE_MIN_MS = 120_000;
+const SILENCE_GRACE = 20;
+const SILENCE_GRACE_MIN_MS = 300_000;
+const SILENCE_CLIP = 4;
 
 /**
  * The profile value at ts: bucket centres stand for the middle of their hour, and the value is
@@ -158,6 +177,12 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
       minimum: 0.5,
     },
     min_run: { type: 'integer', description: 'Samples an excursion must last before it can fire.', default: 10, minimum: 2 },
+    min_duration: {
+      type: 'duration',
+      description:
+        'Event time an excursion must also last before it can fire: a shift is a change that stays, and ten readings of a 10-second sensor (a vehicle taking a faster road for a minute and a half) are not one. Scales the persistence with the cadence; spikes are metric_baseline\'s job.',
+      default: '30m',
+    },
     min_samples: { type: 'integer', description: 'Samples per metric before it can fire (warm-up).', default: 200, minimum: 20 },
     min_learning: { type: 'duration', description: 'Event time per metric before it can fire (warm-up).', default: '12h' },
     window: { type: 'integer', description: 'Effective memory of the baseline in samples.', default: 2000, minimum: 50 },
@@ -177,7 +202,8 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
     },
     relearn: {
       type: 'duration',
-      description: 'After a reboot (seq restart) or a firmware change, the detector relearns the level quickly and says nothing for this long.',
+      description:
+        'After a reboot (seq restart) or a firmware change, the detector relearns the level quickly and says nothing for this long. A metric back from a silence (20 of its typical intervals without a reading) relearns for 20 typical intervals (at least 5 minutes, at most this long), and a shift that began then stays low: the level changed while the metric was not reported.',
       default: '2h',
     },
   },
@@ -199,9 +225,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     readonly id: string,
   ) {
     this.filter = metricFilter(p.metrics, p.exclude);
-    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~26
+    // Per metric: name, two robust stats with their warm-up buffers, the 48-hour profile, ~30
     // scalars, the occupied levels, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 26 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + 2 * (60 + 16 * 22) + 48 * 2 * 14 + 30 * 18 + (3 + 4 * REGIME_K) * 22 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -265,6 +291,27 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       else if (x < m.pv) m.dn = (m.dn ?? 0) + 1;
     }
     m.pv = x;
+    const pt = m.pt;
+    if (pt === undefined || ts > pt) {
+      if (pt !== undefined) {
+        const dt = ts - pt;
+        const iv = m.iv;
+        if (iv === undefined) m.iv = dt;
+        else {
+          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) {
+            const until = ts + Math.min(p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
+            if (m.rl === undefined || m.rl < until) m.rl = until;
+            m.sp = 0;
+            m.sn = 0;
+            m.ss = ts;
+            m.se = until;
+          }
+          const a = Math.max(1 / (m.g.n + 1), 1 / p.window);
+          m.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+        }
+      }
+      m.pt = ts;
+    }
     const up0 = m.up ?? 0;
     if (up0 >= 20 && (m.dn ?? 0) <= up0 * 0.01 && up0 >= 0.8 * m.g.n) return null;
     // The recent raw level (~10 readings): a shift is judged by where the level is now, which the
@@ -348,8 +395,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
 
     const warm = m.g.n >= p.min_samples && ts - m.t0 >= p.min_learning && !relearning;
     const zs = m.zs ?? 0;
-    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander;
-    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander;
+    const up = m.sp > p.h && m.np >= p.min_run && m.zp >= p.min_shift && zs >= wander && ts - m.tp >= p.min_duration;
+    const down = m.sn > p.h && m.nn >= p.min_run && m.zn >= p.min_shift && -zs >= wander && ts - m.tn >= p.min_duration;
     let shifting = !relearning && (m.sp > p.h / 2 || m.sn > p.h / 2);
     // A shift that has outlasted the incident gap has been reported; it is the new level now.
     const since0 = m.sp > m.sn ? m.tp : m.tn;
@@ -391,9 +438,13 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     const known = regimeKnown(m.rg!, m.xl, REGIME_MIN_DWELL, REGIME_MIN_SHARE);
     const contextual = (level >= pmin - sigma && level <= pmax + sigma) || known;
     let score = scoreFromZ(2 * mean);
-    if (contextual && score > CONTEXT_CAP) score = CONTEXT_CAP;
     const n = up ? m.np : m.nn;
     const since = up ? m.tp : m.tn;
+    // A shift whose onset is the silence itself (the excursion began within its grace window)
+    // happened while the metric was not reported: a level that changed across the gap (a vehicle
+    // refuelled, a trip that starts at a different pace), not a change watched building up.
+    const acrossSilence = m.ss !== undefined && since >= m.ss && since <= m.se!;
+    if ((contextual || acrossSilence) && score > CONTEXT_CAP) score = CONTEXT_CAP;
     return raiseThrottled(
       s.inc,
       {
@@ -418,6 +469,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
           baseline_sigma: compact(sigma),
           seasonal: true,
           within_daily_range: contextual,
+          ...(acrossSilence ? { after_silence_ts: m.ss } : {}),
           known_level: known,
           wander_sigma: compact(m.vs ?? 0),
           hourly_spread: compact(m.hv ?? 0),

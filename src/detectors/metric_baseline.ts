@@ -22,8 +22,18 @@
  *   than a second tail, kept on the global z, says; and a value beyond the envelope is also
  *   scored by its distance past the envelope under the untrained (light) prior tail, so a reading
  *   far past every mode still fires.
- * - Before a full cycle, "far outside the envelope" also allows a fraction of the level: the first
- *   hours' noise says nothing about how far apart the operating modes are.
+ * - Before a full cycle nothing is more than low: the first day has not shown the operating modes
+ *   (a line that starts production on the first morning). After it, a reading in an hour bucket
+ *   not learned yet may be more than low only far outside the envelope, where "far" also allows a
+ *   fraction of the level.
+ * - The envelope of ordinary values (min/max ever learned) is a few days' range: within two spreads
+ *   (of the nearest occupied level) of it a reading is a first-time extreme of the known range and
+ *   stays low.
+ * - Multiplicity: the tail probability of a reading (or of the run it belongs to) is multiplied by
+ *   the metric's readings per day before it becomes a score, so medium means "rarer than about
+ *   1e-5 per metric and day", whatever the cadence.
+ * - A metric back from a silence (20 typical intervals without a reading) relearns for a short
+ *   grace window: the world moved on while it was not reported (a refuel while parked).
  * - Spreads are floored at the sensor's resolution (the smallest step it has shown) and at a
  *   small fraction of the level, so a quantised or nearly constant reading does not turn a
  *   one-step change into an infinite z.
@@ -77,6 +87,8 @@ const ABSORB_RUN = 4 * RUN_CAP;
 const RELEARN_ALPHA = 0.05;
 /** Scores below medium: what an unconfirmed excursion is capped at. */
 const LOW_CAP = 0.49;
+/** Spreads of the nearest occupied level by which the envelope of ordinary values is widened before a value is more than low. */
+const ENVELOPE_WIDEN = 2;
 /** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
 const PRE_CYCLE_REL = 0.25;
 /** A level counts as known once the series has dwelt there this long and this share of its life. */
@@ -84,6 +96,19 @@ const REGIME_MIN_DWELL = 3 * 3_600_000;
 const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
+/**
+ * A gap of more than this many typical intervals (and at least SILENCE_MIN_MS) is a silence: the
+ * world moved on while the metric was not reported (a vehicle refuelled while parked, an engine
+ * cooled overnight), so the jump across it is not evidence of anything. The readings of the next
+ * SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most `relearn`) are learned as
+ * the new level and stay low.
+ */
+const SILENCE = 20;
+const SILENCE_MIN_MS = 120_000;
+const SILENCE_GRACE = 20;
+const SILENCE_GRACE_MIN_MS = 300_000;
+/** The interval estimate learns a gap clipped at this multiple of itself, so silences barely move it. */
+const SILENCE_CLIP = 4;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -118,6 +143,10 @@ export interface MetricState {
   rp?: number;
   /** Levels occupied so far, with their dwell (util.regimeNew). */
   rg?: number[];
+  /** Typical interval between readings (ms; EWMA of the gap, clipped at SILENCE_CLIP × itself). */
+  iv?: number;
+  /** Until when the metric relearns after coming back from a silence (see SILENCE). */
+  sl?: number;
 }
 
 export interface MetricBaselineState {
@@ -205,12 +234,13 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
     full_cycle: {
       type: 'duration',
       description:
-        'History a metric needs (and, with seasonality, a learned bucket for the hour) before a reading can be medium or worse; until then only values far outside the envelope seen so far can.',
+        'History a metric needs before a reading can be medium or worse: until then its operating modes are not known, everything is learned and findings stay low. With seasonality, a reading whose hour bucket has not learned yet can be medium or worse only far outside the envelope seen so far.',
       default: '24h',
     },
     relearn: {
       type: 'duration',
-      description: 'After a reboot (seq restart) or a firmware change the baseline relearns quickly and findings stay low for this long.',
+      description:
+        'After a reboot (seq restart) or a firmware change the baseline relearns quickly and findings stay low for this long. A metric back from a silence (a gap of 20 of its typical intervals: a vehicle parked, a sensor unplugged) does the same for 20 typical intervals (at least 5 minutes, at most this long): the jump across a silence is not evidence.',
       default: '2h',
     },
   },
@@ -236,10 +266,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.filter = metricFilter(p.metrics, p.exclude);
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
-    // Per metric: ~64-char name, ~12 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
+    // Per metric: ~64-char name, ~14 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
     // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), the
     // occupied levels, and an open incident; plus the object framing and the device's firmware/seq/restart fields.
-    const perMetric = 64 + 12 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
+    const perMetric = 64 + 14 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -298,6 +328,14 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       if (prev !== null) {
         const d = Math.abs(x - prev);
         if (d > 1e-9 * Math.abs(x) && (ms.q === 0 || d < ms.q)) ms.q = compact(d);
+        const dt = ts - prevTs;
+        const iv = ms.iv;
+        if (iv === undefined) ms.iv = dt;
+        else {
+          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts + Math.min(this.p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
+          const a = Math.max(1 / (ms.n + 1), this.alpha0);
+          ms.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+        }
       }
       ms.p = x;
       ms.pt = ts;
@@ -371,7 +409,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const az = Math.abs(z);
 
     const warm = ms.n >= p.min_samples && age >= p.min_learning;
-    const relearning = state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb;
+    // After a reboot or firmware change (device-wide), or a silence of this metric (see SILENCE).
+    const silent = ms.sl !== undefined && ts < ms.sl;
+    const relearning = silent || (state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb);
     const dev = Math.abs(v - expC);
     const lo = ms.lo ?? v;
     const hi = ms.hi ?? v;
@@ -444,19 +484,28 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // the baseline and its tail that it is routine before it had built up its evidence.
     const alarming = score >= 0.3;
 
-    // Until a full cycle is learned (and the reading's own hour bucket), a daily pattern is not
-    // yet known: only a value far outside the envelope seen so far may be more than low.
-    // Before a full cycle the first hours' noise says nothing about how far apart the series'
-    // operating modes are (charging vs resting, pump on vs off); a fraction of the level bounds
-    // what a not-yet-seen mode may plausibly be, beyond which a value is gross.
-    const margin = Math.max(hi - lo, 6 * sg, PRE_CYCLE_REL * Math.max(hi < 0 ? -hi : hi, lo < 0 ? -lo : lo));
-    const cycleKnown = age >= p.full_cycle && (this.nb === 0 || usedBucket);
+    // Until a full cycle is learned the series has not shown its operating modes yet (a line that
+    // starts production on the first morning, a vehicle's first refuel): everything is learned and
+    // nothing is more than low. After that, a reading whose own hour bucket has not learned yet
+    // (the first weekend) may be more than low only far outside the envelope seen so far; a
+    // fraction of the level bounds what a not-yet-seen mode may plausibly be.
+    const pre = score > LOW_CAP && (age < p.full_cycle || (this.nb !== 0 && !usedBucket && withinMargin(v, lo, hi, sg)));
     // A value inside the envelope of the series' ordinary values is unusual only for the hour
     // (a plant idling on a weekday, an engine cold at an odd time): weaker evidence than a value
     // the series never shows, and level_shift judges it when it lasts. Such readings stay low.
     // A level the series has frequently occupied for real time (an operating mode it returns to)
     // is not novel, however far it is from the hour's baseline or the envelope's last update.
-    if (score > LOW_CAP && (relearning || contextual || (!cycleKnown && v <= hi + margin && v >= lo - margin) || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
+    // The envelope is the range of a few days: the next day's extreme of ordinary life (tonight's
+    // memory reset a little lower than any before, a store's busiest five minutes yet) lands just
+    // past it about once per new day. Within ENVELOPE_WIDEN spreads of it a reading is
+    // a first-time extreme of the known range, not a new behaviour: low.
+    // The spread is that of the level the reading is nearest to (its own noise around that level),
+    // not the global spread, which for a multi-modal series spans its modes; at least the sensor's
+    // resolution, so a count one or two above its busiest so far is not a new behaviour.
+    const spreadNear = near === null || azr === 0 ? 0 : devR / azr;
+    const w = ENVELOPE_WIDEN * (spreadNear > floorQ ? spreadNear : floorQ);
+    const ordinary = contextual || (v <= hi + w && v >= lo - w);
+    if (score > LOW_CAP && (relearning || ordinary || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
     // cycle is known everything is learned, since what is routine is not known yet.
@@ -542,7 +591,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           seasonal_bucket: usedBucket ? bucket : null,
           samples: ms.n,
           ...(novel ? { regime_distance: compact(zr) } : {}),
-          ...(relearning ? { relearning_since_ts: state.rb } : {}),
+          ...(relearning ? (silent ? { relearning_until_ts: ms.sl } : { relearning_since_ts: state.rb }) : {}),
         },
         mitre: metricBaseline.mitre,
       },
@@ -578,6 +627,12 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
+
+/** Within the envelope widened by its own width, 6σ, or PRE_CYCLE_REL of the level (see observe). */
+function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
+  const margin = Math.max(hi - lo, 6 * sg, PRE_CYCLE_REL * Math.max(hi < 0 ? -hi : hi, lo < 0 ? -lo : lo));
+  return v <= hi + margin && v >= lo - margin;
+}
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */

@@ -14,6 +14,7 @@ import { flood } from './flood.js';
 import { lateralMovement } from './lateral_movement.js';
 import { levelShift } from './level_shift.js';
 import { metricBaseline } from './metric_baseline.js';
+import { metricRelation } from './metric_relation.js';
 import { newPeer } from './new_peer.js';
 import { policy } from './policy.js';
 import { rangeLimits } from './range_limits.js';
@@ -26,6 +27,7 @@ export const DETECTORS: readonly DetectorSpec<any>[] = [
   // telemetry
   metricBaseline,
   levelShift,
+  metricRelation,
   flatline,
   rangeLimits,
   reporting,

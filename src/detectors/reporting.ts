@@ -39,11 +39,22 @@ export interface ReportingState {
   r: RobustStat;
   f: number;
   inc: IncidentBook;
+  /** Longest ordinary interval (ms) and when it was seen; it decays with LONG_HALF_LIFE. */
+  lm?: number;
+  lmt?: number;
 }
 
 const FAST_ALPHA = 0.1;
 const LOG_CLIP = 1; // one decade: a single odd interval moves the fast average by ≤ 0.1 decade
 const SILENCE_GAP = 365 * 86_400_000; // silence incidents end when the device speaks, not by gap
+/**
+ * A device with two rhythms (a vehicle reporting every 10 s on trips and hourly when parked) has a
+ * long interval that is too rare for the p98 of its intervals to see: silence is also measured
+ * against LONG_FACTOR × the longest ordinary (not itself silent) interval seen recently, which
+ * forgets with LONG_HALF_LIFE, so two missed hourly heartbeats are not a sustained silence.
+ */
+const LONG_FACTOR = 3;
+const LONG_HALF_LIFE = 3 * 86_400_000;
 
 export const reporting: DetectorSpec<ReportingParams> = {
   name: 'reporting',
@@ -76,7 +87,7 @@ export const reporting: DetectorSpec<ReportingParams> = {
 
 class ReportingDetector implements DetectorInstance<ReportingState> {
   readonly spec = reporting;
-  readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200;
+  readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200 + 2 * 22;
 
   constructor(
     private readonly p: ReportingParams,
@@ -108,6 +119,12 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     }
     const d = e.ts - s.lt;
     s.lt = e.ts;
+    if (d > 0.5 * (s.lm ?? 0) && Number.isFinite(d) && (!robustReady(s.r) || s.r.n < p.min_samples || d < this.silenceAfter(s, e.ts - d))) {
+      if (d >= this.longest(s, e.ts)) {
+        s.lm = d;
+        s.lmt = e.ts;
+      }
+    }
     const lx = Math.log10(Math.max(d, 1));
     if (!robustReady(s.r)) {
       robustUpdate(s.r, lx, p.window);
@@ -151,15 +168,23 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   }
 
   /** Silence threshold: silence_factor × a long normal interval (≈ p98 in log space). */
-  private silenceAfter(s: ReportingState): number {
+  private silenceAfter(s: ReportingState, now: number): number {
     const long = Math.pow(10, s.r.c + 2 * Math.max(s.r.s, 0.02));
-    return Math.max(this.p.min_silence, this.p.silence_factor * long);
+    return Math.max(this.p.min_silence, this.p.silence_factor * long, LONG_FACTOR * this.longest(s, now));
+  }
+
+  /** The longest ordinary interval, decayed to `now`. */
+  private longest(s: ReportingState, now: number): number {
+    const lm = s.lm;
+    if (lm === undefined) return 0;
+    const age = now - (s.lmt ?? now);
+    return age > 0 ? lm * Math.pow(0.5, age / LONG_HALF_LIFE) : lm;
   }
 
   tick(s: ReportingState, deviceId: string, deviceClass: string, ctx: StepContext): StepResult<ReportingState> {
     if (!robustReady(s.r) || s.r.n < this.p.min_samples || !Number.isFinite(ctx.watermark)) return { state: s, findings: NONE };
     const gap = ctx.watermark - s.lt;
-    if (gap < this.silenceAfter(s)) return { state: s, findings: NONE };
+    if (gap < this.silenceAfter(s, s.lt)) return { state: s, findings: NONE };
     const f = raiseThrottled(s.inc, this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
     return { state: s, findings: f === null ? NONE : [f] };
   }
@@ -180,7 +205,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
       explanation: ended
         ? `${deviceId} (${deviceClass}) was silent for ${fmtDuration(gap)} (it normally reports every ${fmtDuration(usual)}) and has resumed; if many devices were silent together this was an outage, otherwise check the device for a reboot, tampering or a firmware change.`
         : `${deviceId} (${deviceClass}) has sent nothing for ${fmtDuration(gap)} although it normally reports every ${fmtDuration(usual)}; check its power and network path, and whether other devices on the same site went quiet at the same time (outage) or only this one (tampering).`,
-      evidence: { silent_ms: gap, last_seen_ts: s.lt, usual_interval_ms: Math.round(usual), threshold_ms: Math.round(this.silenceAfter(s)), resumed: ended },
+      evidence: { silent_ms: gap, last_seen_ts: s.lt, usual_interval_ms: Math.round(usual), threshold_ms: Math.round(this.silenceAfter(s, s.lt)), resumed: ended },
       mitre: reporting.mitre,
     };
   }

@@ -48,7 +48,12 @@ export const sequence: DetectorSpec<SequenceParams> = {
     reset_below: { type: 'integer', description: 'A backward jump to a seq at or below this is a counter reset (reboot), not a rollback.', default: 16, minimum: 0 },
     max_resets: { type: 'integer', description: 'Counter resets per 24h tolerated before a finding.', default: 3, minimum: 1, maximum: 16 },
     replay_window: { type: 'integer', description: 'Recent sequence numbers remembered for replay detection.', default: 64, minimum: 8, maximum: 1024 },
-    incident_gap: { type: 'duration', description: 'Anomalies of one kind closer than this extend one finding.', default: '1h' },
+    incident_gap: {
+      type: 'duration',
+      description:
+        'Anomalies of one kind closer than this extend one finding. Replays and rollbacks are one kind (two counters under one identity); a device that reports hourly when idle needs more than an hour here, or the real device resurfacing below a clone\'s counter is a new finding at every heartbeat.',
+      default: '3h',
+    },
   },
   example:
     'plc-07 (plc) sent seq 18233 again 42m after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.',
@@ -90,9 +95,11 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       return { state: s, findings: NONE };
     }
     s.n++;
-    if (q <= p.reset_below && q < s.mx - 1 && e.ts >= s.mt) {
+    if (q <= p.reset_below && (q < s.mx - 1 || (q === 0 && q < s.mx)) && e.ts >= s.mt) {
       // A counter restart (reboot, firmware update) in event-time order begins a new epoch: the
-      // numbers of the previous epoch come round again and are not replays of it.
+      // numbers of the previous epoch come round again and are not replays of it. A restart to 0
+      // is one even when the epoch before it was only a message or two long (two reboots within
+      // a few sparse heartbeats: a downgrade and its re-flash).
       return { state: s, findings: this.reset(s, e, q) };
     }
     let seenAt = -1;
@@ -159,10 +166,11 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
     s.ri = (s.ri + 1) % this.p.replay_window;
   }
 
-  private raise(s: SequenceState, e: TelemetryEvent, key: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>): FindingDraft | null {
+  private raise(s: SequenceState, e: TelemetryEvent, kind: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>): FindingDraft | null {
+    const key = kind === 'replay' || kind === 'rollback' ? IDENTITY : kind;
     return raiseThrottled(
       s.inc,
-      { detector: this.id, key, device_id: e.device_id, device_class: e.device_class, ts: e.ts, score, observed, expected, explanation, evidence: { kind: key, ...evidence }, mitre: key === 'gap' ? ['T0829'] : key === 'resets' ? ['T0816'] : sequence.mitre },
+      { detector: this.id, key, device_id: e.device_id, device_class: e.device_class, ts: e.ts, score, observed, expected, explanation, evidence: { kind, ...evidence }, mitre: key === 'gap' ? ['T0829'] : key === 'resets' ? ['T0816'] : sequence.mitre },
       // A reboot loop spans hours; keep it one incident for the day it is counted over.
       key === 'resets' ? Math.max(this.p.incident_gap, DAY_MS) : this.p.incident_gap,
     );
@@ -170,3 +178,10 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
 }
 
 const NONE: FindingDraft[] = [];
+/**
+ * Replays and rollbacks are the same story told twice: two counters under one identity (a clone
+ * or a replaying attacker interleaving with the real device), or old traffic re-sent. They share
+ * one incident, so the real device's next report after the clone stops, below the clone's counter,
+ * extends the finding already raised instead of opening a second one. The evidence keeps the kind.
+ */
+const IDENTITY = 'identity';

@@ -14,13 +14,26 @@ describe('sequence across counter epochs', () => {
     expect(run([make(sequence)], evs).latest).toEqual([]);
   });
 
+  it('two reboots within a couple of sparse heartbeats (a downgrade and its re-flash) are two epochs, not a replay', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let s = 0; s <= 200; s++) evs.push(tele((t += 15 * MIN), s));
+    evs.push(tele((t += 60 * MIN), 0, '4.1.0'));
+    evs.push(tele((t += 60 * MIN), 1, '4.1.0'));
+    evs.push(tele((t += 60 * MIN), 0));
+    evs.push(tele((t += 60 * MIN), 1));
+    expect(run([make(sequence)], evs).latest).toEqual([]);
+  });
+
   it('after a reboot, a replay within the new epoch still fires', () => {
     const evs: TelemetryEvent[] = [];
     let t = T0;
     for (let s = 0; s <= 38; s++) evs.push(tele((t += 15 * MIN), s));
     for (let s = 0; s <= 30; s++) evs.push(tele((t += 15 * MIN), s));
     evs.push(tele((t += 15 * MIN), 25)); // seq 25 of this epoch again, with a new time
-    expect(run([make(sequence)], evs).latest.map((f) => f.key)).toEqual(['replay']);
+    const latest = run([make(sequence)], evs).latest;
+    expect(latest.map((f) => f.key)).toEqual(['identity']);
+    expect(latest[0]!.evidence.kind).toBe('replay');
   });
 
   it('a replayed low seq number in the middle of a long count surfaces as a gap when the real device continues', () => {

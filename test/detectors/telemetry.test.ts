@@ -38,6 +38,15 @@ describe('level_shift', () => {
     expect(f.score).toBeGreaterThanOrEqual(0.5);
   });
 
+  it('a shift must also last min_duration of event time before it fires', () => {
+    const evs = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { flow: [120, 0, 2] } });
+    const start = evs.findIndex((e) => e.ts >= T0 + 4 * DAY);
+    for (let i = start; i < evs.length; i++) (evs[i] as TelemetryEvent).metrics.flow! += 8;
+    const first = (params: Record<string, unknown>) => run([make(levelShift, params)], evs).latest.filter((f) => f.score >= 0.5)[0]!.first_ts - evs[start]!.ts;
+    expect(first({})).toBeGreaterThanOrEqual(30 * MIN);
+    expect(first({ min_duration: '3h' })).toBeGreaterThanOrEqual(3 * HOUR);
+  });
+
   it('does not fire during warm-up', () => {
     const evs = seasonalTelemetry({ days: 0.4, stepMs: MIN, metrics: { flow: [120, 0, 2] } });
     for (let i = 200; i < evs.length; i++) (evs[i] as TelemetryEvent).metrics.flow! += 20;
@@ -57,6 +66,21 @@ describe('flatline', () => {
     assertWellFormed(f);
     expect(f.key).toBe('level_cm');
     expect(f.first_ts - evs[start]!.ts).toBeLessThanOrEqual(30 * MIN);
+  });
+
+  it('a stuck sensor with a slow cadence fires on duration, not on a fixed count of readings', () => {
+    // A terminal's CPU temperature every 5 minutes, stuck for 50 minutes: 10 readings.
+    const evs = seasonalTelemetry({ days: 3, stepMs: 5 * MIN, metrics: { cpu_temp_c: [48, 4, 0.6] } });
+    for (const e of evs) (e as TelemetryEvent).metrics.cpu_temp_c = Math.round((e as TelemetryEvent).metrics.cpu_temp_c! * 10) / 10;
+    const start = evs.findIndex((e) => e.ts >= T0 + 2 * DAY + 10 * HOUR);
+    for (let i = start; i < start + 10; i++) (evs[i] as TelemetryEvent).metrics.cpu_temp_c = 47.3;
+    const r = run([make(flatline)], evs);
+    expect(r.latest.map((f) => [f.key, f.severity !== 'low' && f.severity !== 'info'])).toEqual([['cpu_temp_c', true]]);
+    // The same 10 readings at a 10-second cadence are 100 s: too short to mean anything.
+    const fast = seasonalTelemetry({ days: 2, stepMs: 10_000, metrics: { t: [48, 4, 0.6] } });
+    const s2 = fast.findIndex((e) => e.ts >= T0 + 36 * HOUR);
+    for (let i = s2; i < s2 + 10; i++) (fast[i] as TelemetryEvent).metrics.t = 47.3;
+    expect(run([make(flatline)], fast).latest).toEqual([]);
   });
 
   it('is quiet on a slow, quantised sensor', () => {
@@ -122,6 +146,23 @@ describe('reporting', () => {
     expect(r.latest.filter((f) => f.score >= 0.5)).toEqual([]);
   });
 
+  it('a device with two rhythms (10 s on trips, hourly when parked) missing one heartbeat is not a sustained silence', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let d = 0; d < 4; d++) {
+      // Two trips a day at 10 s, hourly heartbeats otherwise.
+      const day = T0 + d * DAY;
+      for (t = Math.max(t, day); t < day + 8 * HOUR; t += HOUR) evs.push(tele(t, { v: 1 }));
+      for (; t < day + 9 * HOUR; t += 10_000) evs.push(tele(t, { v: 1 }));
+      for (; t < day + 17 * HOUR; t += HOUR) evs.push(tele(t, { v: 1 }));
+      for (; t < day + 18 * HOUR; t += 10_000) evs.push(tele(t, { v: 1 }));
+      // One heartbeat lost on the last evening (a reboot for a rollout): 2 h between reports.
+      for (; t < day + DAY; t += d === 3 && t > day + 20 * HOUR && t < day + 21.5 * HOUR ? 2 * HOUR : HOUR) evs.push(tele(t, { v: 1 }));
+    }
+    const r = run([make(reporting)], evs);
+    expect(r.latest.filter((f) => f.score >= 0.5)).toEqual([]);
+  });
+
   it('fires on a 10× faster reporting rate', () => {
     const evs = steady(2);
     const t1 = T0 + 2 * DAY;
@@ -147,8 +188,32 @@ describe('sequence', () => {
     evs.push(tele((t += MIN), { v: 1 }, { seq: 100 })); // rollback
     evs.push(tele((t += MIN), { v: 1 }, { seq: 5000 })); // gap
     const r = run([make(sequence)], evs);
-    expect(r.latest.map((f) => f.key).sort()).toEqual(['gap', 'replay', 'rollback']);
+    // Replay and rollback are one story (two counters under one identity): one finding.
+    expect(r.latest.map((f) => f.key).sort()).toEqual(['gap', 'identity']);
+    const id = r.latest.find((f) => f.key === 'identity')!;
+    expect(id.count).toBe(2);
+    expect(id.severity).toBe('high');
+    expect(id.evidence.kind).toBe('rollback');
     for (const f of r.latest) assertWellFormed(f);
+  });
+
+  it('a clone that stops: the real device resurfacing below its counter an hour later extends the same finding', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    let real = 0;
+    // The real device: hourly heartbeats while parked.
+    for (let h = 0; h < 48; h++) evs.push(tele((t += 60 * MIN), { v: 1 }, { seq: real++ }));
+    // A clone with its own, higher counter reports every minute for two hours, interleaved.
+    let clone = real + 100;
+    for (let k = 0; k < 120; k++) {
+      if (k % 60 === 30) evs.push(tele((t += 20_000), { v: 1 }, { seq: real++ }));
+      evs.push(tele((t += MIN), { v: 1 }, { seq: clone++ }));
+    }
+    // The clone is gone; the real device's next heartbeats an hour apart.
+    for (let h = 0; h < 3; h++) evs.push(tele((t += 60 * MIN), { v: 1 }, { seq: real++ }));
+    const r = run([make(sequence)], evs);
+    const alerts = r.latest.filter((f) => f.severity !== 'low' && f.severity !== 'info');
+    expect(alerts.map((f) => f.key)).toEqual(['identity']);
   });
 
   it('a reboot resets quietly; a reboot loop fires', () => {
@@ -175,6 +240,27 @@ describe('firmware_change', () => {
     expect(byKey.change!.severity).toBe('low');
     expect(byKey.downgrade!.severity).toBe('high');
     expect(byKey.downgrade!.explanation).toContain('4.10.0');
+  });
+
+  it('a reported downgrade, its re-flash and the next rollout are not also "flapping" at medium; real flapping is', () => {
+    const evs = [
+      tele(T0, { v: 1 }, { firmware: '2.9.0' }),
+      tele(T0 + 2 * DAY, { v: 1 }, { firmware: '2.5.1' }), // downgrade (high)
+      tele(T0 + 2 * DAY + 3 * HOUR, { v: 1 }, { firmware: '2.9.0' }), // re-flashed
+      tele(T0 + 2 * DAY + 9 * HOUR, { v: 1 }, { firmware: '3.0.0' }), // the fleet rollout
+    ];
+    const r = run([make(firmwareChange)], evs);
+    const byKey = Object.fromEntries(r.latest.map((f) => [f.key, f]));
+    expect(byKey.downgrade!.severity).toBe('high');
+    expect(byKey.flapping!.severity).toBe('low');
+    // Upgrades back and forth with no downgrade on record: flapping stays medium.
+    const flap = [
+      tele(T0, { v: 1 }, { firmware: '1.0.0' }),
+      tele(T0 + HOUR, { v: 1 }, { firmware: '1.1.0' }),
+      tele(T0 + 2 * HOUR, { v: 1 }, { firmware: '1.2.0' }),
+      tele(T0 + 3 * HOUR, { v: 1 }, { firmware: '1.3.0' }),
+    ];
+    expect(run([make(firmwareChange)], flap).latest.find((f) => f.key === 'flapping')!.severity).toBe('medium');
   });
 });
 
