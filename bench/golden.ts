@@ -2,7 +2,8 @@
  * Findings fingerprint of the engine with a pipeline's detectors: every finding version raised
  * (in order) and the final engine state, over the demo fleet and the bench generator's fleet.
  * Run before and after an engine or detector change; the hashes must not move unless a change
- * is meant to alter findings.
+ * is meant to alter findings. "sorted-key state" hashes the state with object keys sorted, so a
+ * change that only reorders a detector's fields (state JSON order) keeps it.
  *
  *   npx tsx bench/golden.ts [pipeline.yaml] [--events N]
  */
@@ -43,8 +44,13 @@ function run(name: string, lines: Iterable<string | Buffer>): void {
     h.update(JSON.stringify(x));
     f++;
   }
-  const st = createHash('sha256').update(JSON.stringify(engine.snapshot())).digest('hex').slice(0, 16);
-  process.stdout.write(`${name}: ${n} events, ${f} finding versions, findings ${h.digest('hex').slice(0, 16)}, state ${st}\n`);
+  const snap = engine.snapshot();
+  const st = createHash('sha256').update(JSON.stringify(snap)).digest('hex').slice(0, 16);
+  // The same state with every object's keys sorted: moves only if a value does, not when a
+  // detector merely creates its fields in another order.
+  const sorted = (_k: string, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]])) : v);
+  const sst = createHash('sha256').update(JSON.stringify(snap, sorted)).digest('hex').slice(0, 16);
+  process.stdout.write(`${name}: ${n} events, ${f} finding versions, findings ${h.digest('hex').slice(0, 16)}, state ${st}, sorted-key state ${sst}\n`);
 }
 
 const demo = gunzipSync(readFileSync('fixtures/demo-fleet.ndjson.gz')).toString('utf8').split('\n').filter((l) => l.length > 0);

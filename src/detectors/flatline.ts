@@ -140,7 +140,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
       let m = s.m[name];
       if (m === undefined) {
         if (s.nm >= p.max_metrics) continue;
-        s.m[name] = { t0: e.ts, n: 1, ch: 0, v: x, rl: 1, rs: e.ts, mr: 1, md: 0, lt: e.ts };
+        s.m[name] = { t0: e.ts, n: 1, ch: 0, v: x, rl: 1, rs: e.ts, mr: 1, md: 0, lt: e.ts, vr: undefined };
         s.nm++;
         continue;
       }

@@ -235,7 +235,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   }
 
   init(): LevelShiftState {
-    return { m: {}, nm: 0, inc: {} };
+    return { m: {}, nm: 0, inc: {}, fw: undefined, sq: undefined };
   }
 
   step(s: LevelShiftState, ev: M2MEvent): StepResult<LevelShiftState> {
@@ -267,7 +267,13 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       let m = s.m[name];
       if (m === undefined) {
         if (s.nm >= this.p.max_metrics) continue;
-        m = { t0: e.ts, g: robustNew(), e: robustNew(), hb: new Array<number>(96).fill(0), sp: 0, sn: 0, np: 0, nn: 0, zp: 0, zn: 0, tp: 0, tn: 0, rg: regimeNew(), xl: x };
+        // Every field from the start (undefined ones are not written to JSON): one hidden class
+        // for all metrics, instead of one per order in which optional fields first appear.
+        m = {
+          t0: e.ts, g: robustNew(), e: robustNew(), hb: new Array<number>(96).fill(0), sp: 0, sn: 0, np: 0, nn: 0, zp: 0, zn: 0, tp: 0, tn: 0,
+          te: undefined, zs: undefined, vs: undefined, hh: undefined, hs: undefined, hn: undefined, hv: undefined, hk: undefined, hf: undefined,
+          pv: undefined, up: undefined, dn: undefined, rl: undefined, rg: regimeNew(), lt: undefined, xl: x, pt: undefined, iv: undefined, ss: undefined, se: undefined,
+        };
         s.m[name] = m;
         s.nm++;
       }
@@ -522,7 +528,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       m.hh = h;
       m.hs = 0;
       m.hn = 0;
-      delete m.hf;
+      m.hf = undefined;
     }
     if (skip) {
       m.hf = 1;

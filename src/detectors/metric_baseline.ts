@@ -278,7 +278,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
   }
 
   init(): MetricBaselineState {
-    return { m: {}, nm: 0, inc: {} };
+    return { m: {}, nm: 0, inc: {}, fw: undefined, sq: undefined, rb: undefined };
   }
 
   step(state: MetricBaselineState, ev: M2MEvent): StepResult<MetricBaselineState> {
@@ -302,7 +302,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       let ms = state.m[name];
       if (ms === undefined) {
         if (state.nm >= this.p.max_metrics) continue;
-        ms = { n: 0, t0: e.ts, c: 0, s: 0, q: 0, p: null, pt: e.ts, w: [], up: 0, dn: 0 };
+        // Every field from the start (undefined ones are not written to JSON): one hidden class
+        // for all metrics, instead of one per order in which optional fields first appear.
+        ms = { n: 0, t0: e.ts, c: 0, s: 0, q: 0, p: null, pt: e.ts, w: [], k: undefined, up: 0, dn: 0, sb: undefined, tl: undefined, tg: undefined, lo: undefined, hi: undefined, r: undefined, rp: undefined, rg: undefined, iv: undefined, sl: undefined };
         state.m[name] = ms;
         state.nm++;
       }
@@ -346,11 +348,11 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       if (prev !== null && inOrder && x < prev && x > COUNTER_RESET * prev) {
         // A counter only falls when it resets or wraps (to near zero); this one moves both ways,
         // so it was a ramp seen during warm-up, not a counter: learn it again as a level.
-        delete ms.k;
-        delete ms.sb;
-        delete ms.tl;
-        delete ms.lo;
-        delete ms.hi;
+        ms.k = undefined;
+        ms.sb = undefined;
+        ms.tl = undefined;
+        ms.lo = undefined;
+        ms.hi = undefined;
         ms.w = [];
         ms.n = 0;
         ms.t0 = ts;
@@ -477,8 +479,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       pr = runP(ms.rp, run);
       score = scoreFromP(Math.min(1, pr * Math.max(1, perDay)));
     } else if (ms.r !== undefined) {
-      delete ms.r;
-      delete ms.rp;
+      ms.r = undefined;
+      ms.rp = undefined;
     }
     // Any finding-worthy reading stays out of what is learned, or a sustained offset would teach
     // the baseline and its tail that it is routine before it had built up its evidence.
@@ -610,8 +612,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     if (w.length < INIT_N) return;
     const up = ms.up ?? 0;
     const dn = ms.dn ?? 0;
-    delete ms.up;
-    delete ms.dn;
+    ms.up = undefined;
+    ms.dn = undefined;
     if (this.p.detect_counters && ms.k !== 1 && dn === 0 && up >= 0.8 * (INIT_N - 1)) {
       // A cumulative counter: restart learning on its rate.
       ms.k = 1;
@@ -622,7 +624,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const c = median(w);
     ms.c = compact(c);
     ms.s = compact(1.4826 * mad(w, c));
-    delete ms.w;
+    ms.w = undefined;
   }
 }
 

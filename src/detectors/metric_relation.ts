@@ -249,7 +249,12 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   }
 
   init(): MetricRelationState {
-    return { n: 0, t0: 0, de: 0, sk: 0, inc: {} };
+    // Every field from the start (undefined ones are not written to JSON) and none deleted later:
+    // one hidden class for all devices instead of dictionary-mode state objects.
+    return {
+      n: 0, n1: undefined, t0: 0, de: 0, dc: undefined, ch: undefined, ct: undefined, lf: undefined, pv: undefined, pt: undefined, dt: undefined, rt: undefined,
+      cr: undefined, dq: undefined, jt: undefined, sm: undefined, mu: undefined, cv: undefined, sd: undefined, f: undefined, sk: 0, rl: undefined, inc: {}, ik: undefined,
+    };
   }
 
   step(s: MetricRelationState, ev: M2MEvent): StepResult<MetricRelationState> {
@@ -261,7 +266,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const f = this.observe(s, e);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, this.p.incident_gap);
-      if (s.ik !== undefined && s.inc[s.ik] === undefined) delete s.ik;
+      if (s.ik !== undefined && s.inc[s.ik] === undefined) s.ik = undefined;
       break;
     }
     return { state: s, findings: f === null ? NONE : [f] };
@@ -294,7 +299,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       .sort((a, b) => dc[b]![0]! - dc[a]![0]! || (a < b ? -1 : a > b ? 1 : 0))
       .slice(0, this.p.max_metrics)
       .sort();
-    delete s.dc;
+    s.dc = undefined;
     if (names.length < 2) {
       // Nothing to relate: look again later (a device whose metrics arrive in separate events).
       s.de = -10 * DISCOVERY;
@@ -311,8 +316,8 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     s.lf = names.map((k, i) => (s.ct![i] === 1 ? 0 : dc[k]![1]! > 0 ? dc[k]![1]! / 4 : 0));
     s.pv = new Array<number>(d).fill(0);
     s.sk = 0;
-    delete s.pt;
-    delete s.dt;
+    s.pt = undefined;
+    s.dt = undefined;
     this.reset(s);
   }
 
@@ -364,14 +369,14 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     if (!ok) {
       if (++s.sk >= MAX_SKIP) {
         // The device changed what it sends: start over.
-        delete s.ch;
+        s.ch = undefined;
         s.de = 0;
       }
       return null;
     }
     s.sk = 0;
     if (reset) s.cr = 1;
-    else delete s.cr;
+    else s.cr = undefined;
     if (prevTs === undefined || ts > prevTs) {
       if (prevTs !== undefined) {
         // The usual interval learns from ordinary gaps only (not from missed readings, nor from
@@ -382,10 +387,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
         if (dt === undefined) s.dt = g;
         else if (g >= 0.5 * dt && g <= 2 * dt) {
           s.dt = compact(dt + 0.05 * (g - dt));
-          delete s.dq;
+          s.dq = undefined;
         } else if ((s.dq = (s.dq ?? 0) + 1) >= 16) {
           s.dt = g;
-          delete s.dq;
+          s.dq = undefined;
         }
       }
       s.pt = ts;
@@ -396,7 +401,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       s.mu[1] = new Array<number>(D).fill(0);
       s.cv![1] = new Array<number>((D * (D + 1)) / 2).fill(0);
       s.n1 = 0;
-      delete s.sm;
+      s.sm = undefined;
     }
     if (!counterOk) return null;
     if (s.n === 0) s.t0 = ts;
@@ -503,10 +508,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     s.mu = [new Array<number>(D).fill(0), new Array<number>(D).fill(0)];
     s.cv = [new Array<number>(tri).fill(0), new Array<number>(tri).fill(0)];
     s.n = 0;
-    delete s.n1;
-    delete s.sm;
-    delete s.f;
-    delete s.sd;
+    s.n1 = undefined;
+    s.sm = undefined;
+    s.f = undefined;
+    s.sd = undefined;
   }
 
   /** Residual centre and spread (Huber-clipped EW) and the usual wander of the recent mean. */

@@ -99,7 +99,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   }
 
   init(ev: M2MEvent): ReportingState {
-    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: {} };
+    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: {}, lm: undefined, lmt: undefined };
   }
 
   step(s: ReportingState, e: M2MEvent): StepResult<ReportingState> {
@@ -179,6 +179,16 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (lm === undefined) return 0;
     const age = now - (s.lmt ?? now);
     return age > 0 ? lm * Math.pow(0.5, age / LONG_HALF_LIFE) : lm;
+  }
+
+  /**
+   * tick() does nothing before the device has learned its intervals, nor while the silence is
+   * shorter than silenceAfter(s, s.lt), which depends on the state alone; so the engine need
+   * not visit the device before then. One millisecond early absorbs the rounding of the sum.
+   */
+  nextTick(s: ReportingState): number {
+    if (!robustReady(s.r) || s.r.n < this.p.min_samples) return Number.POSITIVE_INFINITY;
+    return s.lt + this.silenceAfter(s, s.lt) - 1;
   }
 
   tick(s: ReportingState, deviceId: string, deviceClass: string, ctx: StepContext): StepResult<ReportingState> {

@@ -86,6 +86,16 @@ export interface DetectorInstance<S = unknown> {
    * (silence). Returns findings for this device given that no event arrived up to `watermark`.
    */
   tick?(state: S, deviceId: string, deviceClass: string, ctx: StepContext): StepResult<S>;
+  /**
+   * Optional, for detectors with tick(): the watermark before which tick() cannot raise or change
+   * anything for this state, i.e. tick(state, …, { watermark: w }) with w < nextTick(state)
+   * returns the state unchanged and no findings. The engine asks again after every step() and
+   * tick() of the device, and ticks a device only once the watermark reaches it, instead of
+   * every device at every tick. A lower bound is always safe (ticking early is a no-op);
+   * +Infinity means "not until the next event"; NaN or -Infinity means "every tick", as does
+   * leaving nextTick out.
+   */
+  nextTick?(state: S): number;
   /** Upper bound on the JSON size of one device's state, for the docs and the property tests. */
   readonly maxStateBytes?: number;
 }

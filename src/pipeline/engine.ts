@@ -47,9 +47,9 @@ export interface Engine {
    * or restore, and clears that set. A delta checkpoint writes only these; an id with no
    * device() any more was evicted and becomes a tombstone.
    *
-   * A device touched only by ticks is named only if its ticked detectors' state differs from
-   * what the previous take (or the restore) saw: silence detectors tick every device every
-   * minute of event time, and writing them all at every checkpoint multiplied the state written.
+   * A device touched only by ticks is named only if a tick changed its state (compared as JSON
+   * around the tick): silence detectors visit many devices without changing them, and writing
+   * them all at every checkpoint multiplied the state written. Order: as first changed.
    */
   takeDirty(): string[];
   /** Devices stepped, created or evicted since the last take (ticks not counted): a checkpoint's lower bound. */
@@ -75,15 +75,44 @@ export function finalize(pipeline: string, draft: FindingDraft): Finding {
 // would fail loudly instead of leaking findings into later events.
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 
+/**
+ * Devices live in slots (parallel arrays indexed by a slot number, reused after eviction) so the
+ * engine's own per-device bookkeeping (creation order, tick schedule, dirty flag) stays out of the
+ * DeviceState that checkpoints serialise.
+ *
+ * Ticks: a device is visited at a tick only once the watermark has reached its due time, the
+ * earliest of its eviction time and its tickers' nextTick(). Due times are kept in buckets of
+ * `tickEvery` (a timer wheel whose occupied bucket keys sit in a min-heap); an entry is valid only
+ * while its key is the slot's current `sched`, so moving a device earlier just adds an entry and
+ * later ones are found stale when their bucket comes due. A visit evicts or ticks exactly as the
+ * tick of every device did, in creation order (= the order of the device map), so findings and
+ * state are the same as ticking every device at every tick.
+ */
 export function createEngine(opts: EngineOptions): Engine {
-  const devices = new Map<string, DeviceState>();
-  /** Stepped, created or evicted: certainly changed. */
-  const dirty = new Set<string>();
-  /** Ticked: changed only if a ticker's state differs from `tickSeen`. */
-  const ticked = new Set<string>();
-  /** JSON of each device's ticked detector states as of the last take or restore. */
-  const tickSeen = new Map<string, string>();
+  /** device id → slot. Iteration order is creation order, as snapshots have always written it. */
+  const devices = new Map<string, number>();
+  let cap = 1024;
+  let states: (DeviceState | undefined)[] = new Array(cap).fill(undefined);
+  let ids: (string | undefined)[] = new Array(cap).fill(undefined);
+  /** Creation order: visits within a tick are sorted by it. */
+  let seq = new Float64Array(cap);
+  /** Bucket key of the slot's valid schedule entry; +Infinity: none. */
+  let sched = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
+  /** 0 clean, 1 listed and counted (stepped, created or evicted), 2 listed because a tick changed it. */
+  let flags = new Uint8Array(cap);
+  const free: number[] = [];
+  let used = 0;
+  let nextSeq = 0;
+
+  /** Ids changed since the last take, in the order first marked. */
+  let dirtyIds: string[] = [];
+  /** Distinct devices stepped, created or evicted since the last take. */
+  let changed = 0;
+  /** Evicted since the last take (their id is listed; a re-created device with that id must not be listed twice). */
+  const gone = new Set<string>();
+
   const tickEvery = opts.tickEveryMs ?? 60_000;
+  const idle = opts.idleEvictionMs;
   const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
@@ -93,47 +122,182 @@ export function createEngine(opts: EngineOptions): Engine {
   // order): a telemetry event is not offered to a dozen connection detectors one by one.
   const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
   const byType: Record<M2MEvent['type'], DetectorInstance[]> = { telemetry: forType('telemetry'), connection: forType('connection') };
+  const tickersOf = (dets: DetectorInstance[]) => dets.filter((d) => typeof d.tick === 'function');
+  const tickersByType: Record<M2MEvent['type'], DetectorInstance[]> = { telemetry: tickersOf(byType.telemetry), connection: tickersOf(byType.connection) };
 
-  function tickSig(st: DeviceState): string {
-    if (tickers.length === 1) return JSON.stringify(st.d[tickers[0]!.id]) ?? '';
-    let sig = '';
-    for (const det of tickers) sig += `${JSON.stringify(st.d[det.id]) ?? ''}\u0000`;
-    return sig;
+  // ── timer wheel ──
+  const buckets = new Map<number, number[]>();
+  /** Min-heap of the keys in `buckets`. */
+  const heap: number[] = [];
+  function heapPush(k: number): void {
+    let i = heap.length;
+    heap.push(k);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heap[p]! <= k) break;
+      heap[i] = heap[p]!;
+      i = p;
+    }
+    heap[i] = k;
+  }
+  function heapPop(): number {
+    const top = heap[0]!;
+    const last = heap.pop()!;
+    const n = heap.length;
+    if (n > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= n) break;
+        const r = l + 1;
+        const c = r < n && heap[r]! < heap[l]! ? r : l;
+        if (heap[c]! >= last) break;
+        heap[i] = heap[c]!;
+        i = c;
+      }
+      heap[i] = last;
+    }
+    return top;
+  }
+  function schedule(slot: number, due: number): void {
+    // NaN (a detector that cannot say) is "every tick".
+    const k = due === due ? Math.floor(due / tickEvery) : Number.NEGATIVE_INFINITY;
+    if (!(k < sched[slot]!)) return;
+    sched[slot] = k;
+    let b = buckets.get(k);
+    if (b === undefined) {
+      b = [];
+      buckets.set(k, b);
+      heapPush(k);
+    }
+    b.push(slot);
+  }
+  /** The earliest watermark at which a visit can evict or tick the device. */
+  function dueOf(st: DeviceState): number {
+    let due = st.last_ts + idle;
+    for (let i = 0; i < tickers.length; i++) {
+      const det = tickers[i]!;
+      const s = st.d[det.id];
+      if (s === undefined) continue;
+      const t = det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s);
+      if (!(t >= due)) due = t; // NaN → NaN → every tick
+    }
+    return due;
+  }
+
+  function grow(): void {
+    const n = cap * 2;
+    const st2: (DeviceState | undefined)[] = new Array(n).fill(undefined);
+    const id2: (string | undefined)[] = new Array(n).fill(undefined);
+    for (let i = 0; i < cap; i++) {
+      st2[i] = states[i];
+      id2[i] = ids[i];
+    }
+    states = st2;
+    ids = id2;
+    const sq = new Float64Array(n);
+    sq.set(seq);
+    seq = sq;
+    const sc = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
+    sc.set(sched);
+    sched = sc;
+    const fl = new Uint8Array(n);
+    fl.set(flags);
+    flags = fl;
+    cap = n;
+  }
+  function alloc(id: string, st: DeviceState): number {
+    let slot: number;
+    if (free.length) slot = free.pop()!;
+    else {
+      if (used === cap) grow();
+      slot = used++;
+    }
+    states[slot] = st;
+    ids[slot] = id;
+    seq[slot] = nextSeq++;
+    sched[slot] = Number.POSITIVE_INFINITY;
+    flags[slot] = gone.has(id) ? 1 : 0;
+    devices.set(id, slot);
+    return slot;
+  }
+  function evict(slot: number): void {
+    const id = ids[slot]!;
+    devices.delete(id);
+    if (flags[slot] !== 1) {
+      if (flags[slot] === 0) dirtyIds.push(id);
+      changed++;
+    }
+    gone.add(id);
+    states[slot] = undefined;
+    ids[slot] = undefined;
+    sched[slot] = Number.POSITIVE_INFINITY;
+    flags[slot] = 0;
+    free.push(slot);
   }
 
   function collect(out: Finding[], drafts: FindingDraft[]): void {
     for (const d of drafts) out.push(finalize(opts.pipeline, d));
   }
 
+  const dueSlots: number[] = [];
+  const bySeq = (a: number, b: number) => seq[a]! - seq[b]!;
+
   function runTicks(out: Finding[]): void {
     const wm = ctx.watermark;
     if (!Number.isFinite(wm)) return;
     if (Number.isFinite(lastTick) && wm - lastTick < tickEvery) return;
     lastTick = Math.floor(wm / tickEvery) * tickEvery;
-    for (const [id, st] of devices) {
-      if (wm - st.last_ts > opts.idleEvictionMs) {
-        devices.delete(id);
-        dirty.add(id);
-        continue;
-      }
-      for (const det of tickers) {
-        const s = st.d[det.id];
-        if (s === undefined) continue;
-        // Detectors may update state in place, so whether a tick changed anything is decided by
-        // comparing the state itself when a checkpoint takes the dirty set.
-        ticked.add(id);
-        const r = det.tick!(s, id, st.device_class, ctx);
-        st.d[det.id] = r.state;
-        if (r.findings.length) collect(out, r.findings);
+    const cur = Math.floor(wm / tickEvery);
+    while (heap.length && heap[0]! <= cur) {
+      const k = heapPop();
+      const b = buckets.get(k)!;
+      buckets.delete(k);
+      for (let i = 0; i < b.length; i++) {
+        const slot = b[i]!;
+        if (sched[slot] !== k) continue; // stale (moved earlier, visited, or evicted)
+        sched[slot] = Number.POSITIVE_INFINITY;
+        dueSlots.push(slot);
       }
     }
+    if (!dueSlots.length) return;
+    if (dueSlots.length > 1) dueSlots.sort(bySeq);
+    for (let i = 0; i < dueSlots.length; i++) {
+      const slot = dueSlots[i]!;
+      const st = states[slot]!;
+      if (wm - st.last_ts > idle) {
+        evict(slot);
+        continue;
+      }
+      const id = ids[slot]!;
+      for (let j = 0; j < tickers.length; j++) {
+        const det = tickers[j]!;
+        const s = st.d[det.id];
+        if (s === undefined) continue;
+        if (det.nextTick !== undefined && wm < det.nextTick(s)) continue;
+        // Detectors may update state in place: whether the tick changed anything (so that a
+        // checkpoint must rewrite the device) is decided by comparing the state's JSON.
+        const before = flags[slot] === 0 ? JSON.stringify(s) : undefined;
+        const r = det.tick!(s, id, st.device_class, ctx);
+        st.d[det.id] = r.state;
+        if (before !== undefined && JSON.stringify(r.state) !== before) {
+          flags[slot] = 2;
+          dirtyIds.push(id);
+        }
+        if (r.findings.length) collect(out, r.findings);
+      }
+      schedule(slot, dueOf(st));
+    }
+    dueSlots.length = 0;
   }
 
-  function advance(ts: number, out: Finding[]): void {
+  /** Findings of ticks run while advancing time; reused, copied out only when non-empty. */
+  const tickOut: Finding[] = [];
+  function advance(ts: number): void {
     if (ts > maxTs) {
       maxTs = ts;
       ctx.watermark = maxTs - opts.allowedLatenessMs;
-      runTicks(out);
+      runTicks(tickOut);
     }
   }
 
@@ -141,77 +305,104 @@ export function createEngine(opts: EngineOptions): Engine {
     process(ev) {
       let out = NO_FINDINGS;
       if (ev.ts > maxTs) {
-        out = [];
-        advance(ev.ts, out);
-        if (!out.length) out = NO_FINDINGS;
+        advance(ev.ts);
+        if (tickOut.length) {
+          out = tickOut.slice();
+          tickOut.length = 0;
+        }
       }
-      let st = devices.get(ev.device_id);
-      if (!st) {
+      let slot = devices.get(ev.device_id);
+      let st: DeviceState;
+      if (slot === undefined) {
         st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, d: {} };
-        devices.set(ev.device_id, st);
+        slot = alloc(ev.device_id, st);
+        schedule(slot, ev.ts + idle);
+      } else {
+        st = states[slot]!;
+        if (ev.ts > st.last_ts) st.last_ts = ev.ts;
       }
-      if (ev.ts > st.last_ts) st.last_ts = ev.ts;
-      dirty.add(ev.device_id);
+      const fl = flags[slot]!;
+      if (fl !== 1) {
+        if (fl === 0) dirtyIds.push(ev.device_id);
+        flags[slot] = 1;
+        changed++;
+      }
       const dets = byType[ev.type] ?? opts.detectors;
       for (let i = 0; i < dets.length; i++) {
         const det = dets[i]!;
         if (!det.applies(ev)) continue;
         let s = st.d[det.id];
-        if (s === undefined) s = det.init(ev);
+        let fresh = false;
+        if (s === undefined) {
+          s = det.init(ev);
+          fresh = true;
+        }
         const r = det.step(s, ev, ctx);
-        st.d[det.id] = r.state;
+        // Most detectors update their state in place and return it: no keyed store then.
+        if (fresh || r.state !== s) st.d[det.id] = r.state;
         if (r.findings.length) {
           if (out === NO_FINDINGS) out = [];
           collect(out, r.findings);
         }
       }
+      // A step can only bring a ticker's due time earlier; eviction only moves later.
+      const tk = tickersByType[ev.type] ?? tickers;
+      for (let i = 0; i < tk.length; i++) {
+        const det = tk[i]!;
+        const s = st.d[det.id];
+        if (s === undefined) continue;
+        schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s));
+      }
       return out;
     },
     advanceTo(ts) {
-      const out: Finding[] = [];
-      advance(ts, out);
+      advance(ts);
+      const out = tickOut.slice();
+      tickOut.length = 0;
       return out;
     },
     watermark: () => ctx.watermark,
     deviceCount: () => devices.size,
     snapshot() {
       const obj: Record<string, DeviceState> = {};
-      for (const [k, v] of devices) obj[k] = v;
+      for (const [k, slot] of devices) obj[k] = states[slot]!;
       return { v: 1, max_ts: maxTs, last_tick: lastTick, devices: obj };
     },
     takeDirty() {
-      const ids: string[] = [];
-      for (const id of dirty) {
-        const st = devices.get(id);
-        if (st === undefined) tickSeen.delete(id);
-        else if (tickers.length) tickSeen.set(id, tickSig(st));
-        ids.push(id);
+      const out = dirtyIds;
+      for (const id of out) {
+        const slot = devices.get(id);
+        if (slot !== undefined) flags[slot] = 0;
       }
-      for (const id of ticked) {
-        if (dirty.has(id)) continue;
-        const st = devices.get(id);
-        if (st === undefined) continue; // evicted, hence in `dirty`
-        const sig = tickSig(st);
-        if (tickSeen.get(id) === sig) continue;
-        tickSeen.set(id, sig);
-        ids.push(id);
-      }
-      dirty.clear();
-      ticked.clear();
-      return ids;
+      dirtyIds = [];
+      changed = 0;
+      gone.clear();
+      return out;
     },
-    changedCount: () => dirty.size,
-    device: (id) => devices.get(id),
+    changedCount: () => changed,
+    device: (id) => {
+      const slot = devices.get(id);
+      return slot === undefined ? undefined : states[slot];
+    },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
     restore(snap) {
       devices.clear();
-      dirty.clear();
-      ticked.clear();
-      tickSeen.clear();
+      buckets.clear();
+      heap.length = 0;
+      free.length = 0;
+      states.fill(undefined);
+      ids.fill(undefined);
+      sched.fill(Number.POSITIVE_INFINITY);
+      flags.fill(0);
+      used = 0;
+      nextSeq = 0;
+      dirtyIds = [];
+      changed = 0;
+      gone.clear();
       for (const k of Object.keys(snap.devices)) {
         const st = snap.devices[k]!;
-        devices.set(k, st);
-        if (tickers.length) tickSeen.set(k, tickSig(st));
+        const slot = alloc(k, st);
+        schedule(slot, dueOf(st));
       }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;

@@ -1,6 +1,6 @@
 /**
  * What a delta checkpoint writes: devices that a silence-style tick left unchanged are not
- * rewritten (ticks visit every device every minute of event time), devices it changed are; and
+ * rewritten (a ticker without nextTick is visited at every tick), devices it changed are; and
  * the changelog's device encoding is the JSON the store has always written.
  */
 import { describe, expect, it } from 'vitest';
