@@ -593,7 +593,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
   consumer.on(consumer.events.CRASH, (e) => {
     report(component, e.payload.restart ? 'degraded' : 'down', `consumer crashed: ${String(e.payload.error)}`);
-    emit.pipelineFailed(cfg.name, e.payload.error);
+    // kafkajs rejoins by itself after a retriable crash (a coordinator still loading after a
+    // broker restart): that is a degraded moment, reported, not a failed pipeline.
+    if (e.payload.restart) log.warn({ err: String(e.payload.error) }, 'consumer crashed; kafkajs restarts it');
+    else emit.pipelineFailed(cfg.name, e.payload.error);
   });
   consumer.on(consumer.events.CONNECT, () => log.debug('consumer connected'));
 
