@@ -27,15 +27,15 @@ afterAll(async () => {
 
 const T0 = Date.UTC(2026, 2, 1, 0, 0, 0);
 
-/** A steady sensor for 12 h at one reading a minute, then one wild reading. */
+/** A steady sensor for 26 h at one reading a minute (past metric_baseline's first full cycle, before which nothing is more than low), then one wild reading. */
 function sensorWithSpike(device: string): string[] {
   const out: string[] = [];
   let s = 7;
   const noise = () => ((s = (s * 16807) % 2147483647) / 2147483647 - 0.5) * 0.8;
-  for (let i = 0; i < 720; i++) {
+  for (let i = 0; i < 1560; i++) {
     out.push(JSON.stringify({ type: 'telemetry', device_id: device, device_class: 'sensor', ts: new Date(T0 + i * 60_000).toISOString(), metrics: { temperature_c: 21 + noise() } }));
   }
-  out.push(JSON.stringify({ type: 'telemetry', device_id: device, device_class: 'sensor', ts: new Date(T0 + 720 * 60_000).toISOString(), metrics: { temperature_c: 85 } }));
+  out.push(JSON.stringify({ type: 'telemetry', device_id: device, device_class: 'sensor', ts: new Date(T0 + 1560 * 60_000).toISOString(), metrics: { temperature_c: 85 } }));
   return out;
 }
 
