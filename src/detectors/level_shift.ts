@@ -31,7 +31,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, compact, fmt, fmtDuration, hourOfDay, isWeekend, metricFilter, regimeKnown, regimeNew, regimeNoise, regimeUpdate, robustNew, robustReady, robustUpdate } from './util.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, compact, fmt, fmtDuration, hourOfDay, isWeekend, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeNoise, regimeUpdate, robustNew, robustReady, robustUpdate } from './util.js';
 import type { RobustStat } from './util.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
@@ -131,18 +131,6 @@ const ABS_TO_SIGMA = 1.2533;
 /** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
 const HOUR_MEMORY = 14 * 24;
 const HOUR_MS = 3_600_000;
-/**
- * A gap of more than SILENCE typical intervals (and at least SILENCE_MIN_MS) is a silence: the
- * level after it (a vehicle refuelled while parked, a process restarted) is where the series is
- * now, not a shift the CUSUM watched build up. The excursion in progress is forgotten and the
- * level relearned for SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most
- * `relearn`). The interval estimate learns gaps clipped at SILENCE_CLIP × itself.
- */
-const SILENCE = 20;
-const SILENCE_MIN_MS = 120_000;
-const SILENCE_GRACE = 20;
-const SILENCE_GRACE_MIN_MS = 300_000;
-const SILENCE_CLIP = 4;
 
 /**
  * The profile value at ts: bucket centres stand for the middle of their hour, and the value is
@@ -304,8 +292,10 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
         const iv = m.iv;
         if (iv === undefined) m.iv = dt;
         else {
-          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) {
-            const until = ts + Math.min(p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
+          // A silence (see silenceGraceEnd): the level after it is where the series is now, not a
+          // shift the CUSUM watched build up, so the excursion in progress is forgotten.
+          const until = silenceGraceEnd(ts, dt, iv, p.relearn);
+          if (until >= 0) {
             if (m.rl === undefined || m.rl < until) m.rl = until;
             m.sp = 0;
             m.sn = 0;
@@ -313,7 +303,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
             m.se = until;
           }
           const a = Math.max(1 / (m.g.n + 1), 1 / p.window);
-          m.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+          m.iv = nextInterval(iv, dt, a);
         }
       }
       m.pt = ts;

@@ -47,7 +47,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, regimeDistance, regimeKnown, regimeNew, regimeUpdate, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeDistance, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -96,19 +96,6 @@ const REGIME_MIN_DWELL = 3 * 3_600_000;
 const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
-/**
- * A gap of more than this many typical intervals (and at least SILENCE_MIN_MS) is a silence: the
- * world moved on while the metric was not reported (a vehicle refuelled while parked, an engine
- * cooled overnight), so the jump across it is not evidence of anything. The readings of the next
- * SILENCE_GRACE typical intervals (at least SILENCE_GRACE_MIN_MS, at most `relearn`) are learned as
- * the new level and stay low.
- */
-const SILENCE = 20;
-const SILENCE_MIN_MS = 120_000;
-const SILENCE_GRACE = 20;
-const SILENCE_GRACE_MIN_MS = 300_000;
-/** The interval estimate learns a gap clipped at this multiple of itself, so silences barely move it. */
-const SILENCE_CLIP = 4;
 
 export interface MetricState {
   /** Samples learned (in the space being scored: value, or rate for counters). */
@@ -143,9 +130,9 @@ export interface MetricState {
   rp?: number;
   /** Levels occupied so far, with their dwell (util.regimeNew). */
   rg?: number[];
-  /** Typical interval between readings (ms; EWMA of the gap, clipped at SILENCE_CLIP × itself). */
+  /** Typical interval between readings (ms; see nextInterval in util.ts). */
   iv?: number;
-  /** Until when the metric relearns after coming back from a silence (see SILENCE). */
+  /** Until when the metric relearns after coming back from a silence (see silenceGraceEnd). */
   sl?: number;
 }
 
@@ -334,9 +321,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         const iv = ms.iv;
         if (iv === undefined) ms.iv = dt;
         else {
-          if (dt > SILENCE * iv && dt >= SILENCE_MIN_MS) ms.sl = ts + Math.min(this.p.relearn, Math.max(SILENCE_GRACE_MIN_MS, SILENCE_GRACE * iv));
+          const until = silenceGraceEnd(ts, dt, iv, this.p.relearn);
+          if (until >= 0) ms.sl = until;
           const a = Math.max(1 / (ms.n + 1), this.alpha0);
-          ms.iv = Math.round(iv + a * ((dt > SILENCE_CLIP * iv ? SILENCE_CLIP * iv : dt) - iv));
+          ms.iv = nextInterval(iv, dt, a);
         }
       }
       ms.p = x;
@@ -411,7 +399,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const az = Math.abs(z);
 
     const warm = ms.n >= p.min_samples && age >= p.min_learning;
-    // After a reboot or firmware change (device-wide), or a silence of this metric (see SILENCE).
+    // After a reboot or firmware change (device-wide), or a silence of this metric (see silenceGraceEnd).
     const silent = ms.sl !== undefined && ts < ms.sl;
     const relearning = silent || (state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb);
     const dev = Math.abs(v - expC);
