@@ -6,7 +6,9 @@
  *
  * For speed a detector may update the state object it is handed in place and return it; the
  * runner owns the object and never shares it between devices. State must be plain JSON data
- * (objects, arrays, numbers, strings, booleans, null) because it is checkpointed as JSON.
+ * (objects, arrays, numbers, strings, booleans, null) because it is checkpointed as JSON, with
+ * one exception for hot numeric state: arrays of numbers may hold NaN for "no value yet" (JSON
+ * writes it as null), provided the detector's revive() turns it back.
  */
 import type { M2MEvent } from '../events/types.js';
 
@@ -96,6 +98,14 @@ export interface DetectorInstance<S = unknown> {
    * leaving nextTick out.
    */
   nextTick?(state: S): number;
+  /**
+   * Optional: the live form of a state read back from a checkpoint (JSON), called once per device
+   * on restore. Flat numeric state (arrays of doubles, which V8 stores unboxed, so updating them
+   * allocates nothing) writes NaN as null; revive puts NaN back and rebuilds the arrays as packed
+   * doubles. Undefined for a state it does not recognise (an older layout): the device then starts
+   * afresh for this detector instead of computing on the wrong shape. Omitted: state is used as read.
+   */
+  revive?(state: unknown): S | undefined;
   /** Upper bound on the JSON size of one device's state, for the docs and the property tests. */
   readonly maxStateBytes?: number;
 }

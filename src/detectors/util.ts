@@ -76,19 +76,39 @@ export function isWeekend(ts: number): boolean {
   return d === 0 || d === 6;
 }
 
-export function median(xs: number[]): number {
-  const s = xs.slice().sort((a, b) => a - b);
-  const n = s.length;
+/** Scratch for median/mad: warm-up buffers are small, and sorting a copy per call was most of the young garbage. */
+let scratch = new Float64Array(64);
+
+/** Sort xs[0..n) into scratch (insertion sort: n is a warm-up buffer, a few dozen at most). */
+function sortedIntoScratch(xs: readonly number[], n: number, center: number, absDev: boolean): Float64Array {
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
+  const s = scratch;
+  for (let i = 0; i < n; i++) {
+    let v = xs[i]!;
+    if (absDev) v = Math.abs(v - center);
+    let j = i - 1;
+    while (j >= 0 && s[j]! > v) {
+      s[j + 1] = s[j]!;
+      j--;
+    }
+    s[j + 1] = v;
+  }
+  return s;
+}
+
+function middle(s: Float64Array, n: number): number {
   if (n === 0) return NaN;
   const mid = n >> 1;
   return n % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+export function median(xs: readonly number[]): number {
+  return middle(sortedIntoScratch(xs, xs.length, 0, false), xs.length);
+}
+
 /** Median absolute deviation around `center`. */
-export function mad(xs: number[], center: number): number {
-  const d = new Array<number>(xs.length);
-  for (let i = 0; i < xs.length; i++) d[i] = Math.abs(xs[i]! - center);
-  return median(d);
+export function mad(xs: readonly number[], center: number): number {
+  return middle(sortedIntoScratch(xs, xs.length, center, true), xs.length);
 }
 
 /**

@@ -114,6 +114,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const idle = opts.idleEvictionMs;
   const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
+  const revivers = opts.detectors.filter((d) => typeof d.revive === 'function');
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
 
@@ -401,6 +402,14 @@ export function createEngine(opts: EngineOptions): Engine {
       gone.clear();
       for (const k of Object.keys(snap.devices)) {
         const st = snap.devices[k]!;
+        for (let i = 0; i < revivers.length; i++) {
+          const det = revivers[i]!;
+          const s = st.d[det.id];
+          if (s === undefined) continue;
+          const live = det.revive!(s);
+          if (live === undefined) delete st.d[det.id];
+          else st.d[det.id] = live;
+        }
         const slot = alloc(k, st);
         schedule(slot, dueOf(st));
       }
