@@ -54,7 +54,10 @@ export interface Engine {
   takeDirty(): string[];
   /** Devices stepped, created or evicted since the last take (ticks not counted): a checkpoint's lower bound. */
   changedCount(): number;
-  /** One device's live state (not a copy), or undefined if it has none. */
+  /**
+   * One device's state in checkpoint form, or undefined if it has none. The detector states in it
+   * are the live ones (not copies); the wrapper is built for the call.
+   */
   device(id: string): DeviceState | undefined;
   /** The event-time clock a checkpoint carries beside the device states. */
   clock(): { max_ts: number; last_tick: number };
@@ -78,7 +81,11 @@ const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 /**
  * Devices live in slots (parallel arrays indexed by a slot number, reused after eviction) so the
  * engine's own per-device bookkeeping (creation order, tick schedule, dirty flag) stays out of the
- * DeviceState that checkpoints serialise.
+ * DeviceState that checkpoints serialise. A slot holds its detectors' states in an array indexed
+ * like opts.detectors: looking them up by detector id in a per-device object was a megamorphic
+ * keyed load for every detector of every event. DeviceState (states keyed by detector id) is the
+ * checkpoint form, built by device() and snapshot() and read by restore(); states of detector ids
+ * this pipeline does not run (a detector removed from the pipeline) are carried along unchanged.
  *
  * Ticks: a device is visited at a tick only once the watermark has reached its due time, the
  * earliest of its eviction time and its tickers' nextTick(). Due times are kept in buckets of
@@ -92,7 +99,16 @@ export function createEngine(opts: EngineOptions): Engine {
   /** device id → slot. Iteration order is creation order, as snapshots have always written it. */
   const devices = new Map<string, number>();
   let cap = 1024;
-  let states: (DeviceState | undefined)[] = new Array(cap).fill(undefined);
+  const dets = opts.detectors;
+  const nDet = dets.length;
+  const detIndex = new Map(dets.map((d, i) => [d.id, i]));
+  /** Per slot: detector states indexed like `dets` (undefined: that detector has none yet). */
+  let dstates: (unknown[] | undefined)[] = new Array(cap).fill(undefined);
+  /** Per slot: states of detector ids this pipeline does not run, from a restored checkpoint. */
+  let extras: (Record<string, unknown> | undefined)[] = new Array(cap).fill(undefined);
+  let classes: (string | undefined)[] = new Array(cap).fill(undefined);
+  let firstTs = new Float64Array(cap);
+  let lastTs = new Float64Array(cap);
   let ids: (string | undefined)[] = new Array(cap).fill(undefined);
   /** Creation order: visits within a tick are sorted by it. */
   let seq = new Float64Array(cap);
@@ -113,18 +129,19 @@ export function createEngine(opts: EngineOptions): Engine {
 
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const idle = opts.idleEvictionMs;
-  const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
-  const revivers = opts.detectors.filter((d) => typeof d.revive === 'function');
+  /** Indices (into dets) of the detectors with tick(). */
+  const tickers = dets.flatMap((d, i) => (typeof d.tick === 'function' ? [i] : []));
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
 
   const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
-  // Per event type, the detectors that may apply (in pipeline order, so findings keep their
-  // order): a telemetry event is not offered to a dozen connection detectors one by one.
-  const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
-  const byType: Record<M2MEvent['type'], DetectorInstance[]> = { telemetry: forType('telemetry'), connection: forType('connection') };
-  const tickersOf = (dets: DetectorInstance[]) => dets.filter((d) => typeof d.tick === 'function');
-  const tickersByType: Record<M2MEvent['type'], DetectorInstance[]> = { telemetry: tickersOf(byType.telemetry), connection: tickersOf(byType.connection) };
+  // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
+  // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
+  const allIdx = dets.map((_d, i) => i);
+  const forType = (t: M2MEvent['type']) => allIdx.filter((i) => dets[i]!.eventTypes === undefined || dets[i]!.eventTypes!.includes(t));
+  const byType: Record<M2MEvent['type'], number[]> = { telemetry: forType('telemetry'), connection: forType('connection') };
+  const tickersOf = (idx: number[]) => idx.filter((i) => typeof dets[i]!.tick === 'function');
+  const tickersByType: Record<M2MEvent['type'], number[]> = { telemetry: tickersOf(byType.telemetry), connection: tickersOf(byType.connection) };
 
   // ── timer wheel ──
   const buckets = new Map<number, number[]>();
@@ -174,11 +191,12 @@ export function createEngine(opts: EngineOptions): Engine {
     b.push(slot);
   }
   /** The earliest watermark at which a visit can evict or tick the device. */
-  function dueOf(st: DeviceState): number {
-    let due = st.last_ts + idle;
+  function dueOf(slot: number): number {
+    let due = lastTs[slot]! + idle;
+    const ds = dstates[slot]!;
     for (let i = 0; i < tickers.length; i++) {
-      const det = tickers[i]!;
-      const s = st.d[det.id];
+      const det = dets[tickers[i]!]!;
+      const s = ds[tickers[i]!];
       if (s === undefined) continue;
       const t = det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s);
       if (!(t >= due)) due = t; // NaN → NaN → every tick
@@ -188,14 +206,21 @@ export function createEngine(opts: EngineOptions): Engine {
 
   function grow(): void {
     const n = cap * 2;
-    const st2: (DeviceState | undefined)[] = new Array(n).fill(undefined);
-    const id2: (string | undefined)[] = new Array(n).fill(undefined);
-    for (let i = 0; i < cap; i++) {
-      st2[i] = states[i];
-      id2[i] = ids[i];
-    }
-    states = st2;
-    ids = id2;
+    const widen = <T,>(a: (T | undefined)[]): (T | undefined)[] => {
+      const b: (T | undefined)[] = new Array(n).fill(undefined);
+      for (let i = 0; i < cap; i++) b[i] = a[i];
+      return b;
+    };
+    dstates = widen(dstates);
+    extras = widen(extras);
+    classes = widen(classes);
+    ids = widen(ids);
+    const f2 = new Float64Array(n);
+    f2.set(firstTs);
+    firstTs = f2;
+    const l2 = new Float64Array(n);
+    l2.set(lastTs);
+    lastTs = l2;
     const sq = new Float64Array(n);
     sq.set(seq);
     seq = sq;
@@ -207,14 +232,18 @@ export function createEngine(opts: EngineOptions): Engine {
     flags = fl;
     cap = n;
   }
-  function alloc(id: string, st: DeviceState): number {
+  function alloc(id: string, deviceClass: string, first: number, last: number): number {
     let slot: number;
     if (free.length) slot = free.pop()!;
     else {
       if (used === cap) grow();
       slot = used++;
     }
-    states[slot] = st;
+    dstates[slot] = new Array<unknown>(nDet).fill(undefined);
+    extras[slot] = undefined;
+    classes[slot] = deviceClass;
+    firstTs[slot] = first;
+    lastTs[slot] = last;
     ids[slot] = id;
     seq[slot] = nextSeq++;
     sched[slot] = Number.POSITIVE_INFINITY;
@@ -230,11 +259,23 @@ export function createEngine(opts: EngineOptions): Engine {
       changed++;
     }
     gone.add(id);
-    states[slot] = undefined;
+    dstates[slot] = undefined;
+    extras[slot] = undefined;
+    classes[slot] = undefined;
     ids[slot] = undefined;
     sched[slot] = Number.POSITIVE_INFINITY;
     flags[slot] = 0;
     free.push(slot);
+  }
+
+  /** The checkpoint form of a slot: detector states keyed by id, in pipeline order, then any extras. */
+  function deviceState(slot: number): DeviceState {
+    const d: Record<string, unknown> = {};
+    const ds = dstates[slot]!;
+    for (let i = 0; i < nDet; i++) if (ds[i] !== undefined) d[dets[i]!.id] = ds[i];
+    const ex = extras[slot];
+    if (ex !== undefined) for (const id of Object.keys(ex)) d[id] = ex[id];
+    return { device_class: classes[slot]!, first_ts: firstTs[slot]!, last_ts: lastTs[slot]!, d };
   }
 
   function collect(out: Finding[], drafts: FindingDraft[]): void {
@@ -265,29 +306,29 @@ export function createEngine(opts: EngineOptions): Engine {
     if (dueSlots.length > 1) dueSlots.sort(bySeq);
     for (let i = 0; i < dueSlots.length; i++) {
       const slot = dueSlots[i]!;
-      const st = states[slot]!;
-      if (wm - st.last_ts > idle) {
+      if (wm - lastTs[slot]! > idle) {
         evict(slot);
         continue;
       }
       const id = ids[slot]!;
+      const ds = dstates[slot]!;
       for (let j = 0; j < tickers.length; j++) {
-        const det = tickers[j]!;
-        const s = st.d[det.id];
+        const det = dets[tickers[j]!]!;
+        const s = ds[tickers[j]!];
         if (s === undefined) continue;
         if (det.nextTick !== undefined && wm < det.nextTick(s)) continue;
         // Detectors may update state in place: whether the tick changed anything (so that a
         // checkpoint must rewrite the device) is decided by comparing the state's JSON.
         const before = flags[slot] === 0 ? JSON.stringify(s) : undefined;
-        const r = det.tick!(s, id, st.device_class, ctx);
-        st.d[det.id] = r.state;
+        const r = det.tick!(s, id, classes[slot]!, ctx);
+        ds[tickers[j]!] = r.state;
         if (before !== undefined && JSON.stringify(r.state) !== before) {
           flags[slot] = 2;
           dirtyIds.push(id);
         }
         if (r.findings.length) collect(out, r.findings);
       }
-      schedule(slot, dueOf(st));
+      schedule(slot, dueOf(slot));
     }
     dueSlots.length = 0;
   }
@@ -313,34 +354,26 @@ export function createEngine(opts: EngineOptions): Engine {
         }
       }
       let slot = devices.get(ev.device_id);
-      let st: DeviceState;
       if (slot === undefined) {
-        st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, d: {} };
-        slot = alloc(ev.device_id, st);
+        slot = alloc(ev.device_id, ev.device_class, ev.ts, ev.ts);
         schedule(slot, ev.ts + idle);
-      } else {
-        st = states[slot]!;
-        if (ev.ts > st.last_ts) st.last_ts = ev.ts;
-      }
+      } else if (ev.ts > lastTs[slot]!) lastTs[slot] = ev.ts;
+      const ds = dstates[slot]!;
       const fl = flags[slot]!;
       if (fl !== 1) {
         if (fl === 0) dirtyIds.push(ev.device_id);
         flags[slot] = 1;
         changed++;
       }
-      const dets = byType[ev.type] ?? opts.detectors;
-      for (let i = 0; i < dets.length; i++) {
-        const det = dets[i]!;
+      const list = byType[ev.type] ?? allIdx;
+      for (let i = 0; i < list.length; i++) {
+        const di = list[i]!;
+        const det = dets[di]!;
         if (!det.applies(ev)) continue;
-        let s = st.d[det.id];
-        let fresh = false;
-        if (s === undefined) {
-          s = det.init(ev);
-          fresh = true;
-        }
+        let s = ds[di];
+        if (s === undefined) s = det.init(ev);
         const r = det.step(s, ev, ctx);
-        // Most detectors update their state in place and return it: no keyed store then.
-        if (fresh || r.state !== s) st.d[det.id] = r.state;
+        ds[di] = r.state;
         if (r.findings.length) {
           if (out === NO_FINDINGS) out = [];
           collect(out, r.findings);
@@ -349,8 +382,8 @@ export function createEngine(opts: EngineOptions): Engine {
       // A step can only bring a ticker's due time earlier; eviction only moves later.
       const tk = tickersByType[ev.type] ?? tickers;
       for (let i = 0; i < tk.length; i++) {
-        const det = tk[i]!;
-        const s = st.d[det.id];
+        const det = dets[tk[i]!]!;
+        const s = ds[tk[i]!];
         if (s === undefined) continue;
         schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s));
       }
@@ -366,7 +399,7 @@ export function createEngine(opts: EngineOptions): Engine {
     deviceCount: () => devices.size,
     snapshot() {
       const obj: Record<string, DeviceState> = {};
-      for (const [k, slot] of devices) obj[k] = states[slot]!;
+      for (const [k, slot] of devices) obj[k] = deviceState(slot);
       return { v: 1, max_ts: maxTs, last_tick: lastTick, devices: obj };
     },
     takeDirty() {
@@ -383,7 +416,7 @@ export function createEngine(opts: EngineOptions): Engine {
     changedCount: () => changed,
     device: (id) => {
       const slot = devices.get(id);
-      return slot === undefined ? undefined : states[slot];
+      return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
     restore(snap) {
@@ -391,7 +424,9 @@ export function createEngine(opts: EngineOptions): Engine {
       buckets.clear();
       heap.length = 0;
       free.length = 0;
-      states.fill(undefined);
+      dstates.fill(undefined);
+      extras.fill(undefined);
+      classes.fill(undefined);
       ids.fill(undefined);
       sched.fill(Number.POSITIVE_INFINITY);
       flags.fill(0);
@@ -402,16 +437,20 @@ export function createEngine(opts: EngineOptions): Engine {
       gone.clear();
       for (const k of Object.keys(snap.devices)) {
         const st = snap.devices[k]!;
-        for (let i = 0; i < revivers.length; i++) {
-          const det = revivers[i]!;
-          const s = st.d[det.id];
-          if (s === undefined) continue;
-          const live = det.revive!(s);
-          if (live === undefined) delete st.d[det.id];
-          else st.d[det.id] = live;
+        const slot = alloc(k, st.device_class, st.first_ts, st.last_ts);
+        const ds = dstates[slot]!;
+        for (const id of Object.keys(st.d)) {
+          const s = st.d[id];
+          const di = detIndex.get(id);
+          if (di === undefined) {
+            (extras[slot] ??= {})[id] = s;
+            continue;
+          }
+          const det = dets[di]!;
+          // JSON cannot say everything a live state holds (NaN): the detector rebuilds its form.
+          ds[di] = s === undefined || det.revive === undefined ? s : det.revive(s);
         }
-        const slot = alloc(k, st);
-        schedule(slot, dueOf(st));
+        schedule(slot, dueOf(slot));
       }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;
