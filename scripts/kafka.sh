@@ -8,6 +8,8 @@
 #   scripts/kafka.sh stop     stop the broker this script started (never one it did not start)
 #   scripts/kafka.sh status   say whether a broker answers on the port
 #   scripts/kafka.sh fetch    only download the broker into the cache
+#   scripts/kafka.sh clean    delete the port's data dir (topics, offsets, state changelogs) and
+#                             its size; refuses while a broker answers on the port
 #
 # Environment:
 #   KAFKA_VERSION        broker version (default below; keep in step with docker-compose.yml)
@@ -143,11 +145,21 @@ stop() {
   rm -f "$PIDFILE"
 }
 
+# The developer broker's data dir keeps every demo and bench topic (bench preloads are GBs), and a
+# large dir makes the broker slow to start serving; this is the way to start afresh.
+clean() {
+  if port_open "$KAFKA_PORT"; then say "a broker answers on 127.0.0.1:$KAFKA_PORT; stop it first (scripts/kafka.sh stop)"; exit 1; fi
+  if [ ! -d "$DATA" ]; then say "nothing to clean: $DATA does not exist"; return 0; fi
+  say "removing $DATA ($(du -sh "$DATA" 2>/dev/null | cut -f1))"
+  rm -rf "$DATA"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) if port_open "$KAFKA_PORT"; then say "up on 127.0.0.1:$KAFKA_PORT"; else say "down"; exit 1; fi ;;
   fetch) fetch ;;
+  clean) clean ;;
   version) echo "$KAFKA_VERSION" ;;
-  *) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac
