@@ -43,3 +43,13 @@ describe('simulate + backtest commands', () => {
     expect(readFileSync(join(dir, 'r.html'), 'utf8')).toContain('Device timelines');
   });
 });
+
+describe('run command flags', () => {
+  it('refuses a cadence flag that is not a positive number, naming the flag', async () => {
+    const program = new Command('m2m-sentinel').exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+    (await import('../../src/cli/commands/run.js')).register(program);
+    for (const [flag, value] of [['--publish-gap', 'soon'], ['--events-per-state-record', '0'], ['--checkpoint-every', '-5']] as const) {
+      await expect(program.parseAsync(['node', 'm2m-sentinel', 'run', flag, value, 'pipelines/default.yaml'])).rejects.toThrow(`${flag} needs a positive number, got "${value}"`);
+    }
+  });
+});

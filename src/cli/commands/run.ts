@@ -1,5 +1,5 @@
 /** `m2m-sentinel run`: the service. */
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadPipelines } from '../../config/load.js';
 import { formatConfigError } from '../../config/errors.js';
 import { startService } from '../../pipeline/service.js';
@@ -8,6 +8,26 @@ import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
 
+interface RunFlags {
+  httpPort: string;
+  deliver: boolean;
+  checkpointEvery: number;
+  maxCheckpointEvery?: number;
+  eventsPerStateRecord?: number;
+  publishGap?: number;
+  concurrency?: number;
+  strict: boolean;
+}
+
+/** Commander argument parser for a positive number, naming the flag in its error. */
+function positive(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${flag} needs a positive number, got "${v}"`);
+    return n;
+  };
+}
+
 export function register(program: Command): void {
   program
     .command('run')
@@ -15,7 +35,11 @@ export function register(program: Command): void {
     .argument('<pipelines...>', 'pipeline YAML files or directories of them')
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
-    .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval', '5000')
+    .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval of a busy partition (see --events-per-state-record)', positive('--checkpoint-every'), 5000)
+    .option('--max-checkpoint-every <ms>', 'longest interval between checkpoints of a busy partition: bounds the events replayed after a crash (default 12 × --checkpoint-every)', positive('--max-checkpoint-every'))
+    .option('--events-per-state-record <n>', 'a busy partition checkpoints after --checkpoint-every only once it handled this many events per changed device: bounds state written per event', positive('--events-per-state-record'))
+    .option('--publish-gap <ms>', 'least time between two publications of a partition\'s alerts and dead letters (alert latency vs. transactions per second)', positive('--publish-gap'))
+    .option('--concurrency <n>', 'partitions processed concurrently by one instance', positive('--concurrency'))
     .option('--strict', 'refuse to start when any pipeline file has errors (default: start the valid ones)', false)
     .addHelpText(
       'after',
@@ -24,11 +48,16 @@ Each pipeline runs in its own consumer group; one that fails to start is reporte
 go on; so does a file with errors unless --strict (its errors are printed and /readyz reports it
 down). SIGTERM/SIGINT stop fetching, flush findings, checkpoint state, commit offsets and exit.
 
+Checkpoint cadence: a checkpoint writes every device changed since the previous one. Fleets with
+many devices that each report rarely write less state per event with a higher
+--events-per-state-record or --checkpoint-every, at the cost of a longer replay after a crash
+(at most --max-checkpoint-every of events). Alerts do not wait for checkpoints (--publish-gap).
+
 Examples:
   m2m-sentinel run pipelines/default.yaml
   KAFKA_BROKERS=kafka:9092 CLICKHOUSE_URL=http://clickhouse:8123 m2m-sentinel run pipelines/`,
     )
-    .action(async (paths: string[], o: { httpPort: string; deliver: boolean; checkpointEvery: string; strict: boolean }) => {
+    .action(async (paths: string[], o: RunFlags) => {
       const { pipelines, errors, results } = await loadPipelines(paths);
       for (const e of errors) process.stderr.write(formatConfigError(e) + '\n');
       if (errors.length && o.strict) {
@@ -47,7 +76,11 @@ Examples:
         clickhouse: clickHouseOptionsFromEnv(),
         httpPort: Number(o.httpPort),
         deliver: o.deliver,
-        checkpointEveryMs: Number(o.checkpointEvery),
+        checkpointEveryMs: o.checkpointEvery,
+        ...(o.maxCheckpointEvery !== undefined ? { maxCheckpointEveryMs: o.maxCheckpointEvery } : {}),
+        ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
+        ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
+        ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
       });
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
