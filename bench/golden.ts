@@ -15,6 +15,8 @@ import { decodeEvent } from '../src/events/decode.js';
 import { createEngine } from '../src/pipeline/engine.js';
 import { buildDetectors } from '../src/pipeline/build.js';
 import { FleetGen } from '../src/cli/commands/bench.js';
+import { decodeDevice, encodeDevice } from '../src/state/changelog.js';
+import type { EngineSnapshot } from '../src/pipeline/engine.js';
 
 const args = process.argv.slice(2);
 const file = args.find((a) => a.endsWith('.yaml')) ?? 'pipelines/default.yaml';
@@ -30,7 +32,16 @@ const newEngine = () => createEngine({ pipeline: cfg.name, detectors: buildDetec
  * `restoreAt`: after that many events, the engine's snapshot goes through JSON (as a checkpoint
  * does) into a fresh engine, which carries on: the findings hash must equal the straight run's.
  */
-function run(name: string, input: Iterable<string | Buffer>, restoreAt = -1): void {
+type Via = 'json' | 'changelog';
+/** A snapshot as a restore sees it: through JSON, or device by device through the changelog codec. */
+function roundTrip(snap: EngineSnapshot, via: Via): EngineSnapshot {
+  if (via === 'json') return JSON.parse(JSON.stringify(snap)) as EngineSnapshot;
+  const devices: EngineSnapshot['devices'] = {};
+  for (const [id, st] of Object.entries(snap.devices)) devices[id] = decodeDevice(encodeDevice(st));
+  return { ...snap, devices };
+}
+
+function run(name: string, input: Iterable<string | Buffer>, restoreAt = -1, via: Via = 'json'): void {
   const lines = [...input];
   let engine = newEngine();
   const h = createHash('sha256');
@@ -42,7 +53,7 @@ function run(name: string, input: Iterable<string | Buffer>, restoreAt = -1): vo
     if (!d.ok) continue;
     if (n === restoreAt) {
       const next = newEngine();
-      next.restore(JSON.parse(JSON.stringify(engine.snapshot())));
+      next.restore(roundTrip(engine.snapshot(), via));
       engine = next;
     }
     n++;
@@ -62,7 +73,7 @@ function run(name: string, input: Iterable<string | Buffer>, restoreAt = -1): vo
   // detector merely creates its fields in another order.
   const sorted = (_k: string, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, (v as Record<string, unknown>)[k]])) : v);
   const sst = createHash('sha256').update(JSON.stringify(snap, sorted)).digest('hex').slice(0, 16);
-  process.stdout.write(`${name}${restoreAt >= 0 ? ` (restored from JSON after ${restoreAt})` : ''}: ${n} events, ${f} finding versions, findings ${h.digest('hex').slice(0, 16)}, state ${st}, sorted-key state ${sst}\n`);
+  process.stdout.write(`${name}${restoreAt >= 0 ? ` (restored from ${via === 'json' ? 'JSON' : 'changelog records'} after ${restoreAt})` : ''}: ${n} events, ${f} finding versions, findings ${h.digest('hex').slice(0, 16)}, state ${st}, sorted-key state ${sst}\n`);
 }
 
 const demo = gunzipSync(readFileSync('fixtures/demo-fleet.ndjson.gz')).toString('utf8').split('\n').filter((l) => l.length > 0);
@@ -73,3 +84,4 @@ run('bench mature 300k', new FleetGen({ events: 300_000, devices: 1_000, seed: 7
 // say what the live state holds, e.g. NaN read back as null before revive()).
 run('demo fleet', demo, Math.floor(demo.length / 2));
 run('bench mature 300k', new FleetGen({ events: 300_000, devices: 1_000, seed: 7, intervalMs: 900_000 }).take(300_000), 150_000);
+run('bench mature 300k', new FleetGen({ events: 300_000, devices: 1_000, seed: 7, intervalMs: 900_000 }).take(300_000), 100_000, 'changelog');
