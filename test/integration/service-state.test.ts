@@ -117,7 +117,11 @@ describe('state changelog', () => {
     await s.open();
     await s.commit(cp(3000, devices));
     await s.close();
-    const r = await new PartitionStore(k, group, topic, 0).read();
+    // Opened before reading, as a restore does (see above: commit markers land asynchronously).
+    const s2 = new PartitionStore(k, group, topic, 0);
+    await s2.open();
+    const r = await s2.read();
+    await s2.close();
     expect(Object.keys(r!.engine.devices).length).toBe(3000);
     expect(r!.engine.devices['dev-2999']).toEqual(dev(2999, 600));
   });
