@@ -150,7 +150,7 @@ export class FleetGen {
 
 type WorkerSpec =
   | { role: 'ceiling'; brokers: string[]; topic: string; group: string; concurrency: number }
-  | { role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; checkpointEveryMs?: number; hold?: boolean }
+  | { role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; checkpointEveryMs?: number; concurrency?: number; hold?: boolean }
   | { role: 'detect'; cfg: PipelineConfig; gen: GenOptions; mature: GenOptions; breakdownEvents: number };
 
 type ToParent =
@@ -351,6 +351,7 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
     clickhouse: { dataDir: spec.dataDir },
     deliver: false,
     ...(spec.checkpointEveryMs !== undefined ? { checkpointEveryMs: spec.checkpointEveryMs } : {}),
+    ...(spec.concurrency !== undefined ? { partitionsConsumedConcurrently: spec.concurrency } : {}),
     ...(prefix
       ? {
           onAlert: (a) => {
@@ -623,6 +624,7 @@ interface BenchOptions {
   keepData?: boolean;
   profile?: string;
   checkpointEvery?: string;
+  concurrency?: string;
 }
 
 const PHASES = ['detect', 'ceiling', 'pipeline', 'latency', 'scale'] as const;
@@ -646,6 +648,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'results file (default bench/results.json; --quick bench/results-quick.json)')
     .option('--profile <dir>', 'write a V8 CPU profile of every worker into <dir> (node --cpu-prof)')
     .option('--checkpoint-every <ms>', "the runner's checkpoint interval (default: the runner's own)")
+    .option('--concurrency <n>', "partitions the runner processes concurrently (default: the runner's own)")
     .option('--keep-broker', 'leave a broker this run started running', false)
     .option('--keep-data', 'keep the embedded ClickHouse data directories', false)
     .addOption(new Option('--worker', 'internal: run as a measurement worker').hideHelp())
@@ -822,8 +825,12 @@ async function bench(o: BenchOptions): Promise<void> {
     config: { quick, events: N, devices: D, seed, partitions, intervalMs, pipeline: o.pipeline.replace(root(''), ''), detectors: base.detectors.map((d) => d.id), brokers },
   };
   const gen: GenOptions = { events: N, devices: D, seed, intervalMs };
-  const cpEvery = o.checkpointEvery !== undefined ? { checkpointEveryMs: Number(o.checkpointEvery) } : {};
-  if (o.checkpointEvery !== undefined) (results.config as Record<string, unknown>).checkpointEveryMs = Number(o.checkpointEvery);
+  // Runner settings under experiment, passed to every runner the bench starts.
+  const cpEvery = {
+    ...(o.checkpointEvery !== undefined ? { checkpointEveryMs: Number(o.checkpointEvery) } : {}),
+    ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
+  };
+  Object.assign(results.config as Record<string, unknown>, cpEvery);
   const topic = `bench.v${GEN_VERSION}.n${N}.d${D}.s${seed}.i${intervalMs}.p${partitions}`;
   const tStart = Date.now();
   out(`▶ m2m-sentinel bench${quick ? ' (quick)' : ''}: ${N.toLocaleString('en')} events, ${D.toLocaleString('en')} devices, ${partitions} partitions, Kafka ${kafkaVersion} at ${brokers.join(',')}`);
@@ -1020,6 +1027,7 @@ interface LatencyOpts {
   dataDir: string;
   profileDir?: string;
   checkpointEveryMs?: number;
+  concurrency?: number;
 }
 
 /**
@@ -1047,7 +1055,7 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
   await admin.disconnect();
   const cfg = benchPipeline(base, topic, `bench.${o.runId}.lat`, o.runId, 'lat');
   const outbox = String(cfg.alerts.routes[0]!.options.topic);
-  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}) }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
+  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}), ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}) }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
   const sentAt = new Map<string, number>();
   const detectedAt = new Map<string, number>();
   const durableAt = new Map<string, number>();
