@@ -62,11 +62,23 @@ export function strTouchCapped(m: StrTimes, key: string, ts: number, cap: number
     if (ts > m.t[i]!) m.t[i] = ts;
     return m.k.length;
   }
-  m.k.push(key);
-  m.t.push(ts);
+  if (m.k.length < EXACT_BELOW) {
+    m.k = m.k.concat(key);
+    m.t = m.t.concat(ts);
+  } else {
+    m.k.push(key);
+    m.t.push(ts);
+  }
   if (m.k.length > cap) evictOldest(m, Math.max(1, Math.ceil(cap / 10)));
   return m.k.length;
 }
+
+/**
+ * Below this many keys the arrays are reallocated at their exact length on insert: a push into
+ * a full array reserves at least 16 more slots, which for the handful of peers a typical device
+ * has would be most of its state. Larger (scanning) sets grow by push.
+ */
+const EXACT_BELOW = 16;
 
 /** touchCapped on an integer-keyed map; returns the new size. */
 export function numTouchCapped(m: NumTimes, key: number, ts: number, cap: number): number {
@@ -76,7 +88,18 @@ export function numTouchCapped(m: NumTimes, key: number, ts: number, cap: number
     return m.k.length;
   }
   const at = -i - 1;
-  if (at === m.k.length) {
+  const len = m.k.length;
+  if (len < EXACT_BELOW) {
+    // Grow by one at the exact length, then open the gap.
+    const k = (m.k = m.k.concat(key));
+    const t = (m.t = m.t.concat(ts));
+    for (let j = len; j > at; j--) {
+      k[j] = k[j - 1]!;
+      t[j] = t[j - 1]!;
+    }
+    k[at] = key;
+    t[at] = ts;
+  } else if (at === len) {
     m.k.push(key);
     m.t.push(ts);
   } else {
