@@ -18,7 +18,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetRevive } from './peerset.js';
 import type { PeerSet } from './peerset.js';
 
 export interface BeaconingParams extends Record<string, unknown> {
@@ -163,6 +163,15 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
 
   init(ev: M2MEvent): BeaconingState {
     return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: {} };
+  }
+
+  /** Checkpoints from before the peer set's array layout start afresh. */
+  revive(state: unknown): BeaconingState | undefined {
+    const o = state as Partial<Record<keyof BeaconingState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.tr !== 'object' || o.tr === null || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    const k = peerSetRevive(o.k);
+    if (k === undefined) return undefined;
+    return { ...(o as BeaconingState), k };
   }
 
   step(s: BeaconingState, ev: M2MEvent): StepResult<BeaconingState> {

@@ -9,25 +9,31 @@
  * are seen once, so here they only ever churn the probation segment.
  *
  * Plain JSON (checkpointed with detector state); values are the last-seen time in the caller's
- * unit (minutes keep the numbers short).
+ * unit (minutes keep the numbers short). Each segment is a capped key → last-seen map of
+ * keyed.ts (parallel arrays in insertion order: no dictionary-mode objects, no lookups that
+ * internalise the event's key string); peerSetRevive rebuilds one after a checkpoint.
  */
-import { touchCapped } from './util.js';
+import { removeAt, strAppendCapped, strIndex, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
+import type { StrTimes } from './keyed.js';
 
 export interface PeerSet {
   /** Protected: seen at least twice. */
-  p: Record<string, number>;
-  pn: number;
+  p: StrTimes;
   /** Probation: seen once. */
-  q: Record<string, number>;
-  qn: number;
+  q: StrTimes;
 }
 
 export function peerSetNew(): PeerSet {
-  return { p: {}, pn: 0, q: {}, qn: 0 };
+  return { p: strTimesNew(), q: strTimesNew() };
 }
 
 export function peerSetHas(s: PeerSet, key: string): boolean {
-  return s.p[key] !== undefined || s.q[key] !== undefined;
+  return strIndex(s.p, key) >= 0 || strIndex(s.q, key) >= 0;
+}
+
+/** Keys in the protected segment, then in probation. */
+export function peerSetSize(s: PeerSet): number {
+  return s.p.k.length + s.q.k.length;
 }
 
 /**
@@ -35,26 +41,25 @@ export function peerSetHas(s: PeerSet, key: string): boolean {
  * least 8), enough for the handful of genuinely new peers a device meets between two contacts.
  */
 export function peerSetTouch(s: PeerSet, key: string, t: number, cap: number): void {
-  if (s.p[key] !== undefined) {
-    if (t > s.p[key]!) s.p[key] = t;
+  const i = strIndex(s.p, key);
+  if (i >= 0) {
+    if (t > s.p.t[i]!) s.p.t[i] = t;
     return;
   }
-  if (s.q[key] !== undefined) {
-    delete s.q[key];
-    s.qn--;
-    s.pn = touchCapped(s.p, s.pn, key, t, cap);
+  const j = strIndex(s.q, key);
+  if (j >= 0) {
+    removeAt(s.q, j);
+    strAppendCapped(s.p, key, t, cap);
     return;
   }
-  s.qn = touchCapped(s.q, s.qn, key, t, probationCap(cap));
+  strAppendCapped(s.q, key, t, probationCap(cap));
 }
 
 /** Learn a key as established at once (e.g. while the device is still being learned). */
 export function peerSetProtect(s: PeerSet, key: string, t: number, cap: number): void {
-  if (s.q[key] !== undefined) {
-    delete s.q[key];
-    s.qn--;
-  }
-  s.pn = touchCapped(s.p, s.pn, key, t, cap);
+  const j = strIndex(s.q, key);
+  if (j >= 0) removeAt(s.q, j);
+  strTouchCapped(s.p, key, t, cap);
 }
 
 export function probationCap(cap: number): number {
@@ -63,5 +68,13 @@ export function probationCap(cap: number): number {
 
 /** JSON bytes of a full set whose keys are at most `keyLen` characters. */
 export function peerSetMaxBytes(cap: number, keyLen: number): number {
-  return 40 + (cap + probationCap(cap)) * (keyLen + 16);
+  return 48 + (cap + probationCap(cap)) * (keyLen + 16);
+}
+
+export function peerSetRevive(x: unknown): PeerSet | undefined {
+  if (typeof x !== 'object' || x === null) return undefined;
+  const o = x as Record<string, unknown>;
+  const p = strTimesRevive(o.p);
+  const q = strTimesRevive(o.q);
+  return p !== undefined && q !== undefined ? { p, q } : undefined;
 }
