@@ -181,7 +181,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     const learning = e.ts - s.t0 < p.learning;
     const known = peerSetHas(s.k, key);
     if (p.only_new_peers) {
-      (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
+      s.k = (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
       if (learning || known) {
         if (!(key in s.tr)) return { state: s, findings: NONE };
       }

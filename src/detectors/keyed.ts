@@ -68,10 +68,10 @@ export function strTouchCapped(m: StrTimes, key: string, ts: number, cap: number
 /** strTouchCapped for a key known to be absent. */
 export function strAppendCapped(m: StrTimes, key: string, ts: number, cap: number): number {
   if (m.k.length < EXACT_BELOW) {
-    m.k = m.k.concat(key);
+    m.k = m.k.concat(intern(key));
     m.t = m.t.concat(ts);
   } else {
-    m.k.push(key);
+    m.k.push(intern(key));
     m.t.push(ts);
   }
   if (m.k.length > cap) evictOldest(m, Math.max(1, Math.ceil(cap / 10)));
@@ -123,24 +123,26 @@ export function removeAt<K extends string | number>(m: KeyedTimes<K>, i: number)
 
 let scratch = new Float64Array(64);
 
-/** Drop the `n` entries with the smallest times, the first in key order on ties (as util.evictOldest). */
-export function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
+/**
+ * Drop the `n` entries of positions [lo, hi) with the smallest times, the first in order on ties
+ * (util.evictOldest on that segment); the entries after `hi` move up. Returns the number dropped.
+ */
+export function evictRange<K extends string | number>(m: KeyedTimes<K>, lo: number, hi: number, n: number): number {
   const t = m.t;
-  const len = t.length;
-  if (len <= n) {
-    m.k.length = 0;
-    t.length = 0;
-    return;
+  const len = hi - lo;
+  let cut = Infinity;
+  if (len > n) {
+    if (scratch.length < len) scratch = new Float64Array(Math.max(len, 2 * scratch.length));
+    const v = scratch.subarray(0, len);
+    for (let i = 0; i < len; i++) v[i] = t[lo + i]!;
+    v.sort();
+    cut = v[n - 1]!;
   }
-  if (scratch.length < len) scratch = new Float64Array(Math.max(len, 2 * scratch.length));
-  const v = scratch.subarray(0, len);
-  for (let i = 0; i < len; i++) v[i] = t[i]!;
-  v.sort();
-  const cut = v[n - 1]!;
   let dropped = 0;
-  let w = 0;
-  for (let i = 0; i < len; i++) {
-    if (dropped < n && t[i]! <= cut) {
+  let w = lo;
+  const end = t.length;
+  for (let i = lo; i < end; i++) {
+    if (i < hi && dropped < n && t[i]! <= cut) {
       dropped++;
       continue;
     }
@@ -152,6 +154,28 @@ export function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: numb
   }
   m.k.length = w;
   t.length = w;
+  return dropped;
+}
+
+/**
+ * One copy of each key string for all devices. A key kept in state is otherwise the event's own
+ * string, one per device, where an object key was internalised and shared (every meter keeps its
+ * broker's address). Bounded: cleared when full, which only costs sharing, never correctness.
+ */
+const interned = new Map<string, string>();
+const INTERN_MAX = 1 << 16;
+
+export function intern(s: string): string {
+  const c = interned.get(s);
+  if (c !== undefined) return c;
+  if (interned.size >= INTERN_MAX) interned.clear();
+  interned.set(s, s);
+  return s;
+}
+
+/** Drop the `n` entries with the smallest times, the first in key order on ties (as util.evictOldest). */
+export function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
+  evictRange(m, 0, m.t.length, n);
 }
 
 /** Drop entries last seen before `minTs`, keeping the order of the rest; returns the new size. */
@@ -205,7 +229,7 @@ function reviveStrings(a: unknown): string[] | undefined {
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
     if (typeof x !== 'string') return undefined;
-    out.push(x);
+    out.push(intern(x));
   }
   return out;
 }

@@ -25,7 +25,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmtDuration, ipv4ToInt, ipv6ToHextets } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetRevive } from './peerset.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetProtected, peerSetProtectedKeys, peerSetRevive } from './peerset.js';
 import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveNumbers, strIndex, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
 import type { NumTimes, StrTimes } from './keyed.js';
 import type { PeerSet } from './peerset.js';
@@ -152,12 +152,12 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
     const minute = Math.floor(e.ts / 60_000);
     const learning = e.ts - s.t0 < p.learning || s.c < p.min_connections;
     if (learning) {
-      peerSetProtect(s.nets, seg, minute, MAX_NETS);
-      peerSetProtect(s.hosts, e.dst_ip, minute, p.max_hosts);
+      s.nets = peerSetProtect(s.nets, seg, minute, MAX_NETS);
+      s.hosts = peerSetProtect(s.hosts, e.dst_ip, minute, p.max_hosts);
       return this.result(s, NONE);
     }
     const own = e.src_ip ? internalSegment(e.src_ip) : undefined;
-    const offSegment = seg !== own && strIndex(s.nets.p, seg) < 0;
+    const offSegment = seg !== own && !peerSetProtected(s.nets, seg);
     const wi = strIndex(s.wh, e.dst_ip);
     const inWindow = wi >= 0 && e.ts - s.wh.t[wi]! <= p.window;
     let out: FindingDraft[] = NONE;
@@ -173,7 +173,7 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
       const f = this.finding(s, e, from);
       if (f !== null) out = [f];
     }
-    peerSetTouch(s.hosts, e.dst_ip, minute, p.max_hosts);
+    s.hosts = peerSetTouch(s.hosts, e.dst_ip, minute, p.max_hosts);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
@@ -196,7 +196,7 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
     score = Math.min(0.95, Math.round(score * 1000) / 1000);
     const win = fmtDuration(this.p.window);
     const sample = s.wh.k.slice(-6);
-    const known = s.nets.p.k.slice(0, 4).map((n) => (n.includes(':') ? `${n}::/64` : `${n}.0/24`));
+    const known = peerSetProtectedKeys(s.nets).slice(0, 4).map((n) => (n.includes(':') ? `${n}::/64` : `${n}.0/24`));
     const traits = [admin.length > 0 ? `on administration/ICS ports (${admin.join(', ')})` : `on ports ${ports.slice(0, 5).join(', ')}`];
     if (fails > 0) traits.push(`with ${fails}${fails >= MAX_FAILS ? '+' : ''} failed logins`);
     return raiseThrottled(

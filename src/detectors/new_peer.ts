@@ -19,7 +19,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, isInternalIp } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetRevive, peerSetSize } from './peerset.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetKeys, peerSetRevive, peerSetSize } from './peerset.js';
 import type { PeerSet } from './peerset.js';
 
 export interface NewPeerParams extends Record<string, unknown> {
@@ -133,7 +133,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
       if (external && s.pub === 0) pr *= 1 / d;
       const score = Math.min(MAX_SCORE, clamp01(scoreFromP(pr)));
       if (score >= p.min_score) {
-        const ports = s.po.p.k.concat(s.po.q.k).slice(0, 5).join(', ');
+        const ports = peerSetKeys(s.po).slice(0, 5).join(', ');
         const what = newPort ? 'a new port' : newIp ? 'a new host on a familiar port' : 'a new host/port pair';
         findings = [
           raise(
@@ -207,9 +207,9 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
     }
     // Whatever the device uses while it is learned is its normal, even if seen only once.
     const touch = learning ? peerSetProtect : peerSetTouch;
-    touch(s.k, key, minute, p.max_peers);
-    touch(s.ip, e.dst_ip, minute, p.max_peers);
-    touch(s.po, portKey, minute, p.max_ports);
+    s.k = touch(s.k, key, minute, p.max_peers);
+    s.ip = touch(s.ip, e.dst_ip, minute, p.max_peers);
+    s.po = touch(s.po, portKey, minute, p.max_ports);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;

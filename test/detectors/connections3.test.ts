@@ -46,9 +46,9 @@ function scan(device: string, at: number, n: number, seed = 9): ConnectionEvent[
 
 describe('peerset', () => {
   it('keeps established keys through a flood of one-off keys', () => {
-    const s = peerSetNew();
-    for (let i = 0; i < 5; i++) for (const k of ['broker', 'ntp', 'dns']) peerSetTouch(s, k, i, 16);
-    for (let i = 0; i < 5000; i++) peerSetTouch(s, `scan-${i}`, 10 + i, 16);
+    let s = peerSetNew();
+    for (let i = 0; i < 5; i++) for (const k of ['broker', 'ntp', 'dns']) s = peerSetTouch(s, k, i, 16);
+    for (let i = 0; i < 5000; i++) s = peerSetTouch(s, `scan-${i}`, 10 + i, 16);
     for (const k of ['broker', 'ntp', 'dns']) expect(peerSetHas(s, k)).toBe(true);
     expect(peerSetSize(s)).toBeLessThanOrEqual(16 + 8);
   });
