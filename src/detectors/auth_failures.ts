@@ -47,6 +47,15 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
 
 class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   readonly spec = authFailures;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<AuthFailuresState> = { state: undefined as unknown as AuthFailuresState, findings: NONE };
+
+  private result(s: AuthFailuresState, findings: FindingDraft[]): StepResult<AuthFailuresState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -148,7 +157,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    return this.result(s, f === null ? NONE : [f]);
   }
 }
 

@@ -147,6 +147,15 @@ export const beaconing: DetectorSpec<BeaconingParams> = {
 
 class BeaconingDetector implements DetectorInstance<BeaconingState> {
   readonly spec = beaconing;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<BeaconingState> = { state: undefined as unknown as BeaconingState, findings: NONE };
+
+  private result(s: BeaconingState, findings: FindingDraft[]): StepResult<BeaconingState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -183,7 +192,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     if (p.only_new_peers) {
       s.k = (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
       if (learning || known) {
-        if (!(key in s.tr)) return { state: s, findings: NONE };
+        if (!(key in s.tr)) return this.result(s, NONE);
       }
     }
     let tr = s.tr[key];
@@ -193,7 +202,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
       s.tr[key] = tr;
       s.tn++;
     }
-    if (e.ts < tr.lt) return { state: s, findings: NONE };
+    if (e.ts < tr.lt) return this.result(s, NONE);
     const b = typeof e.bytes_out === 'number' ? e.bytes_out : -1;
     if (tr.t.length < p.history) {
       tr.t.push(e.ts);
@@ -214,7 +223,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 
   private evictTrack(s: BeaconingState): void {

@@ -58,6 +58,15 @@ export const deviceCloning: DetectorSpec<DeviceCloningParams> = {
 
 class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   readonly spec = deviceCloning;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<DeviceCloningState> = { state: undefined as unknown as DeviceCloningState, findings: NONE };
+
+  private result(s: DeviceCloningState, findings: FindingDraft[]): StepResult<DeviceCloningState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -107,7 +116,7 @@ class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 
   private finding(s: DeviceCloningState, e: ConnectionEvent, other: string): FindingDraft | null {

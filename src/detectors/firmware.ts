@@ -51,6 +51,15 @@ export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
 
 class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
   readonly spec = firmwareChange;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<FirmwareChangeState> = { state: undefined as unknown as FirmwareChangeState, findings: NONE };
+
+  private result(s: FirmwareChangeState, findings: FindingDraft[]): StepResult<FirmwareChangeState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes: number;
 
   constructor(
@@ -73,7 +82,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
     const fw = ev.firmware!.slice(0, 64);
     // Only newer events can change the current version: a late reading from before an upgrade
     // must not look like a downgrade.
-    if (fw === s.v || ev.ts <= s.vt) return { state: s, findings: NONE };
+    if (fw === s.v || ev.ts <= s.vt) return this.result(s, NONE);
     const p = this.p;
     const prev = s.v;
     const since = ev.ts - s.vt;
@@ -147,7 +156,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       s.ch.shift();
     }
     closeStale(s.inc, ev.ts, p.incident_gap);
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 }
 

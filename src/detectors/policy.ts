@@ -98,6 +98,15 @@ export const policy: DetectorSpec<PolicyParams> = {
 
 class PolicyDetector implements DetectorInstance<PolicyState> {
   readonly spec = policy;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<PolicyState> = { state: undefined as unknown as PolicyState, findings: NONE };
+
+  private result(s: PolicyState, findings: FindingDraft[]): StepResult<PolicyState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes = 32 + (MAX_OPEN + 8) * 130;
   private readonly tlsPorts: Set<number>;
   private readonly tlsApps: Set<string>;
@@ -134,7 +143,7 @@ class PolicyDetector implements DetectorInstance<PolicyState> {
     if (ev.type === 'connection') this.connection(s, ev, out);
     if (typeof ev.firmware === 'string') this.firmware(s, ev, out);
     closeStale(s.inc, ev.ts, this.p.incident_gap);
-    return { state: s, findings: out.length ? out : NONE };
+    return this.result(s, out.length ? out : NONE);
   }
 
   private push(s: PolicyState, out: FindingDraft[], ev: M2MEvent, key: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>, mitre: string[]): void {

@@ -62,6 +62,15 @@ export const rangeLimits: DetectorSpec<RangeLimitsParams> = {
 
 class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   readonly spec = rangeLimits;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<RangeLimitsState> = { state: undefined as unknown as RangeLimitsState, findings: NONE };
+
+  private result(s: RangeLimitsState, findings: FindingDraft[]): StepResult<RangeLimitsState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   /** One open incident per limited metric. */
   readonly maxStateBytes: number;
   /** Resolved limits per device class; derived from params only, so caching keeps purity. */
@@ -135,7 +144,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
       closeStale(s.inc, e.ts, this.p.incident_gap);
       break;
     }
-    return { state: s, findings: out ?? NONE };
+    return this.result(s, out ?? NONE);
   }
 }
 

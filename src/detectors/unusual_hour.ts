@@ -66,6 +66,15 @@ export const unusualHour: DetectorSpec<UnusualHourParams> = {
 
 class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
   readonly spec = unusualHour;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<UnusualHourState> = { state: undefined as unknown as UnusualHourState, findings: NONE };
+
+  private result(s: UnusualHourState, findings: FindingDraft[]): StepResult<UnusualHourState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes = 120 + 48 * 8 + 2 * 110;
   readonly eventTypes: readonly M2MEvent['type'][] | undefined;
 
@@ -138,7 +147,7 @@ class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
       closeStale(s.inc, ev.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 }
 
