@@ -24,7 +24,8 @@ export interface AuthFailuresState {
   i: number;
   /** Last failing peer. */
   lp: string;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const authFailures: DetectorSpec<AuthFailuresParams> = {
@@ -71,7 +72,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   }
 
   init(): AuthFailuresState {
-    return { f: [], i: 0, lp: '', inc: {} };
+    return { f: [], i: 0, lp: '', inc: null };
   }
 
   /** Failures within the window ending at ts. */
@@ -107,8 +108,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
           const n = this.recent(s, e.ts);
           const rate = p.window / Math.max(span, 1);
           const score = Math.min(0.85, 0.5 + 0.1 * Math.log2(Math.max(1, rate)));
-          f = raiseThrottled(
-            s.inc,
+          f = raiseThrottled((s.inc ??= {}),
             {
               detector: this.id,
               key: 'burst',
@@ -131,8 +131,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
       // own backend right after it attacked a neighbour says nothing about the attack working.
       const n = this.recent(s, e.ts);
       if (n >= Math.ceil(p.threshold / 2)) {
-        f = raiseThrottled(
-          s.inc,
+        f = raiseThrottled((s.inc ??= {}),
           {
             detector: this.id,
             key: 'success_after_failures',

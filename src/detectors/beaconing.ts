@@ -51,7 +51,8 @@ export interface BeaconingState {
   /** Tracked candidate peers. */
   tr: Record<string, Track>;
   tn: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export interface BeaconScore {
@@ -171,13 +172,13 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
   }
 
   init(ev: M2MEvent): BeaconingState {
-    return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: {} };
+    return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: null };
   }
 
   /** Checkpoints from before the peer set's array layout start afresh. */
   revive(state: unknown): BeaconingState | undefined {
     const o = state as Partial<Record<keyof BeaconingState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.tr !== 'object' || o.tr === null || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.tr !== 'object' || o.tr === null || typeof o.inc !== 'object') return undefined;
     const k = peerSetRevive(o.k);
     if (k === undefined) return undefined;
     return { ...(o as BeaconingState), k };
@@ -230,7 +231,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     let oldest = '';
     let ot = Infinity;
     for (const k in s.tr) {
-      if (s.inc[k] !== undefined) continue;
+      if (s.inc !== null && s.inc[k] !== undefined) continue;
       if (s.tr[k]!.lt < ot) {
         ot = s.tr[k]!.lt;
         oldest = k;
@@ -256,8 +257,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     const score = Math.min(0.9, 0.5 + (0.4 * (bs.score - p.min_score)) / Math.max(1e-6, 1 - p.min_score));
     const external = !isInternalIp(e.dst_ip);
     const span = times[n - 1]! - times[0]!;
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,

@@ -32,7 +32,8 @@ export interface DeviceCloningState {
   /** Multi-homed in learning, and the addresses it used then. */
   mh: boolean;
   known: string[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const MAX_IPS = 8;
@@ -82,7 +83,7 @@ class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   }
 
   init(ev: M2MEvent): DeviceCloningState {
-    return { t0: ev.ts, ips: {}, n: 0, last: '', sw: [], mh: false, known: [], inc: {} };
+    return { t0: ev.ts, ips: {}, n: 0, last: '', sw: [], mh: false, known: [], inc: null };
   }
 
   step(s: DeviceCloningState, ev: M2MEvent): StepResult<DeviceCloningState> {
@@ -121,8 +122,7 @@ class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
 
   private finding(s: DeviceCloningState, e: ConnectionEvent, other: string): FindingDraft | null {
     const pair = [e.src_ip, other].sort();
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'clone',

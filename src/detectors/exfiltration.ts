@@ -38,7 +38,8 @@ export interface ExfiltrationState {
   top: Record<string, number>;
   /** log10(bytes per window) of completed windows with traffic. */
   r: RobustStat;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const TOP = 5;
@@ -90,7 +91,7 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
   }
 
   init(ev: M2MEvent): ExfiltrationState {
-    return { t0: ev.ts, ws: this.windowStart(ev.ts), sum: 0, an: false, top: {}, r: robustNew(), inc: {} };
+    return { t0: ev.ts, ws: this.windowStart(ev.ts), sum: 0, an: false, top: {}, r: robustNew(), inc: null };
   }
 
   private windowStart(ts: number): number {
@@ -125,8 +126,7 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
     const usual = Math.pow(10, s.r.c);
     const tops = Object.entries(s.top).sort((a, b) => b[1] - a[1]);
     const win = fmtDuration(p.window);
-    const f = raiseThrottled(
-      s.inc,
+    const f = raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'volume',

@@ -51,7 +51,8 @@ export interface FanoutState {
   d: StrTimes;
   /** Destination port → last seen ts. */
   p: NumTimes;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 /** The learned peak decays by this per window so a past busy period is eventually forgotten. */
@@ -102,17 +103,17 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
 
   init(ev: M2MEvent): FanoutState {
     // A literal is allocated at its exact length (pushes into [] reserve 17 or more slots).
-    return { a: [ev.ts, ev.ts + this.p.window, 0, 0], d: strTimesNew(), p: numTimesNew(), inc: {} };
+    return { a: [ev.ts, ev.ts + this.p.window, 0, 0], d: strTimesNew(), p: numTimesNew(), inc: null };
   }
 
   revive(state: unknown): FanoutState | undefined {
     const o = state as Partial<Record<keyof FanoutState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
     const a = reviveFlat(o.a, NA);
     const d = strTimesRevive(o.d);
     const p = numTimesRevive(o.p);
     if (a === undefined || d === undefined || p === undefined) return undefined;
-    return { a, d, p, inc: o.inc as IncidentBook };
+    return { a, d, p, inc: o.inc as IncidentBook | null };
   }
 
   private threshold(base: number, min: number, a: number[], ts: number): number {
@@ -136,7 +137,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
       // Window boundary: count what is live and, if the window was quiet, learn from it.
       nd = expireBefore(s.d, from);
       np = expireBefore(s.p, from);
-      const quiet = s.inc.horizontal === undefined && s.inc.vertical === undefined;
+      const quiet = s.inc?.horizontal === undefined && s.inc?.vertical === undefined;
       if (quiet && nd < this.threshold(a[BD]!, p.min_distinct_dst, a, ts)) a[BD] = compact(Math.max(a[BD]! * PEAK_DECAY, nd));
       if (quiet && np < this.threshold(a[BP]!, p.min_distinct_ports, a, ts)) a[BP] = compact(Math.max(a[BP]! * PEAK_DECAY, np));
       a[WE] = ts + p.window;
@@ -175,8 +176,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
       kind === 'horizontal'
         ? 'treat this as scanning or worm spread: isolate the device and check which process opened the connections'
         : 'treat this as a port scan: isolate the device and check which process opened the connections';
-    return raise(
-      s.inc,
+    return raise((s.inc ??= {}),
       {
         detector: this.id,
         key: kind,

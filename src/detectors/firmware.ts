@@ -27,7 +27,8 @@ export interface FirmwareChangeState {
   hi: string;
   /** Times of recent changes. */
   ch: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
@@ -75,7 +76,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
 
   init(ev: M2MEvent): FirmwareChangeState {
     const fw = ev.firmware!.slice(0, 64);
-    return { v: fw, vt: ev.ts, hi: fw, ch: [], inc: {} };
+    return { v: fw, vt: ev.ts, hi: fw, ch: [], inc: null };
   }
 
   step(s: FirmwareChangeState, ev: M2MEvent): StepResult<FirmwareChangeState> {
@@ -99,8 +100,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
     const ev_ = { from: prev, to: fw, highest_seen: s.hi, previous_for_ms: since, changes_in_window: s.ch.length };
     if (cmp < 0 || belowHi) {
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'downgrade',
@@ -116,8 +116,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       );
     } else if (p.report_upgrades) {
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'change',
@@ -135,11 +134,10 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
     if (s.ch.length > p.max_changes) {
       // Changes that include a downgrade already reported (high, still open) are that incident's
       // story: the rollback, its re-flash and the next rollout. On record, below the alert line.
-      const dg = s.inc.downgrade;
+      const dg = s.inc?.downgrade;
       const explained = dg !== undefined && ev.ts - dg.last_ts <= p.incident_gap && cmp >= 0;
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'flapping',
@@ -155,7 +153,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       );
       s.ch.shift();
     }
-    closeStale(s.inc, ev.ts, p.incident_gap);
+    if (s.inc !== null) closeStale(s.inc, ev.ts, p.incident_gap);
     return this.result(s, out);
   }
 }

@@ -66,7 +66,8 @@ const VR = 9;
 export interface FlatlineState {
   m: Record<string, number[]>;
   nm: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const HALVE_AT = 100_000;
@@ -137,12 +138,12 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
   }
 
   init(): FlatlineState {
-    return { m: {}, nm: 0, inc: {} };
+    return { m: {}, nm: 0, inc: null };
   }
 
   revive(state: unknown): FlatlineState | undefined {
     const o = state as Partial<Record<keyof FlatlineState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.m !== 'object' || o.m === null || typeof o.nm !== 'number' || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.m !== 'object' || o.m === null || typeof o.nm !== 'number' || typeof o.inc !== 'object') return undefined;
     const src = o.m as Record<string, unknown>;
     const m: Record<string, number[]> = {};
     for (const k in src) {
@@ -150,7 +151,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
       if (a === undefined || a.length < VR || (a.length - VR) % 4 !== 0) return undefined;
       m[k] = a;
     }
-    return { m, nm: o.nm, inc: o.inc as IncidentBook };
+    return { m, nm: o.nm, inc: o.inc as IncidentBook | null };
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
@@ -196,8 +197,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         const pr = Math.pow(1 - rate, rl);
         let score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));
         if (refHeld && score > HELD_CAP) score = HELD_CAP;
-        const f = raiseThrottled(
-          s.inc,
+        const f = raiseThrottled((s.inc ??= {}),
           {
             detector: this.id,
             key: name,
@@ -216,7 +216,7 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         if (f !== null) (out ??= []).push(f);
       } else {
         // A run ended. Learn its length unless it was itself an open incident.
-        if (s.inc[name] === undefined) {
+        if (s.inc === null || s.inc[name] === undefined) {
           const g = learnRun(m, prevTs - m[RS]!, p.tolerance);
           if (g !== m) s.m[name] = m = g;
         } else delete s.inc[name];

@@ -58,7 +58,8 @@ export interface FloodState {
   /** Baseline: decaying peak connections / bytes to one destination per window. */
   pc: number;
   pb: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const SLOTS = 16;
@@ -120,12 +121,12 @@ class FloodDetector implements DetectorInstance<FloodState> {
   }
 
   init(ev: M2MEvent): FloodState {
-    return { t0: ev.ts, ws: this.windowStart(ev.ts), dk: [], dc: [], dn: 0, an: false, lt: ev.ts, rs: -Infinity, tg: 0, pc: 0, pb: 0, inc: {} };
+    return { t0: ev.ts, ws: this.windowStart(ev.ts), dk: [], dc: [], dn: 0, an: false, lt: ev.ts, rs: -Infinity, tg: 0, pc: 0, pb: 0, inc: null };
   }
 
   revive(state: unknown): FloodState | undefined {
     const o = state as Partial<Record<keyof FloodState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || !Array.isArray(o.dk) || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || !Array.isArray(o.dk) || typeof o.inc !== 'object') return undefined;
     const dc = reviveNumbers(o.dc);
     if (dc === undefined || dc.length !== 4 * o.dk.length || typeof o.dn !== 'number' || o.dn > o.dk.length) return undefined;
     return { ...(o as FloodState), dc };
@@ -245,9 +246,8 @@ class FloodDetector implements DetectorInstance<FloodState> {
     const external = !isInternalIp(e.dst_ip);
     const observed = by === 'connections' ? `${conns} connections to ${e.dst_ip} in ${win}` : `${fmtBytes(sent)} to ${e.dst_ip} in ${win}`;
     const usual = by === 'connections' ? `about ${fmt(s.pc)} connections` : `about ${fmtBytes(s.pb)}`;
-    const key = cappedKey(s.inc, e.dst_ip, MAX_OPEN);
-    return raiseThrottled(
-      s.inc,
+    const key = cappedKey((s.inc ??= {}), e.dst_ip, MAX_OPEN);
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,

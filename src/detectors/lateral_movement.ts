@@ -49,7 +49,8 @@ export interface LateralMovementState {
   wh: StrTimes;
   wp: NumTimes;
   wf: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const MAX_WINDOW_HOSTS = 64;
@@ -118,19 +119,19 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
   }
 
   init(ev: M2MEvent): LateralMovementState {
-    return { t0: ev.ts, c: 0, nets: peerSetNew(), hosts: peerSetNew(), wh: strTimesNew(), wp: numTimesNew(), wf: [], inc: {} };
+    return { t0: ev.ts, c: 0, nets: peerSetNew(), hosts: peerSetNew(), wh: strTimesNew(), wp: numTimesNew(), wf: [], inc: null };
   }
 
   revive(state: unknown): LateralMovementState | undefined {
     const o = state as Partial<Record<keyof LateralMovementState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.c !== 'number' || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.c !== 'number' || typeof o.inc !== 'object') return undefined;
     const nets = peerSetRevive(o.nets);
     const hosts = peerSetRevive(o.hosts);
     const wh = strTimesRevive(o.wh);
     const wp = numTimesRevive(o.wp);
     const wf = reviveNumbers(o.wf);
     if (nets === undefined || hosts === undefined || wh === undefined || wp === undefined || wf === undefined) return undefined;
-    return { t0: o.t0, c: o.c, nets, hosts, wh, wp, wf, inc: o.inc as IncidentBook };
+    return { t0: o.t0, c: o.c, nets, hosts, wh, wp, wf, inc: o.inc as IncidentBook | null };
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
@@ -199,8 +200,7 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
     const known = peerSetProtectedKeys(s.nets).slice(0, 4).map((n) => (n.includes(':') ? `${n}::/64` : `${n}.0/24`));
     const traits = [admin.length > 0 ? `on administration/ICS ports (${admin.join(', ')})` : `on ports ${ports.slice(0, 5).join(', ')}`];
     if (fails > 0) traits.push(`with ${fails}${fails >= MAX_FAILS ? '+' : ''} failed logins`);
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'off_segment',

@@ -45,7 +45,8 @@ export interface NewPeerState {
   k: PeerSet;
   ip: PeerSet;
   po: PeerSet;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 /** Counts halve past this many connections so novelty rates follow the device's present. */
@@ -93,19 +94,19 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
   }
 
   init(ev: M2MEvent): NewPeerState {
-    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: peerSetNew(), ip: peerSetNew(), po: peerSetNew(), inc: {} };
+    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: peerSetNew(), ip: peerSetNew(), po: peerSetNew(), inc: null };
   }
 
   revive(state: unknown): NewPeerState | undefined {
     const o = state as Partial<Record<keyof NewPeerState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
     const t0 = o.t0, n = o.n, ni = o.ni, npt = o.npt, nk = o.nk, pub = o.pub;
     if (typeof t0 !== 'number' || typeof n !== 'number' || typeof ni !== 'number' || typeof npt !== 'number' || typeof nk !== 'number' || typeof pub !== 'number') return undefined;
     const k = peerSetRevive(o.k);
     const ip = peerSetRevive(o.ip);
     const po = peerSetRevive(o.po);
     if (k === undefined || ip === undefined || po === undefined) return undefined;
-    return { t0, n, ni, npt, nk, pub, k, ip, po, inc: o.inc as IncidentBook };
+    return { t0, n, ni, npt, nk, pub, k, ip, po, inc: o.inc as IncidentBook | null };
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
@@ -136,8 +137,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
         const ports = peerSetKeys(s.po).slice(0, 5).join(', ');
         const what = newPort ? 'a new port' : newIp ? 'a new host on a familiar port' : 'a new host/port pair';
         findings = [
-          raise(
-            s.inc,
+          raise((s.inc ??= {}),
             {
               detector: this.id,
               key,
@@ -168,11 +168,10 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
           ),
         ];
       }
-    } else if (!newKey && !learning && isOpen(s.inc, key, e.ts, p.incident_gap)) {
+    } else if (!newKey && !learning && s.inc !== null && isOpen(s.inc, key, e.ts, p.incident_gap)) {
       // Repeat contact with a peer that is still an open incident extends it.
       findings = [
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             detector: this.id,
             key,

@@ -21,7 +21,8 @@ export interface RangeLimitsParams extends Record<string, unknown> {
 }
 
 export interface RangeLimitsState {
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const LIMIT_SCHEMA = {
@@ -99,7 +100,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   }
 
   init(): RangeLimitsState {
-    return { inc: {} };
+    return { inc: null };
   }
 
   step(s: RangeLimitsState, ev: M2MEvent): StepResult<RangeLimitsState> {
@@ -121,8 +122,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
       // Just past a limit is often a sensor at the edge of its range; far past it is not physics.
       const score = excess > 0.5 ? 0.8 : excess > 0.1 ? 0.7 : 0.6;
       const allowed = `${lo !== undefined ? fmt(lo) : '-∞'}..${hi !== undefined ? fmt(hi) : '∞'}`;
-      const f = raiseThrottled(
-        s.inc,
+      const f = raiseThrottled((s.inc ??= {}),
         {
           detector: this.id,
           key: name,

@@ -38,7 +38,8 @@ export interface ReportingState {
   /** Log10 inter-arrival (ms): robust baseline and fast EWMA. */
   r: RobustStat;
   f: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
   /** Longest ordinary interval (ms) and when it was seen; it decays with LONG_HALF_LIFE. */
   lm: number;
   lmt: number;
@@ -110,13 +111,13 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   init(ev: M2MEvent): ReportingState {
     // NaN, not undefined, for "none yet": a field first written undefined is stored tagged, and
     // every number written to it then allocates a heap box.
-    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: {}, lm: NaN, lmt: NaN };
+    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN };
   }
 
   /** lm/lmt were optional fields (absent in JSON) and are NaN now (null in JSON). */
   revive(state: unknown): ReportingState | undefined {
     const o = state as Record<string, unknown> | null;
-    if (typeof o !== 'object' || o === null || typeof o.r !== 'object' || o.r === null || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.r !== 'object' || o.r === null || typeof o.inc !== 'object') return undefined;
     const num = (x: unknown) => (typeof x === 'number' ? x : NaN);
     return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt) };
   }
@@ -124,12 +125,12 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   step(s: ReportingState, e: M2MEvent): StepResult<ReportingState> {
     const p = this.p;
     let out: FindingDraft[] | null = null;
-    const sil = s.inc.silence;
+    const sil = s.inc?.silence;
     if (sil !== undefined && e.ts > sil.last_ts) {
       // The device is back: one last update with the real length of the silence.
       const gap = e.ts - s.lt;
-      const f = raiseThrottled(s.inc, this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 0);
-      delete s.inc.silence;
+      const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 0);
+      delete s.inc?.silence;
       if (f !== null) (out ??= []).push(f);
     }
     if (!(e.ts > s.lt)) {
@@ -164,8 +165,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
       const usual = Math.pow(10, s.r.c);
       const now = Math.pow(10, s.f);
       const score = Math.min(0.6, 0.3 + 0.1 * Math.log2(factor / p.rate_factor + 1));
-      const f = raiseThrottled(
-        s.inc,
+      const f = raiseThrottled((s.inc ??= {}),
         {
           detector: this.id,
           key: 'rate',
@@ -182,7 +182,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
         p.incident_gap,
       );
       if (f !== null) (out ??= []).push(f);
-    } else if (!anomalous && s.inc.rate !== undefined && e.ts - s.inc.rate.last_ts > p.incident_gap) delete s.inc.rate;
+    } else if (!anomalous && s.inc?.rate !== undefined && e.ts - s.inc?.rate.last_ts > p.incident_gap) delete s.inc?.rate;
     return this.result(s, out ?? NONE);
   }
 
@@ -214,7 +214,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (!robustReady(s.r) || s.r.n < this.p.min_samples || !Number.isFinite(ctx.watermark)) return this.result(s, NONE);
     const gap = ctx.watermark - s.lt;
     if (gap < this.silenceAfter(s, s.lt)) return this.result(s, NONE);
-    const f = raiseThrottled(s.inc, this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
+    const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
     return this.result(s, f === null ? NONE : [f]);
   }
 

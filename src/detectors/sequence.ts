@@ -55,7 +55,8 @@ export interface SequenceState {
   a: number[];
   /** Times of recent resets. */
   rz: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const sequence: DetectorSpec<SequenceParams> = {
@@ -100,12 +101,12 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
 
   init(): SequenceState {
     const a = [-1, 0, 0, 0, 0].concat(SPARE);
-    return { a, rz: [], inc: {} };
+    return { a, rz: [], inc: null };
   }
 
   revive(state: unknown): SequenceState | undefined {
     const o = state as Partial<Record<keyof SequenceState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || !Array.isArray(o.a) || typeof o.inc !== 'object' || o.inc === null) return undefined;
+    if (typeof o !== 'object' || o === null || !Array.isArray(o.a) || typeof o.inc !== 'object') return undefined;
     const rz = reviveNumbers(o.rz);
     if (rz === undefined || o.a.length < HDR || (o.a.length - HDR) % 2 !== 0) return undefined;
     const a: number[] = [];
@@ -114,7 +115,7 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       else if (typeof x === 'number') a.push(x);
       else return undefined;
     }
-    return { a, rz, inc: o.inc as IncidentBook };
+    return { a, rz, inc: o.inc as IncidentBook | null };
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
@@ -228,8 +229,7 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
 
   private raise(s: SequenceState, e: TelemetryEvent, kind: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>): FindingDraft | null {
     const key = kind === 'replay' || kind === 'rollback' ? IDENTITY : kind;
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       { detector: this.id, key, device_id: e.device_id, device_class: e.device_class, ts: e.ts, score, observed, expected, explanation, evidence: { kind, ...evidence }, mitre: key === 'gap' ? ['T0829'] : key === 'resets' ? ['T0816'] : sequence.mitre },
       // A reboot loop spans hours; keep it one incident for the day it is counted over.
       key === 'resets' ? Math.max(this.p.incident_gap, DAY_MS) : this.p.incident_gap,

@@ -45,7 +45,8 @@ export interface TlsDowngradeState {
   kp: number[];
   ks: string[];
   c: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const PORT = 0;
@@ -103,12 +104,12 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
   }
 
   init(ev: M2MEvent): TlsDowngradeState {
-    return { t0: ev.ts, kd: [], kp: [], ks: [], c: [], inc: {} };
+    return { t0: ev.ts, kd: [], kp: [], ks: [], c: [], inc: null };
   }
 
   revive(state: unknown): TlsDowngradeState | undefined {
     const o = state as Partial<Record<keyof TlsDowngradeState, unknown>> | null;
-    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.inc !== 'object' || o.inc === null || !Array.isArray(o.ks)) return undefined;
+    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.inc !== 'object' || !Array.isArray(o.ks)) return undefined;
     const kd = reviveNumbers(o.kd);
     const kp = reviveNumbers(o.kp);
     const c = reviveNumbers(o.c);
@@ -119,7 +120,7 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
     }
     const n = ks.length;
     if (kd === undefined || kp === undefined || c === undefined || kd.length !== n || kp.length !== n || c.length !== 3 * n) return undefined;
-    return { t0: o.t0, kd, kp, ks, c, inc: o.inc as IncidentBook };
+    return { t0: o.t0, kd, kp, ks, c, inc: o.inc as IncidentBook | null };
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
@@ -162,7 +163,7 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
         suppressLearning = true;
         const f = this.finding(s, e, level, n, incKey, app);
         if (f !== null) out = [f];
-      } else if (isOpen(s.inc, incKey, e.ts, p.incident_gap)) {
+      } else if (s.inc !== null && isOpen(s.inc, incKey, e.ts, p.incident_gap)) {
         suppressLearning = true;
       }
     }
@@ -237,9 +238,8 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
           ? `a protocol (${app}) it had spoken over TLS ${fmt(tlsCount)} times`
           : `a server it had reached only over TLS (${fmt(tlsCount)} sessions)`;
     const hist = fmtDuration(e.ts - s.t0);
-    key = cappedKey(s.inc, key, MAX_OPEN);
-    return raiseThrottled(
-      s.inc,
+    key = cappedKey((s.inc ??= {}), key, MAX_OPEN);
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,
