@@ -66,7 +66,7 @@ export function strTouchCapped(m: StrTimes, key: string, ts: number, cap: number
 }
 
 /** strTouchCapped for a key known to be absent. */
-export function strAppendCapped(m: StrTimes, key: string, ts: number, cap: number): number {
+function strAppendCapped(m: StrTimes, key: string, ts: number, cap: number): number {
   if (m.k.length < EXACT_BELOW) {
     m.k = m.k.concat(intern(key));
     m.t = m.t.concat(ts);
@@ -113,12 +113,6 @@ export function numTouchCapped(m: NumTimes, key: number, ts: number, cap: number
   }
   if (m.k.length > cap) evictOldest(m, Math.max(1, Math.ceil(cap / 10)));
   return m.k.length;
-}
-
-/** Remove entry i, keeping the order of the rest. */
-export function removeAt<K extends string | number>(m: KeyedTimes<K>, i: number): void {
-  m.k.splice(i, 1);
-  m.t.splice(i, 1);
 }
 
 let scratch = new Float64Array(64);
