@@ -24,7 +24,8 @@ export interface AuthFailuresState {
   i: number;
   /** Last failing peer. */
   lp: string;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const authFailures: DetectorSpec<AuthFailuresParams> = {
@@ -47,6 +48,15 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
 
 class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   readonly spec = authFailures;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<AuthFailuresState> = { state: undefined as unknown as AuthFailuresState, findings: NONE };
+
+  private result(s: AuthFailuresState, findings: FindingDraft[]): StepResult<AuthFailuresState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -62,7 +72,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   }
 
   init(): AuthFailuresState {
-    return { f: [], i: 0, lp: '', inc: {} };
+    return { f: [], i: 0, lp: '', inc: null };
   }
 
   /** Failures within the window ending at ts. */
@@ -98,8 +108,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
           const n = this.recent(s, e.ts);
           const rate = p.window / Math.max(span, 1);
           const score = Math.min(0.85, 0.5 + 0.1 * Math.log2(Math.max(1, rate)));
-          f = raiseThrottled(
-            s.inc,
+          f = raiseThrottled((s.inc ??= {}),
             {
               detector: this.id,
               key: 'burst',
@@ -122,8 +131,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
       // own backend right after it attacked a neighbour says nothing about the attack working.
       const n = this.recent(s, e.ts);
       if (n >= Math.ceil(p.threshold / 2)) {
-        f = raiseThrottled(
-          s.inc,
+        f = raiseThrottled((s.inc ??= {}),
           {
             detector: this.id,
             key: 'success_after_failures',
@@ -148,7 +156,7 @@ class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    return this.result(s, f === null ? NONE : [f]);
   }
 }
 

@@ -18,7 +18,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetRevive } from './peerset.js';
 import type { PeerSet } from './peerset.js';
 
 export interface BeaconingParams extends Record<string, unknown> {
@@ -51,7 +51,8 @@ export interface BeaconingState {
   /** Tracked candidate peers. */
   tr: Record<string, Track>;
   tn: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export interface BeaconScore {
@@ -147,6 +148,15 @@ export const beaconing: DetectorSpec<BeaconingParams> = {
 
 class BeaconingDetector implements DetectorInstance<BeaconingState> {
   readonly spec = beaconing;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<BeaconingState> = { state: undefined as unknown as BeaconingState, findings: NONE };
+
+  private result(s: BeaconingState, findings: FindingDraft[]): StepResult<BeaconingState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -162,7 +172,16 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
   }
 
   init(ev: M2MEvent): BeaconingState {
-    return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: {} };
+    return { t0: ev.ts, k: peerSetNew(), tr: {}, tn: 0, inc: null };
+  }
+
+  /** Checkpoints from before the peer set's array layout start afresh. */
+  revive(state: unknown): BeaconingState | undefined {
+    const o = state as Partial<Record<keyof BeaconingState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.tr !== 'object' || o.tr === null || typeof o.inc !== 'object') return undefined;
+    const k = peerSetRevive(o.k);
+    if (k === undefined) return undefined;
+    return { ...(o as BeaconingState), k };
   }
 
   step(s: BeaconingState, ev: M2MEvent): StepResult<BeaconingState> {
@@ -172,9 +191,9 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     const learning = e.ts - s.t0 < p.learning;
     const known = peerSetHas(s.k, key);
     if (p.only_new_peers) {
-      (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
+      s.k = (learning ? peerSetProtect : peerSetTouch)(s.k, key, Math.floor(e.ts / 60_000), p.max_peers);
       if (learning || known) {
-        if (!(key in s.tr)) return { state: s, findings: NONE };
+        if (!(key in s.tr)) return this.result(s, NONE);
       }
     }
     let tr = s.tr[key];
@@ -184,7 +203,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
       s.tr[key] = tr;
       s.tn++;
     }
-    if (e.ts < tr.lt) return { state: s, findings: NONE };
+    if (e.ts < tr.lt) return this.result(s, NONE);
     const b = typeof e.bytes_out === 'number' ? e.bytes_out : -1;
     if (tr.t.length < p.history) {
       tr.t.push(e.ts);
@@ -205,14 +224,14 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 
   private evictTrack(s: BeaconingState): void {
     let oldest = '';
     let ot = Infinity;
     for (const k in s.tr) {
-      if (s.inc[k] !== undefined) continue;
+      if (s.inc !== null && s.inc[k] !== undefined) continue;
       if (s.tr[k]!.lt < ot) {
         ot = s.tr[k]!.lt;
         oldest = k;
@@ -238,8 +257,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
     const score = Math.min(0.9, 0.5 + (0.4 * (bs.score - p.min_score)) / Math.max(1e-6, 1 - p.min_score));
     const external = !isInternalIp(e.dst_ip);
     const span = times[n - 1]! - times[0]!;
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,

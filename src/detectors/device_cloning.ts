@@ -32,7 +32,8 @@ export interface DeviceCloningState {
   /** Multi-homed in learning, and the addresses it used then. */
   mh: boolean;
   known: string[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const MAX_IPS = 8;
@@ -58,6 +59,15 @@ export const deviceCloning: DetectorSpec<DeviceCloningParams> = {
 
 class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   readonly spec = deviceCloning;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<DeviceCloningState> = { state: undefined as unknown as DeviceCloningState, findings: NONE };
+
+  private result(s: DeviceCloningState, findings: FindingDraft[]): StepResult<DeviceCloningState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 
@@ -73,7 +83,7 @@ class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   }
 
   init(ev: M2MEvent): DeviceCloningState {
-    return { t0: ev.ts, ips: {}, n: 0, last: '', sw: [], mh: false, known: [], inc: {} };
+    return { t0: ev.ts, ips: {}, n: 0, last: '', sw: [], mh: false, known: [], inc: null };
   }
 
   step(s: DeviceCloningState, ev: M2MEvent): StepResult<DeviceCloningState> {
@@ -107,13 +117,12 @@ class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 
   private finding(s: DeviceCloningState, e: ConnectionEvent, other: string): FindingDraft | null {
     const pair = [e.src_ip, other].sort();
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'clone',

@@ -38,7 +38,8 @@ export interface ExfiltrationState {
   top: Record<string, number>;
   /** log10(bytes per window) of completed windows with traffic. */
   r: RobustStat;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const TOP = 5;
@@ -68,6 +69,15 @@ export const exfiltration: DetectorSpec<ExfiltrationParams> = {
 
 class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
   readonly spec = exfiltration;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<ExfiltrationState> = { state: undefined as unknown as ExfiltrationState, findings: NONE };
+
+  private result(s: ExfiltrationState, findings: FindingDraft[]): StepResult<ExfiltrationState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + 16 * 22 + 60 + TOP * 70 + 2 * 110;
 
@@ -81,7 +91,7 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
   }
 
   init(ev: M2MEvent): ExfiltrationState {
-    return { t0: ev.ts, ws: this.windowStart(ev.ts), sum: 0, an: false, top: {}, r: robustNew(), inc: {} };
+    return { t0: ev.ts, ws: this.windowStart(ev.ts), sum: 0, an: false, top: {}, r: robustNew(), inc: null };
   }
 
   private windowStart(ts: number): number {
@@ -92,7 +102,7 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
     const e = ev as ConnectionEvent;
     const p = this.p;
     const bytes = e.bytes_out!;
-    if (!(bytes > 0) || (p.external_only && isInternalIp(e.dst_ip))) return { state: s, findings: NONE };
+    if (!(bytes > 0) || (p.external_only && isInternalIp(e.dst_ip))) return this.result(s, NONE);
     if (e.ts >= s.ws + p.window) {
       if (s.sum > 0) robustUpdate(s.r, Math.log10(s.sum), 200, s.an, 0.05);
       s.ws = this.windowStart(e.ts);
@@ -101,23 +111,22 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
       s.top = {};
     } else if (e.ts < s.ws) {
       // Too late for the open window; its window has been learned already.
-      return { state: s, findings: NONE };
+      return this.result(s, NONE);
     }
     s.sum += bytes;
     this.addTop(s, e.dst_ip, bytes);
     const warm = robustReady(s.r) && s.r.n >= p.min_windows && e.ts - s.t0 >= p.learning;
-    if (!warm || s.sum < p.min_bytes) return { state: s, findings: NONE };
+    if (!warm || s.sum < p.min_bytes) return this.result(s, NONE);
     const lx = Math.log10(s.sum);
     const sigma = Math.max(s.r.s, 0.05);
     const z = (lx - s.r.c) / sigma;
     const ratio = Math.pow(10, lx - s.r.c);
-    if (z < p.threshold_z || ratio < p.min_ratio) return { state: s, findings: NONE };
+    if (z < p.threshold_z || ratio < p.min_ratio) return this.result(s, NONE);
     s.an = true;
     const usual = Math.pow(10, s.r.c);
     const tops = Object.entries(s.top).sort((a, b) => b[1] - a[1]);
     const win = fmtDuration(p.window);
-    const f = raiseThrottled(
-      s.inc,
+    const f = raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'volume',
@@ -145,7 +154,7 @@ class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    return this.result(s, f === null ? NONE : [f]);
   }
 
   private addTop(s: ExfiltrationState, ip: string, bytes: number): void {

@@ -15,7 +15,9 @@ import type { IncidentBook } from './incident.js';
 import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compact, expireBefore, fmtDuration, touchCapped } from './util.js';
+import { compact, fmtDuration } from './util.js';
+import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
+import type { NumTimes, StrTimes } from './keyed.js';
 
 export interface FanoutParams extends Record<string, unknown> {
   window: number;
@@ -27,20 +29,30 @@ export interface FanoutParams extends Record<string, unknown> {
   incident_gap: number;
 }
 
+/**
+ * Flat numeric state `a` (unboxed doubles, updated without allocating):
+ *
+ * | index | field                                                              |
+ * |-------|--------------------------------------------------------------------|
+ * | T0    | first event time                                                   |
+ * | WE    | end of the current window (for the per-window baseline)            |
+ * | BD    | typical (slowly decaying peak) distinct destinations per quiet window |
+ * | BP    | the same for distinct destination ports                            |
+ */
+const T0 = 0;
+const WE = 1;
+const BD = 2;
+const BP = 3;
+const NA = 4;
+
 export interface FanoutState {
-  t0: number;
-  /** Destination IP → last seen ts; count. */
-  d: Record<string, number>;
-  nd: number;
-  /** Destination port → last seen ts; count. */
-  p: Record<string, number>;
-  np: number;
-  /** End of the current window (for the per-window baseline). */
-  we: number;
-  /** Typical (slowly decaying peak) distinct destinations / ports per quiet window. */
-  bd: number;
-  bp: number;
-  inc: IncidentBook;
+  a: number[];
+  /** Destination IP → last seen ts (its size is the distinct count). */
+  d: StrTimes;
+  /** Destination port → last seen ts. */
+  p: NumTimes;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 /** The learned peak decays by this per window so a past busy period is eventually forgotten. */
@@ -90,63 +102,81 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
   }
 
   init(ev: M2MEvent): FanoutState {
-    return { t0: ev.ts, d: {}, nd: 0, p: {}, np: 0, we: ev.ts + this.p.window, bd: 0, bp: 0, inc: {} };
+    // A literal is allocated at its exact length (pushes into [] reserve 17 or more slots).
+    return { a: [ev.ts, ev.ts + this.p.window, 0, 0], d: strTimesNew(), p: numTimesNew(), inc: null };
   }
 
-  private threshold(base: number, min: number, s: FanoutState, ts: number): number {
-    if (ts - s.t0 < this.p.learning) return min;
+  revive(state: unknown): FanoutState | undefined {
+    const o = state as Partial<Record<keyof FanoutState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
+    const a = reviveFlat(o.a, NA);
+    const d = strTimesRevive(o.d);
+    const p = numTimesRevive(o.p);
+    if (a === undefined || d === undefined || p === undefined) return undefined;
+    return { a, d, p, inc: o.inc as IncidentBook | null };
+  }
+
+  private threshold(base: number, min: number, a: number[], ts: number): number {
+    if (ts - a[T0]! < this.p.learning) return min;
     return Math.max(min, Math.ceil(this.p.baseline_factor * base));
   }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<FanoutState> = { state: undefined as unknown as FanoutState, findings: NONE };
 
   step(s: FanoutState, ev: M2MEvent): StepResult<FanoutState> {
     const e = ev as ConnectionEvent;
     const p = this.p;
+    const a = s.a;
     const ts = e.ts;
     const from = ts - p.window;
+    let nd: number;
+    let np: number;
 
-    if (ts >= s.we) {
+    if (ts >= a[WE]!) {
       // Window boundary: count what is live and, if the window was quiet, learn from it.
-      s.nd = expireBefore(s.d, from);
-      s.np = expireBefore(s.p, from);
-      const quiet = s.inc.horizontal === undefined && s.inc.vertical === undefined;
-      if (quiet && s.nd < this.threshold(s.bd, p.min_distinct_dst, s, ts)) s.bd = compact(Math.max(s.bd * PEAK_DECAY, s.nd));
-      if (quiet && s.np < this.threshold(s.bp, p.min_distinct_ports, s, ts)) s.bp = compact(Math.max(s.bp * PEAK_DECAY, s.np));
-      s.we = ts + p.window;
+      nd = expireBefore(s.d, from);
+      np = expireBefore(s.p, from);
+      const quiet = s.inc?.horizontal === undefined && s.inc?.vertical === undefined;
+      if (quiet && nd < this.threshold(a[BD]!, p.min_distinct_dst, a, ts)) a[BD] = compact(Math.max(a[BD]! * PEAK_DECAY, nd));
+      if (quiet && np < this.threshold(a[BP]!, p.min_distinct_ports, a, ts)) a[BP] = compact(Math.max(a[BP]! * PEAK_DECAY, np));
+      a[WE] = ts + p.window;
     }
 
-    s.nd = touchCapped(s.d, s.nd, e.dst_ip, ts, p.max_tracked);
-    s.np = touchCapped(s.p, s.np, String(e.dst_port), ts, p.max_tracked);
+    nd = strTouchCapped(s.d, e.dst_ip, ts, p.max_tracked);
+    np = numTouchCapped(s.p, e.dst_port, ts, p.max_tracked);
 
     let findings: FindingDraft[] = NONE;
-    const thD = Math.min(this.threshold(s.bd, p.min_distinct_dst, s, ts), p.max_tracked);
-    if (s.nd >= thD) {
-      s.nd = expireBefore(s.d, from);
-      if (s.nd >= thD) findings = [this.finding(s, e, 'horizontal', s.nd, thD, s.bd)];
+    const thD = Math.min(this.threshold(a[BD]!, p.min_distinct_dst, a, ts), p.max_tracked);
+    if (nd >= thD) {
+      nd = expireBefore(s.d, from);
+      if (nd >= thD) findings = [this.finding(s, e, 'horizontal', nd, thD, a[BD]!)];
     }
-    const thP = Math.min(this.threshold(s.bp, p.min_distinct_ports, s, ts), p.max_tracked);
-    if (s.np >= thP) {
-      s.np = expireBefore(s.p, from);
-      if (s.np >= thP) (findings === NONE ? (findings = []) : findings).push(this.finding(s, e, 'vertical', s.np, thP, s.bp));
+    const thP = Math.min(this.threshold(a[BP]!, p.min_distinct_ports, a, ts), p.max_tracked);
+    if (np >= thP) {
+      np = expireBefore(s.p, from);
+      if (np >= thP) (findings === NONE ? (findings = []) : findings).push(this.finding(s, e, 'vertical', np, thP, a[BP]!));
     }
     for (const _ in s.inc) {
       closeStale(s.inc, ts, p.incident_gap);
       break;
     }
-    return { state: s, findings };
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
   }
 
   private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number): FindingDraft {
     const score = Math.min(0.95, 0.5 + 0.15 * Math.log2(count / threshold));
-    const map = kind === 'horizontal' ? s.d : s.p;
-    const sample = Object.keys(map).slice(-10);
+    const sample = kind === 'horizontal' ? s.d.k.slice(-10) : s.p.k.slice(-10).map(String);
     const noun = kind === 'horizontal' ? 'distinct hosts' : 'distinct destination ports';
     const win = fmtDuration(this.p.window);
     const action =
       kind === 'horizontal'
         ? 'treat this as scanning or worm spread: isolate the device and check which process opened the connections'
         : 'treat this as a port scan: isolate the device and check which process opened the connections';
-    return raise(
-      s.inc,
+    return raise((s.inc ??= {}),
       {
         detector: this.id,
         key: kind,
@@ -164,7 +194,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
           typical: compact(typical),
           window_ms: this.p.window,
           sample,
-          other_distinct: kind === 'horizontal' ? s.np : s.nd,
+          other_distinct: kind === 'horizontal' ? s.p.k.length : s.d.k.length,
         },
         mitre: kind === 'horizontal' ? ['T0846', 'T1018'] : ['T0846', 'T1046'],
       },

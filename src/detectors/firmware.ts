@@ -27,7 +27,8 @@ export interface FirmwareChangeState {
   hi: string;
   /** Times of recent changes. */
   ch: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
@@ -51,6 +52,15 @@ export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
 
 class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
   readonly spec = firmwareChange;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<FirmwareChangeState> = { state: undefined as unknown as FirmwareChangeState, findings: NONE };
+
+  private result(s: FirmwareChangeState, findings: FindingDraft[]): StepResult<FirmwareChangeState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes: number;
 
   constructor(
@@ -66,14 +76,14 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
 
   init(ev: M2MEvent): FirmwareChangeState {
     const fw = ev.firmware!.slice(0, 64);
-    return { v: fw, vt: ev.ts, hi: fw, ch: [], inc: {} };
+    return { v: fw, vt: ev.ts, hi: fw, ch: [], inc: null };
   }
 
   step(s: FirmwareChangeState, ev: M2MEvent): StepResult<FirmwareChangeState> {
     const fw = ev.firmware!.slice(0, 64);
     // Only newer events can change the current version: a late reading from before an upgrade
     // must not look like a downgrade.
-    if (fw === s.v || ev.ts <= s.vt) return { state: s, findings: NONE };
+    if (fw === s.v || ev.ts <= s.vt) return this.result(s, NONE);
     const p = this.p;
     const prev = s.v;
     const since = ev.ts - s.vt;
@@ -90,8 +100,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
     const ev_ = { from: prev, to: fw, highest_seen: s.hi, previous_for_ms: since, changes_in_window: s.ch.length };
     if (cmp < 0 || belowHi) {
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'downgrade',
@@ -107,8 +116,7 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       );
     } else if (p.report_upgrades) {
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'change',
@@ -126,11 +134,10 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
     if (s.ch.length > p.max_changes) {
       // Changes that include a downgrade already reported (high, still open) are that incident's
       // story: the rollback, its re-flash and the next rollout. On record, below the alert line.
-      const dg = s.inc.downgrade;
+      const dg = s.inc?.downgrade;
       const explained = dg !== undefined && ev.ts - dg.last_ts <= p.incident_gap && cmp >= 0;
       out.push(
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             ...base,
             key: 'flapping',
@@ -146,8 +153,8 @@ class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
       );
       s.ch.shift();
     }
-    closeStale(s.inc, ev.ts, p.incident_gap);
-    return { state: s, findings: out };
+    if (s.inc !== null) closeStale(s.inc, ev.ts, p.incident_gap);
+    return this.result(s, out);
   }
 }
 

@@ -20,6 +20,7 @@ import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
+import { reviveNumbers } from './keyed.js';
 
 export interface FlatlineParams extends Record<string, unknown> {
   metrics: string[];
@@ -35,27 +36,38 @@ export interface FlatlineParams extends Record<string, unknown> {
   incident_gap: number;
 }
 
-interface FlatMetric {
-  t0: number;
-  n: number;
-  /** Changes seen (halved with n to follow the present). */
-  ch: number;
-  /** Value the current run repeats, its length and start. */
-  v: number;
-  rl: number;
-  rs: number;
-  /** Longest normal run (samples) and its duration at values not kept in `vr`. */
-  mr: number;
-  md: number;
-  lt: number;
-  /** Values held for runs of at least HOLD_MIN: flat [value, runs, longest run, its duration] × HOLD_K. */
-  vr?: number[];
-}
+/**
+ * One metric's flat numeric state (unboxed doubles, updated without allocating):
+ *
+ * | index | field                                                                 |
+ * |-------|-----------------------------------------------------------------------|
+ * | T0    | first reading's time                                                  |
+ * | N     | readings seen                                                         |
+ * | CH    | changes seen (halved with N to follow the present)                    |
+ * | V     | value the current run repeats                                         |
+ * | RL    | length of the current run                                             |
+ * | RS    | start of the current run                                              |
+ * | MR    | longest normal run (readings) at values not held                      |
+ * | MD    | its duration (ms)                                                     |
+ * | LT    | last reading's time                                                   |
+ * | VR..  | values held for runs of at least HOLD_MIN: [value, runs, longest run, its duration] × ≤ HOLD_K |
+ */
+const T0 = 0;
+const N = 1;
+const CH = 2;
+const V = 3;
+const RL = 4;
+const RS = 5;
+const MR = 6;
+const MD = 7;
+const LT = 8;
+const VR = 9;
 
 export interface FlatlineState {
-  m: Record<string, FlatMetric>;
+  m: Record<string, number[]>;
   nm: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const HALVE_AT = 100_000;
@@ -126,8 +138,24 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
   }
 
   init(): FlatlineState {
-    return { m: {}, nm: 0, inc: {} };
+    return { m: {}, nm: 0, inc: null };
   }
+
+  revive(state: unknown): FlatlineState | undefined {
+    const o = state as Partial<Record<keyof FlatlineState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.m !== 'object' || o.m === null || typeof o.nm !== 'number' || typeof o.inc !== 'object') return undefined;
+    const src = o.m as Record<string, unknown>;
+    const m: Record<string, number[]> = {};
+    for (const k in src) {
+      const a = reviveNumbers(src[k]);
+      if (a === undefined || a.length < VR || (a.length - VR) % 4 !== 0) return undefined;
+      m[k] = a;
+    }
+    return { m, nm: o.nm, inc: o.inc as IncidentBook | null };
+  }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<FlatlineState> = { state: undefined as unknown as FlatlineState, findings: NONE };
 
   step(s: FlatlineState, ev: M2MEvent): StepResult<FlatlineState> {
     const e = ev as TelemetryEvent;
@@ -140,31 +168,36 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
       let m = s.m[name];
       if (m === undefined) {
         if (s.nm >= p.max_metrics) continue;
-        s.m[name] = { t0: e.ts, n: 1, ch: 0, v: x, rl: 1, rs: e.ts, mr: 1, md: 0, lt: e.ts, vr: undefined };
+        // A literal is allocated at its exact length (pushes into [] reserve 17 slots).
+        s.m[name] = [e.ts, 1, 0, x, 1, e.ts, 1, 0, e.ts];
         s.nm++;
         continue;
       }
       // Late readings cannot extend or break a run in event order.
-      if (e.ts <= m.lt) continue;
-      const prevTs = m.lt;
-      m.lt = e.ts;
-      m.n++;
-      const warm = m.n >= p.min_samples && e.ts - m.t0 >= p.learning;
-      if (Math.abs(x - m.v) <= p.tolerance) {
-        m.rl++;
+      if (e.ts <= m[LT]!) continue;
+      const prevTs = m[LT]!;
+      m[LT] = e.ts;
+      m[N]!++;
+      const warm = m[N]! >= p.min_samples && e.ts - m[T0]! >= p.learning;
+      if (Math.abs(x - m[V]!) <= p.tolerance) {
+        m[RL]!++;
         // A run that began while learning is part of what is being learned (the first closed
         // night of a shop, the first weekend of a plant), not a deviation from it.
-        if (!warm || m.rs < m.t0 + p.learning) continue;
-        const rate = (m.ch + 1) / (m.n + 2);
+        if (!warm || m[RS]! < m[T0]! + p.learning) continue;
+        const rate = (m[CH]! + 1) / (m[N]! + 2);
         if (rate < p.min_change_rate) continue;
-        const dur = e.ts - m.rs;
-        const ref = reference(m, p.tolerance, HELD_RUN);
-        if (m.rl < p.min_run || m.rl < p.run_factor * ref.mr || dur < p.min_duration || dur < p.run_factor * ref.md) continue;
-        const pr = Math.pow(1 - rate, m.rl);
+        const dur = e.ts - m[RS]!;
+        reference(m, p.tolerance, HELD_RUN);
+        const refMr = refRun;
+        const refMd = refDur;
+        const refHeld = refIsHeld;
+        const rl = m[RL]!;
+        if (rl < p.min_run || rl < p.run_factor * refMr || dur < p.min_duration || dur < p.run_factor * refMd) continue;
+        const v = m[V]!;
+        const pr = Math.pow(1 - rate, rl);
         let score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));
-        if (ref.held && score > HELD_CAP) score = HELD_CAP;
-        const f = raiseThrottled(
-          s.inc,
+        if (refHeld && score > HELD_CAP) score = HELD_CAP;
+        const f = raiseThrottled((s.inc ??= {}),
           {
             detector: this.id,
             key: name,
@@ -172,10 +205,10 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
             device_class: e.device_class,
             ts: e.ts,
             score,
-            observed: `${name}=${fmt(m.v)} unchanged ×${m.rl} over ${fmtDuration(dur)}`,
-            expected: `changes on ${Math.round(rate * 100)}% of readings; longest normal run ${ref.mr}${ref.held ? ` at ${fmt(m.v)}` : ''}`,
-            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(m.v)} unchanged ${m.rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${ref.held ? `at this value, a value it regularly holds, ${ref.mr}` : ref.mr}); check the sensor and its link, and do not trust this reading for control decisions.`,
-            evidence: { metric: name, value: m.v, run: m.rl, run_ms: dur, since_ts: m.rs, change_rate: compact(rate), longest_normal_run: ref.mr, longest_normal_ms: ref.md, held_value: ref.held },
+            observed: `${name}=${fmt(v)} unchanged ×${rl} over ${fmtDuration(dur)}`,
+            expected: `changes on ${Math.round(rate * 100)}% of readings; longest normal run ${refMr}${refHeld ? ` at ${fmt(v)}` : ''}`,
+            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(v)} unchanged ${rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${refHeld ? `at this value, a value it regularly holds, ${refMr}` : refMr}); check the sensor and its link, and do not trust this reading for control decisions.`,
+            evidence: { metric: name, value: v, run: rl, run_ms: dur, since_ts: m[RS]!, change_rate: compact(rate), longest_normal_run: refMr, longest_normal_ms: refMd, held_value: refHeld },
             mitre: flatline.mitre,
           },
           p.incident_gap,
@@ -183,15 +216,17 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         if (f !== null) (out ??= []).push(f);
       } else {
         // A run ended. Learn its length unless it was itself an open incident.
-        if (s.inc[name] === undefined) learnRun(m, prevTs - m.rs, p.tolerance);
-        else delete s.inc[name];
-        m.ch++;
-        m.v = x;
-        m.rl = 1;
-        m.rs = e.ts;
-        if (m.n > HALVE_AT) {
-          m.n = Math.round(m.n / 2);
-          m.ch = Math.round(m.ch / 2);
+        if (s.inc === null || s.inc[name] === undefined) {
+          const g = learnRun(m, prevTs - m[RS]!, p.tolerance);
+          if (g !== m) s.m[name] = m = g;
+        } else delete s.inc[name];
+        m[CH]!++;
+        m[V] = x;
+        m[RL] = 1;
+        m[RS] = e.ts;
+        if (m[N]! > HALVE_AT) {
+          m[N] = Math.round(m[N]! / 2);
+          m[CH] = Math.round(m[CH]! / 2);
         }
       }
     }
@@ -199,7 +234,10 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out ?? NONE };
+    const r = this.res;
+    r.state = s;
+    r.findings = out ?? NONE;
+    return r;
   }
 }
 
@@ -209,61 +247,79 @@ const NONE: FindingDraft[] = [];
  * A mode: a value held more than once, at least once for a run as long as a finding needs. A
  * quantised sensor repeats its steps for a few readings all the time; that is not holding.
  */
-function isHeld(vr: readonly number[], i: number, minRun: number): boolean {
-  return vr[i + 1]! >= 2 && vr[i + 2]! >= minRun;
+function isHeld(m: readonly number[], i: number, minRun: number): boolean {
+  return m[i + 1]! >= 2 && m[i + 2]! >= minRun;
 }
 
-function heldIndex(vr: readonly number[], v: number, tol: number): number {
-  for (let i = 0; i < vr.length; i += 4) if (Math.abs(vr[i]! - v) <= tol) return i;
+function heldIndex(m: readonly number[], v: number, tol: number): number {
+  for (let i = VR; i < m.length; i += 4) if (Math.abs(m[i]! - v) <= tol) return i;
   return -1;
 }
+
+/** reference()'s answer, in module scope so the hot path allocates no result object. */
+let refRun = 0;
+let refDur = 0;
+let refIsHeld = false;
 
 /**
  * What the current run is compared with: at a value held more than once, the longest runs at
  * that value (a mode); otherwise the longest runs at values the metric does not hold repeatedly.
  */
-function reference(m: FlatMetric, tol: number, minRun: number): { mr: number; md: number; held: boolean } {
-  const vr = m.vr;
-  let mr = m.mr;
-  let md = m.md;
-  if (vr === undefined) return { mr, md, held: false };
-  const j = heldIndex(vr, m.v, tol);
-  if (j >= 0 && isHeld(vr, j, minRun)) return { mr: vr[j + 2]!, md: vr[j + 3]!, held: true };
-  for (let i = 0; i < vr.length; i += 4) {
-    if (isHeld(vr, i, minRun)) continue;
-    if (vr[i + 2]! > mr) mr = vr[i + 2]!;
-    if (vr[i + 3]! > md) md = vr[i + 3]!;
-  }
-  return { mr, md, held: false };
-}
-
-/** Record a finished run at m.v: per held value, or in the general longest run. */
-function learnRun(m: FlatMetric, dur: number, tol: number): void {
-  if (m.rl < HOLD_MIN) {
-    if (m.rl > m.mr) m.mr = m.rl;
-    if (dur > m.md && m.rl > 1) m.md = dur;
-    return;
-  }
-  const vr = (m.vr ??= []);
-  const j = heldIndex(vr, m.v, tol);
-  if (j >= 0) {
-    if (vr[j + 1]! < 1e6) vr[j + 1] = vr[j + 1]! + 1;
-    if (m.rl > vr[j + 2]!) vr[j + 2] = m.rl;
-    if (dur > vr[j + 3]!) vr[j + 3] = dur;
-    return;
-  }
-  if (vr.length >= 4 * HOLD_K) {
-    // Forget the value with the shortest longest run; its run still bounds arbitrary values.
-    let k = 0;
-    for (let i = 4; i < vr.length; i += 4) if (vr[i + 2]! < vr[k + 2]!) k = i;
-    if (vr[k + 2]! > m.rl) {
-      if (m.rl > m.mr) m.mr = m.rl;
-      if (dur > m.md) m.md = dur;
+function reference(m: readonly number[], tol: number, minRun: number): void {
+  let mr = m[MR]!;
+  let md = m[MD]!;
+  refIsHeld = false;
+  if (m.length > VR) {
+    const j = heldIndex(m, m[V]!, tol);
+    if (j >= 0 && isHeld(m, j, minRun)) {
+      refRun = m[j + 2]!;
+      refDur = m[j + 3]!;
+      refIsHeld = true;
       return;
     }
-    if (vr[k + 2]! > m.mr) m.mr = vr[k + 2]!;
-    if (vr[k + 3]! > m.md) m.md = vr[k + 3]!;
-    vr.splice(k, 4);
+    for (let i = VR; i < m.length; i += 4) {
+      if (isHeld(m, i, minRun)) continue;
+      if (m[i + 2]! > mr) mr = m[i + 2]!;
+      if (m[i + 3]! > md) md = m[i + 3]!;
+    }
   }
-  vr.push(compact(m.v), 1, m.rl, dur);
+  refRun = mr;
+  refDur = md;
+}
+
+/**
+ * Record a finished run at m[V]: per held value, or in the general longest run. Returns the
+ * metric's array, a new one when it had to grow.
+ */
+function learnRun(m: number[], dur: number, tol: number): number[] {
+  const rl = m[RL]!;
+  if (rl < HOLD_MIN) {
+    if (rl > m[MR]!) m[MR] = rl;
+    if (dur > m[MD]! && rl > 1) m[MD] = dur;
+    return m;
+  }
+  const j = heldIndex(m, m[V]!, tol);
+  if (j >= 0) {
+    if (m[j + 1]! < 1e6) m[j + 1] = m[j + 1]! + 1;
+    if (rl > m[j + 2]!) m[j + 2] = rl;
+    if (dur > m[j + 3]!) m[j + 3] = dur;
+    return m;
+  }
+  if (m.length >= VR + 4 * HOLD_K) {
+    // Forget the value with the shortest longest run; its run still bounds arbitrary values.
+    let k = VR;
+    for (let i = VR + 4; i < m.length; i += 4) if (m[i + 2]! < m[k + 2]!) k = i;
+    if (m[k + 2]! > rl) {
+      if (rl > m[MR]!) m[MR] = rl;
+      if (dur > m[MD]!) m[MD] = dur;
+      return m;
+    }
+    if (m[k + 2]! > m[MR]!) m[MR] = m[k + 2]!;
+    if (m[k + 3]! > m[MD]!) m[MD] = m[k + 3]!;
+    m.splice(k, 4);
+    m.push(compact(m[V]!), 1, rl, dur);
+    return m;
+  }
+  // A new array of the exact length: push would reserve 16 spare slots in every such metric.
+  return m.concat([compact(m[V]!), 1, rl, dur]);
 }

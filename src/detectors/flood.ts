@@ -22,6 +22,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
+import { reviveNumbers } from './keyed.js';
 
 export interface FloodParams extends Record<string, unknown> {
   window: number;
@@ -33,14 +34,19 @@ export interface FloodParams extends Record<string, unknown> {
   incident_gap: number;
 }
 
-/** [connections, bytes out, connection error, byte error] inherited by Space-Saving. */
-type Cell = [number, number, number, number];
 
 export interface FloodState {
   t0: number;
   /** Current window start and its per-destination summary. */
   ws: number;
-  d: Record<string, Cell>;
+  /**
+   * Destinations of the window in the order they took their slot (Space-Saving evicts the first
+   * smallest), and per slot [connections, bytes out, connection error, byte error] (errors
+   * inherited by Space-Saving) in `dc`. Only the first `dn` slots are the window's: a roll
+   * resets `dn` and later windows reuse the slots, so the arrays are allocated once per device.
+   */
+  dk: string[];
+  dc: number[];
   dn: number;
   /** Whether the current window fired or fell in a resume grace (not learned). */
   an: boolean;
@@ -52,7 +58,8 @@ export interface FloodState {
   /** Baseline: decaying peak connections / bytes to one destination per window. */
   pc: number;
   pb: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const SLOTS = 16;
@@ -89,6 +96,15 @@ export const flood: DetectorSpec<FloodParams> = {
 
 class FloodDetector implements DetectorInstance<FloodState> {
   readonly spec = flood;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<FloodState> = { state: undefined as unknown as FloodState, findings: NONE };
+
+  private result(s: FloodState, findings: FindingDraft[]): StepResult<FloodState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + SLOTS * (48 + 48) + MAX_OPEN * 140;
   private readonly decay: number;
@@ -105,7 +121,15 @@ class FloodDetector implements DetectorInstance<FloodState> {
   }
 
   init(ev: M2MEvent): FloodState {
-    return { t0: ev.ts, ws: this.windowStart(ev.ts), d: {}, dn: 0, an: false, lt: ev.ts, rs: -Infinity, tg: 0, pc: 0, pb: 0, inc: {} };
+    return { t0: ev.ts, ws: this.windowStart(ev.ts), dk: [], dc: [], dn: 0, an: false, lt: ev.ts, rs: -Infinity, tg: 0, pc: 0, pb: 0, inc: null };
+  }
+
+  revive(state: unknown): FloodState | undefined {
+    const o = state as Partial<Record<keyof FloodState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || !Array.isArray(o.dk) || typeof o.inc !== 'object') return undefined;
+    const dc = reviveNumbers(o.dc);
+    if (dc === undefined || dc.length !== 4 * o.dk.length || typeof o.dn !== 'number' || o.dn > o.dk.length) return undefined;
+    return { ...(o as FloodState), dc };
   }
 
   private windowStart(ts: number): number {
@@ -116,7 +140,7 @@ class FloodDetector implements DetectorInstance<FloodState> {
     const e = ev as ConnectionEvent;
     const p = this.p;
     if (e.ts >= s.ws + p.window) this.roll(s, e.ts);
-    else if (e.ts < s.ws) return { state: s, findings: NONE };
+    else if (e.ts < s.ws) return this.result(s, NONE);
     // Back from a silence (outage, reboot): store-and-forward devices flush their backlog to
     // their backend in a burst, which is not a flood.
     const gap = e.ts - s.lt;
@@ -128,47 +152,69 @@ class FloodDetector implements DetectorInstance<FloodState> {
     const bytes = typeof e.bytes_out === 'number' && e.bytes_out > 0 ? e.bytes_out : 0;
     // A large download (firmware image fetched in ranges) is the device pulling, not flooding.
     const bin = typeof e.bytes_in === 'number' ? e.bytes_in : 0;
-    if (bin >= DOWNLOAD_BYTES && bin >= 4 * bytes) return { state: s, findings: NONE };
-    let c = s.d[e.dst_ip];
-    if (c === undefined) {
-      if (s.dn < SLOTS) {
-        c = [0, 0, 0, 0];
-        s.dn++;
-      } else {
-        // Space-Saving: the newcomer takes the smallest slot and inherits its counts as error.
-        let minK = '';
-        let minV = Infinity;
-        for (const k in s.d) {
-          const v = s.d[k]![0];
-          if (v < minV) ((minV = v), (minK = k));
-        }
-        const old = s.d[minK]!;
-        delete s.d[minK];
-        c = [old[0], old[1], old[0], old[1]];
+    if (bin >= DOWNLOAD_BYTES && bin >= 4 * bytes) return this.result(s, NONE);
+    let dk = s.dk;
+    let dc = s.dc;
+    const dn = s.dn;
+    let c = -1;
+    for (let i = 0; i < dn; i++) {
+      if (dk[i] === e.dst_ip) {
+        c = i;
+        break;
       }
-      s.d[e.dst_ip] = c;
     }
-    c[0]++;
-    c[1] += bytes;
-    if (e.ts - s.t0 < p.learning) return { state: s, findings: NONE };
+    if (c < 0) {
+      let c0 = 0;
+      let c1 = 0;
+      if (dn < SLOTS) {
+        if (dn === dk.length) {
+          // Exact-length growth, once per device and slot: a push reserves 16+ spare slots.
+          dk = s.dk = dk.concat(e.dst_ip);
+          dc = s.dc = dc.concat(0, 0, 0, 0);
+        }
+        c = dn;
+        s.dn = dn + 1;
+      } else {
+        // Space-Saving: the newcomer takes the smallest slot and inherits its counts as error,
+        // and (as a key deleted and added) the last place in the order.
+        let min = 0;
+        for (let i = 1; i < dn; i++) if (dc[4 * i]! < dc[4 * min]!) min = i;
+        c0 = dc[4 * min]!;
+        c1 = dc[4 * min + 1]!;
+        for (let i = min; i < dn - 1; i++) {
+          dk[i] = dk[i + 1]!;
+          for (let j = 0; j < 4; j++) dc[4 * i + j] = dc[4 * i + 4 + j]!;
+        }
+        c = dn - 1;
+      }
+      dk[c] = e.dst_ip;
+      dc[4 * c] = c0;
+      dc[4 * c + 1] = c1;
+      dc[4 * c + 2] = c0;
+      dc[4 * c + 3] = c1;
+    }
+    c *= 4;
+    dc[c]!++;
+    dc[c + 1]! += bytes;
+    if (e.ts - s.t0 < p.learning) return this.result(s, NONE);
     if (e.ts - s.rs < RESUME_GRACE) {
       s.an = true;
-      return { state: s, findings: NONE };
+      return this.result(s, NONE);
     }
-    const conns = c[0] - c[2];
-    const sent = c[1] - c[3];
+    const conns = dc[c]! - dc[c + 2]!;
+    const sent = dc[c + 1]! - dc[c + 3]!;
     const thC = Math.max(p.min_connections, Math.ceil(p.factor * s.pc));
     const thB = Math.max(p.min_bytes, p.factor * s.pb);
     const rc = conns / thC;
     const rb = sent / thB;
-    if (rc < 1 && rb < 1) return { state: s, findings: NONE };
+    if (rc < 1 && rb < 1) return this.result(s, NONE);
     s.an = true;
     const f = this.finding(s, e, conns, sent, thC, thB, rc >= rb ? 'connections' : 'bytes', Math.max(rc, rb));
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    return this.result(s, f === null ? NONE : [f]);
   }
 
   /** Close the window: learn its busiest destination unless it fired, and start a new one. */
@@ -176,10 +222,11 @@ class FloodDetector implements DetectorInstance<FloodState> {
     if (!s.an) {
       let mc = 0;
       let mb = 0;
-      for (const k in s.d) {
-        const c = s.d[k]!;
-        if (c[0] - c[2] > mc) mc = c[0] - c[2];
-        if (c[1] - c[3] > mb) mb = c[1] - c[3];
+      const dc = s.dc;
+      const end = 4 * s.dn;
+      for (let j = 0; j < end; j += 4) {
+        if (dc[j]! - dc[j + 2]! > mc) mc = dc[j]! - dc[j + 2]!;
+        if (dc[j + 1]! - dc[j + 3]! > mb) mb = dc[j + 1]! - dc[j + 3]!;
       }
       // Windows with no traffic decay the peak too: elapsed windows since the last one.
       const gaps = Math.min(1e6, Math.max(1, Math.floor((ts - s.ws) / this.p.window)));
@@ -188,7 +235,6 @@ class FloodDetector implements DetectorInstance<FloodState> {
       s.pb = compact(Math.max(s.pb * k, mb));
     }
     s.ws = this.windowStart(ts);
-    s.d = {};
     s.dn = 0;
     s.an = false;
   }
@@ -200,9 +246,8 @@ class FloodDetector implements DetectorInstance<FloodState> {
     const external = !isInternalIp(e.dst_ip);
     const observed = by === 'connections' ? `${conns} connections to ${e.dst_ip} in ${win}` : `${fmtBytes(sent)} to ${e.dst_ip} in ${win}`;
     const usual = by === 'connections' ? `about ${fmt(s.pc)} connections` : `about ${fmtBytes(s.pb)}`;
-    const key = cappedKey(s.inc, e.dst_ip, MAX_OPEN);
-    return raiseThrottled(
-      s.inc,
+    const key = cappedKey((s.inc ??= {}), e.dst_ip, MAX_OPEN);
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,

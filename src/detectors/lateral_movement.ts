@@ -24,8 +24,10 @@ import type { IncidentBook } from './incident.js';
 import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { expireBefore, fmtDuration, ipv4ToInt, ipv6ToHextets, touchCapped } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import { fmtDuration, ipv4ToInt, ipv6ToHextets } from './util.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetProtected, peerSetProtectedKeys, peerSetRevive } from './peerset.js';
+import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveNumbers, strIndex, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
+import type { NumTimes, StrTimes } from './keyed.js';
 import type { PeerSet } from './peerset.js';
 
 export interface LateralMovementParams extends Record<string, unknown> {
@@ -44,12 +46,11 @@ export interface LateralMovementState {
   nets: PeerSet;
   hosts: PeerSet;
   /** Window: new off-segment hosts → last seen, their ports → last seen, failed-auth times. */
-  wh: Record<string, number>;
-  whn: number;
-  wp: Record<string, number>;
-  wpn: number;
+  wh: StrTimes;
+  wp: NumTimes;
   wf: number[];
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const MAX_WINDOW_HOSTS = 64;
@@ -118,7 +119,29 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
   }
 
   init(ev: M2MEvent): LateralMovementState {
-    return { t0: ev.ts, c: 0, nets: peerSetNew(), hosts: peerSetNew(), wh: {}, whn: 0, wp: {}, wpn: 0, wf: [], inc: {} };
+    return { t0: ev.ts, c: 0, nets: peerSetNew(), hosts: peerSetNew(), wh: strTimesNew(), wp: numTimesNew(), wf: [], inc: null };
+  }
+
+  revive(state: unknown): LateralMovementState | undefined {
+    const o = state as Partial<Record<keyof LateralMovementState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.c !== 'number' || typeof o.inc !== 'object') return undefined;
+    const nets = peerSetRevive(o.nets);
+    const hosts = peerSetRevive(o.hosts);
+    const wh = strTimesRevive(o.wh);
+    const wp = numTimesRevive(o.wp);
+    const wf = reviveNumbers(o.wf);
+    if (nets === undefined || hosts === undefined || wh === undefined || wp === undefined || wf === undefined) return undefined;
+    return { t0: o.t0, c: o.c, nets, hosts, wh, wp, wf, inc: o.inc as IncidentBook | null };
+  }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<LateralMovementState> = { state: undefined as unknown as LateralMovementState, findings: NONE };
+
+  private result(s: LateralMovementState, findings: FindingDraft[]): StepResult<LateralMovementState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
   }
 
   step(s: LateralMovementState, ev: M2MEvent): StepResult<LateralMovementState> {
@@ -126,23 +149,24 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
     const p = this.p;
     if (s.c < 1e9) s.c++;
     const seg = internalSegment(e.dst_ip);
-    if (seg === undefined) return { state: s, findings: NONE };
+    if (seg === undefined) return this.result(s, NONE);
     const minute = Math.floor(e.ts / 60_000);
     const learning = e.ts - s.t0 < p.learning || s.c < p.min_connections;
     if (learning) {
-      peerSetProtect(s.nets, seg, minute, MAX_NETS);
-      peerSetProtect(s.hosts, e.dst_ip, minute, p.max_hosts);
-      return { state: s, findings: NONE };
+      s.nets = peerSetProtect(s.nets, seg, minute, MAX_NETS);
+      s.hosts = peerSetProtect(s.hosts, e.dst_ip, minute, p.max_hosts);
+      return this.result(s, NONE);
     }
     const own = e.src_ip ? internalSegment(e.src_ip) : undefined;
-    const offSegment = seg !== own && s.nets.p[seg] === undefined;
-    const inWindow = s.wh[e.dst_ip] !== undefined && e.ts - s.wh[e.dst_ip]! <= p.window;
+    const offSegment = seg !== own && !peerSetProtected(s.nets, seg);
+    const wi = strIndex(s.wh, e.dst_ip);
+    const inWindow = wi >= 0 && e.ts - s.wh.t[wi]! <= p.window;
     let out: FindingDraft[] = NONE;
     if (offSegment && (inWindow || !peerSetHas(s.hosts, e.dst_ip))) {
       const from = e.ts - p.window;
-      if (s.whn >= MAX_WINDOW_HOSTS) s.whn = expireBefore(s.wh, from);
-      s.whn = touchCapped(s.wh, s.whn, e.dst_ip, e.ts, MAX_WINDOW_HOSTS);
-      s.wpn = touchCapped(s.wp, s.wpn, String(e.dst_port), e.ts, MAX_WINDOW_PORTS);
+      if (s.wh.k.length >= MAX_WINDOW_HOSTS) expireBefore(s.wh, from);
+      strTouchCapped(s.wh, e.dst_ip, e.ts, MAX_WINDOW_HOSTS);
+      numTouchCapped(s.wp, e.dst_port, e.ts, MAX_WINDOW_PORTS);
       if (e.auth === 'failed') {
         s.wf.push(e.ts);
         if (s.wf.length > MAX_FAILS) s.wf.shift();
@@ -150,20 +174,19 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
       const f = this.finding(s, e, from);
       if (f !== null) out = [f];
     }
-    peerSetTouch(s.hosts, e.dst_ip, minute, p.max_hosts);
+    s.hosts = peerSetTouch(s.hosts, e.dst_ip, minute, p.max_hosts);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 
   private finding(s: LateralMovementState, e: ConnectionEvent, from: number): FindingDraft | null {
-    s.whn = expireBefore(s.wh, from);
-    s.wpn = expireBefore(s.wp, from);
+    const hosts = expireBefore(s.wh, from);
+    expireBefore(s.wp, from);
     while (s.wf.length > 0 && s.wf[0]! <= from) s.wf.shift();
-    const hosts = s.whn;
-    const ports = Object.keys(s.wp);
+    const ports = s.wp.k.map(String);
     const admin = ports.filter((x) => this.sensitive.has(Number(x)));
     const fails = s.wf.length;
     let score = 0.35;
@@ -173,12 +196,11 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
     if (ports.length >= 3) score += 0.05;
     score = Math.min(0.95, Math.round(score * 1000) / 1000);
     const win = fmtDuration(this.p.window);
-    const sample = Object.keys(s.wh).slice(-6);
-    const known = Object.keys(s.nets.p).slice(0, 4).map((n) => (n.includes(':') ? `${n}::/64` : `${n}.0/24`));
+    const sample = s.wh.k.slice(-6);
+    const known = peerSetProtectedKeys(s.nets).slice(0, 4).map((n) => (n.includes(':') ? `${n}::/64` : `${n}.0/24`));
     const traits = [admin.length > 0 ? `on administration/ICS ports (${admin.join(', ')})` : `on ports ${ports.slice(0, 5).join(', ')}`];
     if (fails > 0) traits.push(`with ${fails}${fails >= MAX_FAILS ? '+' : ''} failed logins`);
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: 'off_segment',

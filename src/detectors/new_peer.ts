@@ -19,7 +19,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, isInternalIp } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch } from './peerset.js';
+import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetKeys, peerSetRevive, peerSetSize } from './peerset.js';
 import type { PeerSet } from './peerset.js';
 
 export interface NewPeerParams extends Record<string, unknown> {
@@ -45,7 +45,8 @@ export interface NewPeerState {
   k: PeerSet;
   ip: PeerSet;
   po: PeerSet;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 /** Counts halve past this many connections so novelty rates follow the device's present. */
@@ -93,8 +94,23 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
   }
 
   init(ev: M2MEvent): NewPeerState {
-    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: peerSetNew(), ip: peerSetNew(), po: peerSetNew(), inc: {} };
+    return { t0: ev.ts, n: 0, ni: 0, npt: 0, nk: 0, pub: 0, k: peerSetNew(), ip: peerSetNew(), po: peerSetNew(), inc: null };
   }
+
+  revive(state: unknown): NewPeerState | undefined {
+    const o = state as Partial<Record<keyof NewPeerState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
+    const t0 = o.t0, n = o.n, ni = o.ni, npt = o.npt, nk = o.nk, pub = o.pub;
+    if (typeof t0 !== 'number' || typeof n !== 'number' || typeof ni !== 'number' || typeof npt !== 'number' || typeof nk !== 'number' || typeof pub !== 'number') return undefined;
+    const k = peerSetRevive(o.k);
+    const ip = peerSetRevive(o.ip);
+    const po = peerSetRevive(o.po);
+    if (k === undefined || ip === undefined || po === undefined) return undefined;
+    return { t0, n, ni, npt, nk, pub, k, ip, po, inc: o.inc as IncidentBook | null };
+  }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<NewPeerState> = { state: undefined as unknown as NewPeerState, findings: NONE };
 
   step(s: NewPeerState, ev: M2MEvent): StepResult<NewPeerState> {
     const e = ev as ConnectionEvent;
@@ -118,11 +134,10 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
       if (external && s.pub === 0) pr *= 1 / d;
       const score = Math.min(MAX_SCORE, clamp01(scoreFromP(pr)));
       if (score >= p.min_score) {
-        const ports = Object.keys(s.po.p).concat(Object.keys(s.po.q)).slice(0, 5).join(', ');
+        const ports = peerSetKeys(s.po).slice(0, 5).join(', ');
         const what = newPort ? 'a new port' : newIp ? 'a new host on a familiar port' : 'a new host/port pair';
         findings = [
-          raise(
-            s.inc,
+          raise((s.inc ??= {}),
             {
               detector: this.id,
               key,
@@ -131,8 +146,8 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
               ts: e.ts,
               score,
               observed: `${key}/${e.protocol}${e.app_protocol ? ` (${e.app_protocol})` : ''}`,
-              expected: `${s.k.pn + s.k.qn} known peers on ports ${ports || 'none'}`,
-              explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${s.k.pn + s.k.qn} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
+              expected: `${peerSetSize(s.k)} known peers on ports ${ports || 'none'}`,
+              explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${peerSetSize(s.k)} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
               evidence: {
                 peer: key,
                 dst_ip: e.dst_ip,
@@ -144,7 +159,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
                 external,
                 first_external: external && s.pub === 0,
                 p_value: compact(pr),
-                known_peers: s.k.pn + s.k.qn,
+                known_peers: peerSetSize(s.k),
                 connections_seen: seenBefore,
               },
               mitre: newPeer.mitre,
@@ -153,11 +168,10 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
           ),
         ];
       }
-    } else if (!newKey && !learning && isOpen(s.inc, key, e.ts, p.incident_gap)) {
+    } else if (!newKey && !learning && s.inc !== null && isOpen(s.inc, key, e.ts, p.incident_gap)) {
       // Repeat contact with a peer that is still an open incident extends it.
       findings = [
-        raise(
-          s.inc,
+        raise((s.inc ??= {}),
           {
             detector: this.id,
             key,
@@ -166,7 +180,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
             ts: e.ts,
             score: 0,
             observed: `${key}/${e.protocol}`,
-            expected: `${s.k.pn + s.k.qn} known peers`,
+            expected: `${peerSetSize(s.k)} known peers`,
             explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
             evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
             mitre: newPeer.mitre,
@@ -192,14 +206,17 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
     }
     // Whatever the device uses while it is learned is its normal, even if seen only once.
     const touch = learning ? peerSetProtect : peerSetTouch;
-    touch(s.k, key, minute, p.max_peers);
-    touch(s.ip, e.dst_ip, minute, p.max_peers);
-    touch(s.po, portKey, minute, p.max_ports);
+    s.k = touch(s.k, key, minute, p.max_peers);
+    s.ip = touch(s.ip, e.dst_ip, minute, p.max_peers);
+    s.po = touch(s.po, portKey, minute, p.max_ports);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings };
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
   }
 }
 

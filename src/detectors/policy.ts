@@ -28,7 +28,8 @@ export interface PolicyParams extends Record<string, unknown> {
 }
 
 export interface PolicyState {
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const MAX_OPEN = 32;
@@ -98,6 +99,15 @@ export const policy: DetectorSpec<PolicyParams> = {
 
 class PolicyDetector implements DetectorInstance<PolicyState> {
   readonly spec = policy;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<PolicyState> = { state: undefined as unknown as PolicyState, findings: NONE };
+
+  private result(s: PolicyState, findings: FindingDraft[]): StepResult<PolicyState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes = 32 + (MAX_OPEN + 8) * 130;
   private readonly tlsPorts: Set<number>;
   private readonly tlsApps: Set<string>;
@@ -126,22 +136,21 @@ class PolicyDetector implements DetectorInstance<PolicyState> {
   }
 
   init(): PolicyState {
-    return { inc: {} };
+    return { inc: null };
   }
 
   step(s: PolicyState, ev: M2MEvent): StepResult<PolicyState> {
     const out: FindingDraft[] = [];
     if (ev.type === 'connection') this.connection(s, ev, out);
     if (typeof ev.firmware === 'string') this.firmware(s, ev, out);
-    closeStale(s.inc, ev.ts, this.p.incident_gap);
-    return { state: s, findings: out.length ? out : NONE };
+    if (s.inc !== null) closeStale(s.inc, ev.ts, this.p.incident_gap);
+    return this.result(s, out.length ? out : NONE);
   }
 
   private push(s: PolicyState, out: FindingDraft[], ev: M2MEvent, key: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>, mitre: string[]): void {
     // Bound the book: past MAX_OPEN distinct targets, further ones share one incident per rule.
-    const k = cappedKey(s.inc, key, MAX_OPEN, `${key.slice(0, key.indexOf(':'))}:*`);
-    const f = raiseThrottled(
-      s.inc,
+    const k = cappedKey((s.inc ??= {}), key, MAX_OPEN, `${key.slice(0, key.indexOf(':'))}:*`);
+    const f = raiseThrottled((s.inc ??= {}),
       { detector: this.id, key: k, device_id: ev.device_id, device_class: ev.device_class, ts: ev.ts, score, observed, expected, explanation, evidence: { rule: key.slice(0, key.indexOf(':')), ...evidence }, mitre },
       this.p.incident_gap,
     );

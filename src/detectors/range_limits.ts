@@ -21,7 +21,8 @@ export interface RangeLimitsParams extends Record<string, unknown> {
 }
 
 export interface RangeLimitsState {
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const LIMIT_SCHEMA = {
@@ -62,6 +63,15 @@ export const rangeLimits: DetectorSpec<RangeLimitsParams> = {
 
 class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   readonly spec = rangeLimits;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<RangeLimitsState> = { state: undefined as unknown as RangeLimitsState, findings: NONE };
+
+  private result(s: RangeLimitsState, findings: FindingDraft[]): StepResult<RangeLimitsState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   /** One open incident per limited metric. */
   readonly maxStateBytes: number;
   /** Resolved limits per device class; derived from params only, so caching keeps purity. */
@@ -90,7 +100,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   }
 
   init(): RangeLimitsState {
-    return { inc: {} };
+    return { inc: null };
   }
 
   step(s: RangeLimitsState, ev: M2MEvent): StepResult<RangeLimitsState> {
@@ -112,8 +122,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
       // Just past a limit is often a sensor at the edge of its range; far past it is not physics.
       const score = excess > 0.5 ? 0.8 : excess > 0.1 ? 0.7 : 0.6;
       const allowed = `${lo !== undefined ? fmt(lo) : '-∞'}..${hi !== undefined ? fmt(hi) : '∞'}`;
-      const f = raiseThrottled(
-        s.inc,
+      const f = raiseThrottled((s.inc ??= {}),
         {
           detector: this.id,
           key: name,
@@ -135,7 +144,7 @@ class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
       closeStale(s.inc, e.ts, this.p.incident_gap);
       break;
     }
-    return { state: s, findings: out ?? NONE };
+    return this.result(s, out ?? NONE);
   }
 }
 

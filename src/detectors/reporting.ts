@@ -38,10 +38,11 @@ export interface ReportingState {
   /** Log10 inter-arrival (ms): robust baseline and fast EWMA. */
   r: RobustStat;
   f: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
   /** Longest ordinary interval (ms) and when it was seen; it decays with LONG_HALF_LIFE. */
-  lm?: number;
-  lmt?: number;
+  lm: number;
+  lmt: number;
 }
 
 const FAST_ALPHA = 0.1;
@@ -87,6 +88,15 @@ export const reporting: DetectorSpec<ReportingParams> = {
 
 class ReportingDetector implements DetectorInstance<ReportingState> {
   readonly spec = reporting;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<ReportingState> = { state: undefined as unknown as ReportingState, findings: NONE };
+
+  private result(s: ReportingState, findings: FindingDraft[]): StepResult<ReportingState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200 + 2 * 22;
 
   constructor(
@@ -99,27 +109,37 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   }
 
   init(ev: M2MEvent): ReportingState {
-    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: {}, lm: undefined, lmt: undefined };
+    // NaN, not undefined, for "none yet": a field first written undefined is stored tagged, and
+    // every number written to it then allocates a heap box.
+    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN };
+  }
+
+  /** lm/lmt were optional fields (absent in JSON) and are NaN now (null in JSON). */
+  revive(state: unknown): ReportingState | undefined {
+    const o = state as Record<string, unknown> | null;
+    if (typeof o !== 'object' || o === null || typeof o.r !== 'object' || o.r === null || typeof o.inc !== 'object') return undefined;
+    const num = (x: unknown) => (typeof x === 'number' ? x : NaN);
+    return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt) };
   }
 
   step(s: ReportingState, e: M2MEvent): StepResult<ReportingState> {
     const p = this.p;
     let out: FindingDraft[] | null = null;
-    const sil = s.inc.silence;
+    const sil = s.inc?.silence;
     if (sil !== undefined && e.ts > sil.last_ts) {
       // The device is back: one last update with the real length of the silence.
       const gap = e.ts - s.lt;
-      const f = raiseThrottled(s.inc, this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 0);
-      delete s.inc.silence;
+      const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, e.device_id, e.device_class, e.ts, gap, true), SILENCE_GAP, 0);
+      delete s.inc?.silence;
       if (f !== null) (out ??= []).push(f);
     }
     if (!(e.ts > s.lt)) {
       if (s.lt === Number.NEGATIVE_INFINITY) s.lt = e.ts;
-      return { state: s, findings: out ?? NONE };
+      return this.result(s, out ?? NONE);
     }
     const d = e.ts - s.lt;
     s.lt = e.ts;
-    if (d > 0.5 * (s.lm ?? 0) && Number.isFinite(d) && (!robustReady(s.r) || s.r.n < p.min_samples || d < this.silenceAfter(s, e.ts - d))) {
+    if (d > 0.5 * (s.lm === s.lm ? s.lm : 0) && Number.isFinite(d) && (!robustReady(s.r) || s.r.n < p.min_samples || d < this.silenceAfter(s, e.ts - d))) {
       if (d >= this.longest(s, e.ts)) {
         s.lm = d;
         s.lmt = e.ts;
@@ -130,7 +150,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
       robustUpdate(s.r, lx, p.window);
       s.f = s.r.c;
       if (robustReady(s.r)) s.f = s.r.c;
-      return { state: s, findings: out ?? NONE };
+      return this.result(s, out ?? NONE);
     }
     const dl = lx - s.r.c;
     const cl = dl > LOG_CLIP ? LOG_CLIP : dl < -LOG_CLIP ? -LOG_CLIP : dl;
@@ -145,8 +165,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
       const usual = Math.pow(10, s.r.c);
       const now = Math.pow(10, s.f);
       const score = Math.min(0.6, 0.3 + 0.1 * Math.log2(factor / p.rate_factor + 1));
-      const f = raiseThrottled(
-        s.inc,
+      const f = raiseThrottled((s.inc ??= {}),
         {
           detector: this.id,
           key: 'rate',
@@ -163,8 +182,8 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
         p.incident_gap,
       );
       if (f !== null) (out ??= []).push(f);
-    } else if (!anomalous && s.inc.rate !== undefined && e.ts - s.inc.rate.last_ts > p.incident_gap) delete s.inc.rate;
-    return { state: s, findings: out ?? NONE };
+    } else if (!anomalous && s.inc?.rate !== undefined && e.ts - s.inc?.rate.last_ts > p.incident_gap) delete s.inc?.rate;
+    return this.result(s, out ?? NONE);
   }
 
   /** Silence threshold: silence_factor × a long normal interval (≈ p98 in log space). */
@@ -176,8 +195,8 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   /** The longest ordinary interval, decayed to `now`. */
   private longest(s: ReportingState, now: number): number {
     const lm = s.lm;
-    if (lm === undefined) return 0;
-    const age = now - (s.lmt ?? now);
+    if (lm !== lm) return 0;
+    const age = now - (s.lmt === s.lmt ? s.lmt : now);
     return age > 0 ? lm * Math.pow(0.5, age / LONG_HALF_LIFE) : lm;
   }
 
@@ -192,11 +211,11 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   }
 
   tick(s: ReportingState, deviceId: string, deviceClass: string, ctx: StepContext): StepResult<ReportingState> {
-    if (!robustReady(s.r) || s.r.n < this.p.min_samples || !Number.isFinite(ctx.watermark)) return { state: s, findings: NONE };
+    if (!robustReady(s.r) || s.r.n < this.p.min_samples || !Number.isFinite(ctx.watermark)) return this.result(s, NONE);
     const gap = ctx.watermark - s.lt;
-    if (gap < this.silenceAfter(s, s.lt)) return { state: s, findings: NONE };
-    const f = raiseThrottled(s.inc, this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
-    return { state: s, findings: f === null ? NONE : [f] };
+    if (gap < this.silenceAfter(s, s.lt)) return this.result(s, NONE);
+    const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, deviceId, deviceClass, ctx.watermark, gap, false), SILENCE_GAP, 30 * 60_000);
+    return this.result(s, f === null ? NONE : [f]);
   }
 
   private silenceDraft(s: ReportingState, deviceId: string, deviceClass: string, ts: number, gap: number, ended: boolean) {

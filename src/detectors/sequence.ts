@@ -15,6 +15,7 @@ import type { IncidentBook } from './incident.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, fmtDuration } from './util.js';
+import { reviveNumbers } from './keyed.js';
 
 export interface SequenceParams extends Record<string, unknown> {
   min_gap: number;
@@ -24,18 +25,38 @@ export interface SequenceParams extends Record<string, unknown> {
   incident_gap: number;
 }
 
+/**
+ * Flat numeric state `a` (unboxed doubles, updated without allocating):
+ *
+ * | index        | field                                                        |
+ * |--------------|--------------------------------------------------------------|
+ * | MX           | highest sequence number                                      |
+ * | MT           | its time                                                     |
+ * | RI           | next ring slot to overwrite once the ring is full            |
+ * | N            | messages seen                                                |
+ * | RN           | ring entries in use (≤ replay_window)                        |
+ * | HDR + 2i, +1 | ring of recent (seq, ts); slots at and past RN are spare (NaN) |
+ *
+ * The ring grows RING_CHUNK entries at a time to the exact length (push would reserve 16 spare
+ * slots per growth), so a young device does not carry a full window of spare capacity.
+ */
+const MX = 0;
+const MT = 1;
+const RI = 2;
+const N = 3;
+const RN = 4;
+const HDR = 5;
+const RING_CHUNK = 8;
+/** Pushed, not new Array(n).fill: that array would be holey, and so would every ring grown from it. */
+const SPARE: number[] = [];
+for (let i = 0; i < 2 * RING_CHUNK; i++) SPARE.push(NaN);
+
 export interface SequenceState {
-  /** Highest sequence number and its time. */
-  mx: number;
-  mt: number;
-  /** Ring of recent (seq, ts). */
-  rs: number[];
-  rt: number[];
-  ri: number;
+  a: number[];
   /** Times of recent resets. */
   rz: number[];
-  n: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 export const sequence: DetectorSpec<SequenceParams> = {
@@ -79,61 +100,88 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
   }
 
   init(): SequenceState {
-    return { mx: -1, mt: 0, rs: [], rt: [], ri: 0, rz: [], n: 0, inc: {} };
+    const a = [-1, 0, 0, 0, 0].concat(SPARE);
+    return { a, rz: [], inc: null };
+  }
+
+  revive(state: unknown): SequenceState | undefined {
+    const o = state as Partial<Record<keyof SequenceState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || !Array.isArray(o.a) || typeof o.inc !== 'object') return undefined;
+    const rz = reviveNumbers(o.rz);
+    if (rz === undefined || o.a.length < HDR || (o.a.length - HDR) % 2 !== 0) return undefined;
+    const a: number[] = [];
+    for (const x of o.a as unknown[]) {
+      if (x === null) a.push(NaN);
+      else if (typeof x === 'number') a.push(x);
+      else return undefined;
+    }
+    return { a, rz, inc: o.inc as IncidentBook | null };
+  }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<SequenceState> = { state: undefined as unknown as SequenceState, findings: NONE };
+
+  private result(s: SequenceState, findings: FindingDraft[]): StepResult<SequenceState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
   }
 
   step(s: SequenceState, ev: M2MEvent): StepResult<SequenceState> {
     const e = ev as TelemetryEvent;
     const q = e.seq!;
     const p = this.p;
+    let a = s.a;
     let f: FindingDraft | null = null;
-    if (s.n === 0) {
-      this.remember(s, q, e.ts);
-      s.mx = q;
-      s.mt = e.ts;
-      s.n = 1;
-      return { state: s, findings: NONE };
+    if (a[N] === 0) {
+      a = this.remember(s, q, e.ts);
+      a[MX] = q;
+      a[MT] = e.ts;
+      a[N] = 1;
+      return this.result(s, NONE);
     }
-    s.n++;
-    if (q <= p.reset_below && (q < s.mx - 1 || (q === 0 && q < s.mx)) && e.ts >= s.mt) {
+    a[N]!++;
+    if (q <= p.reset_below && (q < a[MX]! - 1 || (q === 0 && q < a[MX]!)) && e.ts >= a[MT]!) {
       // A counter restart (reboot, firmware update) in event-time order begins a new epoch: the
       // numbers of the previous epoch come round again and are not replays of it. A restart to 0
       // is one even when the epoch before it was only a message or two long (two reboots within
       // a few sparse heartbeats: a downgrade and its re-flash).
-      return { state: s, findings: this.reset(s, e, q) };
+      return this.result(s, this.reset(s, e, q));
     }
     let seenAt = -1;
-    for (let i = 0; i < s.rs.length; i++) {
-      if (s.rs[i] === q) {
-        seenAt = s.rt[i]!;
+    const end = HDR + 2 * a[RN]!;
+    for (let i = HDR; i < end; i += 2) {
+      if (a[i] === q) {
+        seenAt = a[i + 1]!;
         if (seenAt === e.ts) break;
       }
     }
-    if (seenAt === e.ts) return { state: s, findings: NONE }; // duplicate delivery
+    if (seenAt === e.ts) return this.result(s, NONE); // duplicate delivery
     if (seenAt >= 0) {
       const ago = Math.abs(e.ts - seenAt);
       f = this.raise(s, e, 'replay', 0.7, `seq ${q} repeated`, 'each seq once', `${e.device_id} (${e.device_class}) sent seq ${q} again ${fmtDuration(ago)} after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.`, { seq: q, first_ts: seenAt, apart_ms: ago });
-    } else if (q > s.mx) {
-      const missing = q - s.mx - 1;
+    } else if (q > a[MX]!) {
+      const missing = q - a[MX]! - 1;
       if (missing >= p.min_gap) {
         const score = missing >= 10 * p.min_gap ? 0.45 : 0.3;
-        f = this.raise(s, e, 'gap', score, `${missing} messages missing`, `seq ${s.mx + 1}`, `${e.device_id} (${e.device_class}) jumped from seq ${s.mx} to ${q} (${missing} messages missing over ${fmtDuration(e.ts - s.mt)}); check the link for loss, and if the device was online meanwhile, look for messages injected with a guessed counter.`, { seq: q, previous_max: s.mx, missing });
+        f = this.raise(s, e, 'gap', score, `${missing} messages missing`, `seq ${a[MX]! + 1}`, `${e.device_id} (${e.device_class}) jumped from seq ${a[MX]!} to ${q} (${missing} messages missing over ${fmtDuration(e.ts - a[MT]!)}); check the link for loss, and if the device was online meanwhile, look for messages injected with a guessed counter.`, { seq: q, previous_max: a[MX]!, missing });
       }
-      s.mx = q;
-      s.mt = e.ts;
-    } else if (s.mx - q <= p.replay_window) {
+      a[MX] = q;
+      a[MT] = e.ts;
+    } else if (a[MX]! - q <= p.replay_window) {
       // A late message filling a recent hole.
     } else {
-      f = this.raise(s, e, 'rollback', 0.6, `seq ${q} after ${s.mx}`, `> ${s.mx}`, `${e.device_id} (${e.device_class}) went back from seq ${s.mx} to ${q} without a reset; treat this as possible replayed traffic or a second device using this identity and compare the source addresses.`, { seq: q, previous_max: s.mx, back_by: s.mx - q });
-      s.mx = q;
-      s.mt = e.ts;
+      f = this.raise(s, e, 'rollback', 0.6, `seq ${q} after ${a[MX]!}`, `> ${a[MX]!}`, `${e.device_id} (${e.device_class}) went back from seq ${a[MX]!} to ${q} without a reset; treat this as possible replayed traffic or a second device using this identity and compare the source addresses.`, { seq: q, previous_max: a[MX]!, back_by: a[MX]! - q });
+      a[MX] = q;
+      a[MT] = e.ts;
     }
     this.remember(s, q, e.ts);
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, Math.max(p.incident_gap, DAY_MS));
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    return this.result(s, f === null ? NONE : [f]);
   }
 
   private reset(s: SequenceState, e: TelemetryEvent, q: number): FindingDraft[] {
@@ -143,33 +191,45 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
     s.rz.push(e.ts);
     let f: FindingDraft | null = null;
     if (s.rz.length > p.max_resets) {
-      f = this.raise(s, e, 'resets', 0.35, `${s.rz.length} counter resets in 24h`, `≤ ${p.max_resets} per day`, `${e.device_id} (${e.device_class}) restarted its sequence counter ${s.rz.length} times in 24h (last from ${s.mx} to ${q}); check for a reboot loop, power problems or repeated tampering.`, { seq: q, previous_max: s.mx, resets_24h: s.rz.length });
+      f = this.raise(s, e, 'resets', 0.35, `${s.rz.length} counter resets in 24h`, `≤ ${p.max_resets} per day`, `${e.device_id} (${e.device_class}) restarted its sequence counter ${s.rz.length} times in 24h (last from ${s.a[MX]!} to ${q}); check for a reboot loop, power problems or repeated tampering.`, { seq: q, previous_max: s.a[MX]!, resets_24h: s.rz.length });
       s.rz.shift();
     }
-    s.mx = q;
-    s.mt = e.ts;
-    s.rs.length = 0;
-    s.rt.length = 0;
-    s.ri = 0;
+    const a = s.a;
+    a[MX] = q;
+    a[MT] = e.ts;
+    // The spare slots keep their stale pairs: only the first RN entries are read.
+    a[RN] = 0;
+    a[RI] = 0;
     this.remember(s, q, e.ts);
     return f === null ? NONE : [f];
   }
 
-  private remember(s: SequenceState, q: number, ts: number): void {
-    if (s.rs.length < this.p.replay_window) {
-      s.rs.push(q);
-      s.rt.push(ts);
-      return;
+  /** Returns s.a, which is a new, longer array when the ring had to grow. */
+  private remember(s: SequenceState, q: number, ts: number): number[] {
+    let a = s.a;
+    const w = this.p.replay_window;
+    const rn = a[RN]!;
+    if (rn < w) {
+      let at = HDR + 2 * rn;
+      if (at >= a.length) {
+        const more = Math.min(RING_CHUNK, w - rn);
+        a = s.a = a.concat(more === RING_CHUNK ? SPARE : SPARE.slice(0, 2 * more));
+      }
+      a[at++] = q;
+      a[at] = ts;
+      a[RN] = rn + 1;
+      return a;
     }
-    s.rs[s.ri] = q;
-    s.rt[s.ri] = ts;
-    s.ri = (s.ri + 1) % this.p.replay_window;
+    const at = HDR + 2 * a[RI]!;
+    a[at] = q;
+    a[at + 1] = ts;
+    a[RI] = (a[RI]! + 1) % w;
+    return a;
   }
 
   private raise(s: SequenceState, e: TelemetryEvent, kind: string, score: number, observed: string, expected: string, explanation: string, evidence: Record<string, unknown>): FindingDraft | null {
     const key = kind === 'replay' || kind === 'rollback' ? IDENTITY : kind;
-    return raiseThrottled(
-      s.inc,
+    return raiseThrottled((s.inc ??= {}),
       { detector: this.id, key, device_id: e.device_id, device_class: e.device_class, ts: e.ts, score, observed, expected, explanation, evidence: { kind, ...evidence }, mitre: key === 'gap' ? ['T0829'] : key === 'resets' ? ['T0816'] : sequence.mitre },
       // A reboot loop spans hours; keep it one incident for the day it is counted over.
       key === 'resets' ? Math.max(this.p.incident_gap, DAY_MS) : this.p.incident_gap,

@@ -23,6 +23,7 @@ import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmt, fmtDuration } from './util.js';
+import { reviveNumbers } from './keyed.js';
 
 export interface TlsDowngradeParams extends Record<string, unknown> {
   learning: number;
@@ -32,16 +33,25 @@ export interface TlsDowngradeParams extends Record<string, unknown> {
   incident_gap: number;
 }
 
-/** [TLS sessions, plaintext sessions, last seen (minutes)]. */
-type Tally = [number, number, number];
-
+/**
+ * The tallied keys as parallel arrays, in the order they were first tallied (eviction breaks ties
+ * by it), so that no key string is built per event: key i is the port `kp[i]` over transport
+ * `ks[i]` (kind PORT), the application protocol `ks[i]` (APP) or the destination host `ks[i]`
+ * (HOST). `c` holds [TLS sessions, plaintext sessions, last seen (minutes)] per key.
+ */
 export interface TlsDowngradeState {
   t0: number;
-  /** "p:443/tcp", "a:mqtt", "h:10.1.0.10" → tally. */
-  m: Record<string, Tally>;
-  n: number;
-  inc: IncidentBook;
+  kd: number[];
+  kp: number[];
+  ks: string[];
+  c: number[];
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
+
+const PORT = 0;
+const APP = 1;
+const HOST = 2;
 
 /** Tallies halve past this many sessions so the share follows the device's present. */
 const HALVE_AT = 2048;
@@ -94,13 +104,42 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
   }
 
   init(ev: M2MEvent): TlsDowngradeState {
-    return { t0: ev.ts, m: {}, n: 0, inc: {} };
+    return { t0: ev.ts, kd: [], kp: [], ks: [], c: [], inc: null };
+  }
+
+  revive(state: unknown): TlsDowngradeState | undefined {
+    const o = state as Partial<Record<keyof TlsDowngradeState, unknown>> | null;
+    if (typeof o !== 'object' || o === null || typeof o.t0 !== 'number' || typeof o.inc !== 'object' || !Array.isArray(o.ks)) return undefined;
+    const kd = reviveNumbers(o.kd);
+    const kp = reviveNumbers(o.kp);
+    const c = reviveNumbers(o.c);
+    const ks: string[] = [];
+    for (const k of o.ks as unknown[]) {
+      if (typeof k !== 'string') return undefined;
+      ks.push(k);
+    }
+    const n = ks.length;
+    if (kd === undefined || kp === undefined || c === undefined || kd.length !== n || kp.length !== n || c.length !== 3 * n) return undefined;
+    return { t0: o.t0, kd, kp, ks, c, inc: o.inc as IncidentBook | null };
+  }
+
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<TlsDowngradeState> = { state: undefined as unknown as TlsDowngradeState, findings: NONE };
+
+  /** Index of a key, or -1. */
+  private static find(s: TlsDowngradeState, kind: number, port: number, str: string): number {
+    const kd = s.kd;
+    for (let i = 0; i < kd.length; i++) if (kd[i] === kind && s.ks[i] === str && s.kp[i] === port) return i;
+    return -1;
   }
 
   /** The key is "always TLS" under this device's history; returns its TLS count or 0. */
-  private established(t: Tally | undefined): number {
-    if (t === undefined || t[0] < this.p.min_tls_sessions) return 0;
-    return t[1] <= this.p.max_plain_share * (t[0] + t[1]) ? t[0] : 0;
+  private established(s: TlsDowngradeState, i: number): number {
+    if (i < 0) return 0;
+    const tls = s.c[3 * i]!;
+    const plain = s.c[3 * i + 1]!;
+    if (tls < this.p.min_tls_sessions) return 0;
+    return plain <= this.p.max_plain_share * (tls + plain) ? tls : 0;
   }
 
   step(s: TlsDowngradeState, ev: M2MEvent): StepResult<TlsDowngradeState> {
@@ -108,74 +147,82 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
     const p = this.p;
     const minute = Math.floor(e.ts / 60_000);
     const app = e.app_protocol ? e.app_protocol.toLowerCase() : undefined;
-    const kPort = `p:${e.dst_port}/${e.protocol}`;
-    const kApp = app !== undefined ? `a:${app}` : undefined;
-    const kHost = `h:${e.dst_ip}`;
-    const incKey = `${e.dst_ip}:${e.dst_port}`;
+    const F = TlsDowngradeDetector.find;
     let out: FindingDraft[] = NONE;
     let suppressLearning = false;
 
     if (e.tls === false && e.ts - s.t0 >= p.learning) {
+      const incKey = `${e.dst_ip}:${e.dst_port}`;
       // The most specific always-TLS key wins: the same port, then the protocol, then the host.
       let level: Level | undefined;
       let n = 0;
-      if ((n = this.established(s.m[kPort])) > 0) level = 'port';
-      else if (kApp !== undefined && (n = this.established(s.m[kApp])) > 0) level = 'app';
-      else if ((n = this.established(s.m[kHost])) > 0) level = 'host';
+      if ((n = this.established(s, F(s, PORT, e.dst_port, e.protocol))) > 0) level = 'port';
+      else if (app !== undefined && (n = this.established(s, F(s, APP, 0, app))) > 0) level = 'app';
+      else if ((n = this.established(s, F(s, HOST, 0, e.dst_ip))) > 0) level = 'host';
       if (level !== undefined) {
         suppressLearning = true;
         const f = this.finding(s, e, level, n, incKey, app);
         if (f !== null) out = [f];
-      } else if (isOpen(s.inc, incKey, e.ts, p.incident_gap)) {
+      } else if (s.inc !== null && isOpen(s.inc, incKey, e.ts, p.incident_gap)) {
         suppressLearning = true;
       }
     }
 
     if (!suppressLearning) {
       const i = e.tls ? 0 : 1;
-      this.tally(s, kPort, i, minute);
-      if (kApp !== undefined) this.tally(s, kApp, i, minute);
-      this.tally(s, kHost, i, minute);
+      this.tally(s, PORT, e.dst_port, e.protocol, i, minute);
+      if (app !== undefined) this.tally(s, APP, 0, app, i, minute);
+      this.tally(s, HOST, 0, e.dst_ip, i, minute);
     }
     for (const _ in s.inc) {
       closeStale(s.inc, e.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    const r = this.res;
+    r.state = s;
+    r.findings = out;
+    return r;
   }
 
-  private tally(s: TlsDowngradeState, key: string, i: 0 | 1, minute: number): void {
-    let t = s.m[key];
-    if (t === undefined) {
-      if (s.n >= this.p.max_keys) this.evict(s);
-      t = [0, 0, minute];
-      s.m[key] = t;
-      s.n++;
+  private tally(s: TlsDowngradeState, kind: number, port: number, str: string, i: 0 | 1, minute: number): void {
+    let k = TlsDowngradeDetector.find(s, kind, port, str);
+    if (k < 0) {
+      if (s.ks.length >= this.p.max_keys) this.evict(s);
+      // Exact-length growth: a push would reserve 16+ spare slots in each of four arrays.
+      s.kd = s.kd.concat(kind);
+      s.kp = s.kp.concat(port);
+      s.ks = s.ks.concat(str);
+      s.c = s.c.concat(0, 0, minute);
+      k = s.ks.length - 1;
     }
-    t[i]++;
-    t[2] = minute;
-    if (t[0] + t[1] >= HALVE_AT) {
-      t[0] = Math.round(t[0] / 2);
+    const c = s.c;
+    const j = 3 * k;
+    c[j + i]!++;
+    c[j + 2] = minute;
+    if (c[j]! + c[j + 1]! >= HALVE_AT) {
+      c[j] = Math.round(c[j]! / 2);
       // Keep a plaintext history from rounding away to "never".
-      t[1] = t[1] > 0 ? Math.max(1, Math.round(t[1] / 2)) : 0;
+      c[j + 1] = c[j + 1]! > 0 ? Math.max(1, Math.round(c[j + 1]! / 2)) : 0;
     }
   }
 
   /** Drop the key with the fewest TLS sessions (oldest first on ties): it proves least. */
   private evict(s: TlsDowngradeState): void {
-    let victim = '';
+    let victim = -1;
     let vt = Infinity;
     let vm = Infinity;
-    for (const k in s.m) {
-      const t = s.m[k]!;
-      if (t[0] < vt || (t[0] === vt && t[2] < vm)) {
-        vt = t[0];
-        vm = t[2];
+    const c = s.c;
+    for (let k = 0; k < s.ks.length; k++) {
+      if (c[3 * k]! < vt || (c[3 * k] === vt && c[3 * k + 2]! < vm)) {
+        vt = c[3 * k]!;
+        vm = c[3 * k + 2]!;
         victim = k;
       }
     }
-    delete s.m[victim];
-    s.n--;
+    s.kd.splice(victim, 1);
+    s.kp.splice(victim, 1);
+    s.ks.splice(victim, 1);
+    c.splice(3 * victim, 3);
   }
 
   private finding(s: TlsDowngradeState, e: ConnectionEvent, level: Level, tlsCount: number, key: string, app: string | undefined): FindingDraft | null {
@@ -191,9 +238,8 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
           ? `a protocol (${app}) it had spoken over TLS ${fmt(tlsCount)} times`
           : `a server it had reached only over TLS (${fmt(tlsCount)} sessions)`;
     const hist = fmtDuration(e.ts - s.t0);
-    key = cappedKey(s.inc, key, MAX_OPEN);
-    return raiseThrottled(
-      s.inc,
+    key = cappedKey((s.inc ??= {}), key, MAX_OPEN);
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key,

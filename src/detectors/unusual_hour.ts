@@ -31,7 +31,8 @@ export interface UnusualHourState {
   c: number[];
   wd: number;
   we: number;
-  inc: IncidentBook;
+  /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
+  inc: IncidentBook | null;
 }
 
 const HALVE_AT = 200_000;
@@ -66,6 +67,15 @@ export const unusualHour: DetectorSpec<UnusualHourParams> = {
 
 class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
   readonly spec = unusualHour;
+  /** Reused: the engine reads a step's result at once and never keeps it. */
+  private readonly res: StepResult<UnusualHourState> = { state: undefined as unknown as UnusualHourState, findings: NONE };
+
+  private result(s: UnusualHourState, findings: FindingDraft[]): StepResult<UnusualHourState> {
+    const r = this.res;
+    r.state = s;
+    r.findings = findings;
+    return r;
+  }
   readonly maxStateBytes = 120 + 48 * 8 + 2 * 110;
   readonly eventTypes: readonly M2MEvent['type'][] | undefined;
 
@@ -81,7 +91,7 @@ class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
   }
 
   init(ev: M2MEvent): UnusualHourState {
-    return { t0: ev.ts, c: new Array<number>(48).fill(0), wd: 0, we: 0, inc: {} };
+    return { t0: ev.ts, c: new Array<number>(48).fill(0), wd: 0, we: 0, inc: null };
   }
 
   step(s: UnusualHourState, ev: M2MEvent): StepResult<UnusualHourState> {
@@ -102,8 +112,7 @@ class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
         const score = Math.min(MAX_SCORE, scoreFromP(pr));
         if (score >= p.min_score) {
           const hh = `${String(h).padStart(2, '0')}:00 UTC`;
-          const f = raiseThrottled(
-            s.inc,
+          const f = raiseThrottled((s.inc ??= {}),
             {
               detector: this.id,
               key: 'off_hours',
@@ -125,7 +134,7 @@ class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
     }
     // Off-hours activity is learned at a tenth of the weight, so one session does not make its
     // own hour normal, while a lasting new shift pattern is still learned in time.
-    const w = out === NONE && s.inc.off_hours === undefined ? 1 : 0.1;
+    const w = out === NONE && s.inc?.off_hours === undefined ? 1 : 0.1;
     s.c[b] = Math.round((s.c[b]! + w) * 10) / 10;
     if (weekend) s.we = Math.round((s.we + w) * 10) / 10;
     else s.wd = Math.round((s.wd + w) * 10) / 10;
@@ -138,7 +147,7 @@ class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
       closeStale(s.inc, ev.ts, p.incident_gap);
       break;
     }
-    return { state: s, findings: out };
+    return this.result(s, out);
   }
 }
 
