@@ -295,8 +295,9 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   /** Which metrics the device reliably sends, which are counters, which are always positive. */
   private discover(s: MetricRelationState, e: TelemetryEvent): void {
     // Names in a list (a few, scanned), their counts in one flat array: no object per metric.
-    const dn = (s.dn ??= []);
-    const dc = (s.dv ??= []);
+    const first = s.dn === undefined;
+    let dn = (s.dn ??= []);
+    let dc = (s.dv ??= []);
     const sv = s.v;
     for (const name in e.metrics) {
       if (this.filter !== null && !this.filter(name)) continue;
@@ -315,6 +316,12 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (x > dc[r + 4]!) dc[r + 2] = dc[r + 2]! + 1;
       else if (x < dc[r + 4]!) dc[r + 3] = dc[r + 3]! + 1;
       dc[r + 4] = x;
+    }
+    // Most devices send the same metrics every time: after the first reading, copies without
+    // the spare capacity that arrays grown by push carry.
+    if (first) {
+      s.dn = dn = dn.slice();
+      s.dv = dc = dc.slice();
     }
     const de = (sv[V_DE] = sv[V_DE]! + 1);
     if (de < DISCOVERY) return;
