@@ -966,7 +966,8 @@ function copyOf(y: Float64Array, n: number): number[] {
   return a;
 }
 
-function newScalars(): number[] {
+/** A new device's scalars; copied by slice(), which keeps packed doubles and the exact length. */
+const SCALARS: number[] = (() => {
   const v = doubles(V_LEN, NaN);
   v[V_N] = 0;
   v[V_T0] = 0;
@@ -974,6 +975,9 @@ function newScalars(): number[] {
   v[V_CR] = 0;
   v[V_SK] = 0;
   return v;
+})();
+function newScalars(): number[] {
+  return SCALARS.slice();
 }
 
 function newFit(D: number): Fit {
