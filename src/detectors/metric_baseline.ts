@@ -557,7 +557,11 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
     if (tg !== null) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
     if (!anomalous) {
+      const levels = rgm.length;
       regimeUpdate(rgm, v, inOrder && hasPrev ? ts - prevTs : 0);
+      // Once every level slot is taken the array never grows again (a merge makes room first):
+      // keep an exact-size copy rather than the spare capacity that growing by push left.
+      if (rgm.length === REGIME_FULL && levels < REGIME_FULL) ms.rg = rgm.slice();
       if (v < lo || lo0 !== lo0) m[LO] = compact(v);
       if (v > hi || hi0 !== hi0) m[HI] = compact(v);
     }
@@ -803,6 +807,8 @@ function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
 }
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
+/** Length of a regime array with every level slot taken (util.regimeNew's layout). */
+const REGIME_FULL = 3 + 4 * REGIME_K;
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */
 const SEQ_RESTART = 5;
 /** A counter reset or wrap falls below this fraction of the previous value. */
