@@ -47,7 +47,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeDistance, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -97,53 +97,70 @@ const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
 
+/**
+ * One metric's scalars, a flat number[] (V8 keeps it as unboxed doubles, so the updates of every
+ * reading allocate nothing); NaN means absent. During warm-up the buffered samples follow the
+ * scalars at [NS, NS + INIT_N), and WN counts them; after warm-up the array is NS long.
+ *
+ * | index | field | meaning |
+ * | --- | --- | --- |
+ * | N  | n  | samples learned (in the space being scored: value, or rate for counters) |
+ * | T0 | t0 | first sample time |
+ * | C, S | c, s | centre and σ of the global baseline |
+ * | Q  | q  | smallest non-zero step seen (sensor resolution); 0 = none yet |
+ * | P, PT | p, pt | previous raw value (NaN: none) and its time (counter rates, resolution) |
+ * | K  | k  | 1: counter mode, the baseline is on the rate per second |
+ * | UP, DN | up, dn | rising / falling steps during warm-up (counter detection) |
+ * | LO, HI | lo, hi | envelope of ordinary values seen so far |
+ * | R, RP | r, rp | current run of tail readings: signed length (+ above, − below) and its weakest p |
+ * | IV | iv | typical interval between readings (ms; see nextInterval in util.ts) |
+ * | SL | sl | until when the metric relearns after a silence (see silenceGraceEnd) |
+ * | WN | wn | samples in the warm-up buffer; NaN once warm |
+ */
+const N = 0;
+const T0 = 1;
+const C = 2;
+const S = 3;
+const Q = 4;
+const P = 5;
+const PT = 6;
+const K = 7;
+const UP = 8;
+const DN = 9;
+const LO = 10;
+const HI = 11;
+const R = 12;
+const RP = 13;
+const IV = 14;
+const SL = 15;
+const WN = 16;
+/** Scalars per metric; the warm-up buffer follows them while it exists. */
+const NS = 17;
+
+/** One metric: its scalars and its arrays (null until first used; arrays are never swapped for other types). */
 export interface MetricState {
-  /** Samples learned (in the space being scored: value, or rate for counters). */
-  n: number;
-  /** First sample time. */
-  t0: number;
-  /** Centre and σ of the global baseline. */
-  c: number;
-  s: number;
-  /** Smallest non-zero step seen (sensor resolution); 0 = none yet. */
-  q: number;
-  /** Previous raw value and its time (counter rates, resolution). */
-  p: number | null;
-  pt: number;
-  /** Warm-up buffer until INIT_N samples. */
-  w?: number[];
-  /** Counter mode: the baseline is on the rate per second. */
-  k?: 1;
-  /** Rising / falling steps during warm-up (counter detection). */
-  up?: number;
-  dn?: number;
+  v: number[];
   /** Seasonal buckets, flat [centre, σ, n] × buckets. */
-  sb?: number[];
+  sb: number[] | null;
   /** The series' own tail of the scored z (util.tailNew), and of the global z alone. */
-  tl?: number[];
-  tg?: number[];
-  /** Envelope of ordinary values seen so far. */
-  lo?: number;
-  hi?: number;
-  /** Current run of tail readings: signed length (+ above, − below) and its weakest p. */
-  r?: number;
-  rp?: number;
+  tl: number[] | null;
+  tg: number[] | null;
   /** Levels occupied so far, with their dwell (util.regimeNew). */
-  rg?: number[];
-  /** Typical interval between readings (ms; see nextInterval in util.ts). */
-  iv?: number;
-  /** Until when the metric relearns after coming back from a silence (see silenceGraceEnd). */
-  sl?: number;
+  rg: number[] | null;
 }
 
 export interface MetricBaselineState {
   m: Record<string, MetricState>;
   nm: number;
   inc: IncidentBook;
-  /** Last firmware and seq seen, and when the device last restarted or changed firmware. */
-  fw?: string;
-  sq?: number;
-  rb?: number;
+  /** Last firmware seen. */
+  fw: string | undefined;
+  /**
+   * Last seq, and when the device last restarted or changed firmware; NaN: not yet. Always
+   * numbers, so V8 keeps them as double fields that are updated in place.
+   */
+  sq: number;
+  rb: number;
 }
 
 function bucketCount(mode: MetricBaselineParams['seasonality']): number {
@@ -245,6 +262,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
   private readonly filter: ((m: string) => boolean) | null;
   private readonly nb: number;
   private readonly alpha0: number;
+  /** The engine reads the result at once and keeps neither it nor the state reference in it. */
+  private readonly res: StepResult<MetricBaselineState> = { state: null as unknown as MetricBaselineState, findings: NO_FINDINGS };
 
   constructor(
     private readonly p: MetricBaselineParams,
@@ -253,10 +272,10 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     this.filter = metricFilter(p.metrics, p.exclude);
     this.nb = bucketCount(p.seasonality);
     this.alpha0 = 1 / p.window;
-    // Per metric: ~64-char name, ~14 scalar fields of ≤ 14 chars, buckets of 3 numbers ≤ 12
-    // chars each, the warm-up buffer, two tails (7 numbers each), envelope and run (4 fields), the
-    // occupied levels, and an open incident; plus the object framing and the device's firmware/seq/restart fields.
-    const perMetric = 64 + 14 * 18 + this.nb * 3 * 14 + INIT_N * 22 + 14 * 22 + 4 * 24 + (3 + 4 * REGIME_K) * 22 + 140;
+    // Per metric: ~64-char name and the object framing, the scalars and the warm-up buffer (≤ 22
+    // chars a number), buckets of 3 numbers ≤ 14 chars each, two tails (7 numbers each), the
+    // occupied levels, and an open incident; plus the device's firmware/seq/restart fields.
+    const perMetric = 64 + 40 + (NS + INIT_N) * 22 + this.nb * 3 * 14 + 14 * 22 + (3 + 4 * REGIME_K) * 22 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -265,7 +284,24 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
   }
 
   init(): MetricBaselineState {
-    return { m: {}, nm: 0, inc: {}, fw: undefined, sq: undefined, rb: undefined };
+    return { m: {}, nm: 0, inc: {}, fw: undefined, sq: NaN, rb: NaN };
+  }
+
+  revive(raw: unknown): MetricBaselineState | undefined {
+    const o = raw as Partial<Record<keyof MetricBaselineState, unknown>> | null;
+    if (o === null || typeof o !== 'object' || typeof o.m !== 'object' || o.m === null || typeof o.nm !== 'number') return undefined;
+    if (typeof o.inc !== 'object' || o.inc === null || (o.fw !== undefined && typeof o.fw !== 'string')) return undefined;
+    const sq = o.sq === null ? NaN : o.sq;
+    const rb = o.rb === null ? NaN : o.rb;
+    if (typeof sq !== 'number' || typeof rb !== 'number') return undefined;
+    const m: Record<string, MetricState> = {};
+    const rm = o.m as Record<string, unknown>;
+    for (const name in rm) {
+      const ms = reviveMetric(rm[name], this.nb);
+      if (ms === undefined) return undefined;
+      m[name] = ms;
+    }
+    return { m, nm: o.nm, inc: o.inc as IncidentBook, fw: o.fw as string | undefined, sq, rb };
   }
 
   step(state: MetricBaselineState, ev: M2MEvent): StepResult<MetricBaselineState> {
@@ -279,7 +315,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       state.fw = e.firmware;
     }
     if (e.seq !== undefined) {
-      if (state.sq !== undefined && e.seq < state.sq && e.seq <= SEQ_RESTART && state.sq > 10 * SEQ_RESTART) state.rb = e.ts;
+      const sq = state.sq;
+      if (sq === sq && e.seq < sq && e.seq <= SEQ_RESTART && sq > 10 * SEQ_RESTART) state.rb = e.ts;
       state.sq = e.seq;
     }
     for (const name in metrics) {
@@ -289,9 +326,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       let ms = state.m[name];
       if (ms === undefined) {
         if (state.nm >= this.p.max_metrics) continue;
-        // Every field from the start (undefined ones are not written to JSON): one hidden class
-        // for all metrics, instead of one per order in which optional fields first appear.
-        ms = { n: 0, t0: e.ts, c: 0, s: 0, q: 0, p: null, pt: e.ts, w: [], k: undefined, up: 0, dn: 0, sb: undefined, tl: undefined, tg: undefined, lo: undefined, hi: undefined, r: undefined, rp: undefined, rg: undefined, iv: undefined, sl: undefined };
+        ms = { v: newMetric(e.ts), sb: null, tl: null, tg: null, rg: null };
         state.m[name] = ms;
         state.nm++;
       }
@@ -304,77 +339,83 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       break;
     }
     if (hasInc) closeStale(state.inc, e.ts, this.p.incident_gap);
-    return { state, findings: findings ?? NO_FINDINGS };
+    const res = this.res;
+    res.state = state;
+    res.findings = findings ?? NO_FINDINGS;
+    return res;
   }
 
   private observe(state: MetricBaselineState, ms: MetricState, name: string, x: number, e: TelemetryEvent): FindingDraft | null {
     const ts = e.ts;
-    const prev = ms.p;
-    const prevTs = ms.pt;
+    let m = ms.v;
+    const prev = m[P]!;
+    const hasPrev = prev === prev;
+    const prevTs = m[PT]!;
     // Out-of-order samples are scored but do not drive counter rates or resolution.
-    const inOrder = prev === null || ts > prevTs;
+    const inOrder = !hasPrev || ts > prevTs;
     if (inOrder) {
-      if (prev !== null) {
+      if (hasPrev) {
         const d = Math.abs(x - prev);
-        if (d > 1e-9 * Math.abs(x) && (ms.q === 0 || d < ms.q)) ms.q = compact(d);
+        if (d > 1e-9 * Math.abs(x) && (m[Q] === 0 || d < m[Q]!)) m[Q] = compact(d);
         const dt = ts - prevTs;
-        const iv = ms.iv;
-        if (iv === undefined) ms.iv = dt;
+        const iv = m[IV]!;
+        if (iv !== iv) m[IV] = dt;
         else {
           const until = silenceGraceEnd(ts, dt, iv, this.p.relearn);
-          if (until >= 0) ms.sl = until;
-          const a = Math.max(1 / (ms.n + 1), this.alpha0);
-          ms.iv = nextInterval(iv, dt, a);
+          if (until >= 0) m[SL] = until;
+          const a = Math.max(1 / (m[N]! + 1), this.alpha0);
+          m[IV] = nextInterval(iv, dt, a);
         }
       }
-      ms.p = x;
-      ms.pt = ts;
+      m[P] = x;
+      m[PT] = ts;
     }
 
     let v = x;
-    if (ms.k === 1) {
-      if (prev !== null && inOrder && x < prev && x > COUNTER_RESET * prev) {
+    if (m[K] === 1) {
+      if (hasPrev && inOrder && x < prev && x > COUNTER_RESET * prev) {
         // A counter only falls when it resets or wraps (to near zero); this one moves both ways,
         // so it was a ramp seen during warm-up, not a counter: learn it again as a level.
-        ms.k = undefined;
-        ms.sb = undefined;
-        ms.tl = undefined;
-        ms.lo = undefined;
-        ms.hi = undefined;
-        ms.w = [];
-        ms.n = 0;
-        ms.t0 = ts;
-        ms.up = 0;
-        ms.dn = 0;
+        m = ms.v = withWarmBuffer(m);
+        m[K] = 0;
+        ms.sb = null;
+        ms.tl = null;
+        m[LO] = NaN;
+        m[HI] = NaN;
+        m[WN] = 0;
+        m[N] = 0;
+        m[T0] = ts;
+        m[UP] = 0;
+        m[DN] = 0;
         return null;
       }
-      if (prev === null || !inOrder || x < prev) return null; // counter reset or first reading
+      if (!hasPrev || !inOrder || x < prev) return null; // counter reset or first reading
       v = (x - prev) / ((ts - prevTs) / 1000);
     }
 
-    if (ms.w !== undefined) {
-      this.warm(ms, v, prev, inOrder);
+    if (m[WN] === m[WN]) {
+      this.warm(ms, m, v, prev, hasPrev && inOrder);
       return null;
     }
 
     const p = this.p;
-    const floorRel = Math.abs(ms.c) * p.min_rel_deviation * 0.1;
-    const floorQ = ms.k === 1 ? 0 : ms.q;
-    const sg = Math.max(ms.s, floorRel, floorQ, 1e-12);
-    const rg = v - ms.c;
+    const floorRel = Math.abs(m[C]!) * p.min_rel_deviation * 0.1;
+    const floorQ = m[K] === 1 ? 0 : m[Q]!;
+    const sg = Math.max(m[S]!, floorRel, floorQ, 1e-12);
+    const rg = v - m[C]!;
     let z = rg / sg;
-    let expC = ms.c;
+    let expC = m[C]!;
     let expS = sg;
     let bucket = -1;
     let usedBucket = false;
 
     // Buckets learn from the end of warm-up on, and are consulted once there is enough history.
-    if (this.nb > 0 && ms.sb === undefined) ms.sb = new Array<number>(this.nb * 3).fill(0);
+    if (this.nb > 0 && ms.sb === null) ms.sb = zeros(this.nb * 3);
     const sb = ms.sb;
-    if (sb !== undefined) bucket = bucketOf(p.seasonality, ts);
-    const age = ts - ms.t0;
-    const perDay = ms.n / Math.max(1, age / DAY_MS);
-    if (sb !== undefined && age >= p.seasonal_after) {
+    if (sb !== null) bucket = bucketOf(p.seasonality, ts);
+    const age = ts - m[T0]!;
+    const perDay = m[N]! / Math.max(1, age / DAY_MS);
+    if (sb !== null && age >= p.seasonal_after) {
       // A bucket is trusted once it holds about two days of its hour: readings from one hour of
       // one day are autocorrelated and understate the day-to-day spread.
       const minB = Math.max(MIN_BUCKET_N, (1.5 * perDay) / 24);
@@ -398,13 +439,17 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     }
     const az = Math.abs(z);
 
-    const warm = ms.n >= p.min_samples && age >= p.min_learning;
+    const warm = m[N]! >= p.min_samples && age >= p.min_learning;
     // After a reboot or firmware change (device-wide), or a silence of this metric (see silenceGraceEnd).
-    const silent = ms.sl !== undefined && ts < ms.sl;
-    const relearning = silent || (state.rb !== undefined && ts - state.rb < p.relearn && ts >= state.rb);
+    const sl = m[SL]!;
+    const silent = ts < sl;
+    const rb = state.rb;
+    const relearning = silent || (ts - rb < p.relearn && ts >= rb);
     const dev = Math.abs(v - expC);
-    const lo = ms.lo ?? v;
-    const hi = ms.hi ?? v;
+    const lo0 = m[LO]!;
+    const hi0 = m[HI]!;
+    const lo = lo0 === lo0 ? lo0 : v;
+    const hi = hi0 === hi0 ? hi0 : v;
     const contextual = v <= hi && v >= lo;
     // Beyond the envelope, the distance from the nearest level the series occupies, in that
     // level's own spread: a multi-modal series' global and hourly spreads span its modes and
@@ -412,16 +457,18 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const rgm = (ms.rg ??= regimeNew());
     // Every level occupied counts here, however briefly: a value near one the series has passed
     // through (the top of a fast ramp, a rare peak) is not novel.
-    const near = contextual ? null : regimeDistance(rgm, v, 0, 0);
-    const zr = near === null ? 0 : near.z;
-    const azr = zr < 0 ? -zr : zr;
-    const devR = near === null ? 0 : Math.abs(v - near.c);
-    const novel = azr > REGIME_NOVEL && azr > az && devR >= p.min_abs_deviation && devR >= Math.abs(near!.c) * p.min_rel_deviation;
+    const zr0 = contextual ? NaN : nearestLevel(rgm, v);
+    const hasNear = zr0 === zr0;
+    const zr = hasNear ? zr0 : 0;
+    const nearC = nearestC;
+    const azr = !hasNear ? 0 : zr < 0 ? -zr : zr;
+    const devR = !hasNear ? 0 : Math.abs(v - nearC);
+    const novel = azr > REGIME_NOVEL && azr > az && devR >= p.min_abs_deviation && devR >= Math.abs(nearC) * p.min_rel_deviation;
     const tail = (az > TAIL_T || novel) && dev >= p.min_abs_deviation && (novel || dev >= Math.abs(expC) * p.min_rel_deviation);
     const tl = (ms.tl ??= tailNew());
     // The global tail only differs from the scored one once buckets are in use: it starts as a
     // copy then, which keeps warm-up and seasonality-free metrics at one tail.
-    if (usedBucket && ms.tg === undefined) ms.tg = tl.slice();
+    if (usedBucket && ms.tg === null) ms.tg = tl.slice();
     const tg = ms.tg;
     const zg = rg / sg;
 
@@ -438,7 +485,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       // far rarer than it is: inside the envelope it is no more surprising than the global tail
       // says. Values in the global bulk have no global tail opinion and keep the hour's verdict
       // (low at most, below); values outside the envelope keep it in full.
-      if (usedBucket && tg !== undefined && contextual && (zg > TAIL_T || zg < -TAIL_T)) {
+      if (usedBucket && tg !== null && contextual && (zg > TAIL_T || zg < -TAIL_T)) {
         const pg = tailP(tg, zg);
         if (pg > pt) pt = pg;
       }
@@ -455,20 +502,21 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
           if (pn < pt) pt = pn;
         }
       }
-      const r0 = ms.r ?? 0;
-      if (r0 * side > 0) {
+      const r0 = m[R]!;
+      if (r0 === r0 && r0 * side > 0) {
         run = Math.abs(r0) + 1;
-        ms.rp = Math.max(ms.rp ?? pt, pt);
+        const rp = m[RP]!;
+        m[RP] = Math.max(rp === rp ? rp : pt, pt);
       } else {
         run = 1;
-        ms.rp = pt;
+        m[RP] = pt;
       }
-      ms.r = side * Math.min(run, 1e6);
-      pr = runP(ms.rp, run);
+      m[R] = side * Math.min(run, 1e6);
+      pr = runP(m[RP]!, run);
       score = scoreFromP(Math.min(1, pr * Math.max(1, perDay)));
-    } else if (ms.r !== undefined) {
-      ms.r = undefined;
-      ms.rp = undefined;
+    } else if (m[R] === m[R]) {
+      m[R] = NaN;
+      m[RP] = NaN;
     }
     // Any finding-worthy reading stays out of what is learned, or a sustained offset would teach
     // the baseline and its tail that it is routine before it had built up its evidence.
@@ -492,7 +540,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // The spread is that of the level the reading is nearest to (its own noise around that level),
     // not the global spread, which for a multi-modal series spans its modes; at least the sensor's
     // resolution, so a count one or two above its busiest so far is not a new behaviour.
-    const spreadNear = near === null || azr === 0 ? 0 : devR / azr;
+    const spreadNear = !hasNear || azr === 0 ? 0 : devR / azr;
     const w = ENVELOPE_WIDEN * (spreadNear > floorQ ? spreadNear : floorQ);
     const ordinary = contextual || (v <= hi + w && v >= lo - w);
     if (score > LOW_CAP && (relearning || ordinary || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
@@ -507,25 +555,29 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // The tail keeps learning from everything short of alert-worthy, or a routine second mode
     // seen on day one would fade from it and start alerting days later.
     tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
-    if (tg !== undefined) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
+    if (tg !== null) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
     if (!anomalous) {
-      regimeUpdate(rgm, v, inOrder && prev !== null ? ts - prevTs : 0);
-      if (v < lo || ms.lo === undefined) ms.lo = compact(v);
-      if (v > hi || ms.hi === undefined) ms.hi = compact(v);
+      const levels = rgm.length;
+      regimeUpdate(rgm, v, inOrder && hasPrev ? ts - prevTs : 0);
+      // Once every level slot is taken the array never grows again (a merge makes room first):
+      // keep an exact-size copy rather than the spare capacity that growing by push left.
+      if (rgm.length === REGIME_FULL && levels < REGIME_FULL) ms.rg = rgm.slice();
+      if (v < lo || lo0 !== lo0) m[LO] = compact(v);
+      if (v > hi || hi0 !== hi0) m[HI] = compact(v);
     }
-    let a = Math.max(1 / (ms.n + 1), this.alpha0);
+    let a = Math.max(1 / (m[N]! + 1), this.alpha0);
     if ((relearning || absorbing) && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
     const clip = absorbing ? Infinity : CLIP * sg;
     const cr = rg > clip ? clip : rg < -clip ? -clip : rg;
     if (anomalous) {
-      ms.c = compact(ms.c + 0.25 * a * cr);
+      m[C] = compact(m[C]! + 0.25 * a * cr);
     } else {
-      ms.c = compact(ms.c + a * cr);
+      m[C] = compact(m[C]! + a * cr);
       // Absorbing moves the level unclipped; the jump itself says nothing about the noise.
-      if (!absorbing) ms.s = compact((1 - a) * ms.s + a * ABS_TO_SIGMA * Math.abs(cr));
+      if (!absorbing) m[S] = compact((1 - a) * m[S]! + a * ABS_TO_SIGMA * Math.abs(cr));
     }
-    ms.n++;
-    if (sb !== undefined) {
+    m[N] = m[N]! + 1;
+    if (sb !== null) {
       const i = bucket * 3;
       const nb = sb[i + 2]!;
       if (nb === 0) {
@@ -551,7 +603,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     if (!warm || (az < p.threshold_z && !(novel && azr >= p.threshold_z)) || score < 0.3) return null;
 
     const dir = (novel ? zr > 0 : v > expC) ? 'above' : 'below';
-    const what = ms.k === 1 ? `${name} rising at ${fmt(v)}/s` : `${name}=${fmt(v)}`;
+    const counter = m[K] === 1;
+    const what = counter ? `${name} rising at ${fmt(v)}/s` : `${name}=${fmt(v)}`;
     const when = usedBucket ? ` for ${String(bucket % 24).padStart(2, '0')}:00 UTC${bucket >= 24 ? ' on weekends' : ''}` : '';
     const sustained = run > 1 ? ` for ${run} readings in a row${ts > (state.inc[name]?.first_ts ?? ts) ? ` (${fmtDuration(ts - state.inc[name]!.first_ts)})` : ''}` : '';
     return raise(
@@ -569,19 +622,19 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         evidence: {
           metric: name,
           value: x,
-          ...(ms.k === 1 ? { rate_per_s: compact(v), counter: true } : {}),
+          ...(counter ? { rate_per_s: compact(v), counter: true } : {}),
           z: compact(az),
           direction: dir,
           tail_p: compact(pr),
           run,
           baseline_center: compact(expC),
           baseline_sigma: compact(expS),
-          global_center: ms.c,
+          global_center: m[C]!,
           global_sigma: compact(sg),
           seasonal_bucket: usedBucket ? bucket : null,
-          samples: ms.n,
+          samples: m[N]!,
           ...(novel ? { regime_distance: compact(zr) } : {}),
-          ...(relearning ? (silent ? { relearning_until_ts: ms.sl } : { relearning_since_ts: state.rb }) : {}),
+          ...(relearning ? (silent ? { relearning_until_ts: sl } : { relearning_since_ts: rb }) : {}),
         },
         mitre: metricBaseline.mitre,
       },
@@ -589,34 +642,163 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     );
   }
 
-  private warm(ms: MetricState, v: number, prev: number | null, inOrder: boolean): void {
-    const w = ms.w!;
-    if (inOrder && prev !== null && ms.k !== 1) {
-      if (v > prev) ms.up = (ms.up ?? 0) + 1;
-      else if (v < prev) ms.dn = (ms.dn ?? 0) + 1;
+  private warm(ms: MetricState, m: number[], v: number, prev: number, inOrderWithPrev: boolean): void {
+    if (inOrderWithPrev && m[K] !== 1) {
+      if (v > prev) m[UP] = orZero(m[UP]!) + 1;
+      else if (v < prev) m[DN] = orZero(m[DN]!) + 1;
     }
-    w.push(v);
-    ms.n++;
-    if (w.length < INIT_N) return;
-    const up = ms.up ?? 0;
-    const dn = ms.dn ?? 0;
-    ms.up = undefined;
-    ms.dn = undefined;
-    if (this.p.detect_counters && ms.k !== 1 && dn === 0 && up >= 0.8 * (INIT_N - 1)) {
+    const wn = m[WN]!;
+    m[NS + wn] = v;
+    m[WN] = wn + 1;
+    m[N] = m[N]! + 1;
+    if (wn + 1 < INIT_N) return;
+    const up = orZero(m[UP]!);
+    const dn = orZero(m[DN]!);
+    m[UP] = NaN;
+    m[DN] = NaN;
+    if (this.p.detect_counters && m[K] !== 1 && dn === 0 && up >= 0.8 * (INIT_N - 1)) {
       // A cumulative counter: restart learning on its rate.
-      ms.k = 1;
-      ms.w = [];
-      ms.n = 0;
+      m[K] = 1;
+      m[WN] = 0;
+      m[N] = 0;
       return;
     }
-    const c = median(w);
-    ms.c = compact(c);
-    ms.s = compact(1.4826 * mad(w, c));
-    ms.w = undefined;
+    const c = warmMedian(m);
+    m[C] = compact(c);
+    m[S] = compact(1.4826 * warmMad(m, c));
+    m[WN] = NaN;
+    // The buffer is done with: the metric keeps its scalars only.
+    ms.v = m.slice(0, NS);
   }
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
+
+function orZero(x: number): number {
+  return x === x ? x : 0;
+}
+
+/** Templates copied by slice(), which keeps their packed-double elements and exact length. */
+const ZEROS: number[] = doubles(48 * 3, 0);
+const WARM_TAIL: number[] = doubles(INIT_N, 0);
+
+/** An array of n copies of x whose elements V8 keeps as unboxed doubles. */
+function doubles(n: number, x: number): number[] {
+  const a: number[] = [0.5];
+  for (let i = 1; i < n; i++) a.push(0.5);
+  for (let i = 0; i < n; i++) a[i] = x;
+  return a.slice();
+}
+
+function zeros(n: number): number[] {
+  return n <= ZEROS.length ? ZEROS.slice(0, n) : doubles(n, 0);
+}
+
+/** A new metric's scalars and an empty warm-up buffer. */
+function newMetric(ts: number): number[] {
+  const m = zeros(NS + INIT_N);
+  m[T0] = ts;
+  m[P] = NaN;
+  m[PT] = ts;
+  m[LO] = NaN;
+  m[HI] = NaN;
+  m[R] = NaN;
+  m[RP] = NaN;
+  m[IV] = NaN;
+  m[SL] = NaN;
+  return m;
+}
+
+/** The scalars with a warm-up buffer after them again. */
+function withWarmBuffer(m: number[]): number[] {
+  return m.length >= NS + INIT_N ? m : m.slice(0, NS).concat(WARM_TAIL);
+}
+
+/** Sorted copy of the warm-up buffer (or of its absolute deviations from `center`): insertion sort into a scratch array. */
+const warmScratch = new Float64Array(INIT_N);
+function sortWarm(m: readonly number[], center: number, absDev: boolean): Float64Array {
+  const s = warmScratch;
+  for (let i = 0; i < INIT_N; i++) {
+    let v = m[NS + i]!;
+    if (absDev) v = Math.abs(v - center);
+    let j = i - 1;
+    while (j >= 0 && s[j]! > v) {
+      s[j + 1] = s[j]!;
+      j--;
+    }
+    s[j + 1] = v;
+  }
+  return s;
+}
+
+/** util.median / util.mad of the INIT_N buffered samples (the same order statistics). */
+function warmMiddle(s: Float64Array): number {
+  const mid = INIT_N >> 1;
+  return INIT_N % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+function warmMedian(m: readonly number[]): number {
+  return warmMiddle(sortWarm(m, 0, false));
+}
+function warmMad(m: readonly number[], center: number): number {
+  return warmMiddle(sortWarm(m, center, true));
+}
+
+/**
+ * util.regimeDistance(r, x, 0, 0) without its result object: the signed distance in spreads of
+ * the nearest occupied level (NaN when there is none), whose centre is left in nearestC. Relies
+ * on util's regime layout (header of 3, then [centre, spread, dwell, visits] per level).
+ */
+let nearestC = 0;
+function nearestLevel(r: readonly number[], x: number): number {
+  const ax = x < 0 ? -x : x;
+  const fl = Math.max(r[0]!, ax * 1e-4, 1e-9);
+  let best = -1;
+  let bz = Infinity;
+  for (let i = 3; i < r.length; i += 4) {
+    const d = (x - r[i]!) / Math.max(r[i + 1]!, fl);
+    if (Math.abs(d) < Math.abs(bz)) {
+      bz = d;
+      best = i;
+    }
+  }
+  if (best < 0) return NaN;
+  nearestC = r[best]!;
+  return bz;
+}
+
+/** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
+function packed(a: unknown): number[] | undefined {
+  if (!Array.isArray(a)) return undefined;
+  const out = doubles(a.length, 0);
+  for (let i = 0; i < a.length; i++) {
+    const x: unknown = a[i];
+    if (x === null) out[i] = NaN;
+    else if (typeof x === 'number') out[i] = x;
+    else return undefined;
+  }
+  return out;
+}
+
+function packedOrNull(a: unknown, len: number): number[] | null | undefined {
+  if (a === null) return null;
+  const p = packed(a);
+  return p === undefined || (len >= 0 && p.length !== len) ? undefined : p;
+}
+
+function reviveMetric(raw: unknown, nb: number): MetricState | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const o = raw as Record<string, unknown>;
+  const v = packed(o.v);
+  if (v === undefined) return undefined;
+  const wn = v[WN]!;
+  if (v.length !== (wn === wn ? NS + INIT_N : NS)) return undefined;
+  const sb = packedOrNull(o.sb, nb * 3);
+  const tl = packedOrNull(o.tl, 7);
+  const tg = packedOrNull(o.tg, 7);
+  const rg = packedOrNull(o.rg, -1);
+  if (sb === undefined || tl === undefined || tg === undefined || rg === undefined) return undefined;
+  return { v, sb, tl, tg, rg };
+}
 
 /** Within the envelope widened by its own width, 6σ, or PRE_CYCLE_REL of the level (see observe). */
 function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
@@ -625,6 +807,8 @@ function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
 }
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
+/** Length of a regime array with every level slot taken (util.regimeNew's layout). */
+const REGIME_FULL = 3 + 4 * REGIME_K;
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */
 const SEQ_RESTART = 5;
 /** A counter reset or wrap falls below this fraction of the previous value. */

@@ -65,63 +65,81 @@ export interface MetricRelationParams extends Record<string, unknown> {
   relearn_after: number;
 }
 
-/** One judged (or candidate) channel: its fit and the statistics of its residual. */
-interface Fit {
-  /** Space (0 raw, 1 log where positive) and weights over all channels (w[j] = 1). */
-  sp: number;
-  w: number[];
-  /** Share of the channel's variance its fit explains. */
-  r2: number;
-  /** Residual: samples, robust centre and spread, recent mean z, its usual wander. */
-  k: number;
-  c: number;
-  s: number;
-  m: number;
-  v: number;
-  /** Consecutive readings off in one direction (sign = direction), and since when. */
-  run: number;
-  tr: number;
-  /**
-   * Residual [samples, centre, spread] per operating point: what the neighbours imply, below,
-   * around or above the channel's mean (±σ/2). Noise is rarely the same when a line idles and
-   * when it runs, and a lag shows in transitions only.
-   */
-  b: number[];
-  /**
-   * The day (event-time index) being watched, its largest |recent mean z| so far, the usual
-   * daily peak (EW over days) and how many days it has seen: the largest sustained disagreement
-   * this channel shows on an ordinary day.
-   */
-  dd?: number;
-  dx?: number;
-  pk?: number;
-  nd?: number;
-}
+/**
+ * One judged (or candidate) channel: its fit and the statistics of its residual, a flat number[]
+ * (unboxed doubles, so the updates of every reading allocate nothing); NaN means absent.
+ *
+ * | index | meaning |
+ * | --- | --- |
+ * | F_SP | space: 0 raw, 1 log where positive |
+ * | F_R2 | share of the channel's variance its fit explains |
+ * | F_K, F_C, F_S | residual: samples, robust centre and spread |
+ * | F_M, F_V | recent mean z, its usual wander |
+ * | F_RUN, F_TR | consecutive readings off in one direction (sign = direction), and since when |
+ * | F_DD, F_DX, F_PK, F_ND | the day (event-time index) being watched, its largest recent mean z so far, the usual daily peak (EW over days) and how many days it has seen: the largest sustained disagreement this channel shows on an ordinary day |
+ * | F_B … +3·BINS | residual [samples, centre, spread] per operating point: what the neighbours imply, below, around or above the channel's mean (±σ/2). Noise is rarely the same when a line idles and when it runs, and a lag shows in transitions only |
+ * | F_W … +2·channels | weights over all channels and their companions (w[j] = 1) |
+ */
+type Fit = number[];
+const F_SP = 0;
+const F_R2 = 1;
+const F_K = 2;
+const F_C = 3;
+const F_S = 4;
+const F_M = 5;
+const F_V = 6;
+const F_RUN = 7;
+const F_TR = 8;
+const F_DD = 9;
+const F_DX = 10;
+const F_PK = 11;
+const F_ND = 12;
+const F_B = 13;
+/** Operating points per channel. */
+const BINS = 3;
+const F_W = F_B + 3 * BINS;
+
+/**
+ * Device scalars in MetricRelationState.v, NaN: absent.
+ *
+ * | index | meaning |
+ * | --- | --- |
+ * | V_N, V_N1, V_T0 | accepted readings, readings learned in log space since it (re)started, first accepted time |
+ * | V_DE | discovery: readings seen |
+ * | V_PT, V_DT | time of the previous accepted reading, usual interval |
+ * | V_RT | time of the last refit |
+ * | V_CR | 1 when a counter went backwards at the previous reading |
+ * | V_DQ | readings in a row whose interval disagreed with the usual one |
+ * | V_JT | time of the last judged reading (a long pause restarts the runs) |
+ * | V_SK | readings skipped in a row because a channel was missing |
+ * | V_RL | fast relearning until this time (a relation that changed for good) |
+ */
+const V_N = 0;
+const V_N1 = 1;
+const V_T0 = 2;
+const V_DE = 3;
+const V_PT = 4;
+const V_DT = 5;
+const V_RT = 6;
+const V_CR = 7;
+const V_DQ = 8;
+const V_JT = 9;
+const V_SK = 10;
+const V_RL = 11;
+const V_LEN = 12;
 
 export interface MetricRelationState {
-  /** Accepted readings, first accepted time, readings learned in log space since it (re)started. */
-  n: number;
-  n1?: number;
-  t0: number;
-  /** Discovery: readings seen and per metric [count, min, rises, falls, last]. */
-  de: number;
-  dc?: Record<string, number[]>;
+  /** Device scalars (see V_N …). */
+  v: number[];
+  /** Discovery: metric names, and per name [count, min, rises, falls, last] at 5·i. */
+  dn?: string[];
+  dv?: number[];
   /** Channels (fixed after discovery), counter flags and the log floor per channel (0: raw). */
   ch?: string[];
   ct?: number[];
   lf?: number[];
-  /** Previous raw value per channel (counters), time of the previous accepted reading, usual interval. */
+  /** Previous raw value per channel (counters). */
   pv?: number[];
-  pt?: number;
-  dt?: number;
-  /** Time of the last refit. */
-  rt?: number;
-  /** Set when a counter went backwards at the previous reading. */
-  cr?: 1;
-  /** Readings in a row whose interval disagreed with the usual one. */
-  dq?: number;
-  /** Time of the last judged reading (a long pause restarts the runs). */
-  jt?: number;
   /** Per space: each channel's lagged companion (EW over ~COMPANION readings). */
   sm?: number[][];
   /** Per space: EW means and packed upper-triangular co-moments of channels and companions. */
@@ -130,10 +148,6 @@ export interface MetricRelationState {
   /** Marginal σ per channel in each space, as of the last refit. */
   sd?: number[][];
   f?: Fit[];
-  /** Readings skipped in a row because a channel was missing. */
-  sk: number;
-  /** Fast relearning until this time (a relation that changed for good). */
-  rl?: number;
   inc: IncidentBook;
   /** Key of the open incident, so one incident keeps one finding. */
   ik?: string;
@@ -170,7 +184,6 @@ const SPACES = 2;
  * autoregression, which absorbs a lasting offset).
  */
 const COMPANION_MS = 15 * 60_000;
-const BINS = 3;
 
 export const metricRelation: DetectorSpec<MetricRelationParams> = {
   name: 'metric_relation',
@@ -227,6 +240,8 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   private readonly y: Float64Array[];
   private readonly z: Float64Array;
   private readonly sc: Float64Array;
+  /** The engine reads the result at once and keeps neither it nor the state reference in it. */
+  private readonly res: StepResult<MetricRelationState> = { state: null as unknown as MetricRelationState, findings: NONE };
 
   constructor(
     private readonly p: MetricRelationParams,
@@ -240,7 +255,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     // Discovery book (bounded at 4·d metrics) or channels: names, flags, means, co-moments, σ,
     // fits with their weights; an open incident. ~24 bytes per number.
     const tri = d * (2 * d + 1);
-    const numbers = 3 * d + SPACES * (d + 2 * d + tri + 2 * d) + d * (2 * d + 12 + 3 * BINS) + 12;
+    const numbers = 3 * d + SPACES * (d + 2 * d + tri + 2 * d) + d * (2 * d + F_W) + V_LEN;
     this.maxStateBytes = 400 + 4 * d * (48 + 5 * 24) + numbers * 24 + d * 64 + 200;
   }
 
@@ -251,17 +266,21 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   init(): MetricRelationState {
     // Every field from the start (undefined ones are not written to JSON) and none deleted later:
     // one hidden class for all devices instead of dictionary-mode state objects.
-    return {
-      n: 0, n1: undefined, t0: 0, de: 0, dc: undefined, ch: undefined, ct: undefined, lf: undefined, pv: undefined, pt: undefined, dt: undefined, rt: undefined,
-      cr: undefined, dq: undefined, jt: undefined, sm: undefined, mu: undefined, cv: undefined, sd: undefined, f: undefined, sk: 0, rl: undefined, inc: {}, ik: undefined,
-    };
+    return { v: newScalars(), dn: undefined, dv: undefined, ch: undefined, ct: undefined, lf: undefined, pv: undefined, sm: undefined, mu: undefined, cv: undefined, sd: undefined, f: undefined, inc: {}, ik: undefined };
+  }
+
+  revive(raw: unknown): MetricRelationState | undefined {
+    return reviveState(raw);
   }
 
   step(s: MetricRelationState, ev: M2MEvent): StepResult<MetricRelationState> {
     const e = ev as TelemetryEvent;
+    const res = this.res;
+    res.state = s;
     if (s.ch === undefined) {
       this.discover(s, e);
-      return { state: s, findings: NONE };
+      res.findings = NONE;
+      return res;
     }
     const f = this.observe(s, e);
     for (const _ in s.inc) {
@@ -269,55 +288,74 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (s.ik !== undefined && s.inc[s.ik] === undefined) s.ik = undefined;
       break;
     }
-    return { state: s, findings: f === null ? NONE : [f] };
+    res.findings = f === null ? NONE : [f];
+    return res;
   }
 
   /** Which metrics the device reliably sends, which are counters, which are always positive. */
   private discover(s: MetricRelationState, e: TelemetryEvent): void {
-    const dc = (s.dc ??= {});
-    let size = 0;
-    for (const _ in dc) size++;
+    // Names in a list (a few, scanned), their counts in one flat array: no object per metric.
+    const first = s.dn === undefined;
+    let dn = (s.dn ??= []);
+    let dc = (s.dv ??= []);
+    const sv = s.v;
     for (const name in e.metrics) {
       if (this.filter !== null && !this.filter(name)) continue;
       const x = e.metrics[name];
       if (typeof x !== 'number' || !Number.isFinite(x)) continue;
-      let r = dc[name];
-      if (r === undefined) {
-        if (size >= 4 * this.p.max_metrics) continue;
-        r = dc[name] = [0, x, 0, 0, x];
-        size++;
+      let r = dn.indexOf(name);
+      if (r < 0) {
+        if (dn.length >= 4 * this.p.max_metrics) continue;
+        r = dn.length;
+        dn.push(name);
+        dc.push(0, x, 0, 0, x);
       }
-      r[0]! += 1;
-      if (x < r[1]!) r[1] = x;
-      if (x > r[4]!) r[2]! += 1;
-      else if (x < r[4]!) r[3]! += 1;
-      r[4] = x;
+      r *= 5;
+      dc[r] = dc[r]! + 1;
+      if (x < dc[r + 1]!) dc[r + 1] = x;
+      if (x > dc[r + 4]!) dc[r + 2] = dc[r + 2]! + 1;
+      else if (x < dc[r + 4]!) dc[r + 3] = dc[r + 3]! + 1;
+      dc[r + 4] = x;
     }
-    if (++s.de < DISCOVERY) return;
-    const names = Object.keys(dc)
-      .filter((k) => dc[k]![0]! >= PRESENCE * s.de)
-      .sort((a, b) => dc[b]![0]! - dc[a]![0]! || (a < b ? -1 : a > b ? 1 : 0))
+    // Most devices send the same metrics every time: after the first reading, copies without
+    // the spare capacity that arrays grown by push carry.
+    if (first) {
+      s.dn = dn = dn.slice();
+      s.dv = dc = dc.slice();
+    }
+    const de = (sv[V_DE] = sv[V_DE]! + 1);
+    if (de < DISCOVERY) return;
+    const at = (k: string): number => 5 * dn.indexOf(k);
+    const names = dn
+      .filter((k) => dc[at(k)]! >= PRESENCE * de)
+      .sort((a, b) => dc[at(b)]! - dc[at(a)]! || (a < b ? -1 : a > b ? 1 : 0))
       .slice(0, this.p.max_metrics)
       .sort();
-    s.dc = undefined;
+    s.dn = undefined;
+    s.dv = undefined;
     if (names.length < 2) {
       // Nothing to relate: look again later (a device whose metrics arrive in separate events).
-      s.de = -10 * DISCOVERY;
+      sv[V_DE] = -10 * DISCOVERY;
       return;
     }
     const d = names.length;
     s.ch = names;
-    s.ct = names.map((k) => {
-      const r = dc[k]!;
-      return r[3] === 0 && r[2]! >= 0.5 * (r[0]! - 1) ? 1 : 0;
-    });
+    s.ct = doubles(d, 0);
+    for (let i = 0; i < d; i++) {
+      const r = at(names[i]!);
+      s.ct[i] = dc[r + 3] === 0 && dc[r + 2]! >= 0.5 * (dc[r]! - 1) ? 1 : 0;
+    }
     // Log space for channels that stayed positive; the floor keeps a later 0 or negative reading
     // finite (and far off), rather than undefined.
-    s.lf = names.map((k, i) => (s.ct![i] === 1 ? 0 : dc[k]![1]! > 0 ? dc[k]![1]! / 4 : 0));
-    s.pv = new Array<number>(d).fill(0);
-    s.sk = 0;
-    s.pt = undefined;
-    s.dt = undefined;
+    s.lf = doubles(d, 0);
+    for (let i = 0; i < d; i++) {
+      const r = at(names[i]!);
+      s.lf[i] = s.ct[i] === 1 ? 0 : dc[r + 1]! > 0 ? dc[r + 1]! / 4 : 0;
+    }
+    s.pv = doubles(d, 0);
+    sv[V_SK] = 0;
+    sv[V_PT] = NaN;
+    sv[V_DT] = NaN;
     this.reset(s);
   }
 
@@ -330,9 +368,11 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const pv = s.pv!;
     const y0 = this.y[0]!;
     const y1 = this.y[1]!;
+    const sv = s.v;
     // Read every channel; a reading that lacks one is skipped (the fit is over complete readings).
-    const prevTs = s.pt;
-    const gap = prevTs === undefined ? Infinity : ts - prevTs;
+    const prevTs = sv[V_PT]!;
+    const hasPrev = prevTs === prevTs;
+    const gap = !hasPrev ? Infinity : ts - prevTs;
     let ok = true;
     let counterOk = true;
     let restart = false;
@@ -351,7 +391,8 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
         const last = pv[i]!;
         pv[i] = x;
         if (x < last) reset = true;
-        if (!(gap > 0) || gap > 1.5 * (s.dt ?? gap) || x < last || prevTs === undefined || s.cr === 1) counterOk = false;
+        const dt0 = sv[V_DT]!;
+        if (!(gap > 0) || gap > 1.5 * (dt0 === dt0 ? dt0 : gap) || x < last || !hasPrev || sv[V_CR] === 1) counterOk = false;
         v = ((x - last) * 3_600_000) / (gap > 0 ? gap : 1);
       }
       y0[i] = v;
@@ -367,46 +408,48 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       y1[i] = fl > 0 ? Math.log(v > fl ? v : fl) : v;
     }
     if (!ok) {
-      if (++s.sk >= MAX_SKIP) {
+      if ((sv[V_SK] = sv[V_SK]! + 1) >= MAX_SKIP) {
         // The device changed what it sends: start over.
         s.ch = undefined;
-        s.de = 0;
+        sv[V_DE] = 0;
       }
       return null;
     }
-    s.sk = 0;
-    if (reset) s.cr = 1;
-    else s.cr = undefined;
-    if (prevTs === undefined || ts > prevTs) {
-      if (prevTs !== undefined) {
+    sv[V_SK] = 0;
+    sv[V_CR] = reset ? 1 : 0;
+    if (!hasPrev || ts > prevTs) {
+      if (hasPrev) {
         // The usual interval learns from ordinary gaps only (not from missed readings, nor from
         // a burst of interleaved duplicates); a cadence that changes for good is adopted after
         // 16 readings in a row that disagree with it.
         const g = ts - prevTs;
-        const dt = s.dt;
-        if (dt === undefined) s.dt = g;
+        const dt = sv[V_DT]!;
+        if (dt !== dt) sv[V_DT] = g;
         else if (g >= 0.5 * dt && g <= 2 * dt) {
-          s.dt = compact(dt + 0.05 * (g - dt));
-          s.dq = undefined;
-        } else if ((s.dq = (s.dq ?? 0) + 1) >= 16) {
-          s.dt = g;
-          s.dq = undefined;
+          sv[V_DT] = compact(dt + 0.05 * (g - dt));
+          sv[V_DQ] = NaN;
+        } else {
+          const dq = sv[V_DQ]!;
+          if ((sv[V_DQ] = (dq === dq ? dq : 0) + 1) >= 16) {
+            sv[V_DT] = g;
+            sv[V_DQ] = NaN;
+          }
         }
       }
-      s.pt = ts;
+      sv[V_PT] = ts;
     }
     if (restart && s.mu !== undefined) {
       // Only the log space starts over (the raw-space fit is unaffected).
       const D = 2 * d;
-      s.mu[1] = new Array<number>(D).fill(0);
-      s.cv![1] = new Array<number>((D * (D + 1)) / 2).fill(0);
-      s.n1 = 0;
+      s.mu[1] = doubles(D, 0);
+      s.cv![1] = doubles((D * (D + 1)) / 2, 0);
+      sv[V_N1] = 0;
       s.sm = undefined;
     }
     if (!counterOk) return null;
-    if (s.n === 0) s.t0 = ts;
+    if (sv[V_N] === 0) sv[V_T0] = ts;
     // Lagged companions: the value before this reading enters the fit (then it moves on).
-    const sm = (s.sm ??= [Array.from(y0.subarray(0, d)), Array.from(y1.subarray(0, d))]);
+    const sm = (s.sm ??= [copyOf(y0, d), copyOf(y1, d)]);
     const ca = gap > 0 && gap < Infinity ? 1 - Math.exp(-gap / COMPANION_MS) : 1;
     for (let sp = 0; sp < SPACES; sp++) {
       const y = this.y[sp]!;
@@ -414,7 +457,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       // Huber-limited steps (3σ of the channel, once a full learning period has shown its
       // range): one absurd reading (a counter jump, a second source's values) cannot poison
       // the lagged value for hours.
-      const sd = ts - s.t0 >= this.p.learning ? s.sd?.[sp] : undefined;
+      const sd = ts - sv[V_T0]! >= this.p.learning ? s.sd?.[sp] : undefined;
       for (let i = 0; i < d; i++) {
         const ci = c[i]!;
         y[d + i] = ci;
@@ -427,9 +470,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const D = 2 * d;
 
     const p = this.p;
-    const relearning = s.rl !== undefined && ts < s.rl;
+    const relearning = ts < sv[V_RL]!;
     const fits = s.f;
-    const warm = s.n >= p.min_samples && ts - s.t0 >= p.learning && !relearning;
+    const n = sv[V_N]!;
+    const warm = n >= p.min_samples && ts - sv[V_T0]! >= p.learning && !relearning;
     // Residuals of the fitted channels.
     let worst = -1;
     let worstZ = 0;
@@ -437,42 +481,43 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     let out: FindingDraft | null = null;
     let judged = 0;
     if (fits !== undefined) {
-      if (s.jt !== undefined && ts - s.jt > p.incident_gap) {
+      if (ts - sv[V_JT]! > p.incident_gap) {
         // Nothing judged for a while (a pause, or readings that could not be used): a run of
         // broken readings before it says nothing about now.
-        for (const g of fits) {
-          g.run = 0;
-          g.m = 0;
+        for (let j = 0; j < fits.length; j++) {
+          const g = fits[j]!;
+          g[F_RUN] = 0;
+          g[F_M] = 0;
         }
       }
-      s.jt = ts;
+      sv[V_JT] = ts;
       const z = this.z;
       const mu0 = s.mu![0]!;
       const mu1 = s.mu![1]!;
       for (let j = 0; j < d; j++) {
         const f = fits[j]!;
-        if (f.r2 < p.min_r2) continue;
+        if (f[F_R2]! < p.min_r2) continue;
         judged++;
-        const y = f.sp === 0 ? y0 : y1;
-        const mu = f.sp === 0 ? mu0 : mu1;
-        const w = f.w;
+        const sp = f[F_SP]!;
+        const y = sp === 0 ? y0 : y1;
+        const mu = sp === 0 ? mu0 : mu1;
         let r = 0;
-        for (let k = 0; k < D; k++) r += w[k]! * (y[k]! - mu[k]!);
+        for (let k = 0; k < D; k++) r += f[F_W + k]! * (y[k]! - mu[k]!);
         // The operating point: what the neighbours imply, relative to the channel's own spread.
-        const sdj = s.sd![f.sp]![j]!;
+        const sdj = s.sd![sp]![j]!;
         const u = sdj > 0 ? (y[j]! - mu[j]! - r) / sdj : 0;
-        const bi = (u < -0.5 ? 0 : u < 0.5 ? 1 : 2) * 3;
+        const bi = F_B + (u < -0.5 ? 0 : u < 0.5 ? 1 : 2) * 3;
         // An operating point not seen often enough yet is judged with the widest spread known.
-        const bw = f.b[bi]! >= RES_WARM;
-        const c = bw ? f.b[bi + 1]! : f.c;
-        const sc = bw ? f.b[bi + 2]! : widest(f);
+        const bw = f[bi]! >= RES_WARM;
+        const c = bw ? f[bi + 1]! : f[F_C]!;
+        const sc = bw ? f[bi + 2]! : widest(f);
         const zj = sc > 0 ? (r - c) / sc : 0;
         z[j] = zj;
         this.sc[j] = sc;
         const frozen = s.ik !== undefined && !relearning;
         this.learnResidual(f, r, zj, ts, frozen);
-        learnBin(f.b, bi, r, zj, frozen);
-        if (f.k < RES_WARM) continue;
+        learnBin(f, bi, r, zj, frozen);
+        if (f[F_K]! < RES_WARM) continue;
         const az = zj < 0 ? -zj : zj;
         if (az > LEARN_Z) off = true;
         if (az > worstZ) {
@@ -485,17 +530,18 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     // The fit learns from readings that agree with it, never from a break in progress. A device
     // whose metrics, once learned, have no strong relation at all (most vital signs, a line
     // that never changes its production level) keeps watching at an eighth of the cost.
-    const idle = warm && judged === 0 && (s.n & 7) !== 0;
+    const idle = warm && judged === 0 && (n & 7) !== 0;
     if (!idle && (relearning || (s.ik === undefined && !off))) this.learn(s, relearning);
-    s.n++;
+    const n1 = (sv[V_N] = n + 1);
     // Refit every REFIT readings; once judging, at most every 15 minutes (a fast stream need not
     // refit every few minutes), and only every 8·REFIT readings on a device with nothing strong
     // enough to judge.
-    if (s.n % REFIT === 0 || s.f === undefined) {
-      const due = !warm || (s.n % (judged === 0 ? 8 * REFIT : REFIT) === 0 && ts - (s.rt ?? 0) >= REFIT_MIN_MS);
-      if (s.n >= Math.max(2 * REFIT, 8 * D) && (due || s.f === undefined)) {
+    if (n1 % REFIT === 0 || s.f === undefined) {
+      const rt = sv[V_RT]!;
+      const due = !warm || (n1 % (judged === 0 ? 8 * REFIT : REFIT) === 0 && ts - (rt === rt ? rt : 0) >= REFIT_MIN_MS);
+      if (n1 >= Math.max(2 * REFIT, 8 * D) && (due || s.f === undefined)) {
         this.refit(s);
-        s.rt = ts;
+        sv[V_RT] = ts;
       }
     }
     return out;
@@ -505,10 +551,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   private reset(s: MetricRelationState): void {
     const D = 2 * s.ch!.length;
     const tri = (D * (D + 1)) / 2;
-    s.mu = [new Array<number>(D).fill(0), new Array<number>(D).fill(0)];
-    s.cv = [new Array<number>(tri).fill(0), new Array<number>(tri).fill(0)];
-    s.n = 0;
-    s.n1 = undefined;
+    s.mu = [doubles(D, 0), doubles(D, 0)];
+    s.cv = [doubles(tri, 0), doubles(tri, 0)];
+    s.v[V_N] = 0;
+    s.v[V_N1] = NaN;
     s.sm = undefined;
     s.f = undefined;
     s.sd = undefined;
@@ -518,62 +564,70 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   private learnResidual(f: Fit, r: number, z: number, ts: number, frozen: boolean): void {
     // Recent mean of z (clipped), and the run of readings off in one direction.
     const zc = z > Z_CLIP ? Z_CLIP : z < -Z_CLIP ? -Z_CLIP : z;
-    f.m = compact(f.m + RECENT * (zc - f.m));
+    const m = (f[F_M] = compact(f[F_M]! + RECENT * (zc - f[F_M]!)));
     // The daily peak of |m| folds into the usual peak when the day ends, limited to three times
     // the usual one, so a break teaches little about what is ordinary, while the excursions
     // every normal day shows (start-ups, warm-ups) are learned even if they were reported.
     const day = Math.floor(ts / DAY_MS);
-    if (f.k >= RES_WARM) {
-      if (f.dd === undefined) {
-        f.dd = day;
-        f.dx = 0;
-      } else if (day > f.dd) {
-        let dx = f.dx ?? 0;
-        if (day === f.dd + 1) {
-          const nd = f.nd ?? 0;
+    const k = f[F_K]!;
+    if (k >= RES_WARM) {
+      const dd = f[F_DD]!;
+      if (dd !== dd) {
+        f[F_DD] = day;
+        f[F_DX] = 0;
+      } else if (day > dd) {
+        let dx = orZero(f[F_DX]!);
+        if (day === dd + 1) {
+          const nd = orZero(f[F_ND]!);
           const a = Math.max(1 / (nd + 1), 1 / PEAK_MEMORY_DAYS);
-          if (f.pk !== undefined && dx > 3 * f.pk) dx = 3 * f.pk;
-          f.pk = compact(f.pk === undefined ? dx : f.pk + a * (dx - f.pk));
-          f.nd = nd + 1;
+          const pk = f[F_PK]!;
+          if (pk === pk && dx > 3 * pk) dx = 3 * pk;
+          f[F_PK] = compact(pk !== pk ? dx : pk + a * (dx - pk));
+          f[F_ND] = nd + 1;
         }
-        f.dd = day;
-        f.dx = 0;
+        f[F_DD] = day;
+        f[F_DX] = 0;
       }
-      if (day === f.dd) {
-        const am = f.m < 0 ? -f.m : f.m;
-        if (am > f.dx!) f.dx = compact(am);
+      if (day === f[F_DD]) {
+        const am = m < 0 ? -m : m;
+        if (am > f[F_DX]!) f[F_DX] = compact(am);
       }
     }
     const thr = this.p.min_shift;
-    const run0 = f.run;
-    if (z >= thr) f.run = f.run > 0 ? f.run + 1 : 1;
-    else if (z <= -thr) f.run = f.run < 0 ? f.run - 1 : -1;
-    else f.run = 0;
-    if (f.run !== 0 && (run0 === 0 || run0 > 0 !== f.run > 0)) f.tr = ts;
+    const run0 = f[F_RUN]!;
+    let run: number;
+    if (z >= thr) run = run0 > 0 ? run0 + 1 : 1;
+    else if (z <= -thr) run = run0 < 0 ? run0 - 1 : -1;
+    else run = 0;
+    f[F_RUN] = run;
+    if (run !== 0 && (run0 === 0 || run0 > 0 !== run > 0)) f[F_TR] = ts;
     const az = z < 0 ? -z : z;
-    if (f.k === 0) {
-      f.c = r;
-      f.s = 0;
-      f.k = 1;
+    if (k === 0) {
+      f[F_C] = r;
+      f[F_S] = 0;
+      f[F_K] = 1;
       return;
     }
-    if (frozen && f.k >= RES_WARM) return;
-    const a = Math.max(1 / (f.k + 1), 1 / RES_WINDOW);
-    const dev = r - f.c;
+    if (frozen && k >= RES_WARM) return;
+    const a = Math.max(1 / (k + 1), 1 / RES_WINDOW);
+    const c = f[F_C]!;
+    const sc = f[F_S]!;
+    const dev = r - c;
     const ad = dev < 0 ? -dev : dev;
-    const lim = f.s > 0 && f.k >= 8 ? HUBER * f.s : Infinity;
+    const lim = sc > 0 && k >= 8 ? HUBER * sc : Infinity;
     const dc = dev > lim ? lim : dev < -lim ? -lim : dev;
     // A reading off by more than LEARN_Z does not move the centre (slow drift does).
-    if (!(f.k >= RES_WARM && az > LEARN_Z)) f.c = compact(f.c + 0.5 * a * dc);
-    f.s = compact((1 - a) * f.s + a * 1.2533 * (ad > lim ? lim : ad));
+    if (!(k >= RES_WARM && az > LEARN_Z)) f[F_C] = compact(c + 0.5 * a * dc);
+    f[F_S] = compact((1 - a) * sc + a * 1.2533 * (ad > lim ? lim : ad));
     // The wander of the recent mean: learned from readings that are not off, Huber-clipped.
-    if (f.k >= 8 && az <= LEARN_Z) {
-      const am = f.m < 0 ? -f.m : f.m;
-      const lv = f.v > 0 ? 3 * f.v : Infinity;
+    if (k >= 8 && az <= LEARN_Z) {
+      const am = m < 0 ? -m : m;
+      const fv = f[F_V]!;
+      const lv = fv > 0 ? 3 * fv : Infinity;
       const mc = am > lv ? lv : am;
-      f.v = compact(Math.sqrt((1 - a) * f.v * f.v + a * mc * mc));
+      f[F_V] = compact(Math.sqrt((1 - a) * fv * fv + a * mc * mc));
     }
-    if (f.k < 1e9) f.k++;
+    if (k < 1e9) f[F_K] = k + 1;
   }
 
   /** Raise or extend a finding when a fitted channel is persistently off. */
@@ -589,13 +643,16 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const only = s.ik !== undefined ? ch.indexOf(s.ik) : -1;
     for (let j = 0; j < d; j++) {
       const f = fits[j]!;
-      if (f.r2 < p.min_r2 || f.k < RES_WARM || (only >= 0 && j !== only)) continue;
-      const run = f.run < 0 ? -f.run : f.run;
-      if (run < p.min_run || e.ts - f.tr < p.min_duration) continue;
-      const am = f.m < 0 ? -f.m : f.m;
-      if (am < p.min_shift || (f.m > 0) !== (f.run > 0)) continue;
-      if (f.pk === undefined) continue;
-      const eff = Math.min(am / Math.max(f.v, V_WHITE) / p.variability_factor, am / (PEAK_FACTOR * Math.max(f.pk, V_WHITE)));
+      if (f[F_R2]! < p.min_r2 || f[F_K]! < RES_WARM || (only >= 0 && j !== only)) continue;
+      const fr = f[F_RUN]!;
+      const run = fr < 0 ? -fr : fr;
+      if (run < p.min_run || e.ts - f[F_TR]! < p.min_duration) continue;
+      const m = f[F_M]!;
+      const am = m < 0 ? -m : m;
+      if (am < p.min_shift || (m > 0) !== (fr > 0)) continue;
+      const pk = f[F_PK]!;
+      if (pk !== pk) continue;
+      const eff = Math.min(am / Math.max(f[F_V]!, V_WHITE) / p.variability_factor, am / (PEAK_FACTOR * Math.max(pk, V_WHITE)));
       if (eff > bestEff) {
         bestEff = eff;
         best = j;
@@ -608,7 +665,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       // persistence made the finding.
       for (let j = 0; j < d; j++) {
         const f = fits[j]!;
-        if (f.r2 < p.min_r2 || f.k < RES_WARM || f.run === 0) continue;
+        if (f[F_R2]! < p.min_r2 || f[F_K]! < RES_WARM || f[F_RUN] === 0) continue;
         const az = Math.abs(this.z[j]!);
         if (az > bestZ) {
           bestZ = az;
@@ -618,26 +675,27 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     }
     const f = fits[best]!;
     const z = this.z[best]!;
-    const y = f.sp === 0 ? this.y[0]! : this.y[1]!;
-    const mu = s.mu![f.sp]!;
+    const fsp = f[F_SP]!;
+    const y = fsp === 0 ? this.y[0]! : this.y[1]!;
+    const mu = s.mu![fsp]!;
     // What the neighbours imply for this channel, in its own unit.
     const yj = y[best]!;
     const sc = this.sc[best]!;
     const impliedY = yj - z * sc;
-    const log = f.sp === 1 && s.lf![best]! > 0;
+    const log = fsp === 1 && s.lf![best]! > 0;
     const observed = log ? Math.exp(yj) : yj;
     const implied = log ? Math.exp(impliedY) : impliedY;
     const typical = log ? Math.abs(Math.expm1(sc)) * 100 : null;
     const name = ch[best]!;
     const label = (i: number): string => (s.ct![i] === 1 ? `${ch[i]} (rate per hour)` : ch[i]!);
     // The neighbours that carry the fit: largest |weight × σ|.
-    const sd = s.sd![f.sp]!;
+    const sd = s.sd![fsp]!;
     const drivers: Array<[number, number]> = [];
-    for (let k = 0; k < d; k++) if (k !== best) drivers.push([k, Math.abs(f.w[k]! * sd[k]!) + Math.abs(f.w[k + d]! * sd[k + d]!)]);
+    for (let k = 0; k < d; k++) if (k !== best) drivers.push([k, Math.abs(f[F_W + k]! * sd[k]!) + Math.abs(f[F_W + k + d]! * sd[k + d]!)]);
     drivers.sort((a, b) => b[1] - a[1]);
     const top = drivers.filter((x) => x[1] > 0.05 * (drivers[0]?.[1] ?? 0)).slice(0, 3).map((x) => label(x[0]));
-    const run = f.run < 0 ? -f.run : f.run;
-    const since = f.tr > 0 && f.tr <= e.ts ? f.tr : e.ts;
+    const run = f[F_RUN]! < 0 ? -f[F_RUN]! : f[F_RUN]!;
+    const since = f[F_TR]! > 0 && f[F_TR]! <= e.ts ? f[F_TR]! : e.ts;
     const dir = z > 0 ? 'above' : 'below';
     // Score: the sustained excess over the gate, in units of the recent mean's own wander.
     const score = scoreFromZ(3 * bestEff);
@@ -660,17 +718,17 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
           value: compact(observed),
           implied: compact(implied),
           residual_sigma: compact(z),
-          recent_mean_sigma: compact(f.m),
-          wander_sigma: compact(f.v),
-          daily_peak_sigma: compact(f.pk ?? 0),
-          peak_days: f.nd ?? 0,
+          recent_mean_sigma: compact(f[F_M]!),
+          wander_sigma: compact(f[F_V]!),
+          daily_peak_sigma: compact(orZero(f[F_PK]!)),
+          peak_days: orZero(f[F_ND]!),
           sustained_excess: compact(bestEff),
           readings: run,
           since_ts: since,
           related_to: top,
-          r2: compact(f.r2),
-          space: f.sp === 1 ? 'log' : 'linear',
-          weights: Object.fromEntries(ch.map((c, k) => [c, compact(f.w[k]!)])),
+          r2: compact(f[F_R2]!),
+          space: fsp === 1 ? 'log' : 'linear',
+          weights: Object.fromEntries(ch.map((c, k) => [c, compact(f[F_W + k]!)])),
           means: Object.fromEntries(ch.map((c, k) => [c, compact(mu[k]!)])),
         },
         mitre: metricRelation.mitre,
@@ -681,10 +739,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const inc = s.inc[key]!;
     if (e.ts - inc.first_ts > p.relearn_after) {
       // Broken for longer than any falsification we would still call one: the relation changed.
-      s.rl = e.ts + 6 * 3_600_000;
+      s.v[V_RL] = e.ts + 6 * 3_600_000;
       for (const g of fits) {
-        g.run = 0;
-        g.m = 0;
+        g[F_RUN] = 0;
+        g[F_M] = 0;
       }
     }
     return fnd;
@@ -693,9 +751,11 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   /** Fold the current reading into the EW means and co-moments of both spaces. */
   private learn(s: MetricRelationState, fast: boolean): void {
     const d = 2 * s.ch!.length;
-    const n1 = s.n1 ?? s.n;
+    const sv = s.v;
+    const n = sv[V_N]!;
+    const n1 = sv[V_N1] === sv[V_N1] ? sv[V_N1]! : n;
     for (let sp = 0; sp < SPACES; sp++) {
-      let a = Math.max(1 / ((sp === 0 ? s.n : n1) + 1), 1 / this.p.window);
+      let a = Math.max(1 / ((sp === 0 ? n : n1) + 1), 1 / this.p.window);
       if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
       const b = 1 - a;
       const y = this.y[sp]!;
@@ -711,7 +771,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       }
       for (let i = 0; i < d; i++) mu[i] = mu[i]! + a * (y[i]! - mu[i]!);
     }
-    s.n1 = n1 + 1;
+    sv[V_N1] = n1 + 1;
   }
 
   /**
@@ -722,77 +782,89 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   private refit(s: MetricRelationState): void {
     const d = s.ch!.length;
     const D = 2 * d;
-    const fits: Fit[] =
-      s.f ?? Array.from({ length: d }, () => ({ sp: 0, w: new Array<number>(D).fill(0), r2: 0, k: 0, c: 0, s: 0, m: 0, v: 0, run: 0, tr: 0, b: new Array<number>(3 * BINS).fill(0) }));
-    const sds: number[][] = [];
-    const rows: number[][][] = [];
+    let fits = s.f;
+    if (fits === undefined) {
+      fits = [];
+      for (let j = 0; j < d; j++) fits.push(newFit(D));
+    }
+    // σ per space (compacted into the state), and every channel's weights followed by its R² in
+    // scratch rows of D + 1 (per space, per channel): a refit allocates nothing once warm.
+    const sds = s.sd ?? [doubles(D, 0), doubles(D, 0)];
+    const W = D + 1;
+    const rows = scratch(0, SPACES * d * W);
+    const sd = scratch(1, D);
+    const n2 = 2 * D;
     for (let sp = 0; sp < SPACES; sp++) {
       const cv = s.cv![sp]!;
-      const sd = new Array<number>(D);
-      for (let i = 0; i < D; i++) sd[i] = Math.sqrt(Math.max(cv[triIndex(D, i, i)]!, 0));
-      sds.push(sd.map(compact));
-      // Correlation matrix with a small ridge (constant channels get a unit diagonal).
-      const a: number[][] = [];
+      const out = sds[sp]!;
       for (let i = 0; i < D; i++) {
-        const row = new Array<number>(D);
-        for (let j = 0; j < D; j++) {
-          if (sd[i]! <= 0 || sd[j]! <= 0) row[j] = i === j ? 1 : 0;
-          else row[j] = cv[triIndex(D, Math.min(i, j), Math.max(i, j))]! / (sd[i]! * sd[j]!);
-        }
-        row[i] = row[i]! + RIDGE;
-        a.push(row);
+        sd[i] = Math.sqrt(Math.max(cv[triIndex(D, i, i)]!, 0));
+        out[i] = compact(sd[i]!);
       }
-      const th = invert(a);
-      const spRows: number[][] = [];
+      // Correlation matrix with a small ridge (constant channels get a unit diagonal), with the
+      // identity beside it for the inversion.
+      const m = scratch(2, D * n2);
+      for (let i = 0; i < D; i++) {
+        const o = i * n2;
+        for (let j = 0; j < D; j++) {
+          if (sd[i]! <= 0 || sd[j]! <= 0) m[o + j] = i === j ? 1 : 0;
+          else m[o + j] = cv[triIndex(D, Math.min(i, j), Math.max(i, j))]! / (sd[i]! * sd[j]!);
+          m[o + D + j] = i === j ? 1 : 0;
+        }
+        m[o + i] = m[o + i]! + RIDGE;
+      }
+      // Θ[i][k] is at m[i * n2 + D + k].
+      const ok = invertInPlace(m, D);
       for (let j = 0; j < d; j++) {
-        const w = new Array<number>(D).fill(0);
+        const base = (sp * d + j) * W;
+        for (let k = 0; k < W; k++) rows[base + k] = 0;
         let r2 = 0;
-        if (th !== null && sd[j]! > 0) {
+        if (ok && sd[j]! > 0) {
           const c = j + d;
-          const a00 = th[j]![j]!;
-          const a01 = th[j]![c]!;
-          const a11 = th[c]![c]!;
+          const tj = j * n2 + D;
+          const tc = c * n2 + D;
+          const a00 = m[tj + j]!;
+          const a01 = m[tj + c]!;
+          const a11 = m[tc + c]!;
           const det = a00 * a11 - a01 * a01;
           if (det > 0) {
             const m00 = a11 / det;
             const m01 = -a01 / det;
             r2 = 1 - m00;
-            w[j] = 1;
+            rows[base + j] = 1;
             for (let k = 0; k < D; k++) {
               if (k === j || k === c || !(sd[k]! > 0)) continue;
-              w[k] = (m00 * th[j]![k]! + m01 * th[c]![k]!) * (sd[j]! / sd[k]!);
+              rows[base + k] = (m00 * m[tj + k]! + m01 * m[tc + k]!) * (sd[j]! / sd[k]!);
             }
           }
         }
-        w.push(r2);
-        spRows.push(w);
+        rows[base + D] = r2;
       }
-      rows.push(spRows);
     }
     for (let j = 0; j < d; j++) {
-      const r0 = rows[0]![j]![D]!;
-      const r1 = rows[1]![j]![D]!;
+      const r0 = rows[j * W + D]!;
+      const r1 = rows[(d + j) * W + D]!;
       const f = fits[j]!;
       // Change space only when the other explains clearly more (a fifth less unexplained
       // variance): each change restarts the residual statistics.
-      const cur = f.k > 0 ? f.sp : r1 > r0 ? 1 : 0;
+      const cur = f[F_K]! > 0 ? f[F_SP]! : r1 > r0 ? 1 : 0;
       const other = 1 - cur;
       const uc = 1 - (cur === 1 ? r1 : r0);
       const uo = 1 - (other === 1 ? r1 : r0);
       const sp = uo < 0.8 * uc ? other : cur;
-      const w = rows[sp]![j]!.slice(0, D).map(compact);
       const r2 = compact(sp === 1 ? r1 : r0);
-      if (f.sp !== sp && f.k > 0) {
+      if (f[F_SP] !== sp && f[F_K]! > 0) {
         // A different space: its residual has another unit; learn the residual statistics anew.
-        f.k = 0;
-        f.m = 0;
-        f.v = 0;
-        f.run = 0;
-        f.b.fill(0);
+        f[F_K] = 0;
+        f[F_M] = 0;
+        f[F_V] = 0;
+        f[F_RUN] = 0;
+        for (let i = F_B; i < F_B + 3 * BINS; i++) f[i] = 0;
       }
-      f.sp = sp;
-      f.w = w;
-      f.r2 = r2;
+      f[F_SP] = sp;
+      const base = (sp * d + j) * W;
+      for (let k = 0; k < D; k++) f[F_W + k] = compact(rows[base + k]!);
+      f[F_R2] = r2;
     }
     s.f = fits;
     s.sd = sds;
@@ -801,12 +873,12 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
 
 /** The largest residual spread of the channel: overall, or at any learned operating point. */
 function widest(f: Fit): number {
-  let w = f.s;
-  for (let i = 0; i < 3 * BINS; i += 3) if (f.b[i]! >= RES_WARM && f.b[i + 2]! > w) w = f.b[i + 2]!;
+  let w = f[F_S]!;
+  for (let i = F_B; i < F_B + 3 * BINS; i += 3) if (f[i]! >= RES_WARM && f[i + 2]! > w) w = f[i + 2]!;
   return w;
 }
 
-/** Residual centre and spread at one operating point: [samples, centre, spread] at b[i..i+2]. */
+/** Residual centre and spread at one operating point: [samples, centre, spread] at b[i..i+2] (b: a Fit). */
 function learnBin(b: number[], i: number, r: number, z: number, frozen: boolean): void {
   const k = b[i]!;
   if (k === 0) {
@@ -837,27 +909,144 @@ function triIndex(d: number, i: number, j: number): number {
   return i * d - (i * (i - 1)) / 2 + (j - i);
 }
 
-/** Gauss-Jordan inverse with partial pivoting; null when singular. */
-function invert(a: number[][]): number[][] | null {
-  const n = a.length;
-  const m = a.map((r, i) => [...r, ...Array.from({ length: n }, (_, j) => (i === j ? 1 : 0))]);
+/**
+ * Gauss-Jordan inverse with partial pivoting of the n×n matrix in the left half of m (rows of 2n,
+ * the identity in the right half), which then holds the inverse; false when singular.
+ */
+function invertInPlace(m: Float64Array, n: number): boolean {
+  const n2 = 2 * n;
   for (let c = 0; c < n; c++) {
     let piv = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(m[r]![c]!) > Math.abs(m[piv]![c]!)) piv = r;
-    if (Math.abs(m[piv]![c]!) < 1e-12) return null;
-    if (piv !== c) [m[piv], m[c]] = [m[c]!, m[piv]!];
-    const pr = m[c]!;
-    const inv = 1 / pr[c]!;
-    for (let k = 0; k < 2 * n; k++) pr[k] = pr[k]! * inv;
+    for (let r = c + 1; r < n; r++) if (Math.abs(m[r * n2 + c]!) > Math.abs(m[piv * n2 + c]!)) piv = r;
+    if (Math.abs(m[piv * n2 + c]!) < 1e-12) return false;
+    const pc = c * n2;
+    if (piv !== c) {
+      const pp = piv * n2;
+      for (let k = 0; k < n2; k++) {
+        const t = m[pp + k]!;
+        m[pp + k] = m[pc + k]!;
+        m[pc + k] = t;
+      }
+    }
+    const inv = 1 / m[pc + c]!;
+    for (let k = 0; k < n2; k++) m[pc + k] = m[pc + k]! * inv;
     for (let r = 0; r < n; r++) {
       if (r === c) continue;
-      const row = m[r]!;
-      const f = row[c]!;
+      const ro = r * n2;
+      const f = m[ro + c]!;
       if (f === 0) continue;
-      for (let k = 0; k < 2 * n; k++) row[k] = row[k]! - f * pr[k]!;
+      for (let k = 0; k < n2; k++) m[ro + k] = m[ro + k]! - f * m[pc + k]!;
     }
   }
-  return m.map((r) => r.slice(n));
+  return true;
+}
+
+/** Refit scratch (rows, σ, the matrix being inverted), grown on demand; never part of the state. */
+const scratches: Float64Array[] = [new Float64Array(64), new Float64Array(32), new Float64Array(512)];
+function scratch(i: number, n: number): Float64Array {
+  if (scratches[i]!.length < n) scratches[i] = new Float64Array(n);
+  return scratches[i]!;
+}
+
+function orZero(x: number): number {
+  return x === x ? x : 0;
+}
+
+/** An array of n copies of x whose elements V8 keeps as unboxed doubles (packed, exact length). */
+function doubles(n: number, x: number): number[] {
+  const a: number[] = [0.5];
+  for (let i = 1; i < n; i++) a.push(0.5);
+  for (let i = 0; i < n; i++) a[i] = x;
+  return n === 0 ? [] : a.slice(0, n);
+}
+
+function copyOf(y: Float64Array, n: number): number[] {
+  const a = doubles(n, 0);
+  for (let i = 0; i < n; i++) a[i] = y[i]!;
+  return a;
+}
+
+/** A new device's scalars; copied by slice(), which keeps packed doubles and the exact length. */
+const SCALARS: number[] = (() => {
+  const v = doubles(V_LEN, NaN);
+  v[V_N] = 0;
+  v[V_T0] = 0;
+  v[V_DE] = 0;
+  v[V_CR] = 0;
+  v[V_SK] = 0;
+  return v;
+})();
+function newScalars(): number[] {
+  return SCALARS.slice();
+}
+
+function newFit(D: number): Fit {
+  const f = doubles(F_W + D, 0);
+  f[F_DD] = NaN;
+  f[F_DX] = NaN;
+  f[F_PK] = NaN;
+  f[F_ND] = NaN;
+  return f;
+}
+
+/** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
+function packed(a: unknown): number[] | undefined {
+  if (!Array.isArray(a)) return undefined;
+  const out = doubles(a.length, 0);
+  for (let i = 0; i < a.length; i++) {
+    const x: unknown = a[i];
+    if (x === null) out[i] = NaN;
+    else if (typeof x === 'number') out[i] = x;
+    else return undefined;
+  }
+  return out;
+}
+
+const BAD = Symbol('bad');
+type Bad = typeof BAD;
+
+function optPacked(a: unknown): number[] | undefined | Bad {
+  if (a === undefined) return undefined;
+  return packed(a) ?? BAD;
+}
+
+function optPackedList(a: unknown): number[][] | undefined | Bad {
+  if (a === undefined) return undefined;
+  if (!Array.isArray(a)) return BAD;
+  const out: number[][] = [];
+  for (const x of a) {
+    const p = packed(x);
+    if (p === undefined) return BAD;
+    out.push(p);
+  }
+  return out;
+}
+
+function optNames(a: unknown): string[] | undefined | Bad {
+  if (a === undefined) return undefined;
+  return Array.isArray(a) && a.every((x) => typeof x === 'string') ? (a as string[]) : BAD;
+}
+
+/** The live state from a checkpoint (JSON): NaN back from null, numeric arrays as packed doubles. */
+function reviveState(raw: unknown): MetricRelationState | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const o = raw as Record<string, unknown>;
+  const v = packed(o.v);
+  if (v === undefined || v.length !== V_LEN) return undefined;
+  if (typeof o.inc !== 'object' || o.inc === null || (o.ik !== undefined && typeof o.ik !== 'string')) return undefined;
+  const dn = optNames(o.dn);
+  const dv = optPacked(o.dv);
+  const ch = optNames(o.ch);
+  const ct = optPacked(o.ct);
+  const lf = optPacked(o.lf);
+  const pv = optPacked(o.pv);
+  const sm = optPackedList(o.sm);
+  const mu = optPackedList(o.mu);
+  const cv = optPackedList(o.cv);
+  const sd = optPackedList(o.sd);
+  const f = optPackedList(o.f);
+  if (dn === BAD || dv === BAD || ch === BAD || ct === BAD || lf === BAD || pv === BAD || sm === BAD || mu === BAD || cv === BAD || sd === BAD || f === BAD) return undefined;
+  return { v, dn, dv, ch, ct, lf, pv, sm, mu, cv, sd, f, inc: o.inc as IncidentBook, ik: o.ik as string | undefined };
 }
 
 const NONE: FindingDraft[] = [];
