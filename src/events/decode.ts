@@ -7,6 +7,9 @@ import type { MappingConfig } from '../config/types.js';
 import type { AuthOutcome, ConnectionEvent, M2MEvent, TelemetryEvent } from './types.js';
 import { UNKNOWN_CLASS } from './types.js';
 
+/** Names no metric may have (see the telemetry branch of validateEvent). */
+const PROTO_NAMES: ReadonlySet<string> = new Set(Object.getOwnPropertyNames(Object.prototype));
+
 export type DecodeErrorCode =
   | 'oversized'
   | 'bad_json'
@@ -268,6 +271,10 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
     let n = 0;
     let copy = false;
     for (const k in raw) {
+      // Detectors keep per-metric state in objects keyed by metric name: a name that is also an
+      // Object.prototype property ("constructor", "__proto__") would read or replace the
+      // prototype's instead of the metric's.
+      if (PROTO_NAMES.has(k)) return fail('bad_field', `metric name "${k}" is reserved (a JavaScript object property); rename it in the pipeline mapping`, `metrics.${k}`);
       const v = raw[k];
       if (typeof v === 'number' && Number.isFinite(v)) {
         n++;

@@ -28,6 +28,8 @@ describe('decodeEvent', () => {
     [tel({ metrics: [1, 2] }), 'bad_field', 'metrics'],
     [tel({ metrics: { v: 'high' } }), 'bad_field', 'metrics.v'],
     [tel({ metrics: {} }), 'bad_field', 'metrics'],
+    [tel({ metrics: { v: 1, constructor: 2 } }), 'bad_field', 'metrics.constructor'],
+    ['{"type":"telemetry","device_id":"m1","ts":"2026-03-01T12:00:00Z","metrics":{"__proto__":1}}', 'bad_field', 'metrics.__proto__'],
     [tel({ seq: -1 }), 'bad_field', 'seq'],
     [conn({ src_ip: '10.0.0' }), 'bad_field', 'src_ip'],
     [conn({ dst_port: 70000 }), 'bad_field', 'dst_port'],
