@@ -6,26 +6,21 @@ import type { ParamSpec } from './types.js';
 
 /**
  * Round to ~6 significant digits so checkpointed state stays compact as JSON. On the hot path
- * (several calls per metric per event), so the decade is found by comparisons for ordinary
- * magnitudes instead of log10/pow.
+ * (several calls per metric per event), so the decade of ordinary magnitudes is found by a few
+ * comparisons, and everything else (0, huge, tiny, non-finite) lives in compactWide: kept small,
+ * this function is inlined into large callers, whose double result is then never boxed.
  */
 export function compact(x: number): number {
   const a = x < 0 ? -x : x;
-  let p: number;
-  if (a >= 1) {
-    if (a < 10) p = 1e5;
-    else if (a < 100) p = 1e4;
-    else if (a < 1000) p = 1e3;
-    else if (a < 1e4) p = 100;
-    else if (a < 1e5) p = 10;
-    else if (a < 1e6) p = 1;
-    else if (Number.isInteger(x) || !Number.isFinite(x)) return x;
-    else p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
-  } else if (a >= 0.1) p = 1e6;
-  else if (a >= 0.01) p = 1e7;
-  else if (a >= 0.001) p = 1e8;
-  else if (a === 0) return x;
-  else p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
+  if (!(a >= 1e-3 && a < 1e6)) return compactWide(x, a);
+  const p = a < 1 ? (a >= 0.1 ? 1e6 : a >= 0.01 ? 1e7 : 1e8) : a < 1e3 ? (a < 10 ? 1e5 : a < 100 ? 1e4 : 1e3) : a < 1e4 ? 100 : a < 1e5 ? 10 : 1;
+  return Math.round(x * p) / p;
+}
+
+/** compact() outside [1e-3, 1e6) in magnitude, and NaN. */
+function compactWide(x: number, a: number): number {
+  if (a === 0 || (a >= 1e6 && (Number.isInteger(x) || !Number.isFinite(x)))) return x;
+  const p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
   return Math.round(x * p) / p;
 }
 
@@ -586,14 +581,24 @@ export function regimeUpdate(r: number[], x: number, dt: number): void {
     r[best + 2] = wt + w;
     return;
   }
-  if (r.length >= REGIME_HDR + RS * REGIME_K) regimeMerge(r, fl);
-  r[2] = r.length;
-  r.push(compact(x), 0, compact(w), 1);
+  let at = r.length;
+  // A full array stays full: the merge frees its last slot in place, so it never reallocates.
+  if (at >= REGIME_HDR + RS * REGIME_K) {
+    regimeMerge(r, fl);
+    at -= RS;
+  }
+  r[2] = at;
+  r[at] = compact(x);
+  r[at + 1] = 0;
+  r[at + 2] = compact(w);
+  r[at + 3] = 1;
 }
 
 /**
  * Make room: the least occupied level (a transient, a one-off) is folded into its nearest
- * neighbour, which then covers both. Well-occupied levels stay distinct, and this is O(K).
+ * neighbour, which then covers both. Well-occupied levels stay distinct, and this is O(K). The
+ * levels after it move down one slot, leaving the last slot for the caller to fill (the length
+ * is unchanged).
  */
 function regimeMerge(r: number[], fl: number): void {
   let bi = REGIME_HDR;
@@ -622,7 +627,9 @@ function regimeMerge(r: number[], fl: number): void {
   r[bj + 2] = compact(w);
   // Folding transients in is not returning: visits do not add up.
   r[bj + 3] = Math.max(r[bi + 3]!, r[bj + 3]!);
-  r.splice(bi, RS);
+  // As splice(bi, RS) but without allocating the removed slice.
+  const n = r.length - RS;
+  for (let k = bi; k < n; k++) r[k] = r[k + RS]!;
   r[2] = -1;
 }
 
@@ -651,6 +658,16 @@ export function regimeKnown(r: readonly number[], x: number, minDwell: number, m
  * level is novel even when the modes lie 100σ apart. Null when no level is known yet.
  */
 export function regimeDistance(r: readonly number[], x: number, minDwell: number, minShare: number): { z: number; c: number } | null {
+  return regimeDistanceInto(r, x, minDwell, minShare, DIST) ? { z: DIST[0]!, c: DIST[1]! } : null;
+}
+
+const DIST = [0, 0];
+
+/**
+ * regimeDistance for the per-reading path, without allocating: writes z to out[0] and the level's
+ * centre to out[1] and returns true, or returns false (out untouched) when no level is known yet.
+ */
+export function regimeDistanceInto(r: readonly number[], x: number, minDwell: number, minShare: number, out: number[]): boolean {
   let total = 0;
   for (let i = REGIME_HDR + 2; i < r.length; i += RS) total += r[i]!;
   const fl = regimeFloor(r, x);
@@ -665,7 +682,10 @@ export function regimeDistance(r: readonly number[], x: number, minDwell: number
       best = i;
     }
   }
-  return best < 0 ? null : { z: bz, c: r[best]! };
+  if (best < 0) return false;
+  out[0] = bz;
+  out[1] = r[best]!;
+  return true;
 }
 
 /**
