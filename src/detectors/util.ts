@@ -6,20 +6,27 @@ import type { ParamSpec } from './types.js';
 
 /**
  * Round to ~6 significant digits so checkpointed state stays compact as JSON. On the hot path
- * (several calls per metric per event), so the decade of ordinary magnitudes is found by a few
- * comparisons, and everything else (0, huge, tiny, non-finite) lives in compactWide: kept small,
- * this function is inlined into large callers, whose double result is then never boxed.
+ * (several calls per metric per event), so the decade of ordinary magnitudes is found by a short
+ * scan of exact powers of ten, and the rare magnitudes (huge, tiny, non-finite) live in
+ * compactWide. Its bytecode is kept small because large callers only inline small functions, and
+ * a double returned from a call that was not inlined is boxed.
  */
 export function compact(x: number): number {
   const a = x < 0 ? -x : x;
-  if (!(a >= 1e-3 && a < 1e6)) return compactWide(x, a);
-  const p = a < 1 ? (a >= 0.1 ? 1e6 : a >= 0.01 ? 1e7 : 1e8) : a < 1e3 ? (a < 10 ? 1e5 : a < 100 ? 1e4 : 1e3) : a < 1e4 ? 100 : a < 1e5 ? 10 : 1;
+  if (!(a >= 1e-3 && a < 1e6)) return a === 0 ? x : compactWide(x, a);
+  let i = 0;
+  while (a >= DECADE[i]!) i++;
+  const p = SCALE[i]!;
   return Math.round(x * p) / p;
 }
 
+/** Decade bounds for compact() on [1e-3, 1e6), the last one a sentinel, and the scale of each decade. */
+const DECADE = [0.01, 0.1, 1, 10, 100, 1e3, 1e4, 1e5, 1e6];
+const SCALE = [1e8, 1e7, 1e6, 1e5, 1e4, 1e3, 100, 10, 1];
+
 /** compact() outside [1e-3, 1e6) in magnitude, and NaN. */
 function compactWide(x: number, a: number): number {
-  if (a === 0 || (a >= 1e6 && (Number.isInteger(x) || !Number.isFinite(x)))) return x;
+  if (a >= 1e6 && (Number.isInteger(x) || !Number.isFinite(x))) return x;
   const p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
   return Math.round(x * p) / p;
 }
