@@ -47,7 +47,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -457,10 +457,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const rgm = (ms.rg ??= regimeNew());
     // Every level occupied counts here, however briefly: a value near one the series has passed
     // through (the top of a fast ramp, a rare peak) is not novel.
-    const zr0 = contextual ? NaN : nearestLevel(rgm, v);
-    const hasNear = zr0 === zr0;
-    const zr = hasNear ? zr0 : 0;
-    const nearC = nearestC;
+    const hasNear = !contextual && regimeDistanceInto(rgm, v, 0, 0, NEAR);
+    const zr = hasNear ? NEAR[0]! : 0;
+    const nearC = NEAR[1]!;
     const azr = !hasNear ? 0 : zr < 0 ? -zr : zr;
     const devR = !hasNear ? 0 : Math.abs(v - nearC);
     const novel = azr > REGIME_NOVEL && azr > az && devR >= p.min_abs_deviation && devR >= Math.abs(nearC) * p.min_rel_deviation;
@@ -743,28 +742,8 @@ function warmMad(m: readonly number[], center: number): number {
   return warmMiddle(sortWarm(m, center, true));
 }
 
-/**
- * util.regimeDistance(r, x, 0, 0) without its result object: the signed distance in spreads of
- * the nearest occupied level (NaN when there is none), whose centre is left in nearestC. Relies
- * on util's regime layout (header of 3, then [centre, spread, dwell, visits] per level).
- */
-let nearestC = 0;
-function nearestLevel(r: readonly number[], x: number): number {
-  const ax = x < 0 ? -x : x;
-  const fl = Math.max(r[0]!, ax * 1e-4, 1e-9);
-  let best = -1;
-  let bz = Infinity;
-  for (let i = 3; i < r.length; i += 4) {
-    const d = (x - r[i]!) / Math.max(r[i + 1]!, fl);
-    if (Math.abs(d) < Math.abs(bz)) {
-      bz = d;
-      best = i;
-    }
-  }
-  if (best < 0) return NaN;
-  nearestC = r[best]!;
-  return bz;
-}
+/** Out-parameter of util.regimeDistanceInto: [signed distance in spreads, centre] of the nearest level. */
+const NEAR = [0, 0];
 
 /** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
 function packed(a: unknown): number[] | undefined {
