@@ -64,7 +64,11 @@ describe('state changelog', () => {
     await s.commit(cp(20, [['b', dev(22)], ['c', undefined]]));
     await s.close();
 
-    const r = await new PartitionStore(k, group, topic, 1).read();
+    // Opened before reading, as a restore does (commit markers land asynchronously).
+    const s2 = new PartitionStore(k, group, topic, 1);
+    await s2.open();
+    const r = await s2.read();
+    await s2.close();
     expect(r!.next_offset).toBe(20n);
     expect(Object.keys(r!.engine.devices).sort()).toEqual(['a', 'b']);
     expect(r!.engine.devices.b).toEqual(dev(22));
