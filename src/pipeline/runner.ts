@@ -28,7 +28,7 @@ import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
 import { migrate } from '../storage/migrations.js';
-import { encodeDevice, ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
+import { ensureChangelog, PartitionStore, StoreFenced } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
 import { emit } from '../obs/events.js';
 import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
@@ -139,11 +139,6 @@ interface PartitionState {
   high: bigint;
   /** When the last batch of this partition finished (wall clock), to tell idle from live. */
   lastBatch: number;
-  /**
-   * A checkpoint being committed in the background (true: committed; false: failed, and the
-   * partition's state was dropped). Whatever uses the store next waits for it first.
-   */
-  inflight?: Promise<boolean>;
 }
 
 export function outboxTopic(cfg: PipelineConfig): string {
@@ -342,87 +337,57 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     }
   }
 
-  /** Wait for a checkpoint committing in the background; false if it failed (the state was dropped). */
-  async function settle(ps: PartitionState): Promise<boolean> {
-    while (ps.inflight) if (!(await ps.inflight)) return false;
-    return true;
-  }
-
   /**
    * Commit a checkpoint: changed devices, marker, pending outputs and the group offset, in one
    * transaction. On failure the partition's state is dropped (its next batch restores it).
-   *
-   * Everything the transaction carries (the changed devices, encoded; the marker with a copy of
-   * the router; the outputs) is taken synchronously when it starts, so with `background` the batch
-   * goes on while it commits. kafkajs fetches the next round only once every batch of the current
-   * one is done, so a checkpoint that held its batch (seconds for thousands of changed devices)
-   * stalled every partition of the consumer, not just its own.
    */
-  async function checkpoint(ps: PartitionState, force = false, background = false): Promise<boolean> {
-    if (!(await settle(ps))) return false;
+  async function checkpoint(ps: PartitionState, force = false): Promise<boolean> {
     if (ps.next < 0n) return true;
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     if (!force && ps.next === ps.committed && !ps.dlq.length && !ps.alerts.length) return true;
-    const run = startCheckpoint(ps);
-    return background ? true : run;
-  }
-
-  function startCheckpoint(ps: PartitionState): Promise<boolean> {
     pruneRouter(ps.router, ps.engine.watermark(), routerOpts);
     const dirty = ps.engine.takeDirty();
     const clock = ps.engine.clock();
-    const devices: Checkpoint['devices'] = dirty.map((id) => {
-      const st = ps.engine.device(id);
-      return [id, st === undefined ? undefined : encodeDevice(st)];
-    });
-    const next = ps.next;
-    const marker: Checkpoint['marker'] = {
-      next_offset: next.toString(),
-      max_ts: clock.max_ts,
-      last_tick: clock.last_tick,
-      router: structuredClone(ps.router),
-      processed: ps.processed,
-      dead_lettered: ps.deadLettered,
-      devices: ps.engine.deviceCount(),
-    };
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
     ];
-    const nOutputs = ps.dlq.length + ps.alerts.length;
-    ps.dlq = [];
-    ps.alerts = [];
-    ps.sinceCheckpoint = 0;
-    ps.lastCheckpoint = Date.now();
     const t0 = Date.now();
-    // Assigned before the commit's first await returns, so the finally clause sees it.
-    let run: Promise<boolean> | undefined = undefined;
-    run = (async (): Promise<boolean> => {
-      try {
-        const bytes = await ps.store.commit({ devices, marker, outputs });
-        emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: marker.devices, delta: dirty.length, bytes, outputs: nOutputs, ms: Date.now() - t0 });
-        emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: marker.next_offset }]);
-        ps.committed = next;
-        if (next > ps.published) ps.published = next;
-        ps.lastPublish = Date.now();
-        ps.verify = false;
-        report(component, 'ok');
-        return true;
-      } catch (e) {
-        const fenced = e instanceof StoreFenced;
-        emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
-        if (!fenced) report(component, 'degraded', `checkpoint failing: ${String(e)}`);
-        // The transaction aborted: nothing of it is visible. Our in-memory progress beyond the
-        // last checkpoint is thrown away and redone from the changelog, which is always correct.
-        if (partitions.get(key(ps.topic, ps.partition)) === ps) await drop(ps, fenced ? 'fenced by a new owner' : 'checkpoint failed');
-        return false;
-      } finally {
-        if (ps.inflight === run) ps.inflight = undefined;
-      }
-    })();
-    ps.inflight = run;
-    return run;
+    try {
+      const bytes = await ps.store.commit({
+        devices: dirty.map((id) => [id, ps.engine.device(id)]),
+        marker: {
+          next_offset: ps.next.toString(),
+          max_ts: clock.max_ts,
+          last_tick: clock.last_tick,
+          router: ps.router,
+          processed: ps.processed,
+          dead_lettered: ps.deadLettered,
+          devices: ps.engine.deviceCount(),
+        },
+        outputs,
+      });
+      emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.engine.deviceCount(), delta: dirty.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
+      emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }]);
+      ps.committed = ps.next;
+      if (ps.next > ps.published) ps.published = ps.next;
+      ps.dlq = [];
+      ps.alerts = [];
+      ps.lastCheckpoint = ps.lastPublish = Date.now();
+      ps.sinceCheckpoint = 0;
+      ps.verify = false;
+      report(component, 'ok');
+      return true;
+    } catch (e) {
+      const fenced = e instanceof StoreFenced;
+      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
+      if (!fenced) report(component, 'degraded', `checkpoint failing: ${String(e)}`);
+      // The transaction aborted: nothing of it is visible. Our in-memory progress beyond the
+      // last checkpoint is thrown away and redone from the changelog, which is always correct.
+      await drop(ps, fenced ? 'fenced by a new owner' : 'checkpoint failed');
+      return false;
+    }
   }
 
   /**
@@ -431,7 +396,6 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    * publication is a checkpoint. On failure the partition's state is dropped, as for a checkpoint.
    */
   async function publish(ps: PartitionState): Promise<boolean> {
-    if (!(await settle(ps))) return false;
     if (!ps.dlq.length && !ps.alerts.length) return true;
     if (ps.committed < 0n) return checkpoint(ps);
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
@@ -599,7 +563,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
     // idle flush.
-    if (ps.inflight === undefined && stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps, false, true);
+    if (stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps);
     else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
@@ -689,7 +653,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (stopping) return;
     const now = Date.now();
     for (const [k, ps] of partitions) {
-      if (locks.has(k) || ps.verify || ps.next < 0n || ps.inflight) continue;
+      if (locks.has(k) || ps.verify || ps.next < 0n) continue;
       const since = now - ps.lastCheckpoint;
       const outputs = ps.dlq.length + ps.alerts.length > 0;
       const progress = ps.next > ps.committed;

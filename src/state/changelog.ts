@@ -151,13 +151,9 @@ export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics:
   }
 }
 
-/**
- * Values of a delta checkpoint: changed devices (undefined = evicted; a Buffer is a record already
- * encoded with encodeDevice, so the caller may go on changing the state while this commits) and
- * the marker fields.
- */
+/** Values of a delta checkpoint: changed devices (undefined = evicted) and the marker fields. */
 export interface Checkpoint {
-  devices: Array<[string, DeviceState | Buffer | undefined]>;
+  devices: Array<[string, DeviceState | undefined]>;
   marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
   /** Dead letters and alerts that must be published with this state and no earlier. */
   outputs: TopicMessages[];
@@ -294,9 +290,9 @@ export class PartitionStore {
     try {
       // Several sends in one transaction keep each produce request under the broker's size
       // limits however many devices changed; one producer with one request in flight keeps
-      // their order, so the marker still lands after its devices. The runner hands devices over
-      // encoded (so it can go on processing while this commits); states handed over as objects
-      // are encoded one request at a time, and the caller must keep them still until this returns.
+      // their order, so the marker still lands after its devices. Devices are serialised one
+      // request at a time so a checkpoint of every device never holds them all as strings at once
+      // (the caller keeps the engine still until commit returns).
       for (const topicMessages of chunks(cp.outputs, MAX_SEND_BYTES)) {
         await txn.sendBatch({ topicMessages, acks: -1 });
       }
@@ -312,7 +308,7 @@ export class PartitionStore {
         size = 0;
       };
       for (const [id, st] of cp.devices) {
-        const value = st === undefined ? null : Buffer.isBuffer(st) ? st : encodeDevice(st);
+        const value = st === undefined ? null : encodeDevice(st);
         const k = deviceKey(this.topic, id);
         const vb = value === null ? 0 : value.length;
         const n = vb + Buffer.byteLength(k) + 64;
