@@ -47,7 +47,8 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { doubles, packedDoubles } from './flat.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -681,13 +682,6 @@ function orZero(x: number): number {
 const ZEROS: number[] = doubles(48 * 3, 0);
 const WARM_TAIL: number[] = doubles(INIT_N, 0);
 
-/** An array of n copies of x whose elements V8 keeps as unboxed doubles. */
-function doubles(n: number, x: number): number[] {
-  const a: number[] = [0.5];
-  for (let i = 1; i < n; i++) a.push(0.5);
-  for (let i = 0; i < n; i++) a[i] = x;
-  return a.slice();
-}
 
 function zeros(n: number): number[] {
   return n <= ZEROS.length ? ZEROS.slice(0, n) : doubles(n, 0);
@@ -713,61 +707,28 @@ function withWarmBuffer(m: number[]): number[] {
   return m.length >= NS + INIT_N ? m : m.slice(0, NS).concat(WARM_TAIL);
 }
 
-/** Sorted copy of the warm-up buffer (or of its absolute deviations from `center`): insertion sort into a scratch array. */
-const warmScratch = new Float64Array(INIT_N);
-function sortWarm(m: readonly number[], center: number, absDev: boolean): Float64Array {
-  const s = warmScratch;
-  for (let i = 0; i < INIT_N; i++) {
-    let v = m[NS + i]!;
-    if (absDev) v = Math.abs(v - center);
-    let j = i - 1;
-    while (j >= 0 && s[j]! > v) {
-      s[j + 1] = s[j]!;
-      j--;
-    }
-    s[j + 1] = v;
-  }
-  return s;
-}
-
-/** util.median / util.mad of the INIT_N buffered samples (the same order statistics). */
-function warmMiddle(s: Float64Array): number {
-  const mid = INIT_N >> 1;
-  return INIT_N % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
+/** util.median / util.mad of the INIT_N buffered samples after the scalars. */
 function warmMedian(m: readonly number[]): number {
-  return warmMiddle(sortWarm(m, 0, false));
+  return medianRange(m, NS, INIT_N);
 }
 function warmMad(m: readonly number[], center: number): number {
-  return warmMiddle(sortWarm(m, center, true));
+  return madRange(m, NS, INIT_N, center);
 }
 
 /** Out-parameter of util.regimeDistanceInto: [signed distance in spreads, centre] of the nearest level. */
 const NEAR = [0, 0];
 
-/** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
-function packed(a: unknown): number[] | undefined {
-  if (!Array.isArray(a)) return undefined;
-  const out = doubles(a.length, 0);
-  for (let i = 0; i < a.length; i++) {
-    const x: unknown = a[i];
-    if (x === null) out[i] = NaN;
-    else if (typeof x === 'number') out[i] = x;
-    else return undefined;
-  }
-  return out;
-}
 
 function packedOrNull(a: unknown, len: number): number[] | null | undefined {
   if (a === null) return null;
-  const p = packed(a);
+  const p = packedDoubles(a);
   return p === undefined || (len >= 0 && p.length !== len) ? undefined : p;
 }
 
 function reviveMetric(raw: unknown, nb: number): MetricState | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const o = raw as Record<string, unknown>;
-  const v = packed(o.v);
+  const v = packedDoubles(o.v);
   if (v === undefined) return undefined;
   const wn = v[WN]!;
   if (v.length !== (wn === wn ? NS + INIT_N : NS)) return undefined;

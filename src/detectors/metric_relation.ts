@@ -48,6 +48,7 @@ import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
+import { doubles, packedDoubles } from './flat.js';
 
 export interface MetricRelationParams extends Record<string, unknown> {
   metrics: string[];
@@ -952,13 +953,6 @@ function orZero(x: number): number {
   return x === x ? x : 0;
 }
 
-/** An array of n copies of x whose elements V8 keeps as unboxed doubles (packed, exact length). */
-function doubles(n: number, x: number): number[] {
-  const a: number[] = [0.5];
-  for (let i = 1; i < n; i++) a.push(0.5);
-  for (let i = 0; i < n; i++) a[i] = x;
-  return n === 0 ? [] : a.slice(0, n);
-}
 
 function copyOf(y: Float64Array, n: number): number[] {
   const a = doubles(n, 0);
@@ -989,25 +983,13 @@ function newFit(D: number): Fit {
   return f;
 }
 
-/** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
-function packed(a: unknown): number[] | undefined {
-  if (!Array.isArray(a)) return undefined;
-  const out = doubles(a.length, 0);
-  for (let i = 0; i < a.length; i++) {
-    const x: unknown = a[i];
-    if (x === null) out[i] = NaN;
-    else if (typeof x === 'number') out[i] = x;
-    else return undefined;
-  }
-  return out;
-}
 
 const BAD = Symbol('bad');
 type Bad = typeof BAD;
 
 function optPacked(a: unknown): number[] | undefined | Bad {
   if (a === undefined) return undefined;
-  return packed(a) ?? BAD;
+  return packedDoubles(a) ?? BAD;
 }
 
 function optPackedList(a: unknown): number[][] | undefined | Bad {
@@ -1015,7 +997,7 @@ function optPackedList(a: unknown): number[][] | undefined | Bad {
   if (!Array.isArray(a)) return BAD;
   const out: number[][] = [];
   for (const x of a) {
-    const p = packed(x);
+    const p = packedDoubles(x);
     if (p === undefined) return BAD;
     out.push(p);
   }
@@ -1031,7 +1013,7 @@ function optNames(a: unknown): string[] | undefined | Bad {
 function reviveState(raw: unknown): MetricRelationState | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const o = raw as Record<string, unknown>;
-  const v = packed(o.v);
+  const v = packedDoubles(o.v);
   if (v === undefined || v.length !== V_LEN) return undefined;
   if (typeof o.inc !== 'object' || o.inc === null || (o.ik !== undefined && typeof o.ik !== 'string')) return undefined;
   const dn = optNames(o.dn);

@@ -82,12 +82,12 @@ export function isWeekend(ts: number): boolean {
 /** Scratch for median/mad: warm-up buffers are small, and sorting a copy per call was most of the young garbage. */
 let scratch = new Float64Array(64);
 
-/** Sort xs[0..n) into scratch (insertion sort: n is a warm-up buffer, a few dozen at most). */
-function sortedIntoScratch(xs: readonly number[], n: number, center: number, absDev: boolean): Float64Array {
+/** Sort xs[start, start + n) into scratch (insertion sort: n is a warm-up buffer, a few dozen at most). */
+function sortedIntoScratch(xs: readonly number[], start: number, n: number, center: number, absDev: boolean): Float64Array {
   if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
   const s = scratch;
   for (let i = 0; i < n; i++) {
-    let v = xs[i]!;
+    let v = xs[start + i]!;
     if (absDev) v = Math.abs(v - center);
     let j = i - 1;
     while (j >= 0 && s[j]! > v) {
@@ -106,12 +106,22 @@ function middle(s: Float64Array, n: number): number {
 }
 
 export function median(xs: readonly number[]): number {
-  return middle(sortedIntoScratch(xs, xs.length, 0, false), xs.length);
+  return middle(sortedIntoScratch(xs, 0, xs.length, 0, false), xs.length);
 }
 
 /** Median absolute deviation around `center`. */
 export function mad(xs: readonly number[], center: number): number {
-  return middle(sortedIntoScratch(xs, xs.length, center, true), xs.length);
+  return middle(sortedIntoScratch(xs, 0, xs.length, center, true), xs.length);
+}
+
+/** median() of xs[start, start + n), for a buffer kept inside a flat state array. */
+export function medianRange(xs: readonly number[], start: number, n: number): number {
+  return middle(sortedIntoScratch(xs, start, n, 0, false), n);
+}
+
+/** mad() of xs[start, start + n). */
+export function madRange(xs: readonly number[], start: number, n: number, center: number): number {
+  return middle(sortedIntoScratch(xs, start, n, center, true), n);
 }
 
 /**
