@@ -8,7 +8,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmt, fmtDuration } from './util.js';
@@ -49,14 +49,7 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
 class AuthFailuresDetector implements DetectorInstance<AuthFailuresState> {
   readonly spec = authFailures;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<AuthFailuresState> = { state: undefined as unknown as AuthFailuresState, findings: NONE };
-
-  private result(s: AuthFailuresState, findings: FindingDraft[]): StepResult<AuthFailuresState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<AuthFailuresState>();
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 

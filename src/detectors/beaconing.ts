@@ -14,7 +14,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
@@ -149,14 +149,7 @@ export const beaconing: DetectorSpec<BeaconingParams> = {
 class BeaconingDetector implements DetectorInstance<BeaconingState> {
   readonly spec = beaconing;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<BeaconingState> = { state: undefined as unknown as BeaconingState, findings: NONE };
-
-  private result(s: BeaconingState, findings: FindingDraft[]): StepResult<BeaconingState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<BeaconingState>();
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 

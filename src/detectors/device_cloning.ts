@@ -9,7 +9,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmtDuration, touchCapped } from './util.js';
@@ -60,14 +60,7 @@ export const deviceCloning: DetectorSpec<DeviceCloningParams> = {
 class DeviceCloningDetector implements DetectorInstance<DeviceCloningState> {
   readonly spec = deviceCloning;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<DeviceCloningState> = { state: undefined as unknown as DeviceCloningState, findings: NONE };
-
-  private result(s: DeviceCloningState, findings: FindingDraft[]): StepResult<DeviceCloningState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<DeviceCloningState>();
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
 

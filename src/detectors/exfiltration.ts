@@ -11,7 +11,7 @@
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp, robustNew, robustReady, robustUpdate } from './util.js';
@@ -70,14 +70,7 @@ export const exfiltration: DetectorSpec<ExfiltrationParams> = {
 class ExfiltrationDetector implements DetectorInstance<ExfiltrationState> {
   readonly spec = exfiltration;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<ExfiltrationState> = { state: undefined as unknown as ExfiltrationState, findings: NONE };
-
-  private result(s: ExfiltrationState, findings: FindingDraft[]): StepResult<ExfiltrationState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<ExfiltrationState>();
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + 16 * 22 + 60 + TOP * 70 + 2 * 110;
 

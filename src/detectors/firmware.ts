@@ -9,7 +9,7 @@
  */
 import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
 import { compareVersions, fmtDuration } from './util.js';
 
@@ -53,14 +53,7 @@ export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
 class FirmwareChangeDetector implements DetectorInstance<FirmwareChangeState> {
   readonly spec = firmwareChange;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<FirmwareChangeState> = { state: undefined as unknown as FirmwareChangeState, findings: NONE };
-
-  private result(s: FirmwareChangeState, findings: FindingDraft[]): StepResult<FirmwareChangeState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<FirmwareChangeState>();
   readonly maxStateBytes: number;
 
   constructor(

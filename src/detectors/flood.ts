@@ -18,7 +18,7 @@
  */
 import { closeStale, raiseThrottled, cappedKey } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
@@ -97,14 +97,7 @@ export const flood: DetectorSpec<FloodParams> = {
 class FloodDetector implements DetectorInstance<FloodState> {
   readonly spec = flood;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<FloodState> = { state: undefined as unknown as FloodState, findings: NONE };
-
-  private result(s: FloodState, findings: FindingDraft[]): StepResult<FloodState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<FloodState>();
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes = 200 + SLOTS * (48 + 48) + MAX_OPEN * 140;
   private readonly decay: number;

@@ -21,7 +21,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { CONNECTION_ONLY } from './types.js';
+import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmtDuration, ipv4ToInt, ipv6ToHextets } from './util.js';
@@ -135,14 +135,7 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<LateralMovementState> = { state: undefined as unknown as LateralMovementState, findings: NONE };
-
-  private result(s: LateralMovementState, findings: FindingDraft[]): StepResult<LateralMovementState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<LateralMovementState>();
 
   step(s: LateralMovementState, ev: M2MEvent): StepResult<LateralMovementState> {
     const e = ev as ConnectionEvent;

@@ -121,16 +121,7 @@ function addProtected(s: PeerSet, key: string, t: number, cap: number): PeerSet 
  */
 export function peerSetTouch(s: PeerSet, key: string, t: number, cap: number): PeerSet {
   const i = indexOf(s, key);
-  if (i >= 0) {
-    const p = 2 + 2 * i;
-    if (i < protectedCount(s)) {
-      if (t > (s[p] as number)) s[p] = t;
-      return s;
-    }
-    const k = s[p - 1] as string;
-    s.splice(p - 1, 2);
-    return addProtected(s, k, t, cap);
-  }
+  if (i >= 0) return seenAgain(s, i, t, cap);
   s = insertAt(s, peerSetSize(s), intern(key), t);
   const np = protectedCount(s);
   const pc = probationCap(cap);
@@ -141,17 +132,20 @@ export function peerSetTouch(s: PeerSet, key: string, t: number, cap: number): P
 /** Learn a key as established at once (e.g. while the device is still being learned). */
 export function peerSetProtect(s: PeerSet, key: string, t: number, cap: number): PeerSet {
   const i = indexOf(s, key);
-  if (i >= 0) {
-    const p = 2 + 2 * i;
-    if (i < protectedCount(s)) {
-      if (t > (s[p] as number)) s[p] = t;
-      return s;
-    }
-    const k = s[p - 1] as string;
-    s.splice(p - 1, 2);
-    return addProtected(s, k, t, cap);
-  }
+  if (i >= 0) return seenAgain(s, i, t, cap);
   return addProtected(s, intern(key), t, cap);
+}
+
+/** A key already in the set (entry i) seen again at t: refreshed if protected, else promoted to it. */
+function seenAgain(s: PeerSet, i: number, t: number, cap: number): PeerSet {
+  const p = 2 + 2 * i;
+  if (i < protectedCount(s)) {
+    if (t > (s[p] as number)) s[p] = t;
+    return s;
+  }
+  const k = s[p - 1] as string;
+  s.splice(p - 1, 2);
+  return addProtected(s, k, t, cap);
 }
 
 export function probationCap(cap: number): number {

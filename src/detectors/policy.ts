@@ -10,7 +10,7 @@
  */
 import { cappedKey, closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compareVersions, inCidr, isInternalIp, parseCidr } from './util.js';
 import type { Cidr } from './util.js';
@@ -100,14 +100,7 @@ export const policy: DetectorSpec<PolicyParams> = {
 class PolicyDetector implements DetectorInstance<PolicyState> {
   readonly spec = policy;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<PolicyState> = { state: undefined as unknown as PolicyState, findings: NONE };
-
-  private result(s: PolicyState, findings: FindingDraft[]): StepResult<PolicyState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<PolicyState>();
   readonly maxStateBytes = 32 + (MAX_OPEN + 8) * 130;
   private readonly tlsPorts: Set<number>;
   private readonly tlsApps: Set<string>;

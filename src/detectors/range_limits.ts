@@ -5,7 +5,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { fmt } from './util.js';
 
@@ -64,14 +64,7 @@ export const rangeLimits: DetectorSpec<RangeLimitsParams> = {
 class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   readonly spec = rangeLimits;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<RangeLimitsState> = { state: undefined as unknown as RangeLimitsState, findings: NONE };
-
-  private result(s: RangeLimitsState, findings: FindingDraft[]): StepResult<RangeLimitsState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<RangeLimitsState>();
   /** One open incident per limited metric. */
   readonly maxStateBytes: number;
   /** Resolved limits per device class; derived from params only, so caching keeps purity. */

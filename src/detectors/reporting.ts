@@ -14,7 +14,7 @@
  */
 import { raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepContext, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepContext, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, robustNew, robustReady, robustUpdate } from './util.js';
 import type { RobustStat } from './util.js';
@@ -89,14 +89,7 @@ export const reporting: DetectorSpec<ReportingParams> = {
 class ReportingDetector implements DetectorInstance<ReportingState> {
   readonly spec = reporting;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<ReportingState> = { state: undefined as unknown as ReportingState, findings: NONE };
-
-  private result(s: ReportingState, findings: FindingDraft[]): StepResult<ReportingState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<ReportingState>();
   readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200 + 2 * 22;
 
   constructor(

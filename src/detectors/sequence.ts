@@ -12,7 +12,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, fmtDuration } from './util.js';
 import { reviveNumbers } from './keyed.js';
@@ -119,14 +119,7 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
   }
 
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<SequenceState> = { state: undefined as unknown as SequenceState, findings: NONE };
-
-  private result(s: SequenceState, findings: FindingDraft[]): StepResult<SequenceState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<SequenceState>();
 
   step(s: SequenceState, ev: M2MEvent): StepResult<SequenceState> {
     const e = ev as TelemetryEvent;

@@ -62,6 +62,20 @@ export interface StepResult<S> {
   findings: FindingDraft[];
 }
 
+/**
+ * One step result reused by a detector instance for every event: the engine reads a result's
+ * state and findings at once and never keeps the object, so the quiet path allocates none. (The
+ * findings array itself must be a fresh one whenever it is not empty.)
+ */
+export function reusedResult<S>(): (state: S, findings: FindingDraft[]) => StepResult<S> {
+  const r: StepResult<S> = { state: undefined as unknown as S, findings: [] };
+  return (state, findings) => {
+    r.state = state;
+    r.findings = findings;
+    return r;
+  };
+}
+
 /** What the engine tells a detector about time beyond the event itself. */
 export interface StepContext {
   /** Event-time watermark of the stream (max ts seen minus allowed lateness), ms. */

@@ -12,7 +12,7 @@
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, hourOfDay, isWeekend } from './util.js';
 
@@ -68,14 +68,7 @@ export const unusualHour: DetectorSpec<UnusualHourParams> = {
 class UnusualHourDetector implements DetectorInstance<UnusualHourState> {
   readonly spec = unusualHour;
   /** Reused: the engine reads a step's result at once and never keeps it. */
-  private readonly res: StepResult<UnusualHourState> = { state: undefined as unknown as UnusualHourState, findings: NONE };
-
-  private result(s: UnusualHourState, findings: FindingDraft[]): StepResult<UnusualHourState> {
-    const r = this.res;
-    r.state = s;
-    r.findings = findings;
-    return r;
-  }
+  private readonly result = reusedResult<UnusualHourState>();
   readonly maxStateBytes = 120 + 48 * 8 + 2 * 110;
   readonly eventTypes: readonly M2MEvent['type'][] | undefined;
 
