@@ -215,18 +215,15 @@ export function createEngine(opts: EngineOptions): Engine {
     extras = widen(extras);
     classes = widen(classes);
     ids = widen(ids);
-    const f2 = new Float64Array(n);
-    f2.set(firstTs);
-    firstTs = f2;
-    const l2 = new Float64Array(n);
-    l2.set(lastTs);
-    lastTs = l2;
-    const sq = new Float64Array(n);
-    sq.set(seq);
-    seq = sq;
-    const sc = new Float64Array(n).fill(Number.POSITIVE_INFINITY);
-    sc.set(sched);
-    sched = sc;
+    const widenF64 = (a: Float64Array<ArrayBuffer>, fill: number): Float64Array<ArrayBuffer> => {
+      const b = new Float64Array(n).fill(fill);
+      b.set(a);
+      return b;
+    };
+    firstTs = widenF64(firstTs, 0);
+    lastTs = widenF64(lastTs, 0);
+    seq = widenF64(seq, 0);
+    sched = widenF64(sched, Number.POSITIVE_INFINITY);
     const fl = new Uint8Array(n);
     fl.set(flags);
     flags = fl;
