@@ -15,13 +15,16 @@ export function doubles(n: number, x: number): number[] {
   return a.slice(0, n);
 }
 
-/** A JSON array of numbers (null: NaN) rebuilt as packed doubles; undefined if it is not one. */
-export function packedDoubles(a: unknown): number[] | undefined {
+/**
+ * A JSON array of numbers (null: NaN, unless `nulls` is false) rebuilt as packed doubles;
+ * undefined if it is not one.
+ */
+export function packedDoubles(a: unknown, nulls = true): number[] | undefined {
   if (!Array.isArray(a)) return undefined;
   const out = doubles(a.length, 0);
   for (let i = 0; i < a.length; i++) {
     const x: unknown = a[i];
-    if (x === null) out[i] = NaN;
+    if (x === null && nulls) out[i] = NaN;
     else if (typeof x === 'number') out[i] = x;
     else return undefined;
   }

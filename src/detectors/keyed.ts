@@ -15,6 +15,7 @@
  *
  * Plain JSON: `{ k: [...], t: [...] }`; kmRevive rebuilds the arrays after a checkpoint.
  */
+import { packedDoubles } from './flat.js';
 
 export interface KeyedTimes<K extends string | number> {
   /** Keys, in the enumeration order of the object this replaces. */
@@ -194,27 +195,12 @@ export function expireBefore<K extends string | number>(m: KeyedTimes<K>, minTs:
 
 /** A fresh array of the numbers in `a` (packed doubles again), or undefined if any is not a finite number. */
 export function reviveNumbers(a: unknown): number[] | undefined {
-  if (!Array.isArray(a)) return undefined;
-  const out: number[] = [];
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    if (typeof x !== 'number') return undefined;
-    out.push(x);
-  }
-  return out;
+  return packedDoubles(a, false);
 }
 
 /** Flat numeric state read back from JSON: null (NaN written by JSON) becomes NaN again. */
 export function reviveFlat(a: unknown, length: number): number[] | undefined {
-  if (!Array.isArray(a) || a.length !== length) return undefined;
-  const out: number[] = [];
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i];
-    if (x === null) out.push(NaN);
-    else if (typeof x === 'number') out.push(x);
-    else return undefined;
-  }
-  return out;
+  return Array.isArray(a) && a.length === length ? packedDoubles(a) : undefined;
 }
 
 function reviveStrings(a: unknown): string[] | undefined {
