@@ -826,11 +826,11 @@ async function bench(o: BenchOptions): Promise<void> {
   };
   const gen: GenOptions = { events: N, devices: D, seed, intervalMs };
   // Runner settings under experiment, passed to every runner the bench starts.
-  const cpEvery = {
+  const runnerOpts = {
     ...(o.checkpointEvery !== undefined ? { checkpointEveryMs: Number(o.checkpointEvery) } : {}),
     ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
   };
-  Object.assign(results.config as Record<string, unknown>, cpEvery);
+  Object.assign(results.config as Record<string, unknown>, runnerOpts);
   const topic = `bench.v${GEN_VERSION}.n${N}.d${D}.s${seed}.i${intervalMs}.p${partitions}`;
   const tStart = Date.now();
   out(`▶ m2m-sentinel bench${quick ? ' (quick)' : ''}: ${N.toLocaleString('en')} events, ${D.toLocaleString('en')} devices, ${partitions} partitions, Kafka ${kafkaVersion} at ${brokers.join(',')}`);
@@ -905,7 +905,7 @@ async function bench(o: BenchOptions): Promise<void> {
     if (only.has('pipeline')) await guard('pipeline', async () => {
       out('▶ pipeline: the real runner (startService), embedded ClickHouse');
       const cfg = benchPipeline(base, topic, `bench.${runId}.pipe`, runId, 'pipe');
-      const w = startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, 'pipe'), ...cpEvery }, { label: 'pipeline', ...(profileDir ? { profileDir } : {}) });
+      const w = startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, 'pipe'), ...runnerOpts }, { label: 'pipeline', ...(profileDir ? { profileDir } : {}) });
       await w.ready;
       await waitUntil(() => w.progress.processed >= N, () => w.progress.processed, 'pipeline', 120_000, w.done);
       w.stop();
@@ -947,7 +947,7 @@ async function bench(o: BenchOptions): Promise<void> {
       const rate = Number(o.rate ?? (pipelineEps ? Math.round(pipelineEps / 2) : 5_000));
       const duration = Number(o.duration ?? (quick ? 12 : 30));
       out(`▶ latency: ${rate.toLocaleString('en')} events/s offered for ${duration} s, fanout probes`);
-      results.latency = await latencyPhase(kafka, base, { brokers, runId, rate, duration, partitions, gen, dataDir: join(tmp, 'lat'), ...cpEvery, ...(profileDir ? { profileDir } : {}) }, log);
+      results.latency = await latencyPhase(kafka, base, { brokers, runId, rate, duration, partitions, gen, dataDir: join(tmp, 'lat'), ...runnerOpts, ...(profileDir ? { profileDir } : {}) }, log);
       const l = results.latency as Record<string, Record<string, number | null>>;
       out(`  durable p50 ${l.durable!.p50Ms} ms, p99 ${l.durable!.p99Ms} ms · detected p50 ${l.detected!.p50Ms} ms, p99 ${l.detected!.p99Ms} ms`);
     });
@@ -957,7 +957,7 @@ async function bench(o: BenchOptions): Promise<void> {
       out('▶ scale: two runner processes in one consumer group');
       const group = `bench.${runId}.scale`;
       const cfg = benchPipeline(base, topic, group, runId, 'scale');
-      const ws = [0, 1].map((i) => startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, `scale${i}`), hold: true, ...cpEvery }, { label: `scale${i}`, ...(profileDir ? { profileDir } : {}) }));
+      const ws = [0, 1].map((i) => startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, `scale${i}`), hold: true, ...runnerOpts }, { label: `scale${i}`, ...(profileDir ? { profileDir } : {}) }));
       await Promise.all(ws.map((w) => w.loaded));
       for (const w of ws) w.child.send({ kind: 'go' } satisfies ToWorker);
       await Promise.all(ws.map((w) => w.ready));
