@@ -17,9 +17,8 @@ import type { Consumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
-import { decodeEvent } from '../events/decode.js';
-import { createEngine, type Engine } from './engine.js';
-import { buildDetectors } from './build.js';
+import { startDetection, defaultDetectWorkers } from './detection-host.js';
+import type { EngineStats } from './detection.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
 import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
@@ -85,6 +84,11 @@ export interface RunnerOptions {
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
   /**
+   * Worker threads that decode, detect and encode state, partitions spread over them (0: all in
+   * the consumer's thread). Default: one per core, at most 4 (detection-host.ts).
+   */
+  detectWorkers?: number;
+  /**
    * Checkpoint early once this many dead letters and alerts wait for publication, so a burst of
    * bad input cannot grow memory between checkpoints. Default 5000.
    */
@@ -111,7 +115,10 @@ interface PartitionState {
   topic: string;
   partition: number;
   store: PartitionStore;
-  engine: Engine;
+  /** This partition state's engine in the detection host (unique per restore, so a late drop cannot hit a successor). */
+  engine: string;
+  /** The engine's counts as of its last batch or checkpoint. */
+  stats: EngineStats;
   router: RouterState;
   /** Next offset to process (-1: no checkpoint yet, take what the consumer hands us). */
   next: bigint;
@@ -171,14 +178,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxEvery = Math.max(checkpointEvery, opts.maxCheckpointEveryMs ?? 12 * checkpointEvery);
   /** Whether a busy partition's state is due for a checkpoint (time, amortised size, or size). */
   const stateDue = (ps: PartitionState, since: number): boolean => {
-    const changed = ps.engine.changedCount();
+    const changed = ps.stats.changed;
     return since >= maxEvery || changed >= maxDevices || (since >= checkpointEvery && ps.sinceCheckpoint >= perRecord * changed);
   };
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
   const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms };
-  const decodeOpts = cfg.mapping ? { mapping: cfg.mapping } : {};
+  const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
+  let restores = 0;
 
   await retry(() => migrate(deps.clickhouse, { database, table, ttlDays: ttl_days }), {
     onError: (e, n) => {
@@ -246,6 +254,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // A batch that was in flight across a rebalance may report on state already replaced.
     if (partitions.get(k) === ps) partitions.delete(k);
     log.info({ partition: k, why }, 'partition state dropped');
+    detection.drop(ps.engine);
     await ps.store.close();
   }
 
@@ -270,17 +279,21 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         },
       },
     );
-    const engine = createEngine({
-      pipeline: cfg.name,
-      detectors: buildDetectors(cfg),
-      allowedLatenessMs: cfg.allowed_lateness_ms,
-      idleEvictionMs: cfg.entities.idle_eviction_ms,
-    });
+    const engine = `${key(topic, partition)}#${++restores}`;
+    let stats: EngineStats;
+    try {
+      stats = await detection.open(engine, cp?.engine ?? null);
+    } catch (e) {
+      detection.drop(engine);
+      await store.close();
+      throw e;
+    }
     const ps: PartitionState = {
       topic,
       partition,
       store,
       engine,
+      stats,
       router: emptyRouterState(),
       next: -1n,
       committed: -1n,
@@ -297,14 +310,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       lastBatch: Date.now(),
     };
     if (cp) {
-      engine.restore(cp.engine);
       ps.router = cp.router;
       ps.next = ps.committed = cp.next_offset;
       ps.published = cp.published;
       ps.processed = cp.processed;
       ps.deadLettered = cp.dead_lettered;
     }
-    emit.stateRestored(cfg.name, topic, partition, { devices: engine.deviceCount(), records: cp?.records ?? 0, nextOffset: ps.next, ms: Date.now() - t0 });
+    emit.stateRestored(cfg.name, topic, partition, { devices: stats.devices, records: cp?.records ?? 0, nextOffset: ps.next, ms: Date.now() - t0 });
     if (ps.published > ps.next) log.info({ topic, partition, from: ps.next.toString(), published: ps.published.toString() }, 'replaying offsets whose outputs are published; their outputs are suppressed');
     return ps;
   }
@@ -346,17 +358,18 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     if (!force && ps.next === ps.committed && !ps.dlq.length && !ps.alerts.length) return true;
-    pruneRouter(ps.router, ps.engine.watermark(), routerOpts);
-    const dirty = ps.engine.takeDirty();
-    const clock = ps.engine.clock();
+    pruneRouter(ps.router, ps.stats.watermark, routerOpts);
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
     ];
     const t0 = Date.now();
     try {
+      const delta = await detection.takeState(ps.engine);
+      ps.stats = delta.stats;
+      const clock = delta.clock;
       const bytes = await ps.store.commit({
-        devices: dirty.map((id) => [id, ps.engine.device(id)]),
+        devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]),
         marker: {
           next_offset: ps.next.toString(),
           max_ts: clock.max_ts,
@@ -364,11 +377,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           router: ps.router,
           processed: ps.processed,
           dead_lettered: ps.deadLettered,
-          devices: ps.engine.deviceCount(),
+          devices: ps.stats.devices,
         },
         outputs,
       });
-      emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.engine.deviceCount(), delta: dirty.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
+      emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.stats.devices, delta: delta.ids.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
       emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }]);
       ps.committed = ps.next;
       if (ps.next > ps.published) ps.published = ps.next;
@@ -503,46 +516,45 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       ps.next = first;
       if (!(await checkpoint(ps, true))) return;
     }
+    // Offsets below `next` are already reflected in the (restored) state.
+    const msgs = batch.messages.filter((m) => BigInt(m.offset) >= ps!.next);
+    if (!msgs.length || !isRunning() || isStale() || stopping) return;
+    const out = await detection.process(ps.engine, msgs.map((m) => m.value));
+    ps.stats = out.stats;
     const findings: Finding[] = [];
-    let decoded = 0;
-    let dead = 0;
+    const decoded = out.decoded;
+    const dead = msgs.length - decoded;
     let alerted = 0;
-    let lastOffset: string | undefined;
-    for (const m of batch.messages) {
-      if (!isRunning() || isStale() || stopping) break;
-      const off = BigInt(m.offset);
-      if (off < ps.next) continue; // already reflected in the restored state
+    for (let j = 0; j < out.at.length; j++) {
+      const m = msgs[out.at[j]!]!;
       // A replay of offsets whose outputs were published after the restored checkpoint: the
       // engine and router re-raise exactly those outputs (and must, to reach the same state),
       // but they are in Kafka already.
-      const replayed = off < ps.published;
-      const r = decodeEvent(m.value ?? Buffer.alloc(0), decodeOpts);
-      if (r.ok) {
-        decoded++;
-        for (const f of ps.engine.process(r.event)) {
-          findings.push(f);
-          emit.findingRaised(f);
-          const d = route(ps.router, f, routerOpts);
-          if (d && replayed) continue;
-          if (d) {
-            const doc = toOcsf(d.finding, { alert_id: d.alert_id, suppressed_before: d.suppressed_before, product_version: deps.productVersion });
-            ps.alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
-            alerted++;
-            emit.alertEmitted(cfg.name, f.severity);
-            opts.onAlert?.(doc);
-          } else if (SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
-            emit.alertSuppressed(cfg.name);
-          }
-        }
-      } else {
-        dead++;
-        if (!replayed) ps.dlq.push(deadLetterMessage(m.key, m.value, r.error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
-        emit.eventDeadLettered(cfg.name, r.error, { topic: batch.topic, partition: batch.partition, offset: m.offset });
+      const replayed = BigInt(m.offset) < ps.published;
+      const error = out.errors[j];
+      if (error !== undefined) {
+        if (!replayed) ps.dlq.push(deadLetterMessage(m.key, m.value, error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
+        emit.eventDeadLettered(cfg.name, error, { topic: batch.topic, partition: batch.partition, offset: m.offset });
+        continue;
       }
-      ps.next = off + 1n;
-      lastOffset = m.offset;
+      for (const f of out.findings[j]!) {
+        findings.push(f);
+        emit.findingRaised(f);
+        const d = route(ps.router, f, routerOpts);
+        if (d && replayed) continue;
+        if (d) {
+          const doc = toOcsf(d.finding, { alert_id: d.alert_id, suppressed_before: d.suppressed_before, product_version: deps.productVersion });
+          ps.alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
+          alerted++;
+          emit.alertEmitted(cfg.name, f.severity);
+          opts.onAlert?.(doc);
+        } else if (SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
+          emit.alertSuppressed(cfg.name);
+        }
+      }
     }
-    if (lastOffset === undefined) return;
+    const lastOffset = msgs[msgs.length - 1]!.offset;
+    ps.next = BigInt(lastOffset) + 1n;
     if (!(await writeFindings(findings, heartbeat))) {
       // The state has moved past findings that are not durable: it must not be checkpointed.
       await drop(ps, 'findings not written');
@@ -611,7 +623,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         checkpointAgeS: (Date.now() - ps.lastCheckpoint) / 1000,
         uncheckpointed: ps.sinceCheckpoint,
       })),
-    devices: () => [...partitions.values()].reduce((n, p) => n + p.engine.deviceCount(), 0),
+    devices: () => [...partitions.values()].reduce((n, p) => n + p.stats.devices, 0),
   };
   registerPipelineProbe(cfg.name, probe);
   let polling = true;
@@ -675,7 +687,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 2,
+    // At least one batch in flight per worker, so that every worker has work.
+    partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? Math.max(2, detection.workers),
     eachBatch,
   });
   report(component, 'ok');
@@ -699,6 +712,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));
       for (const ps of [...partitions.values()]) await drop(ps, 'stopped');
       await poller;
+      await detection.close();
       unregisterPipelineProbe(cfg.name);
       report(component, 'stopped');
     },

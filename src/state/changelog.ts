@@ -151,9 +151,12 @@ export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics:
   }
 }
 
-/** Values of a delta checkpoint: changed devices (undefined = evicted) and the marker fields. */
+/**
+ * Values of a delta checkpoint: changed devices (undefined = evicted; a Buffer is a value
+ * encodeDevice already wrote, as the detection workers do) and the marker fields.
+ */
 export interface Checkpoint {
-  devices: Array<[string, DeviceState | undefined]>;
+  devices: Array<[string, DeviceState | Buffer | undefined]>;
   marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
   /** Dead letters and alerts that must be published with this state and no earlier. */
   outputs: TopicMessages[];
@@ -308,7 +311,7 @@ export class PartitionStore {
         size = 0;
       };
       for (const [id, st] of cp.devices) {
-        const value = st === undefined ? null : encodeDevice(st);
+        const value = st === undefined ? null : Buffer.isBuffer(st) ? st : encodeDevice(st);
         const k = deviceKey(this.topic, id);
         const vb = value === null ? 0 : value.length;
         const n = vb + Buffer.byteLength(k) + 64;

@@ -3,6 +3,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import { loadPipelines } from '../../config/load.js';
 import { formatConfigError } from '../../config/errors.js';
 import { startService } from '../../pipeline/service.js';
+import { defaultDetectWorkers } from '../../pipeline/detection-host.js';
 import { logger } from '../../obs/log.js';
 import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
@@ -16,7 +17,17 @@ interface RunFlags {
   eventsPerStateRecord?: number;
   publishGap?: number;
   concurrency?: number;
+  detectWorkers?: number;
   strict: boolean;
+}
+
+/** Commander argument parser for a whole number ≥ 0, naming the flag in its error. */
+function count(flag: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${flag} needs a whole number ≥ 0, got "${v}"`);
+    return n;
+  };
 }
 
 /** Commander argument parser for a positive number, naming the flag in its error. */
@@ -40,6 +51,7 @@ export function register(program: Command): void {
     .option('--events-per-state-record <n>', 'a busy partition checkpoints after --checkpoint-every only once it handled this many events per changed device: bounds state written per event', positive('--events-per-state-record'))
     .option('--publish-gap <ms>', 'least time between two publications of a partition\'s alerts and dead letters (alert latency vs. transactions per second)', positive('--publish-gap'))
     .option('--concurrency <n>', 'partitions processed concurrently by one instance', positive('--concurrency'))
+    .option('--detect-workers <n>', `worker threads that decode, detect and encode state (0: in the consumer's thread; default ${defaultDetectWorkers()} here: one per core, at most 4)`, count('--detect-workers'))
     .option('--strict', 'refuse to start when any pipeline file has errors (default: start the valid ones)', false)
     .addHelpText(
       'after',
@@ -81,6 +93,7 @@ Examples:
         ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
         ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
         ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
+        ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}),
       });
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
