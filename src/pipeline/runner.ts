@@ -18,7 +18,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import { startDetection, defaultDetectWorkers } from './detection-host.js';
-import type { EngineStats } from './detection.js';
+import type { EngineStats, StateDelta } from './detection.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
 import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
@@ -27,7 +27,7 @@ import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
 import { migrate } from '../storage/migrations.js';
-import { ensureChangelog, PartitionStore, StoreFenced } from '../state/changelog.js';
+import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
 import { emit } from '../obs/events.js';
 import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
@@ -124,6 +124,18 @@ interface PartitionState {
   next: bigint;
   /** Offset of the last committed checkpoint (-1: none). */
   committed: bigint;
+  /** Offset of the last checkpoint taken, committed or still committing (-1: none). */
+  checkpointed: bigint;
+  /**
+   * The partition's store operations (checkpoint and publish transactions) run one after another
+   * on this chain, behind the batches: a checkpoint takes the engine's state at once (encoded,
+   * so later batches cannot change it) and commits while the next batches are scored.
+   */
+  chain: Promise<void>;
+  /** Store operations queued or running on `chain`. */
+  storeBusy: number;
+  /** Set once the state is dropped: queued store operations are skipped. */
+  dropped: boolean;
   /**
    * Outputs of every offset below this are committed (by a publish or a checkpoint), so a replay
    * of those offsets must not send them again (-1: none).
@@ -248,14 +260,48 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     allowAutoTopicCreation: false,
   });
 
-  /** Drop a partition's in-memory state; its next batch restores from the changelog. */
-  async function drop(ps: PartitionState, why: string): Promise<void> {
+  /** Forget a partition's in-memory state (its next batch restores from the changelog); false if already forgotten. */
+  function discard(ps: PartitionState, why: string): boolean {
+    if (ps.dropped) return false;
+    ps.dropped = true;
     const k = key(ps.topic, ps.partition);
     // A batch that was in flight across a rebalance may report on state already replaced.
     if (partitions.get(k) === ps) partitions.delete(k);
     log.info({ partition: k, why }, 'partition state dropped');
     detection.drop(ps.engine);
+    return true;
+  }
+
+  /** Drop a partition's in-memory state, and close its store once its store operations are done. */
+  async function drop(ps: PartitionState, why: string): Promise<void> {
+    if (!discard(ps, why)) return;
+    await ps.chain;
     await ps.store.close();
+  }
+
+  /** Queue a store operation behind the partition's earlier ones. `op` handles its own failure. */
+  function storeOp(ps: PartitionState, op: () => Promise<boolean>): Promise<boolean> {
+    ps.storeBusy++;
+    const done = ps.chain
+      .then(() => (ps.dropped ? false : op()))
+      .finally(() => {
+        ps.storeBusy--;
+      });
+    ps.chain = done.then(
+      () => undefined,
+      () => undefined,
+    );
+    return done;
+  }
+
+  /** A failed transaction: nothing of it is visible; the state is dropped and redone from the changelog. */
+  async function storeFailed(ps: PartitionState, e: unknown, what: string): Promise<false> {
+    const fenced = e instanceof StoreFenced;
+    emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
+    if (!fenced) report(component, 'degraded', `${what} failing: ${String(e)}`);
+    // Called on the chain: the store is closed here, not after the chain (which is this call).
+    if (discard(ps, fenced ? 'fenced by a new owner' : `${what} failed`)) await ps.store.close();
+    return false;
   }
 
   async function restore(topic: string, partition: number): Promise<PartitionState> {
@@ -297,6 +343,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       router: emptyRouterState(),
       next: -1n,
       committed: -1n,
+      checkpointed: -1n,
+      chain: Promise.resolve(),
+      storeBusy: 0,
+      dropped: false,
       published: -1n,
       lastPublish: Date.now(),
       processed: 0,
@@ -311,7 +361,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     };
     if (cp) {
       ps.router = cp.router;
-      ps.next = ps.committed = cp.next_offset;
+      ps.next = ps.committed = ps.checkpointed = cp.next_offset;
       ps.published = cp.published;
       ps.processed = cp.processed;
       ps.deadLettered = cp.dead_lettered;
@@ -351,87 +401,101 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   /**
    * Commit a checkpoint: changed devices, marker, pending outputs and the group offset, in one
-   * transaction. On failure the partition's state is dropped (its next batch restores it).
+   * transaction. The state is taken (encoded) now; the transaction runs on the partition's store
+   * chain. With `wait` the result is the commit's, otherwise true once the state is taken (the
+   * caller's batches go on meanwhile). On failure the partition's state is dropped (its next
+   * batch restores it).
    */
-  async function checkpoint(ps: PartitionState, force = false): Promise<boolean> {
+  async function checkpoint(ps: PartitionState, force = false, wait = true): Promise<boolean> {
     if (ps.next < 0n) return true;
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
-    if (!force && ps.next === ps.committed && !ps.dlq.length && !ps.alerts.length) return true;
+    if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? ps.chain.then(() => !ps.dropped) : true;
     pruneRouter(ps.router, ps.stats.watermark, routerOpts);
+    const t0 = Date.now();
+    let delta: StateDelta;
+    try {
+      delta = await detection.takeState(ps.engine);
+    } catch (e) {
+      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, false);
+      report(component, 'degraded', `checkpoint failing: ${String(e)}`);
+      await drop(ps, 'checkpoint failed');
+      return false;
+    }
+    ps.stats = delta.stats;
+    const next = ps.next;
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
     ];
-    const t0 = Date.now();
-    try {
-      const delta = await detection.takeState(ps.engine);
-      ps.stats = delta.stats;
-      const clock = delta.clock;
-      const bytes = await ps.store.commit({
-        devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]),
-        marker: {
-          next_offset: ps.next.toString(),
-          max_ts: clock.max_ts,
-          last_tick: clock.last_tick,
-          router: ps.router,
-          processed: ps.processed,
-          dead_lettered: ps.deadLettered,
-          devices: ps.stats.devices,
-        },
-        outputs,
-      });
-      emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: ps.stats.devices, delta: delta.ids.length, bytes, outputs: ps.dlq.length + ps.alerts.length, ms: Date.now() - t0 });
-      emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: ps.next.toString() }]);
-      ps.committed = ps.next;
-      if (ps.next > ps.published) ps.published = ps.next;
-      ps.dlq = [];
-      ps.alerts = [];
-      ps.lastCheckpoint = ps.lastPublish = Date.now();
-      ps.sinceCheckpoint = 0;
-      ps.verify = false;
-      report(component, 'ok');
-      return true;
-    } catch (e) {
-      const fenced = e instanceof StoreFenced;
-      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
-      if (!fenced) report(component, 'degraded', `checkpoint failing: ${String(e)}`);
-      // The transaction aborted: nothing of it is visible. Our in-memory progress beyond the
-      // last checkpoint is thrown away and redone from the changelog, which is always correct.
-      await drop(ps, fenced ? 'fenced by a new owner' : 'checkpoint failed');
-      return false;
-    }
+    const nOut = ps.dlq.length + ps.alerts.length;
+    const cp: Checkpoint = {
+      devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]),
+      marker: {
+        next_offset: next.toString(),
+        max_ts: delta.clock.max_ts,
+        last_tick: delta.clock.last_tick,
+        // Later batches route on: the marker holds the router as of this state.
+        router: structuredClone(ps.router),
+        processed: ps.processed,
+        dead_lettered: ps.deadLettered,
+        devices: delta.stats.devices,
+      },
+      outputs,
+    };
+    ps.dlq = [];
+    ps.alerts = [];
+    ps.checkpointed = next;
+    ps.lastCheckpoint = ps.lastPublish = Date.now();
+    ps.sinceCheckpoint = 0;
+    const done = storeOp(ps, async () => {
+      try {
+        const bytes = await ps.store.commit(cp);
+        emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: delta.stats.devices, delta: delta.ids.length, bytes, outputs: nOut, ms: Date.now() - t0 });
+        emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: next.toString() }]);
+        ps.committed = next;
+        if (next > ps.published) ps.published = next;
+        ps.verify = false;
+        report(component, 'ok');
+        return true;
+      } catch (e) {
+        return storeFailed(ps, e, 'checkpoint');
+      }
+    });
+    return wait ? done : true;
   }
 
   /**
-   * Publish pending dead letters and alerts without checkpointing state (PartitionStore.publish).
-   * Until the partition has a checkpoint a restore could not tell where to resume, so the first
-   * publication is a checkpoint. On failure the partition's state is dropped, as for a checkpoint.
+   * Publish pending dead letters and alerts without checkpointing state (PartitionStore.publish),
+   * on the store chain like a checkpoint. Until the partition has a checkpoint a restore could
+   * not tell where to resume, so the first publication is a checkpoint. On failure the
+   * partition's state is dropped, as for a checkpoint.
    */
-  async function publish(ps: PartitionState): Promise<boolean> {
+  async function publish(ps: PartitionState, wait = true): Promise<boolean> {
     if (!ps.dlq.length && !ps.alerts.length) return true;
-    if (ps.committed < 0n) return checkpoint(ps);
+    if (ps.committed < 0n) return checkpoint(ps, false, wait);
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
     ];
+    const n = ps.dlq.length + ps.alerts.length;
+    const upTo = ps.next;
+    ps.dlq = [];
+    ps.alerts = [];
+    ps.lastPublish = Date.now();
     const t0 = Date.now();
-    try {
-      await ps.store.publish(outputs, ps.next);
-      log.debug({ topic: ps.topic, partition: ps.partition, outputs: ps.dlq.length + ps.alerts.length, upTo: ps.next.toString(), ms: Date.now() - t0 }, 'outputs published');
-      ps.published = ps.next;
-      ps.dlq = [];
-      ps.alerts = [];
-      ps.lastPublish = Date.now();
-      return true;
-    } catch (e) {
-      const fenced = e instanceof StoreFenced;
-      emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
-      if (!fenced) report(component, 'degraded', `publishing outputs failing: ${String(e)}`);
-      await drop(ps, fenced ? 'fenced by a new owner' : 'publish failed');
-      return false;
-    }
+    const done = storeOp(ps, async () => {
+      try {
+        await ps.store.publish(outputs, upTo);
+        log.debug({ topic: ps.topic, partition: ps.partition, outputs: n, upTo: upTo.toString(), ms: Date.now() - t0 }, 'outputs published');
+        if (upTo > ps.published) ps.published = upTo;
+        return true;
+      } catch (e) {
+        return storeFailed(ps, e, 'publishing outputs');
+      }
+    });
+    return wait ? done : true;
   }
 
   const inFlight = new Set<Promise<void>>();
@@ -575,8 +639,12 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
     // idle flush.
-    if (stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps);
-    else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps);
+    // A transaction still running defers the next one to a later batch (or the idle flush), so
+    // at most one taken state waits in memory per partition.
+    if (ps.storeBusy === 0) {
+      if (stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps, false, false);
+      else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps, false);
+    }
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -665,15 +733,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (stopping) return;
     const now = Date.now();
     for (const [k, ps] of partitions) {
-      if (locks.has(k) || ps.verify || ps.next < 0n) continue;
+      if (locks.has(k) || ps.verify || ps.next < 0n || ps.storeBusy) continue;
       const since = now - ps.lastCheckpoint;
       const outputs = ps.dlq.length + ps.alerts.length > 0;
-      const progress = ps.next > ps.committed;
+      const progress = ps.next > ps.checkpointed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
       const full = (progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap);
       if (!full && !(outputs && now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) continue;
-      const p = exclusive(k, () => (full ? checkpoint(ps) : publish(ps)).then(() => undefined)).catch((e: unknown) => {
+      const p = exclusive(k, () => (full ? checkpoint(ps, false, false) : publish(ps, false)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
       });
       inFlight.add(p);
