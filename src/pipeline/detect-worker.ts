@@ -17,6 +17,10 @@ port.on('message', (m: WorkerRequest) => {
     detection.drop(m.key);
     return;
   }
+  if (m.op === 'close') {
+    port.close();
+    return;
+  }
   try {
     if (m.op === 'open') reply({ id: m.id, ok: true, result: detection.open(m.key, m.snapshot) });
     else if (m.op === 'process') {

@@ -62,7 +62,8 @@ export type WorkerRequest =
   | { id: number; op: 'open'; key: string; snapshot: EngineSnapshot | null }
   | { id: number; op: 'process'; key: string; data: Uint8Array; ends: Int32Array }
   | { id: number; op: 'take'; key: string }
-  | { id: 0; op: 'drop'; key: string };
+  | { id: 0; op: 'drop'; key: string }
+  | { id: 0; op: 'close' };
 
 /** Worker → main. A state delta's values come as one buffer: `ends[i]` is where value i ends, -1 for a tombstone. */
 export type WorkerReply =
@@ -226,7 +227,18 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
       const live = slots.filter((s): s is Slot => s !== undefined);
       slots.fill(undefined);
       owner.clear();
-      await Promise.all(live.map((s) => s.worker.terminate()));
+      // A worker asked to close ends its event loop and exits by itself (writing a --cpu-prof
+      // profile, for one); one that does not within a second is terminated.
+      await Promise.all(
+        live.map(async (s) => {
+          if (!s.alive) return;
+          const exited = new Promise<void>((resolve) => s.worker.once('exit', () => resolve()));
+          s.worker.postMessage({ id: 0, op: 'close' } satisfies WorkerRequest);
+          const timer = setTimeout(() => void s.worker.terminate(), 1_000);
+          await exited;
+          clearTimeout(timer);
+        }),
+      );
     },
   };
 }

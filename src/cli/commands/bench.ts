@@ -529,7 +529,8 @@ const live = new Set<ChildProcess>();
 function startWorker(spec: WorkerSpec, opts: { profileDir?: string; exposeGc?: boolean; label: string }): Worker {
   const execArgv: string[] = [];
   if (opts.exposeGc) execArgv.push('--expose-gc');
-  if (opts.profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', opts.profileDir, '--cpu-prof-name', `${opts.label}-${Date.now()}.cpuprofile`);
+  // One directory per process; node names each thread's profile (detection workers included).
+  if (opts.profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', join(opts.profileDir, opts.label));
   const child = fork(BIN, ['bench', '--worker'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   live.add(child);
   let readyRes!: () => void;
