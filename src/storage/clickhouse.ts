@@ -4,9 +4,15 @@
  * persisted under a data directory) or a ClickHouse server.
  */
 import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
-import { createChdbConnection } from 'chdb/connection';
+import type { createChdbConnection as CreateChdbConnection } from 'chdb/connection';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+
+// The embedded engine is a ~150 MiB native library; a service talking to a ClickHouse server
+// never loads it.
+const require = createRequire(import.meta.url);
+const loadChdb = (): typeof CreateChdbConnection => (require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }).createChdbConnection;
 
 export interface ClickHouseOptions {
   /** Server URL (http://user:pass@host:8123). Unset = embedded. */
@@ -53,7 +59,7 @@ export function openClickHouse(opts: ClickHouseOptions = clickHouseOptionsFromEn
   mkdirSync(dir, { recursive: true });
   // chdb types its Connection against the separately published @clickhouse/client-common, which
   // @clickhouse/client now bundles; the runtime contract is the same, the declarations differ.
-  const connection = createChdbConnection({ path: dir }) as unknown as NonNullable<ClickHouseClientConfigOptions['connection']>;
+  const connection = loadChdb()({ path: dir }) as unknown as NonNullable<ClickHouseClientConfigOptions['connection']>;
   const client = createClient({ connection, clickhouse_settings: settings });
   return { client, mode: 'embedded', location: dir };
 }
