@@ -12,6 +12,31 @@ const port = parentPort!;
 const detection = createDetection((workerData as { cfg: PipelineConfig }).cfg);
 const EMPTY = Buffer.alloc(0);
 
+/** Devices encoded between two looks at the message queue while a checkpoint is taken. */
+const SLICE = 500;
+const yieldToQueue = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * A partition's checkpoint, encoded in slices: the partition itself is held by the runner until
+ * the reply, so its engine cannot change meanwhile, and the batches of the worker's other
+ * partitions are answered in between instead of waiting behind ~25 µs per device.
+ */
+async function take(id: number, key: string): Promise<void> {
+  try {
+    const t = detection.take(key);
+    const values: (Buffer | null)[] = new Array(t.ids.length);
+    for (let i = 0; i < t.ids.length; i++) {
+      if (i > 0 && i % SLICE === 0) await yieldToQueue();
+      values[i] = t.encode(i);
+    }
+    const { data, ends } = packValues(values);
+    const result: PackedDelta = { ids: t.ids, data, ends, clock: t.clock, stats: t.stats };
+    reply({ id, ok: true, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
+  } catch (e) {
+    reply({ id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+  }
+}
+
 port.on('message', (m: WorkerRequest) => {
   if (m.op === 'drop') {
     detection.drop(m.key);
@@ -26,12 +51,7 @@ port.on('message', (m: WorkerRequest) => {
     else if (m.op === 'process') {
       const values = unpackValues(m.data, m.ends);
       reply({ id: m.id, ok: true, result: detection.process(m.key, values.length, (i) => values[i] ?? EMPTY) });
-    } else {
-      const d = detection.takeState(m.key);
-      const { data, ends } = packValues(d.values);
-      const result: PackedDelta = { ids: d.ids, data, ends, clock: d.clock, stats: d.stats };
-      reply({ id: m.id, ok: true, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
-    }
+    } else void take(m.id, m.key);
   } catch (e) {
     reply({ id: m.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
   }

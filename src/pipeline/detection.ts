@@ -41,10 +41,21 @@ export interface StateDelta {
   stats: EngineStats;
 }
 
+/** A checkpoint's changed devices, taken (the engine's dirty set is cleared), to be encoded one by one. */
+export interface TakenState {
+  ids: string[];
+  /** Device i's changelog value (null: evicted). Valid until the partition's next batch. */
+  encode(i: number): Buffer | null;
+  clock: StateDelta['clock'];
+  stats: EngineStats;
+}
+
 export interface Detection {
   open(key: string, snapshot: EngineSnapshot | null): EngineStats;
   process(key: string, count: number, value: (i: number) => Buffer): BatchOutcome;
   takeState(key: string): StateDelta;
+  /** takeState in steps: a worker encodes a large checkpoint in slices, answering other partitions' batches in between. */
+  take(key: string): TakenState;
   drop(key: string): void;
 }
 
@@ -89,13 +100,21 @@ export function createDetection(cfg: PipelineConfig): Detection {
       return out;
     },
     takeState(key) {
+      const t = this.take(key);
+      return { ids: t.ids, values: t.ids.map((_id, i) => t.encode(i)), clock: t.clock, stats: t.stats };
+    },
+    take(key) {
       const engine = engineOf(key);
       const ids = engine.takeDirty();
-      const values = ids.map((id) => {
-        const st = engine.device(id);
-        return st === undefined ? null : encodeDevice(st);
-      });
-      return { ids, values, clock: engine.clock(), stats: stats(engine) };
+      return {
+        ids,
+        encode(i) {
+          const st = engine.device(ids[i]!);
+          return st === undefined ? null : encodeDevice(st);
+        },
+        clock: engine.clock(),
+        stats: stats(engine),
+      };
     },
     drop(key) {
       engines.delete(key);
