@@ -25,6 +25,8 @@ export interface DetectionHost {
   /** Forget the partition's engine. */
   drop(key: string): void;
   close(): Promise<void>;
+  /** The live worker threads (diagnostics, and tests that kill one). */
+  threads(): Worker[];
 }
 
 /**
@@ -52,6 +54,7 @@ function localHost(cfg: PipelineConfig): DetectionHost {
     takeState: (key) => run(() => d.takeState(key)),
     drop: (key) => d.drop(key),
     close: async () => undefined,
+    threads: () => [],
   };
 }
 
@@ -222,6 +225,7 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
       slot.keys.delete(key);
       if (slot.alive) slot.worker.postMessage({ id: 0, op: 'drop', key } satisfies WorkerRequest);
     },
+    threads: () => slots.filter((s): s is Slot => s !== undefined && s.alive).map((s) => s.worker),
     async close() {
       closed = true;
       const live = slots.filter((s): s is Slot => s !== undefined);

@@ -100,4 +100,20 @@ describe('detection host', () => {
     const l = host(0);
     await expect(l.process('p', events.slice(0, 1))).rejects.toThrow(/no detection state for partition p/);
   });
+
+  it('fails the calls of a worker that died and starts a new one for the next partition opened', async () => {
+    const h = host(1);
+    await h.open('p', null);
+    const [w] = h.threads();
+    const pending = h.process('p', events.slice(0, 5_000));
+    await w!.terminate();
+    await expect(pending).rejects.toThrow(/detection worker (exited|is gone)/);
+    await expect(h.process('p', events.slice(0, 10))).rejects.toThrow(/no detection state for partition p/);
+    // The runner's answer to that: drop the partition and restore it, which opens it again.
+    await h.open('p', null);
+    expect(h.threads()).toHaveLength(1);
+    expect(h.threads()[0]).not.toBe(w);
+    const out = await h.process('p', events.slice(0, 2_000));
+    expect(out.decoded).toBeGreaterThan(1_900);
+  });
 });

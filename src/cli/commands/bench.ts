@@ -647,7 +647,7 @@ export function register(program: Command): void {
     .option('--broker-port <port>', 'local broker port (started if nothing listens; ignored with KAFKA_BROKERS)', '9092')
     .option('--only <phases>', `comma-separated subset of ${PHASES.join(',')}`)
     .option('--rate <eps>', 'offered load of the latency phase (default: half the measured pipeline throughput)')
-    .option('--duration <s>', 'length of the latency phase in seconds (default 30; --quick 12)')
+    .option('--duration <s>', 'length of the latency phase in seconds (default 75, which holds a full checkpoint cycle of every partition; --quick 12)')
     .option('--out <file>', 'results file (default bench/results.json; --quick bench/results-quick.json)')
     .option('--profile <dir>', 'write a V8 CPU profile of every worker into <dir> (node --cpu-prof)')
     .option('--checkpoint-every <ms>', "the runner's checkpoint interval (default: the runner's own)")
@@ -950,7 +950,9 @@ async function bench(o: BenchOptions): Promise<void> {
     // ── latency at a fixed offered load ──
     if (only.has('latency')) await guard('latency', async () => {
       const rate = Number(o.rate ?? (pipelineEps ? Math.round(pipelineEps / 2) : 5_000));
-      const duration = Number(o.duration ?? (quick ? 12 : 30));
+      // Long enough for every partition to checkpoint at least once (at most every 60 s): a
+      // shorter window can miss the checkpoints, the largest stalls a live partition sees.
+      const duration = Number(o.duration ?? (quick ? 12 : 75));
       out(`▶ latency: ${rate.toLocaleString('en')} events/s offered for ${duration} s, fanout probes`);
       results.latency = await latencyPhase(kafka, base, { brokers, runId, rate, duration, partitions, gen, dataDir: join(tmp, 'lat'), ...runnerOpts, ...(profileDir ? { profileDir } : {}) }, log);
       const l = results.latency as Record<string, Record<string, number | null>>;
