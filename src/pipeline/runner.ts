@@ -790,8 +790,17 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       clearInterval(flusher);
       consumer.pause(src.topics.map((topic) => ({ topic })));
       await Promise.allSettled([...inFlight]);
-      // Side by side: one partition's serialisation overlaps another's broker round trips.
-      await Promise.all([...partitions].map(([k, ps]) => exclusive(k, () => checkpoint(ps))));
+      // As many side by side as checkpoint slots: one partition's encoding overlaps another's
+      // broker round trips, and the memory of taken states stays bounded as in operation.
+      const queue = [...partitions];
+      await Promise.all(
+        Array.from({ length: Math.min(queue.length, checkpointSlots) }, async () => {
+          for (let next = queue.shift(); next; next = queue.shift()) {
+            const [k, ps] = next;
+            await exclusive(k, () => checkpoint(ps));
+          }
+        }),
+      );
       polling = false;
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));
