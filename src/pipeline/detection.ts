@@ -70,6 +70,19 @@ export function createDetection(cfg: PipelineConfig): Detection {
     return e;
   };
   const stats = (e: Engine): EngineStats => ({ changed: e.changedCount(), devices: e.deviceCount(), watermark: e.watermark() });
+  const take = (key: string): TakenState => {
+    const engine = engineOf(key);
+    const ids = engine.takeDirty();
+    return {
+      ids,
+      encode(i) {
+        const st = engine.device(ids[i]!);
+        return st === undefined ? null : encodeDevice(st);
+      },
+      clock: engine.clock(),
+      stats: stats(engine),
+    };
+  };
   return {
     open(key, snapshot) {
       const engine = createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
@@ -100,22 +113,10 @@ export function createDetection(cfg: PipelineConfig): Detection {
       return out;
     },
     takeState(key) {
-      const t = this.take(key);
+      const t = take(key);
       return { ids: t.ids, values: t.ids.map((_id, i) => t.encode(i)), clock: t.clock, stats: t.stats };
     },
-    take(key) {
-      const engine = engineOf(key);
-      const ids = engine.takeDirty();
-      return {
-        ids,
-        encode(i) {
-          const st = engine.device(ids[i]!);
-          return st === undefined ? null : encodeDevice(st);
-        },
-        clock: engine.clock(),
-        stats: stats(engine),
-      };
-    },
+    take,
     drop(key) {
       engines.delete(key);
     },
