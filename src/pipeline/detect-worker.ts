@@ -1,7 +1,8 @@
 /**
  * A detection worker thread (see detection-host.ts): the partitions' engines it was handed, and
- * nothing else. Requests are answered in the order they arrive; a failure is returned to the
- * runner, which drops and restores that partition as it would after a failed batch.
+ * nothing else. Requests are answered in the order they arrive, except that a checkpoint being
+ * encoded lets other partitions' requests pass (see take); a failure is returned to the runner,
+ * which drops and restores that partition as it would after a failed batch.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
@@ -10,7 +11,6 @@ import { packValues, unpackValues, type PackedDelta, type WorkerReply, type Work
 
 const port = parentPort!;
 const detection = createDetection((workerData as { cfg: PipelineConfig }).cfg);
-const EMPTY = Buffer.alloc(0);
 
 /** Devices encoded between two looks at the message queue while a checkpoint is taken. */
 const SLICE = 500;
@@ -33,7 +33,7 @@ async function take(id: number, key: string): Promise<void> {
     const result: PackedDelta = { ids: t.ids, data, ends, clock: t.clock, stats: t.stats };
     reply({ id, ok: true, result }, [data.buffer as ArrayBuffer, ends.buffer as ArrayBuffer]);
   } catch (e) {
-    reply({ id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    failed(id, e);
   }
 }
 
@@ -49,14 +49,17 @@ port.on('message', (m: WorkerRequest) => {
   try {
     if (m.op === 'open') reply({ id: m.id, ok: true, result: detection.open(m.key, m.snapshot) });
     else if (m.op === 'process') {
-      const values = unpackValues(m.data, m.ends);
-      reply({ id: m.id, ok: true, result: detection.process(m.key, values.length, (i) => values[i] ?? EMPTY) });
+      reply({ id: m.id, ok: true, result: detection.process(m.key, unpackValues(m.data, m.ends)) });
     } else void take(m.id, m.key);
   } catch (e) {
-    reply({ id: m.id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
+    failed(m.id, e);
   }
 });
 
 function reply(r: WorkerReply, transfer: ArrayBuffer[] = []): void {
   port.postMessage(r, transfer);
+}
+
+function failed(id: number, e: unknown): void {
+  reply({ id, ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
 }

@@ -38,8 +38,6 @@ export function defaultDetectWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
 
-const EMPTY = Buffer.alloc(0);
-
 export function startDetection(cfg: PipelineConfig, workers = defaultDetectWorkers()): DetectionHost {
   return workers > 0 ? workerHost(cfg, workers) : localHost(cfg);
 }
@@ -50,7 +48,7 @@ function localHost(cfg: PipelineConfig): DetectionHost {
   return {
     workers: 0,
     open: (key, snapshot) => run(() => d.open(key, snapshot)),
-    process: (key, values) => run(() => d.process(key, values.length, (i) => values[i] ?? EMPTY)),
+    process: (key, values) => run(() => d.process(key, values)),
     takeState: (key) => run(() => d.takeState(key)),
     drop: (key) => d.drop(key),
     close: async () => undefined,

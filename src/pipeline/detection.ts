@@ -52,12 +52,15 @@ export interface TakenState {
 
 export interface Detection {
   open(key: string, snapshot: EngineSnapshot | null): EngineStats;
-  process(key: string, count: number, value: (i: number) => Buffer): BatchOutcome;
+  /** Decode and score message values in order (a null value, a tombstone, is bad input like any other). */
+  process(key: string, values: readonly (Buffer | null)[]): BatchOutcome;
   takeState(key: string): StateDelta;
   /** takeState in steps: a worker encodes a large checkpoint in slices, answering other partitions' batches in between. */
   take(key: string): TakenState;
   drop(key: string): void;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 export function createDetection(cfg: PipelineConfig): Detection {
   const engines = new Map<string, Engine>();
@@ -90,11 +93,11 @@ export function createDetection(cfg: PipelineConfig): Detection {
       engines.set(key, engine);
       return stats(engine);
     },
-    process(key, count, value) {
+    process(key, values) {
       const engine = engineOf(key);
       const out: BatchOutcome = { decoded: 0, at: [], findings: [], errors: [], stats: undefined as unknown as EngineStats };
-      for (let i = 0; i < count; i++) {
-        const r = decodeEvent(value(i), decodeOpts);
+      for (let i = 0; i < values.length; i++) {
+        const r = decodeEvent(values[i] ?? EMPTY, decodeOpts);
         if (!r.ok) {
           out.at.push(i);
           out.findings.push(undefined);
