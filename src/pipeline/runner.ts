@@ -133,13 +133,17 @@ interface PartitionState {
   /** Offset of the last checkpoint taken, committed or still committing (-1: none). */
   checkpointed: bigint;
   /**
-   * The partition's store operations (checkpoint and publish transactions) run one after another
-   * on this chain, behind the batches: a checkpoint takes the engine's state at once (encoded,
-   * so later batches cannot change it) and commits while the next batches are scored.
+   * Checkpoint transactions run one after another on this lane, behind the batches: a
+   * checkpoint takes the engine's state at once (encoded, so later batches cannot change it) and
+   * commits while the next batches are scored.
    */
-  chain: Promise<void>;
-  /** Store operations queued or running on `chain`. */
-  storeBusy: number;
+  stateLane: Lane;
+  /**
+   * Publications (alerts, dead letters) run one after another on their own lane and producer,
+   * so they do not wait for a checkpoint; a checkpoint waits for the publications of the
+   * outputs below its offset (PartitionStore.publish).
+   */
+  outLane: Lane;
   /** Set once the state is dropped: queued store operations are skipped. */
   dropped: boolean;
   /**
@@ -172,6 +176,13 @@ export function outboxTopic(cfg: PipelineConfig): string {
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
+
+/** Store operations of one kind for one partition, in order: the tail to chain after, and how many are queued or running. */
+interface Lane {
+  tail: Promise<void>;
+  busy: number;
+}
+const newLane = (): Lane => ({ tail: Promise.resolve(), busy: 0 });
 /** Events behind the high watermark beyond which a partition counts as working through a backlog. */
 const FAR_BEHIND = 2_000n;
 
@@ -286,22 +297,25 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     return true;
   }
 
+  /** Both lanes of a partition, done. */
+  const settled = (ps: PartitionState): Promise<void> => Promise.all([ps.stateLane.tail, ps.outLane.tail]).then(() => undefined);
+
   /** Drop a partition's in-memory state, and close its store once its store operations are done. */
   async function drop(ps: PartitionState, why: string): Promise<void> {
     if (!discard(ps, why)) return;
-    await ps.chain;
+    await settled(ps);
     await ps.store.close();
   }
 
-  /** Queue a store operation behind the partition's earlier ones. `op` handles its own failure. */
-  function storeOp(ps: PartitionState, op: () => Promise<boolean>): Promise<boolean> {
-    ps.storeBusy++;
-    const done = ps.chain
+  /** Queue a store operation behind the earlier ones of its lane. `op` handles its own failure. */
+  function storeOp(ps: PartitionState, lane: Lane, op: () => Promise<boolean>): Promise<boolean> {
+    lane.busy++;
+    const done = lane.tail
       .then(() => (ps.dropped ? false : op()))
       .finally(() => {
-        ps.storeBusy--;
+        lane.busy--;
       });
-    ps.chain = done.then(
+    lane.tail = done.then(
       () => undefined,
       () => undefined,
     );
@@ -313,7 +327,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const fenced = e instanceof StoreFenced;
     emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, fenced);
     if (!fenced) report(component, 'degraded', `${what} failing: ${String(e)}`);
-    // Called on the chain: the store is closed here, not after the chain (which is this call).
+    // Called on a lane: the store is closed here, not after the lanes (this call is on one).
     if (discard(ps, fenced ? 'fenced by a new owner' : `${what} failed`)) await ps.store.close();
     return false;
   }
@@ -358,8 +372,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       next: -1n,
       committed: -1n,
       checkpointed: -1n,
-      chain: Promise.resolve(),
-      storeBusy: 0,
+      stateLane: newLane(),
+      outLane: newLane(),
       dropped: false,
       published: -1n,
       lastPublish: Date.now(),
@@ -424,7 +438,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (ps.next < 0n) return true;
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
-    if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? ps.chain.then(() => !ps.dropped) : true;
+    if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? settled(ps).then(() => !ps.dropped) : true;
     pruneRouter(ps.router, ps.stats.watermark, routerOpts);
     const t0 = Date.now();
     let delta: StateDelta;
@@ -440,11 +454,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     }
     ps.stats = delta.stats;
     const next = ps.next;
-    const outputs = [
-      { topic: src.dead_letter_topic, messages: ps.dlq },
-      { topic: outbox, messages: ps.alerts },
-    ];
+    // The outputs of the offsets below `next` go out first, on the publication lane; the
+    // checkpoint commits only once they (and every publication before them) have.
     const nOut = ps.dlq.length + ps.alerts.length;
+    publishOutputs(ps);
+    const published = ps.outLane.tail;
     const cp: Checkpoint = {
       devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]),
       marker: {
@@ -457,14 +471,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         dead_lettered: ps.deadLettered,
         devices: delta.stats.devices,
       },
-      outputs,
+      outputs: [],
     };
-    ps.dlq = [];
-    ps.alerts = [];
     ps.checkpointed = next;
     ps.lastCheckpoint = ps.lastPublish = Date.now();
     ps.sinceCheckpoint = 0;
-    const done = storeOp(ps, async () => {
+    const done = storeOp(ps, ps.stateLane, async () => {
+      await published;
+      if (ps.dropped) return false;
       try {
         const bytes = await ps.store.commit(cp);
         emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: delta.stats.devices, delta: delta.ids.length, bytes, outputs: nOut, ms: Date.now() - t0 });
@@ -484,7 +498,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   /**
    * Publish pending dead letters and alerts without checkpointing state (PartitionStore.publish),
-   * on the store chain like a checkpoint. Until the partition has a checkpoint a restore could
+   * on the partition's publication lane. Until the partition has a checkpoint a restore could
    * not tell where to resume, so the first publication is a checkpoint. On failure the
    * partition's state is dropped, as for a checkpoint.
    */
@@ -492,17 +506,24 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (!ps.dlq.length && !ps.alerts.length) return true;
     if (ps.committed < 0n) return checkpoint(ps, false, wait);
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
+    const done = publishOutputs(ps)!;
+    return wait ? done : true;
+  }
+
+  /** Queue the pending outputs (those of the offsets below `next`) for publication; undefined if none. */
+  function publishOutputs(ps: PartitionState): Promise<boolean> | undefined {
+    const n = ps.dlq.length + ps.alerts.length;
+    if (n === 0) return undefined;
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
     ];
-    const n = ps.dlq.length + ps.alerts.length;
     const upTo = ps.next;
     ps.dlq = [];
     ps.alerts = [];
     ps.lastPublish = Date.now();
     const t0 = Date.now();
-    const done = storeOp(ps, async () => {
+    return storeOp(ps, ps.outLane, async () => {
       try {
         await ps.store.publish(outputs, upTo);
         log.debug({ topic: ps.topic, partition: ps.partition, outputs: n, upTo: upTo.toString(), ms: Date.now() - t0 }, 'outputs published');
@@ -512,7 +533,6 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         return storeFailed(ps, e, 'publishing outputs');
       }
     });
-    return wait ? done : true;
   }
 
   const inFlight = new Set<Promise<void>>();
@@ -656,12 +676,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
     // idle flush.
-    // A transaction still running defers the next one to a later batch (or the idle flush), so
-    // at most one taken state waits in memory per partition.
-    if (ps.storeBusy === 0) {
-      if (stateDue(ps, now - ps.lastCheckpoint) && checkpointsActive < checkpointSlots) await checkpoint(ps, false, false);
-      else if (outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps, false);
-    }
+    // A transaction still running on a lane defers the next one of that lane to a later batch
+    // (or the idle flush), so at most one taken state waits in memory per partition.
+    if (ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps, false, false);
+    else if (ps.outLane.busy === 0 && outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps, false);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -750,14 +768,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (stopping) return;
     const now = Date.now();
     for (const [k, ps] of partitions) {
-      if (locks.has(k) || ps.verify || ps.next < 0n || ps.storeBusy) continue;
+      if (locks.has(k) || ps.verify || ps.next < 0n) continue;
       const since = now - ps.lastCheckpoint;
       const outputs = ps.dlq.length + ps.alerts.length > 0;
       const progress = ps.next > ps.checkpointed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
-      const full = checkpointsActive < checkpointSlots && ((progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap));
-      if (!full && !(outputs && now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) continue;
+      const full = ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && ((progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap));
+      if (!full && !(outputs && ps.outLane.busy === 0 && now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) continue;
       const p = exclusive(k, () => (full ? checkpoint(ps, false, false) : publish(ps, false)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
       });

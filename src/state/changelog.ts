@@ -203,6 +203,12 @@ const FENCED = /fenced|INVALID_PRODUCER_EPOCH|PRODUCER_FENCED|INVALID_PRODUCER_I
 export class PartitionStore {
   readonly changelog: string;
   private producer: Producer | undefined;
+  /**
+   * Publications have a transactional producer of their own, so that they commit while a
+   * checkpoint transaction (tens of MB of state) is still running. See publish() for the order
+   * this asks of the caller.
+   */
+  private publisher: Producer | undefined;
   private broken = false;
 
   constructor(
@@ -214,10 +220,22 @@ export class PartitionStore {
     this.changelog = changelogTopic(group);
   }
 
-  /** Take ownership: fences the previous owner and waits until its open transaction is aborted. */
+  /** Take ownership: fences the previous owner and waits until its open transactions are aborted. */
   async open(): Promise<void> {
+    const state = await this.fence(`${this.group}.state.${this.topic}.${this.partition}`);
+    try {
+      this.publisher = await this.fence(`${this.group}.out.${this.topic}.${this.partition}`);
+    } catch (e) {
+      await state.disconnect().catch(() => undefined);
+      throw e;
+    }
+    this.producer = state;
+  }
+
+  /** A connected transactional producer for `transactionalId`, any previous holder of the id fenced. */
+  private async fence(transactionalId: string): Promise<Producer> {
     const producer = this.kafka.producer({
-      transactionalId: `${this.group}.state.${this.topic}.${this.partition}`,
+      transactionalId,
       idempotent: true,
       maxInFlightRequests: 1,
       transactionTimeout: 60_000,
@@ -235,7 +253,7 @@ export class PartitionStore {
       await producer.disconnect().catch(() => undefined);
       throw e;
     }
-    this.producer = producer;
+    return producer;
   }
 
   /** Everything committed for this source partition, or null if it has no checkpoint yet. */
@@ -341,8 +359,15 @@ export class PartitionStore {
   /**
    * Publish outputs promptly, without a state checkpoint: ONE transaction holding the dead
    * letters and alerts and the `o|<topic>` record "outputs of every source offset below
-   * `publishedUpTo` are committed" — no device states, no consumer offset. Same transactional
-   * producer as commit(), so a fenced (zombie) owner cannot publish either.
+   * `publishedUpTo` are committed" — no device states, no consumer offset. Its own transactional
+   * producer (fenced by open() like commit()'s, so a zombie owner cannot publish either), so a
+   * publication does not wait for a checkpoint transaction that is still running.
+   *
+   * That independence asks one thing of the caller: a checkpoint at offset C must commit only
+   * after every output of the offsets below C is published, and must not carry outputs itself
+   * while a later publication could commit before it. Otherwise a crash between the two could
+   * leave an `o|` record that vouches for outputs of an uncommitted checkpoint (and a restore
+   * from an older checkpoint would suppress them: lost).
    *
    * Why this keeps exactly-once outputs: the engine and router are deterministic, so after a
    * crash the restore (state at the last checkpoint, offset C ≤ publishedUpTo) replays the
@@ -351,8 +376,8 @@ export class PartitionStore {
    * output once. Callers publish only after the findings of those offsets are durable.
    */
   async publish(outputs: TopicMessages[], publishedUpTo: bigint): Promise<void> {
-    if (!this.producer || this.broken) throw new Error(`state store for ${this.topic}:${this.partition} is not open`);
-    const txn = await this.producer.transaction().catch((e: unknown) => this.fail(e));
+    if (!this.publisher || this.broken) throw new Error(`state store for ${this.topic}:${this.partition} is not open`);
+    const txn = await this.publisher.transaction().catch((e: unknown) => this.fail(e));
     try {
       const o: PublishedMarker = { v: 1, published: publishedUpTo.toString() };
       const all = [...outputs, { topic: this.changelog, messages: [{ key: publishedKey(this.topic), value: JSON.stringify(o), partition: this.partition }] }];
@@ -376,10 +401,10 @@ export class PartitionStore {
   }
 
   async close(): Promise<void> {
-    const p = this.producer;
-    this.producer = undefined;
+    const ps = [this.producer, this.publisher];
+    this.producer = this.publisher = undefined;
     this.broken = true;
-    await p?.disconnect().catch(() => undefined);
+    await Promise.all(ps.map((p) => p?.disconnect().catch(() => undefined)));
   }
 }
 
