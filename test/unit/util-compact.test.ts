@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compact } from '../../src/detectors/util.js';
+import { rng } from '../detectors/helpers.js';
 
 /** compact() as it was before its fast path was split out: the reference it must match bit for bit. */
 function compactRef(x: number): number {
@@ -33,16 +34,6 @@ function fromBits(b: bigint): number {
   return f64[0]!;
 }
 
-/** Deterministic PRNG so a failure reproduces. */
-function mulberry32(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mismatches(xs: Iterable<number>): string[] {
   const bad: string[] = [];
@@ -80,7 +71,7 @@ describe('compact', () => {
   });
 
   it('matches the reference on random values of every magnitude', () => {
-    const rnd = mulberry32(12345);
+    const rnd = rng(12345);
     const xs: number[] = [];
     for (let i = 0; i < 400_000; i++) {
       const e = Math.floor(rnd() * 80) - 40;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compact, regimeDistance, regimeDistanceInto, regimeNew, regimeUpdate } from '../../src/detectors/util.js';
+import { rng } from '../detectors/helpers.js';
 
 /** regimeUpdate as it was with splice/push (before merging in place): the reference it must match bit for bit. */
 function regimeUpdateRef(r: number[], x: number, dt: number): void {
@@ -78,19 +79,10 @@ function regimeUpdateRef(r: number[], x: number, dt: number): void {
   r.push(compact(x), 0, compact(w), 1);
 }
 
-function mulberry32(seed: number): () => number {
-  let t = seed >>> 0;
-  return () => {
-    t = (t + 0x6d2b79f5) >>> 0;
-    let r = Math.imul(t ^ (t >>> 15), 1 | t);
-    r = (r + Math.imul(r ^ (r >>> 7), 61 | r)) ^ r;
-    return ((r ^ (r >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('regimeUpdate', () => {
   it('matches the splice/push reference on jumpy, modal and quiet series, merges included', () => {
-    const rnd = mulberry32(99);
+    const rnd = rng(99);
     for (let k = 0; k < 300; k++) {
       const r = regimeNew();
       const ref = regimeNew();
