@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
 import type { EngineSnapshot } from './engine.js';
-import { createDetection, type BatchOutcome, type EngineStats, type StateDelta } from './detection.js';
+import { createDetection, encodeTaken, type BatchOutcome, type EngineStats, type StateDelta } from './detection.js';
 
 export interface DetectionHost {
   /** Worker threads used (0: detection runs in the caller's thread). */
@@ -20,8 +20,13 @@ export interface DetectionHost {
   open(key: string, snapshot: EngineSnapshot | null): Promise<EngineStats>;
   /** Decode and score one batch of message values, in order. */
   process(key: string, values: (Buffer | null)[]): Promise<BatchOutcome>;
-  /** The devices changed since the last call, encoded as changelog values, and the engine clock. */
-  takeState(key: string): Promise<StateDelta>;
+  /**
+   * Take a checkpoint of the devices changed since the last one. Resolves once its point is
+   * fixed (the batches processed before this call, none after), with the clock and stats of that
+   * point; `delta` resolves once the devices are encoded as changelog values. The partition's
+   * next batches may be processed meanwhile: they do not change what is written.
+   */
+  takeState(key: string): Promise<CheckpointTaken>;
   /** Forget the partition's engine. */
   drop(key: string): void;
   close(): Promise<void>;
@@ -34,6 +39,17 @@ export interface DetectionHost {
  * Kafka and ClickHouse, so it does not need a core of its own (bench, two cores: one worker
  * 42k events/s, two 51k, none 36k).
  */
+export interface CheckpointTaken {
+  clock: StateDelta['clock'];
+  stats: EngineStats;
+  /** The encoded devices (rejects if the partition is dropped or its worker dies first). */
+  delta: Promise<StateDelta>;
+}
+
+/** Devices encoded between two looks at the queue while a checkpoint is encoded. */
+export const ENCODE_SLICE = 500;
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 export function defaultDetectWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
@@ -49,7 +65,13 @@ function localHost(cfg: PipelineConfig): DetectionHost {
     workers: 0,
     open: (key, snapshot) => run(() => d.open(key, snapshot)),
     process: (key, values) => run(() => d.process(key, values)),
-    takeState: (key) => run(() => d.takeState(key)),
+    takeState: (key) =>
+      run(() => {
+        const t = d.take(key);
+        const delta = encodeTaken(t, ENCODE_SLICE, nextTurn);
+        delta.catch(() => undefined); // the runner may drop the partition before it awaits this
+        return { clock: t.clock, stats: t.stats, delta };
+      }),
     drop: (key) => d.drop(key),
     close: async () => undefined,
     threads: () => [],
@@ -62,14 +84,17 @@ function localHost(cfg: PipelineConfig): DetectionHost {
 export type WorkerRequest =
   | { id: number; op: 'open'; key: string; snapshot: EngineSnapshot | null }
   | { id: number; op: 'process'; key: string; data: Uint8Array; ends: Int32Array }
-  | { id: number; op: 'take'; key: string }
+  /** Answered twice: `id` once the point is taken (TakeHead), `body` once encoded (PackedDelta). */
+  | { id: number; op: 'take'; key: string; body: number }
   | { id: 0; op: 'drop'; key: string }
   | { id: 0; op: 'close' };
 
 /** Worker → main. A state delta's values come as one buffer: `ends[i]` is where value i ends, -1 for a tombstone. */
 export type WorkerReply =
-  | { id: number; ok: true; result: EngineStats | BatchOutcome | PackedDelta }
+  | { id: number; ok: true; result: EngineStats | BatchOutcome | TakeHead | PackedDelta }
   | { id: number; ok: false; error: string };
+
+export type TakeHead = Omit<CheckpointTaken, 'delta'>;
 
 export interface PackedDelta {
   ids: string[];
@@ -213,8 +238,17 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
     },
     async takeState(key) {
       const slot = ownerOf(key);
-      const p = await call<PackedDelta>(slot, { id: nextId++, op: 'take', key });
-      return { ids: p.ids, values: unpackValues(p.data, p.ends), clock: p.clock, stats: p.stats };
+      const id = nextId++;
+      const body = nextId++;
+      // Both answers are awaited from the start, so a rejection nobody waits for yet is handled.
+      const packed = new Promise<PackedDelta>((resolve, reject) => slot.pending.set(body, { resolve: resolve as (v: unknown) => void, reject }));
+      const delta = packed.then((p) => ({ ids: p.ids, values: unpackValues(p.data, p.ends), clock: p.clock, stats: p.stats }));
+      delta.catch(() => undefined);
+      const head = await call<TakeHead>(slot, { id, op: 'take', key, body }).catch((e: unknown) => {
+        slot.pending.delete(body);
+        throw e;
+      });
+      return { ...head, delta };
     },
     drop(key) {
       const slot = owner.get(key);

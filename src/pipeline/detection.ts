@@ -41,13 +41,27 @@ export interface StateDelta {
   stats: EngineStats;
 }
 
-/** A checkpoint's changed devices, taken (the engine's dirty set is cleared), to be encoded one by one. */
+/**
+ * A checkpoint being taken. Its point is the call: the engine's dirty set is taken (and cleared)
+ * and the clock read then, and every device is encoded as it was at that point, either by step()
+ * or, when an event or a tick is about to change it first, just before that. So the partition's
+ * next batches need not wait for the encoding (~20 µs a device, 12,500 devices a partition in
+ * the bench), which is what made a checkpoint stall its partition and kafkajs' fetch round.
+ */
 export interface TakenState {
   ids: string[];
-  /** Device i's changelog value (null: evicted). Valid until the partition's next batch. */
-  encode(i: number): Buffer | null;
+  /** Device i's changelog value (null: evicted); complete once step() has returned true. */
+  values: (Buffer | null)[];
   clock: StateDelta['clock'];
   stats: EngineStats;
+  /** Encode up to `n` more devices; true once every device is. Throws if the partition was dropped meanwhile. */
+  step(n: number): boolean;
+}
+
+/** Finish a take in slices of `slice` devices, awaiting `pause()` between them (the caller's other work goes on). */
+export async function encodeTaken(t: TakenState, slice: number, pause: () => Promise<void>): Promise<StateDelta> {
+  while (!t.step(slice)) await pause();
+  return { ids: t.ids, values: t.values, clock: t.clock, stats: t.stats };
 }
 
 export interface Detection {
@@ -55,7 +69,10 @@ export interface Detection {
   /** Decode and score message values in order (a null value, a tombstone, is bad input like any other). */
   process(key: string, values: readonly (Buffer | null)[]): BatchOutcome;
   takeState(key: string): StateDelta;
-  /** takeState in steps: a worker encodes a large checkpoint in slices, answering other partitions' batches in between. */
+  /**
+   * takeState in steps, the partition going on meanwhile (see TakenState). A take started while
+   * the previous one of the partition is still encoding finishes that one first.
+   */
   take(key: string): TakenState;
   drop(key: string): void;
 }
@@ -73,21 +90,66 @@ export function createDetection(cfg: PipelineConfig): Detection {
     return e;
   };
   const stats = (e: Engine): EngineStats => ({ changed: e.changedCount(), devices: e.deviceCount(), watermark: e.watermark() });
+  /** Takes whose devices are not all encoded yet, by partition. */
+  const taking = new Map<string, { t: TakenState; cancel(): void }>();
   const take = (key: string): TakenState => {
     const engine = engineOf(key);
+    taking.get(key)?.t.step(Number.POSITIVE_INFINITY);
     const ids = engine.takeDirty();
-    return {
+    const values: (Buffer | null)[] = new Array(ids.length).fill(null);
+    /** Devices not encoded yet → their index. */
+    const todo = new Map<string, number>();
+    for (let i = 0; i < ids.length; i++) todo.set(ids[i]!, i);
+    const encode = (id: string): void => {
+      const i = todo.get(id);
+      if (i === undefined) return;
+      todo.delete(id);
+      const st = engine.device(id);
+      values[i] = st === undefined ? null : encodeDevice(st);
+    };
+    let cursor = 0;
+    let cancelled = false;
+    const t: TakenState = {
       ids,
-      encode(i) {
-        const st = engine.device(ids[i]!);
-        return st === undefined ? null : encodeDevice(st);
-      },
+      values,
       clock: engine.clock(),
       stats: stats(engine),
+      step(n) {
+        if (cancelled) throw new Error(`partition ${key} was dropped while its checkpoint was encoded`);
+        for (let done = 0; cursor < ids.length && done < n; cursor++) {
+          if (todo.has(ids[cursor]!)) {
+            encode(ids[cursor]!);
+            done++;
+          }
+        }
+        if (cursor < ids.length) return false;
+        if (taking.get(key)?.t === t) {
+          taking.delete(key);
+          engine.watch(undefined);
+        }
+        return true;
+      },
     };
+    if (ids.length) {
+      engine.watch(encode);
+      taking.set(key, {
+        t,
+        cancel: () => {
+          cancelled = true;
+          engine.watch(undefined);
+        },
+      });
+    }
+    return t;
+  };
+  const forget = (key: string): void => {
+    taking.get(key)?.cancel();
+    taking.delete(key);
+    engines.delete(key);
   };
   return {
     open(key, snapshot) {
+      forget(key);
       const engine = createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
       if (snapshot) engine.restore(snapshot);
       engines.set(key, engine);
@@ -117,11 +179,10 @@ export function createDetection(cfg: PipelineConfig): Detection {
     },
     takeState(key) {
       const t = take(key);
-      return { ids: t.ids, values: t.ids.map((_id, i) => t.encode(i)), clock: t.clock, stats: t.stats };
+      t.step(Number.POSITIVE_INFINITY);
+      return { ids: t.ids, values: t.values, clock: t.clock, stats: t.stats };
     },
     take,
-    drop(key) {
-      engines.delete(key);
-    },
+    drop: forget,
   };
 }

@@ -61,6 +61,12 @@ export interface Engine {
   device(id: string): DeviceState | undefined;
   /** The event-time clock a checkpoint carries beside the device states. */
   clock(): { max_ts: number; last_tick: number };
+  /**
+   * Call `fn(id)` just before the engine changes or removes device `id`'s state (a step, a tick
+   * visit or an eviction), until watch() is called again without one. A checkpoint being encoded
+   * while its partition goes on uses it to write a device as it was before it changes.
+   */
+  watch(fn?: (id: string) => void): void;
 }
 
 export function findingId(pipeline: string, f: FindingDraft): string {
@@ -135,6 +141,7 @@ export function createEngine(opts: EngineOptions): Engine {
   let lastTick = Number.NEGATIVE_INFINITY;
 
   const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  let watcher: ((id: string) => void) | undefined;
   // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
   // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
   const allIdx = dets.map((_d, i) => i);
@@ -303,6 +310,7 @@ export function createEngine(opts: EngineOptions): Engine {
     if (dueSlots.length > 1) dueSlots.sort(bySeq);
     for (let i = 0; i < dueSlots.length; i++) {
       const slot = dueSlots[i]!;
+      if (watcher !== undefined) watcher(ids[slot]!);
       if (wm - lastTs[slot]! > idle) {
         evict(slot);
         continue;
@@ -350,6 +358,7 @@ export function createEngine(opts: EngineOptions): Engine {
           tickOut.length = 0;
         }
       }
+      if (watcher !== undefined) watcher(ev.device_id);
       let slot = devices.get(ev.device_id);
       if (slot === undefined) {
         slot = alloc(ev.device_id, ev.device_class, ev.ts, ev.ts);
@@ -416,6 +425,9 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    watch(fn) {
+      watcher = fn;
+    },
     restore(snap) {
       devices.clear();
       buckets.clear();

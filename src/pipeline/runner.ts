@@ -17,8 +17,8 @@ import type { Consumer, EachBatchPayload, Kafka, Message } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
-import { startDetection, defaultDetectWorkers } from './detection-host.js';
-import type { EngineStats, StateDelta } from './detection.js';
+import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './detection-host.js';
+import type { EngineStats } from './detection.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
 import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
@@ -428,11 +428,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   }
 
   /**
-   * Commit a checkpoint: changed devices, marker, pending outputs and the group offset, in one
-   * transaction. The state is taken (encoded) now; the transaction runs on the partition's store
-   * chain. With `wait` the result is the commit's, otherwise true once the state is taken (the
-   * caller's batches go on meanwhile). On failure the partition's state is dropped (its next
-   * batch restores it).
+   * Commit a checkpoint: changed devices, marker and the group offset, in one transaction, after
+   * the pending outputs. The state is taken now (its point: the batches done so far) and encoded
+   * while later batches go on; the transaction runs on the partition's state lane. With `wait`
+   * the result is the commit's, otherwise true once the state is taken. On failure the
+   * partition's state is dropped (its next batch restores it).
    */
   async function checkpoint(ps: PartitionState, force = false, wait = true): Promise<boolean> {
     if (ps.next < 0n) return true;
@@ -441,10 +441,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? settled(ps).then(() => !ps.dropped) : true;
     pruneRouter(ps.router, ps.stats.watermark, routerOpts);
     const t0 = Date.now();
-    let delta: StateDelta;
+    let taken: CheckpointTaken;
     checkpointsActive++;
     try {
-      delta = await detection.takeState(ps.engine);
+      taken = await detection.takeState(ps.engine);
     } catch (e) {
       checkpointsActive--;
       emit.checkpointFailed(cfg.name, ps.topic, ps.partition, e, false);
@@ -452,36 +452,35 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       await drop(ps, 'checkpoint failed');
       return false;
     }
-    ps.stats = delta.stats;
+    ps.stats = taken.stats;
     const next = ps.next;
     // The outputs of the offsets below `next` go out first, on the publication lane; the
     // checkpoint commits only once they (and every publication before them) have.
     const nOut = ps.dlq.length + ps.alerts.length;
     publishOutputs(ps);
     const published = ps.outLane.tail;
-    const cp: Checkpoint = {
-      devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]),
-      marker: {
-        next_offset: next.toString(),
-        max_ts: delta.clock.max_ts,
-        last_tick: delta.clock.last_tick,
-        // Later batches route on: the marker holds the router as of this state.
-        router: structuredClone(ps.router),
-        processed: ps.processed,
-        dead_lettered: ps.deadLettered,
-        devices: delta.stats.devices,
-      },
-      outputs: [],
+    const marker: Checkpoint['marker'] = {
+      next_offset: next.toString(),
+      max_ts: taken.clock.max_ts,
+      last_tick: taken.clock.last_tick,
+      // Later batches route on: the marker holds the router as of this state.
+      router: structuredClone(ps.router),
+      processed: ps.processed,
+      dead_lettered: ps.deadLettered,
+      devices: taken.stats.devices,
     };
     ps.checkpointed = next;
     ps.lastCheckpoint = ps.lastPublish = Date.now();
     ps.sinceCheckpoint = 0;
+    // The devices are encoded while the partition's next batches are scored (they do not change
+    // what is written); the transaction waits for them on the state lane.
     const done = storeOp(ps, ps.stateLane, async () => {
-      await published;
-      if (ps.dropped) return false;
       try {
+        const [delta] = await Promise.all([taken.delta, published]);
+        if (ps.dropped) return false;
+        const cp: Checkpoint = { devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]), marker, outputs: [] };
         const bytes = await ps.store.commit(cp);
-        emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: delta.stats.devices, delta: delta.ids.length, bytes, outputs: nOut, ms: Date.now() - t0 });
+        emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: taken.stats.devices, delta: delta.ids.length, bytes, outputs: nOut, ms: Date.now() - t0 });
         emit.offsetsCommitted(cfg.name, [{ topic: ps.topic, partition: ps.partition, offset: next.toString() }]);
         ps.committed = next;
         if (next > ps.published) ps.published = next;
@@ -489,7 +488,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         report(component, 'ok');
         return true;
       } catch (e) {
-        return storeFailed(ps, e, 'checkpoint');
+        // A partition dropped meanwhile (revoked, a failed batch) cancels its encoding: nothing to report.
+        return ps.dropped ? false : storeFailed(ps, e, 'checkpoint');
       }
     });
     void done.finally(() => checkpointsActive--);

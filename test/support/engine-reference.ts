@@ -9,7 +9,7 @@ import { finalize, type DeviceState, type Engine, type EngineOptions } from '../
 
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 
-export function createReferenceEngine(opts: EngineOptions): Engine {
+export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'> {
   const devices = new Map<string, DeviceState>();
   /** Stepped, created or evicted: certainly changed. */
   const dirty = new Set<string>();

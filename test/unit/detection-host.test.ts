@@ -73,14 +73,14 @@ describe('detection host', () => {
     expect(findings).toBeGreaterThan(50);
     expect(errors).toBeGreaterThanOrEqual(3);
 
-    const [sx, sy] = await Promise.all([local.takeState('a'), workers.takeState('a')]);
+    const [sx, sy] = await Promise.all([local.takeState('a').then((t) => t.delta), workers.takeState('a').then((t) => t.delta)]);
     expect(sy.ids).toEqual(sx.ids);
     expect(sx.ids.length).toBeGreaterThan(500);
     expect(sy.values.map((v) => v?.toString('base64'))).toEqual(sx.values.map((v) => v?.toString('base64')));
     expect(sy.clock).toEqual(sx.clock);
     expect(sy.stats).toEqual(sx.stats);
     // Nothing changed since: the next take is empty.
-    expect((await workers.takeState('a')).ids).toEqual([]);
+    expect((await (await workers.takeState('a')).delta).ids).toEqual([]);
 
     // 'a' restored from its checkpoint into a worker goes on exactly as the engine that wrote it.
     await workers.open('a2', snapshotOf(sx));
@@ -88,6 +88,46 @@ describe('detection host', () => {
       const [x, y] = await Promise.all([local.process('a', batch), workers.process('a2', batch)]);
       expect(plain(y)).toEqual(plain(x));
     }
+  });
+
+  // A checkpoint's point is the call: the batches processed while its devices are encoded change
+  // nothing in it, whether they step taken devices or evict them all (a reading 40 days later).
+  const first = JSON.parse(String(events[0])) as { ts: string };
+  const far = Buffer.from(JSON.stringify({ ...first, device_id: 'late-meter', ts: new Date(Date.parse(first.ts) + 40 * 86_400_000).toISOString() }));
+  for (const workers of [0, 1]) {
+    for (const later of ['step', 'evict'] as const) {
+      it(`writes a checkpoint as of its point while later batches ${later} its devices (${workers} workers)`, async () => {
+        const h = host(workers);
+        const ref = host(workers);
+        await h.open('a', null);
+        await ref.open('a', null);
+        for (const b of batches(0, 12_000, 1_000)) await Promise.all([h.process('a', b), ref.process('a', b)]);
+        const taking = h.takeState('a');
+        const late = later === 'step' ? [events.slice(12_000, 16_000), events.slice(16_000, 20_000)] : [[far]];
+        // Sent right behind the take, without waiting for it: the encoding runs between them.
+        const going = late.map((b) => h.process('a', b));
+        const taken = await taking;
+        const [got, want] = await Promise.all([taken.delta, ref.takeState('a').then((t) => t.delta)]);
+        await Promise.all(going);
+        expect(got.ids.length).toBeGreaterThan(1_000);
+        expect(got.ids).toEqual(want.ids);
+        expect(got.values.map((v) => v?.toString('base64'))).toEqual(want.values.map((v) => v?.toString('base64')));
+        expect([taken.clock, taken.stats, got.clock]).toEqual([want.clock, want.stats, want.clock]);
+        // The later batches did what they were meant to: the next take lists the devices changed.
+        const after = await (await h.takeState('a')).delta;
+        const changed = new Set(after.ids.filter((_id, i) => (later === 'evict') === (after.values[i] === null)));
+        expect(got.ids.filter((id) => changed.has(id)).length).toBeGreaterThan(later === 'evict' ? got.ids.length - 1 : 500);
+      });
+    }
+  }
+
+  it('fails the encoding of a checkpoint whose partition is dropped', async () => {
+    const h = host(0);
+    await h.open('p', null);
+    await h.process('p', events.slice(0, 6_000));
+    const taken = await h.takeState('p');
+    h.drop('p');
+    await expect(taken.delta).rejects.toThrow(/partition p was dropped while its checkpoint was encoded/);
   });
 
   it('fails loudly for a partition it does not hold', async () => {

@@ -6,7 +6,7 @@
  * from JSON mid-stream; and a ticker without nextTick is still ticked every tick.
  */
 import { describe, expect, it } from 'vitest';
-import { createEngine, type Engine, type EngineSnapshot } from '../../src/pipeline/engine.js';
+import { createEngine, type Engine, type EngineOptions, type EngineSnapshot } from '../../src/pipeline/engine.js';
 import { reporting } from '../../src/detectors/reporting.js';
 import { withDefaults } from '../../src/detectors/params.js';
 import { Rng } from '../../src/sim/prng.js';
@@ -86,7 +86,7 @@ const sortedD = (_k: string, v: unknown): unknown => {
 };
 const snapJson = (x: unknown) => JSON.stringify(x, sortedD);
 
-function drive(make: (restored?: EngineSnapshot) => Engine, evs: M2MEvent[], restoreAt: number): { findings: string[]; snaps: string[] } {
+function drive(make: (restored?: EngineSnapshot) => Omit<Engine, 'watch'>, evs: M2MEvent[], restoreAt: number): { findings: string[]; snaps: string[] } {
   let e = make();
   const findings: string[] = [];
   const snaps: string[] = [];
@@ -111,7 +111,7 @@ describe('engine tick scheduling', () => {
     it(`matches ticking every device at every tick (seed ${seed})`, () => {
       const evs = fleet(seed);
       const opts = { pipeline: 'p', allowedLatenessMs: 2 * MIN, idleEvictionMs: 12 * 3_600_000, tickEveryMs: MIN };
-      const mk = (factory: typeof createEngine) => (snap?: EngineSnapshot) => {
+      const mk = (factory: (o: EngineOptions) => Omit<Engine, 'watch'>) => (snap?: EngineSnapshot) => {
         const e = factory({ ...opts, detectors: detectors() });
         if (snap) e.restore(snap);
         return e;
