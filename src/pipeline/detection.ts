@@ -68,10 +68,10 @@ export interface Detection {
   open(key: string, snapshot: EngineSnapshot | null): EngineStats;
   /** Decode and score message values in order (a null value, a tombstone, is bad input like any other). */
   process(key: string, values: readonly (Buffer | null)[]): BatchOutcome;
-  takeState(key: string): StateDelta;
   /**
-   * takeState in steps, the partition going on meanwhile (see TakenState). A take started while
-   * the previous one of the partition is still encoding finishes that one first.
+   * The devices changed since the last take, encoded in steps while the partition goes on (see
+   * TakenState). A take started while the previous one of the partition is still encoding
+   * finishes that one first.
    */
   take(key: string): TakenState;
   drop(key: string): void;
@@ -176,11 +176,6 @@ export function createDetection(cfg: PipelineConfig): Detection {
       }
       out.stats = stats(engine);
       return out;
-    },
-    takeState(key) {
-      const t = take(key);
-      t.step(Number.POSITIVE_INFINITY);
-      return { ids: t.ids, values: t.values, clock: t.clock, stats: t.stats };
     },
     take,
     drop: forget,
