@@ -70,8 +70,8 @@ export interface RunnerOptions {
   /**
    * Least time between two publications of a partition's alerts and dead letters (each is a
    * small transaction, independent of checkpoints). Pending outputs are published by the batch
-   * that finds this much time elapsed or, if no batch comes, by an idle timer. Default 100; a
-   * partition more than 2,000 events behind publishes at most every max(this, 500) ms.
+   * that finds this much time elapsed or, if no batch comes, by an idle timer. Default 100,
+   * behind or caught up alike: publications run on their own lane and never hold a batch.
    */
   publishGapMs?: number;
   /**
@@ -183,8 +183,6 @@ interface Lane {
   busy: number;
 }
 const newLane = (): Lane => ({ tail: Promise.resolve(), busy: 0 });
-/** Events behind the high watermark beyond which a partition counts as working through a backlog. */
-const FAR_BEHIND = 2_000n;
 
 function errType(e: unknown): string {
   return String((e as { type?: string })?.type ?? (e as { name?: string })?.name ?? '');
@@ -199,9 +197,6 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const checkpointEvery = opts.checkpointEveryMs ?? 5_000;
   const minGap = Math.min(opts.minCheckpointGapMs ?? 1_000, checkpointEvery);
   const publishGap = Math.min(opts.publishGapMs ?? 100, checkpointEvery);
-  // Far behind, an alert waits for the lag anyway; each publication blocks its partition for a
-  // transaction, so a partition working through a backlog publishes less often.
-  const publishGapBehind = Math.max(publishGap, 500);
   const maxDevices = opts.maxCheckpointDevices ?? 20_000;
   const perRecord = opts.minEventsPerStateRecord ?? 8;
   const maxEvery = Math.max(checkpointEvery, opts.maxCheckpointEveryMs ?? 12 * checkpointEvery);
@@ -679,7 +674,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // A transaction still running on a lane defers the next one of that lane to a later batch
     // (or the idle flush), so at most one taken state waits in memory per partition.
     if (ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps, false, false);
-    else if (ps.outLane.busy === 0 && outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) await publish(ps, false);
+    else if (ps.outLane.busy === 0 && outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= publishGap)) await publish(ps, false);
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -775,7 +770,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
       const full = ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && ((progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap));
-      if (!full && !(outputs && ps.outLane.busy === 0 && now - ps.lastPublish >= (ps.high - ps.next > FAR_BEHIND ? publishGapBehind : publishGap))) continue;
+      if (!full && !(outputs && ps.outLane.busy === 0 && now - ps.lastPublish >= publishGap)) continue;
       const p = exclusive(k, () => (full ? checkpoint(ps, false, false) : publish(ps, false)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
       });
