@@ -16,6 +16,8 @@ const labels = ['pipeline'] as const;
 export interface PartitionProbe {
   partitions(): Array<{ topic: string; partition: number; lag: number | undefined; checkpointAgeS: number; uncheckpointed: number }>;
   devices(): number;
+  /** The pipeline's detection worker threads' V8 heaps, bytes (none without workers). */
+  workerHeaps(): Array<{ used: number; total: number }>;
 }
 
 const probes = new Map<string, PartitionProbe>();
@@ -26,6 +28,11 @@ export function registerPipelineProbe(pipeline: string, probe: PartitionProbe): 
 
 export function unregisterPipelineProbe(pipeline: string): void {
   probes.delete(pipeline);
+}
+
+/** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
+export function detectionWorkerHeaps(): Array<{ used: number; total: number }> {
+  return [...probes.values()].flatMap((p) => p.workerHeaps());
 }
 
 /** Events handled per wall-clock second, per pipeline, over a sliding window. */
@@ -116,6 +123,20 @@ export const metrics = {
     collect() {
       this.reset();
       for (const [pipeline, probe] of probes) this.set({ pipeline }, probe.devices());
+    },
+  }),
+  workerHeap: new client.Gauge({
+    name: 'm2m_detection_worker_heap_bytes',
+    help: 'V8 heap of each detection worker thread (where detector state lives): used, and total held from the system',
+    labelNames: [...labels, 'worker', 'kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pipeline, probe] of probes)
+        probe.workerHeaps().forEach((h, i) => {
+          this.set({ pipeline, worker: String(i), kind: 'used' }, h.used);
+          this.set({ pipeline, worker: String(i), kind: 'total' }, h.total);
+        });
     },
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),

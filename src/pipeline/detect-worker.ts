@@ -4,6 +4,7 @@
  * encoded in slices between them (see encode). A failure is returned to the runner, which drops
  * and restores that partition as it would after a failed batch.
  */
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
 import { createDetection, encodeTaken, type TakenState } from './detection.js';
@@ -11,6 +12,15 @@ import { ENCODE_SLICE, nextTurn, packValues, unpackValues, type PackedDelta, typ
 
 const port = parentPort!;
 const detection = createDetection((workerData as { cfg: PipelineConfig }).cfg);
+
+// This thread's heap, told every second (/metrics; the bench's memory breakdown): the detector
+// state lives here, and process-wide RSS alone cannot say how much.
+const heapReport = (): void => {
+  const h = getHeapStatistics();
+  reply({ id: 0, ok: true, result: { heap: { used: h.used_heap_size, total: h.total_heap_size } } });
+};
+heapReport();
+setInterval(heapReport, 1_000).unref();
 
 /**
  * A partition's checkpoint: its point is answered at once, then the devices are encoded in

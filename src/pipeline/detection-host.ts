@@ -32,6 +32,15 @@ export interface DetectionHost {
   close(): Promise<void>;
   /** The live worker threads (diagnostics, and tests that kill one). */
   threads(): Worker[];
+  /** Each live worker's V8 heap as it last reported it (about every second); empty without workers. */
+  heaps(): WorkerHeap[];
+}
+
+export interface WorkerHeap {
+  /** Bytes of live and not yet collected objects. */
+  used: number;
+  /** Bytes the heap holds from the system. */
+  total: number;
 }
 
 /**
@@ -75,6 +84,7 @@ function localHost(cfg: PipelineConfig): DetectionHost {
     drop: (key) => d.drop(key),
     close: async () => undefined,
     threads: () => [],
+    heaps: () => [],
   };
 }
 
@@ -92,6 +102,8 @@ export type WorkerRequest =
 /** Worker → main. A state delta's values come as one buffer: `ends[i]` is where value i ends, -1 for a tombstone. */
 export type WorkerReply =
   | { id: number; ok: true; result: EngineStats | BatchOutcome | TakeHead | PackedDelta }
+  /** Unasked, about every second. */
+  | { id: 0; ok: true; result: { heap: WorkerHeap } }
   | { id: number; ok: false; error: string };
 
 export type TakeHead = Omit<CheckpointTaken, 'delta'>;
@@ -147,6 +159,7 @@ interface Slot {
   pending: Map<number, Pending>;
   keys: Set<string>;
   alive: boolean;
+  heap: WorkerHeap | undefined;
 }
 
 function spawn(cfg: PipelineConfig): Worker {
@@ -167,7 +180,7 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
   let closed = false;
 
   function start(i: number): Slot {
-    const slot: Slot = { worker: spawn(cfg), pending: new Map(), keys: new Set(), alive: true };
+    const slot: Slot = { worker: spawn(cfg), pending: new Map(), keys: new Set(), alive: true, heap: undefined };
     const fail = (err: Error): void => {
       if (!slot.alive) return;
       slot.alive = false;
@@ -178,6 +191,10 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
       if (slots[i] === slot) slots[i] = undefined;
     };
     slot.worker.on('message', (m: WorkerReply) => {
+      if (m.id === 0) {
+        if (m.ok) slot.heap = (m.result as { heap: WorkerHeap }).heap;
+        return;
+      }
       const p = slot.pending.get(m.id);
       if (!p) return;
       slot.pending.delete(m.id);
@@ -258,6 +275,7 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
       if (slot.alive) slot.worker.postMessage({ id: 0, op: 'drop', key } satisfies WorkerRequest);
     },
     threads: () => slots.filter((s): s is Slot => s !== undefined && s.alive).map((s) => s.worker),
+    heaps: () => slots.flatMap((s) => (s !== undefined && s.alive && s.heap !== undefined ? [s.heap] : [])),
     async close() {
       closed = true;
       const live = slots.filter((s): s is Slot => s !== undefined);

@@ -722,6 +722,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         uncheckpointed: ps.sinceCheckpoint,
       })),
     devices: () => [...partitions.values()].reduce((n, p) => n + p.stats.devices, 0),
+    workerHeaps: () => detection.heaps(),
   };
   registerPipelineProbe(cfg.name, probe);
   let polling = true;

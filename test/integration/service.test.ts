@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { kafka, produce, tempDir, testPipeline, uid, waitFor } from '../support/kafka.js';
+import { defaultDetectWorkers } from '../../src/pipeline/detection-host.js';
 import { startService, type Service } from '../../src/pipeline/service.js';
 import { queryRows } from '../../src/storage/clickhouse.js';
 import { fleet } from '../fault/support/fleet.js';
@@ -137,6 +138,14 @@ describe('service over HTTP', () => {
     expect(sum(pick(m, 'm2m_findings_total', obs.name))).toBeGreaterThan(0);
     expect(pick(m, 'm2m_events_per_second', obs.name)[0]?.value).toBeGreaterThan(0);
     expect(pick(m, 'm2m_active_devices', obs.name)[0]?.value).toBe(9);
+    // Each detection worker tells its heap: used within total, a live isolate's worth at least.
+    const heaps = pick(m, 'm2m_detection_worker_heap_bytes', obs.name);
+    const used = heaps.filter((r) => r.labels.kind === 'used');
+    expect(used.length).toBe(defaultDetectWorkers());
+    for (const u of used) {
+      expect(u.value).toBeGreaterThan(1_048_576);
+      expect(heaps.find((r) => r.labels.kind === 'total' && r.labels.worker === u.labels.worker)!.value).toBeGreaterThanOrEqual(u.value);
+    }
 
     // Every alert reaches the webhook, and the outbox then reads as drained.
     const alerts = svc.pipelines.find((p) => p.name === obs.name)!.stats().alerts;

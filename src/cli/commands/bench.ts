@@ -21,6 +21,7 @@ import type { M2MEvent } from '../../events/types.js';
 import { decodeEvent } from '../../events/decode.js';
 import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
+import { detectionWorkerHeaps } from '../../obs/metrics.js';
 import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -168,22 +169,34 @@ function send(m: ToParent): void {
   process.send?.(m);
 }
 
+interface MemoryAtPeak {
+  heapUsed: number;
+  heapTotal: number;
+  external: number;
+  arrayBuffers: number;
+  /** Detection worker threads' heaps as they last reported them (≤ 1 s old). */
+  workers: Array<{ used: number; total: number }>;
+}
+
 /** Peak RSS of this process, sampled; the embedded ClickHouse (chdb) is in-process, so included. */
-function rssSampler(): { peak(): number; atPeak(): { heapUsed: number; heapTotal: number; external: number; arrayBuffers: number }; stop(): void } {
+function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } {
   let peak = process.memoryUsage.rss();
   let at = process.memoryUsage();
+  let workers = detectionWorkerHeaps();
   const t = setInterval(() => {
     const r = process.memoryUsage.rss();
     if (r > peak) {
       peak = r;
-      // What the peak is made of: V8 heap (used, and reserved), and memory outside it (Buffers).
+      // What the peak is made of: V8 heaps (used, and reserved) of this thread and the detection
+      // workers, and memory outside them (Buffers, the embedded ClickHouse).
       at = process.memoryUsage();
+      workers = detectionWorkerHeaps();
     }
   }, 100);
   t.unref();
   return {
     peak: () => Math.max(peak, process.memoryUsage.rss()),
-    atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers }),
+    atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers, workers }),
     stop: () => clearInterval(t),
   };
 }
@@ -1237,6 +1250,14 @@ function renderTable(r: Record<string, unknown>): string {
   if (p) {
     rows.push(['full pipeline', `${fmt(p.eventsPerSec, ' ev/s')}${p.ratioToCeiling !== undefined ? ` = ${fmt(Math.round((p.ratioToCeiling as number) * 100))}% of ceiling` : ''}`]);
     rows.push(['pipeline peak RSS', `${mib(p.peakRssBytes)} with ${fmt(p.devices)} devices`]);
+    const m = p.memoryAtPeak as MemoryAtPeak | undefined;
+    if (m?.workers) {
+      // Heaps as held from the system (used in brackets); the rest of RSS is outside V8 heaps.
+      const held = m.heapTotal + m.workers.reduce((a, w) => a + w.total, 0);
+      const heaps = [`main ${mib(m.heapTotal)} (${mib(m.heapUsed)})`, ...m.workers.map((w, i) => `worker ${i + 1} ${mib(w.total)} (${mib(w.used)})`)];
+      rows.push(['  at the peak: heaps (used)', heaps.join(' · ')]);
+      rows.push(['  outside the heaps', `${mib((p.peakRssBytes as number) - held)} (code, stacks, Buffers, the embedded ClickHouse)`]);
+    }
     rows.push(['checkpointed state / device', fmt(p.stateBytesPerDevice, ' B')]);
     rows.push(['findings · alerts · dead letters', `${fmt(p.findings)} · ${fmt(p.alerts)} · ${fmt(p.deadLetters)}`]);
   }
