@@ -43,11 +43,6 @@ export interface WorkerHeap {
   total: number;
 }
 
-/**
- * Default number of detection workers: one per core, at most 4. The main thread mostly waits on
- * Kafka and ClickHouse, so it does not need a core of its own (bench, two cores: one worker
- * 42k events/s, two 51k, none 36k).
- */
 export interface CheckpointTaken {
   clock: StateDelta['clock'];
   stats: EngineStats;
@@ -59,6 +54,11 @@ export interface CheckpointTaken {
 export const ENCODE_SLICE = 500;
 export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * Default number of detection workers: one per core, at most 4. The main thread mostly waits on
+ * Kafka and ClickHouse, so it does not need a core of its own (bench, two cores: one worker
+ * 42k events/s, two 51k, none 36k).
+ */
 export function defaultDetectWorkers(): number {
   return Math.max(1, Math.min(4, availableParallelism()));
 }
