@@ -416,16 +416,42 @@ async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>): Prom
   const { DETECTORS } = await import('../../detectors/registry.js');
   const { withDefaults } = await import('../../detectors/params.js');
   const gc = (globalThis as { gc?: () => void }).gc;
+  const fullGc = () => {
+    gc?.();
+    gc?.();
+  };
   const cfg = spec.cfg;
   const engineFor = (dets: ReturnType<typeof buildDetectors>) =>
     createEngine({ pipeline: cfg.name, detectors: dets, allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
 
+  /**
+   * What a checkpoint pays per changed device: JSON (the current format) against V8's
+   * structured-clone serializer, on the same per-device states. A function of its own so that no
+   * temporary of it (the snapshot holds the live states) outlives it in the caller's frame.
+   */
+  function serializeCost(engine: ReturnType<typeof engineFor>) {
+    const states = Object.values((engine.snapshot() as { devices: Record<string, unknown> }).devices);
+    let t0 = hr();
+    let jsonBytes = 0;
+    for (const st of states) jsonBytes += Buffer.byteLength(JSON.stringify(st));
+    const jsonS = hr() - t0;
+    t0 = hr();
+    let v8Bytes = 0;
+    for (const st of states) v8Bytes += serialize(st).length;
+    const v8S = hr() - t0;
+    const perDev = (x: number) => Math.round((x / Math.max(states.length, 1)) * 1e6 * 100) / 100;
+    return {
+      jsonUsPerDevice: perDev(jsonS),
+      jsonBytesPerDevice: Math.round(jsonBytes / Math.max(states.length, 1)),
+      v8UsPerDevice: perDev(v8S),
+      v8BytesPerDevice: Math.round(v8Bytes / Math.max(states.length, 1)),
+    };
+  }
+
   /** Generate in chunks (bounded memory), time decode and detect separately. */
   function run(g: GenOptions) {
     const gen = new FleetGen(g);
-    gc?.();
-    const heap0 = process.memoryUsage().heapUsed;
-    const engine = engineFor(buildDetectors(cfg));
+    let engine: ReturnType<typeof engineFor> | undefined = engineFor(buildDetectors(cfg));
     let decodeS = 0;
     let detectS = 0;
     let n = 0;
@@ -452,22 +478,17 @@ async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>): Prom
       detectS += hr() - t;
       n += bufs.length;
     }
-    gc?.();
-    const heap1 = process.memoryUsage().heapUsed;
     const devices = engine.deviceCount();
     const stateBytes = Buffer.byteLength(stateJson(engine));
-    // What a checkpoint pays per changed device: JSON (the current format) against V8's
-    // structured-clone serializer, on the same per-device states.
-    const states = Object.values((engine.snapshot() as { devices: Record<string, unknown> }).devices);
-    let t0 = hr();
-    let jsonBytes = 0;
-    for (const st of states) jsonBytes += Buffer.byteLength(JSON.stringify(st));
-    const jsonS = hr() - t0;
-    t0 = hr();
-    let v8Bytes = 0;
-    for (const st of states) v8Bytes += serialize(st).length;
-    const v8S = hr() - t0;
-    const perDev = (x: number) => Math.round((x / Math.max(states.length, 1)) * 1e6 * 100) / 100;
+    const serializeFigures = serializeCost(engine);
+    // The heap the engine holds: used heap with it minus without it, each after full collections
+    // (twice: one can leave garbage half collected). A delta from before the run also counted
+    // whatever the run's start had not yet freed, and read negative for 2,000 mature devices.
+    fullGc();
+    const withEngine = process.memoryUsage().heapUsed;
+    engine = undefined;
+    fullGc();
+    const heldByEngine = withEngine - process.memoryUsage().heapUsed;
     return {
       result: {
         events: n,
@@ -481,14 +502,9 @@ async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>): Prom
         detectEventsPerSec: Math.round((n - bad) / detectS),
         decodeAndDetectEventsPerSec: Math.round(n / (decodeS + detectS)),
         stateBytesPerDevice: Math.round(stateBytes / Math.max(devices, 1)),
-        heapBytesPerDevice: gc ? Math.round((heap1 - heap0) / Math.max(devices, 1)) : null,
+        heapBytesPerDevice: gc ? Math.round(heldByEngine / Math.max(devices, 1)) : null,
         eventTimeSpanHours: Math.round(((g.events / g.devices) * g.intervalMs) / 36e5 * 10) / 10,
-        serialize: {
-          jsonUsPerDevice: perDev(jsonS),
-          jsonBytesPerDevice: Math.round(jsonBytes / Math.max(states.length, 1)),
-          v8UsPerDevice: perDev(v8S),
-          v8BytesPerDevice: Math.round(v8Bytes / Math.max(states.length, 1)),
-        },
+        serialize: serializeFigures,
       },
     };
   }
