@@ -9,7 +9,7 @@
  */
 import { Option, type Command } from 'commander';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { serialize } from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
@@ -176,6 +176,26 @@ interface MemoryAtPeak {
   arrayBuffers: number;
   /** Detection worker threads' heaps as they last reported them (≤ 1 s old). */
   workers: Array<{ used: number; total: number }>;
+  /**
+   * RSS by kind (Linux, /proc/self/status): anonymous memory (heaps, Buffers, malloc) and pages of
+   * mapped files, mostly code; the embedded ClickHouse's library alone is ~200 MiB of the latter.
+   * Undefined where /proc is not there.
+   */
+  rssAnon?: number;
+  rssFile?: number;
+}
+
+/** RssAnon and RssFile of this process in bytes, or undefined off Linux. */
+function rssKinds(): { rssAnon: number; rssFile: number } | undefined {
+  try {
+    const s = readFileSync('/proc/self/status', 'utf8');
+    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1]) * 1024;
+    const rssAnon = kb('RssAnon');
+    const rssFile = kb('RssFile');
+    return Number.isFinite(rssAnon) && Number.isFinite(rssFile) ? { rssAnon, rssFile } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Peak RSS of this process, sampled; the embedded ClickHouse (chdb) is in-process, so included. */
@@ -183,6 +203,7 @@ function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } 
   let peak = process.memoryUsage.rss();
   let at = process.memoryUsage();
   let workers = detectionWorkerHeaps();
+  let kinds = rssKinds();
   const t = setInterval(() => {
     const r = process.memoryUsage.rss();
     if (r > peak) {
@@ -191,12 +212,13 @@ function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } 
       // workers, and memory outside them (Buffers, the embedded ClickHouse).
       at = process.memoryUsage();
       workers = detectionWorkerHeaps();
+      kinds = rssKinds();
     }
   }, 100);
   t.unref();
   return {
     peak: () => Math.max(peak, process.memoryUsage.rss()),
-    atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers, workers }),
+    atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers, workers, ...kinds }),
     stop: () => clearInterval(t),
   };
 }
@@ -1236,7 +1258,8 @@ function targets(r: Record<string, unknown>): Array<{ target: string; value: num
   return [
     t('full pipeline ≥ 70% of the raw kafkajs ceiling', g('pipeline.ratioToCeiling'), (v) => v >= 0.7),
     t('in-process detectors ≥ 300k events/s on one core', g('detect.fleet.detectEventsPerSec'), (v) => v >= 300_000),
-    t('peak RSS ≤ 1 GiB with 100k active devices (pipeline)', g('pipeline.peakRssBytes'), (v) => v <= 2 ** 30),
+    // Judged only on a run with at least 100k devices: a --quick run's 20k say nothing about it.
+    t('peak RSS ≤ 1 GiB with 100k active devices (pipeline)', (g('pipeline.devices') ?? 0) >= 100_000 ? g('pipeline.peakRssBytes') : null, (v) => v <= 2 ** 30),
     t('p99 event-to-finding latency ≤ 1 s at half max (durable)', g('latency.durable.p99Ms'), (v) => v <= 1000),
   ];
 }
@@ -1273,6 +1296,7 @@ function renderTable(r: Record<string, unknown>): string {
       const heaps = [`main ${mib(m.heapTotal)} (${mib(m.heapUsed)})`, ...m.workers.map((w, i) => `worker ${i + 1} ${mib(w.total)} (${mib(w.used)})`)];
       rows.push(['  at the peak: heaps (used)', heaps.join(' · ')]);
       rows.push(['  outside the heaps', `${mib((p.peakRssBytes as number) - held)} (code, stacks, Buffers, the embedded ClickHouse)`]);
+      if (m.rssAnon !== undefined && m.rssFile !== undefined) rows.push(['  anonymous · mapped files', `${mib(m.rssAnon)} · ${mib(m.rssFile)} (files: code, mostly the embedded ClickHouse's library)`]);
     }
     rows.push(['checkpointed state / device', fmt(p.stateBytesPerDevice, ' B')]);
     rows.push(['findings · alerts · dead letters', `${fmt(p.findings)} · ${fmt(p.alerts)} · ${fmt(p.deadLetters)}`]);
