@@ -581,6 +581,8 @@ const live = new Set<ChildProcess>();
 function startWorker(spec: WorkerSpec, opts: { profileDir?: string; exposeGc?: boolean; label: string }): Worker {
   const execArgv: string[] = [];
   if (opts.exposeGc) execArgv.push('--expose-gc');
+  // GC analysis of a phase (every isolate of it): Node refuses --trace-gc in NODE_OPTIONS.
+  if (process.env.BENCH_TRACE_GC) execArgv.push('--trace-gc');
   // One directory per process; node names each thread's profile (detection workers included).
   if (opts.profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', join(opts.profileDir, opts.label));
   const child = fork(BIN, ['bench', '--worker'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
