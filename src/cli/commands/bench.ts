@@ -447,9 +447,10 @@ async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>): Prom
     createEngine({ pipeline: cfg.name, detectors: dets, allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
 
   /**
-   * What a checkpoint pays per changed device: JSON (the current format) against V8's
-   * structured-clone serializer, on the same per-device states. A function of its own so that no
-   * temporary of it (the snapshot holds the live states) outlives it in the caller's frame.
+   * Serialising one device's state: JSON (the first checkpoint format, still read) against V8's
+   * structured-clone serializer (what hands a restored snapshot to a worker), on the same states.
+   * A function of its own so that no temporary of it (the snapshot holds the live states)
+   * outlives it in the caller's frame.
    */
   function serializeCost(engine: ReturnType<typeof engineFor>) {
     const states = Object.values((engine.snapshot() as { devices: Record<string, unknown> }).devices);
