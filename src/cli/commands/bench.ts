@@ -582,8 +582,9 @@ const live = new Set<ChildProcess>();
 function startWorker(spec: WorkerSpec, opts: { profileDir?: string; exposeGc?: boolean; label: string }): Worker {
   const execArgv: string[] = [];
   if (opts.exposeGc) execArgv.push('--expose-gc');
-  // GC analysis of a phase (every isolate of it): Node refuses --trace-gc in NODE_OPTIONS.
-  if (process.env.BENCH_TRACE_GC) execArgv.push('--trace-gc');
+  // V8 and Node flags for the phase processes, for experiments (--trace-gc, heap sizing): Node
+  // refuses most V8 flags in NODE_OPTIONS.
+  execArgv.push(...(process.env.BENCH_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean));
   // One directory per process; node names each thread's profile (detection workers included).
   if (opts.profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', join(opts.profileDir, opts.label));
   const child = fork(BIN, ['bench', '--worker'], { execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
