@@ -1252,7 +1252,7 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
 
 // ───────────────────────────── report ─────────────────────────────
 
-function targets(r: Record<string, unknown>): Array<{ target: string; value: number | null; met: boolean | null }> {
+export function targets(r: Record<string, unknown>): Array<{ target: string; value: number | null; met: boolean | null }> {
   const g = (path: string): number | null => {
     let cur: unknown = r;
     for (const k of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
