@@ -31,7 +31,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeNoise, regimeUpdate } from './util.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from './util.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
   metrics: string[];
@@ -131,8 +131,6 @@ const F_PN1 = 37;
 /** Number of scalars; profile buckets start here. */
 const F_HDR = 38;
 
-/** Length of a regime array holding every level it can (util.regimeUpdate: 3 + 4 × REGIME_K). */
-const REGIME_FULL = 3 + 4 * REGIME_K;
 
 export interface LevelShiftState {
   m: Record<string, ShiftMetric>;
@@ -405,7 +403,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     this.filter = metricFilter(p.metrics, p.exclude);
     // Per metric: name and keys, the scalars (NaN as null), the 48-hour profile, one warm-up
     // buffer, the occupied levels, an open incident; plus the device's firmware and seq.
-    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + F_HDR * 18 + 48 * 2 * 14 + 16 * 22 + (3 + 4 * REGIME_K) * 22 + 140);
+    this.maxStateBytes = 64 + 100 + p.max_metrics * (64 + F_HDR * 18 + 48 * 2 * 14 + 16 * 22 + REGIME_FULL * 22 + 140);
   }
 
   applies(ev: M2MEvent): boolean {
@@ -427,7 +425,8 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       const x = ms[k] as Partial<Record<'f' | 'r' | 'w', unknown>> | null;
       if (x === null || typeof x !== 'object') return undefined;
       const f = flatFrom(x.f, true);
-      const r = flatFrom(x.r, false);
+      const r0 = flatFrom(x.r, false);
+      const r = r0 === undefined ? undefined : regimeRevive(r0);
       const w = x.w === null ? null : flatFrom(x.w, false);
       if (f === undefined || r === undefined || w === undefined || f.length < F_HDR || f.length !== F_HDR + 2 * (f[F_PN0]! + f[F_PN1]!)) return undefined;
       m[k] = newMetric(f, r, w);
@@ -535,9 +534,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       if (open === undefined || open.peak <= CONTEXT_CAP) {
         const len = rg.length;
         regimeUpdate(rg, x, ts - lt);
-        // Push grows the array with ~50% slack. Once it holds every level it can (then merges
-        // keep its length), it is trimmed to its exact size, once.
-        if (rg.length !== len && rg.length === REGIME_FULL) rg = m.r = rg.slice();
+        // Push leaves ~16 spare slots; most metrics hold one or two levels, so the array is
+        // copied to its exact size whenever it grows (at most REGIME_K times in its life).
+        if (rg.length !== len) rg = m.r = rg.slice();
       }
       f[F_LT] = ts;
     }

@@ -47,7 +47,7 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_K, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeRevive, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
@@ -276,7 +276,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     // Per metric: ~64-char name and the object framing, the scalars and the warm-up buffer (≤ 22
     // chars a number), buckets of 3 numbers ≤ 14 chars each, two tails (7 numbers each), the
     // occupied levels, and an open incident; plus the device's firmware/seq/restart fields.
-    const perMetric = 64 + 40 + (NS + INIT_N) * 22 + this.nb * 3 * 14 + 14 * 22 + (3 + 4 * REGIME_K) * 22 + 140;
+    const perMetric = 64 + 40 + (NS + INIT_N) * 22 + this.nb * 3 * 14 + 14 * 22 + REGIME_FULL * 22 + 140;
     this.maxStateBytes = 64 + 120 + p.max_metrics * perMetric;
   }
 
@@ -559,9 +559,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     if (!anomalous) {
       const levels = rgm.length;
       regimeUpdate(rgm, v, inOrder && hasPrev ? ts - prevTs : 0);
-      // Once every level slot is taken the array never grows again (a merge makes room first):
-      // keep an exact-size copy rather than the spare capacity that growing by push left.
-      if (rgm.length === REGIME_FULL && levels < REGIME_FULL) ms.rg = rgm.slice();
+      // Push leaves ~16 spare slots; most metrics hold a few levels, so the array is copied to
+      // its exact size whenever it grows (at most REGIME_K times in its life).
+      if (rgm.length !== levels) ms.rg = rgm.slice();
       if (v < lo || lo0 !== lo0) m[LO] = compact(v);
       if (v > hi || hi0 !== hi0) m[HI] = compact(v);
     }
@@ -735,7 +735,8 @@ function reviveMetric(raw: unknown, nb: number): MetricState | undefined {
   const sb = packedOrNull(o.sb, nb * 3);
   const tl = packedOrNull(o.tl, 7);
   const tg = packedOrNull(o.tg, 7);
-  const rg = packedOrNull(o.rg, -1);
+  const rg0 = packedOrNull(o.rg, -1);
+  const rg = rg0 == null ? rg0 : regimeRevive(rg0);
   if (sb === undefined || tl === undefined || tg === undefined || rg === undefined) return undefined;
   return { v, sb, tl, tg, rg };
 }
@@ -747,8 +748,6 @@ function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
 }
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
-/** Length of a regime array with every level slot taken (util.regimeNew's layout). */
-const REGIME_FULL = 3 + 4 * REGIME_K;
 /** A seq that falls back to at most this (from well above) is a restart, not reordering. */
 const SEQ_RESTART = 5;
 /** A counter reset or wrap falls below this fraction of the previous value. */

@@ -516,10 +516,11 @@ export function tailP(t: readonly number[], z: number): number {
  * while a level outside every known one (by several of its spreads) still is.
  *
  * Layout (plain numbers, so it lives in JSON state): [noise, previous value, index of the last
- * matched centroid, then (centre, spread, dwell ms, visits) × up to REGIME_K]. Visits (arrivals
- * from a distinct level) are kept as evidence of how the level was occupied. `noise` is the reading-to-reading spread (Huber-clipped
- * so level jumps barely move it): it floors every centroid's spread, because a level held with
- * no noise at all (0 rpm) still differs from a level one sensor step away only by resolution.
+ * matched centroid, moves seen (capped at NOISE_MEAN_N), then (centre, spread, dwell ms, visits)
+ * × up to REGIME_K]. Visits (arrivals from a distinct level) are kept as evidence of how the
+ * level was occupied. `noise` is the reading-to-reading spread (Huber-clipped so level jumps
+ * barely move it): it floors every centroid's spread, because a level held with no noise at all
+ * (0 rpm) still differs from a level one sensor step away only by resolution.
  */
 export const REGIME_K = 8;
 /** A value within this many spreads of a centroid belongs to it. */
@@ -528,8 +529,17 @@ const REGIME_MATCH = 3;
 const REGIME_ALPHA = 0.005;
 /** One reading stands for at most this much dwell (gaps and outages are not dwell). */
 const REGIME_MAX_DT = 3_600_000;
-const REGIME_HDR = 3;
+const REGIME_HDR = 4;
 const RS = 4;
+/** Length of a regime array with every level slot taken. */
+export const REGIME_FULL = REGIME_HDR + RS * REGIME_K;
+/**
+ * The noise is the plain mean of the first NOISE_MEAN_N moves, then an EWMA with NOISE_ALPHA;
+ * the Huber clip applies from the NOISE_CLIP_AFTER-th move, once the mean is worth clipping at.
+ */
+const NOISE_MEAN_N = 100;
+const NOISE_ALPHA = 0.01;
+const NOISE_CLIP_AFTER = 5;
 
 /** The reading-to-reading spread of the series when it moves (0 until it has moved). */
 export function regimeNoise(r: readonly number[]): number {
@@ -537,7 +547,21 @@ export function regimeNoise(r: readonly number[]): number {
 }
 
 export function regimeNew(): number[] {
-  return [0, 0, 0];
+  return [0, 0, 0, 0];
+}
+
+/**
+ * A checkpointed regime array in the current layout, or undefined when it is not one. Arrays of
+ * the previous layout (three header numbers, no move count) are migrated: their noise estimate
+ * is kept and counted as fully learned.
+ */
+export function regimeRevive(r: number[]): number[] | undefined {
+  if (r.length >= REGIME_HDR && (r.length - REGIME_HDR) % RS === 0 && r.length <= REGIME_FULL) return r;
+  if (r.length < 3 || (r.length - 3) % RS !== 0 || r.length > REGIME_FULL - 1) return undefined;
+  const out = r.slice();
+  out.splice(3, 0, NOISE_MEAN_N);
+  if (out[2]! >= 3) out[2] = out[2]! + 1;
+  return out;
 }
 
 function regimeFloor(r: readonly number[], x: number): number {
@@ -552,12 +576,17 @@ export function regimeUpdate(r: number[], x: number, dt: number): void {
   const d = r.length > REGIME_HDR ? (x > prev ? x - prev : prev - x) : 0;
   // Only readings that moved: a series that holds still for long stretches (0 rpm, a closed
   // store's 0 transactions) would otherwise report no noise at all, and a quantised series would
-  // split into one zero-width level per step. Mean |Δ| of white noise is 1.128·√2·σ = 1.595σ;
-  // clipped at 3× so level changes barely count.
+  // split into one zero-width level per step. Mean |Δ| of white noise is 1.128σ, so the estimate
+  // (mean |Δ| / 1.595) is ~0.71σ; clipped at 3× so level changes barely count.
+  // An EWMA started at 0 and clipped at 3× itself grows by at most 2% a reading: it took
+  // hundreds of readings to reach the series' noise, and until then every reading was a level
+  // of its own. The plain mean of the first moves has no such start-up bias.
   if (d > 0) {
     const nz = r[0]!;
-    const lim = nz > 0 ? 3 * 1.595 * nz : d;
-    r[0] = nz + 0.01 * ((d > lim ? lim : d) / 1.595 - nz);
+    const k = r[3]! + 1;
+    const lim = k > NOISE_CLIP_AFTER ? 3 * 1.595 * nz : d;
+    r[0] = nz + (k < NOISE_MEAN_N ? 1 / k : NOISE_ALPHA) * ((d > lim ? lim : d) / 1.595 - nz);
+    if (k <= NOISE_MEAN_N) r[3] = k;
   }
   r[1] = x;
   const w = dt > REGIME_MAX_DT ? REGIME_MAX_DT : dt > 0 ? dt : 0;

@@ -1,28 +1,31 @@
 import { describe, expect, it } from 'vitest';
-import { compact, regimeDistance, regimeDistanceInto, regimeNew, regimeUpdate } from '../../src/detectors/util.js';
+import { compact, regimeDistance, regimeDistanceInto, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from '../../src/detectors/util.js';
 import { rng } from '../detectors/helpers.js';
 
 /** regimeUpdate as it was with splice/push (before merging in place): the reference it must match bit for bit. */
 function regimeUpdateRef(r: number[], x: number, dt: number): void {
   const prev = r[1]!;
-  const d = r.length > 3 ? (x > prev ? x - prev : prev - x) : 0;
+  const d = r.length > 4 ? (x > prev ? x - prev : prev - x) : 0;
   if (d > 0) {
+    // The plain mean of the first 100 moves (clipped from the 6th), then an EWMA.
     const nz = r[0]!;
-    const lim = nz > 0 ? 3 * 1.595 * nz : d;
-    r[0] = nz + 0.01 * ((d > lim ? lim : d) / 1.595 - nz);
+    const k = r[3]! + 1;
+    const lim = k > 5 ? 3 * 1.595 * nz : d;
+    r[0] = nz + (k < 100 ? 1 / k : 0.01) * ((d > lim ? lim : d) / 1.595 - nz);
+    if (k <= 100) r[3] = k;
   }
   r[1] = x;
   const w = dt > 3_600_000 ? 3_600_000 : dt > 0 ? dt : 0;
   const fl = Math.max(r[0]!, (x < 0 ? -x : x) * 1e-4, 1e-9);
   let best = r[2]!;
   let bd = Infinity;
-  if (best >= 3 && best < r.length) {
+  if (best >= 4 && best < r.length) {
     const c = r[best]!;
     const sp = r[best + 1]!;
     bd = (x > c ? x - c : c - x) / (sp > fl ? sp : fl);
   }
   if (!(bd <= 3)) {
-    for (let i = 3; i < r.length; i += 4) {
+    for (let i = 4; i < r.length; i += 4) {
       const dd = (x > r[i]! ? x - r[i]! : r[i]! - x) / Math.max(r[i + 1]!, fl);
       if (dd < bd) {
         bd = dd;
@@ -30,9 +33,9 @@ function regimeUpdateRef(r: number[], x: number, dt: number): void {
       }
     }
   }
-  if (best >= 3 && bd <= 3) {
+  if (best >= 4 && bd <= 3) {
     const from = r[2]!;
-    if (from !== best && from >= 3 && from < r.length) {
+    if (from !== best && from >= 4 && from < r.length) {
       const gap = Math.abs(r[from]! - r[best]!) / Math.max(r[from + 1]!, r[best + 1]!, fl);
       if (gap > 6) r[best + 3] = r[best + 3]! + 1;
     }
@@ -46,12 +49,12 @@ function regimeUpdateRef(r: number[], x: number, dt: number): void {
     r[best + 2] = wt + w;
     return;
   }
-  if (r.length >= 3 + 4 * 8) {
-    let bi = 3;
-    for (let i = 7; i < r.length; i += 4) if (r[i + 2]! < r[bi + 2]!) bi = i;
+  if (r.length >= 4 + 4 * 8) {
+    let bi = 4;
+    for (let i = 8; i < r.length; i += 4) if (r[i + 2]! < r[bi + 2]!) bi = i;
     let bj = -1;
     let bdd = Infinity;
-    for (let j = 3; j < r.length; j += 4) {
+    for (let j = 4; j < r.length; j += 4) {
       if (j === bi) continue;
       const dd = Math.abs(r[bi]! - r[j]!) / (Math.max(r[bi + 1]!, fl) + Math.max(r[j + 1]!, fl));
       if (dd < bdd) {
@@ -103,5 +106,50 @@ describe('regimeUpdate', () => {
       expect(found).toBe(near !== null);
       if (near) expect([out[0], out[1]]).toEqual([near.z, near.c]);
     }
+  });
+});
+
+describe('regime noise from the first readings', () => {
+  it('learns a white-noise series as one level with its noise within 20 readings', () => {
+    const rnd = rng(5);
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
+    let oneLevel = 0;
+    for (let k = 0; k < 50; k++) {
+      const r = regimeNew();
+      for (let j = 0; j < 20; j++) regimeUpdate(r, 230 + gauss(), 60_000);
+      // The estimate is mean |Δ| / 1.595; mean |Δ| of white noise is 1.128σ, so it is near 0.71σ.
+      expect(regimeNoise(r)).toBeGreaterThan(0.35);
+      expect(regimeNoise(r)).toBeLessThan(1.2);
+      const levels = (r.length - regimeNew().length) / 4;
+      expect(levels).toBeLessThanOrEqual(3);
+      if (levels === 1) oneLevel++;
+    }
+    // An estimate started at 0 split nearly every reading into a level of its own (8 of 8 slots).
+    expect(oneLevel).toBeGreaterThanOrEqual(30);
+  });
+
+  it('still keeps two operating modes apart', () => {
+    const rnd = rng(6);
+    const r = regimeNew();
+    for (let j = 0; j < 200; j++) regimeUpdate(r, (Math.floor(j / 20) % 2 === 0 ? 0 : 50) + rnd(), 60_000);
+    expect(r.length).toBe(regimeNew().length + 8);
+    expect(regimeKnown(r, 50.5, 0, 0)).toBe(true);
+    expect(regimeKnown(r, 25, 0, 0)).toBe(false);
+  });
+});
+
+describe('regimeRevive', () => {
+  it('takes the current layout as it is and migrates the three-number header of earlier checkpoints', () => {
+    const r = regimeNew();
+    for (let j = 0; j < 30; j++) regimeUpdate(r, j % 10 < 5 ? 1 : 9, 60_000);
+    expect(regimeRevive(r)).toBe(r);
+    // The earlier layout: [noise, previous, matched index] and the same centroids.
+    const old = [r[0]!, r[1]!, r[2]! - 1, ...r.slice(4)];
+    const migrated = regimeRevive(old)!;
+    expect(migrated.slice(4)).toEqual(r.slice(4));
+    expect([migrated[0], migrated[1], migrated[2], migrated[3]]).toEqual([r[0], r[1], r[2], 100]);
+    expect(regimeRevive([0, 0, 0])).toEqual(regimeNew().map((_, i) => (i === 3 ? 100 : 0)));
+    expect(regimeRevive([1, 2])).toBeUndefined();
+    expect(regimeRevive([0, 0, 0, 0, 1, 2])).toBeUndefined();
   });
 });
