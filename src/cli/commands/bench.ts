@@ -198,6 +198,22 @@ function rssKinds(): { rssAnon: number; rssFile: number } | undefined {
   }
 }
 
+/**
+ * Linux pressure stall totals (µs during which some task waited for a CPU, or for I/O), from
+ * /proc/pressure; undefined where the kernel has no PSI. Over a phase they tell whether its
+ * figures were bound by the machine's two cores or by its disk.
+ */
+function pressureTotals(): { cpu: number; io: number } | undefined {
+  try {
+    const some = (f: string) => Number(/^some .*total=(\d+)/m.exec(readFileSync(f, 'utf8'))?.[1]);
+    const cpu = some('/proc/pressure/cpu');
+    const io = some('/proc/pressure/io');
+    return Number.isFinite(cpu) && Number.isFinite(io) ? { cpu, io } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Peak RSS of this process, sampled; the embedded ClickHouse (chdb) is in-process, so included. */
 function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } {
   let peak = process.memoryUsage.rss();
@@ -902,8 +918,18 @@ async function bench(o: BenchOptions): Promise<void> {
 
   /** A failed phase is recorded and reported; the others still run. */
   const guard = async (name: string, f: () => Promise<void>): Promise<void> => {
+    const p0 = pressureTotals();
+    const t0 = Date.now();
     try {
       await f();
+      const p1 = pressureTotals();
+      const r = results[name];
+      if (p0 && p1 && r && typeof r === 'object') {
+        const us = (Date.now() - t0) * 1000;
+        const stall = { cpuSomeShare: Math.round(((p1.cpu - p0.cpu) / us) * 100) / 100, ioSomeShare: Math.round(((p1.io - p0.io) / us) * 100) / 100 };
+        (r as Record<string, unknown>).pressure = stall;
+        out(`  machine: some task waited for a CPU ${Math.round(stall.cpuSomeShare * 100)}% of the phase, for I/O ${Math.round(stall.ioSomeShare * 100)}%`);
+      }
     } catch (e) {
       for (const c of live) c.kill('SIGKILL');
       const msg = (e as Error).message ?? String(e);
@@ -1354,6 +1380,11 @@ function renderTable(r: Record<string, unknown>): string {
     rows.push(['scale-out: 2 instances', `${fmt(s.eventsPerSec, ' ev/s')}${s.speedupOverOne !== undefined ? ` (${fmt(s.speedupOverOne)}× one instance)` : ''}`]);
     rows.push(['  while both busy', `${fmt(s.steadyEventsPerSec, ' ev/s')} · ${fmt(s.reprocessed)} events redone after the rebalance`]);
   }
+  const waits = PHASES.flatMap((ph) => {
+    const x = (ok(r[ph]) as { pressure?: { cpuSomeShare: number; ioSomeShare: number } } | undefined)?.pressure;
+    return x ? [`${ph} ${Math.round(x.cpuSomeShare * 100)}% · ${Math.round(x.ioSomeShare * 100)}%`] : [];
+  });
+  if (waits.length) rows.push(['waiting for CPU · for I/O', waits.join(', ')]);
   const w = Math.max(...rows.map(([k]) => k.length));
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
   lines.push('');
