@@ -18,6 +18,7 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { TELEMETRY_ONLY } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
 import { reviveNumbers } from './keyed.js';
@@ -122,6 +123,7 @@ export const flatline: DetectorSpec<FlatlineParams> = {
 
 class FlatlineDetector implements DetectorInstance<FlatlineState> {
   readonly spec = flatline;
+  readonly eventTypes = TELEMETRY_ONLY;
   readonly maxStateBytes: number;
   private readonly filter: ((m: string) => boolean) | null;
 

@@ -30,6 +30,7 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { TELEMETRY_ONLY } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from './util.js';
 
@@ -391,6 +392,7 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
 
 class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   readonly spec = levelShift;
+  readonly eventTypes = TELEMETRY_ONLY;
   readonly maxStateBytes: number;
   private readonly filter: ((m: string) => boolean) | null;
   /** The engine reads a step's result at once and keeps neither it nor its state: one per instance. */

@@ -46,6 +46,7 @@ import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { TELEMETRY_ONLY } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeRevive, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
@@ -259,6 +260,7 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
 
 class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
   readonly spec = metricBaseline;
+  readonly eventTypes = TELEMETRY_ONLY;
   readonly maxStateBytes: number;
   private readonly filter: ((m: string) => boolean) | null;
   private readonly nb: number;

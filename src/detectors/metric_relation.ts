@@ -46,6 +46,7 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import { TELEMETRY_ONLY } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
@@ -235,6 +236,7 @@ export const metricRelation: DetectorSpec<MetricRelationParams> = {
 
 class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
   readonly spec = metricRelation;
+  readonly eventTypes = TELEMETRY_ONLY;
   readonly maxStateBytes: number;
   private readonly filter: ((m: string) => boolean) | null;
   /** Scratch (per event, overwritten before use; never part of the state). */

@@ -5,7 +5,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
+import { TELEMETRY_ONLY, reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { fmt } from './util.js';
 
@@ -63,6 +63,7 @@ export const rangeLimits: DetectorSpec<RangeLimitsParams> = {
 
 class RangeLimitsDetector implements DetectorInstance<RangeLimitsState> {
   readonly spec = rangeLimits;
+  readonly eventTypes = TELEMETRY_ONLY;
   /** Reused: the engine reads a step's result at once and never keeps it. */
   private readonly result = reusedResult<RangeLimitsState>();
   /** One open incident per limited metric. */

@@ -12,7 +12,7 @@
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
-import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
+import { TELEMETRY_ONLY, reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, fmtDuration } from './util.js';
 import { reviveNumbers } from './keyed.js';
@@ -86,6 +86,7 @@ export const sequence: DetectorSpec<SequenceParams> = {
 
 class SequenceDetector implements DetectorInstance<SequenceState> {
   readonly spec = sequence;
+  readonly eventTypes = TELEMETRY_ONLY;
   readonly maxStateBytes: number;
 
   constructor(

@@ -17,6 +17,8 @@ export const SEVERITIES: readonly Severity[] = ['info', 'low', 'medium', 'high',
 
 /** eventTypes of a detector that only ever applies to connection events. */
 export const CONNECTION_ONLY: readonly M2MEvent['type'][] = Object.freeze(['connection'] as const);
+/** eventTypes of a detector that only ever applies to telemetry events. */
+export const TELEMETRY_ONLY: readonly M2MEvent['type'][] = Object.freeze(['telemetry'] as const);
 
 export type DetectorFamily = 'telemetry' | 'connection' | 'policy';
 
