@@ -17,7 +17,7 @@ export interface PartitionProbe {
   partitions(): Array<{ topic: string; partition: number; lag: number | undefined; checkpointAgeS: number; uncheckpointed: number }>;
   devices(): number;
   /** The pipeline's detection worker threads' V8 heaps, bytes (none without workers). */
-  workerHeaps(): Array<{ used: number; total: number }>;
+  workerHeaps(): Array<{ used: number; total: number; external?: number }>;
 }
 
 const probes = new Map<string, PartitionProbe>();
@@ -31,7 +31,7 @@ export function unregisterPipelineProbe(pipeline: string): void {
 }
 
 /** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
-export function detectionWorkerHeaps(): Array<{ used: number; total: number }> {
+export function detectionWorkerHeaps(): Array<{ used: number; total: number; external?: number }> {
   return [...probes.values()].flatMap((p) => p.workerHeaps());
 }
 

@@ -17,7 +17,7 @@ const detection = createDetection((workerData as { cfg: PipelineConfig }).cfg);
 // state lives here, and process-wide RSS alone cannot say how much.
 const heapReport = (): void => {
   const h = getHeapStatistics();
-  reply({ id: 0, ok: true, result: { heap: { used: h.used_heap_size, total: h.total_heap_size } } });
+  reply({ id: 0, ok: true, result: { heap: { used: h.used_heap_size, total: h.total_heap_size, external: h.external_memory } } });
 };
 heapReport();
 setInterval(heapReport, 1_000).unref();

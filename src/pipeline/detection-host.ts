@@ -41,6 +41,8 @@ export interface WorkerHeap {
   used: number;
   /** Bytes the heap holds from the system. */
   total: number;
+  /** Bytes this thread's Buffers and ArrayBuffers hold outside the heap (batches, encoded state). */
+  external: number;
 }
 
 export interface CheckpointTaken {

@@ -175,7 +175,7 @@ interface MemoryAtPeak {
   external: number;
   arrayBuffers: number;
   /** Detection worker threads' heaps as they last reported them (≤ 1 s old). */
-  workers: Array<{ used: number; total: number }>;
+  workers: Array<{ used: number; total: number; external?: number }>;
   /**
    * RSS by kind (Linux, /proc/self/status): anonymous memory (heaps, Buffers, malloc) and pages of
    * mapped files, mostly code; the embedded ClickHouse's library alone is ~200 MiB of the latter.
@@ -1360,6 +1360,8 @@ function renderTable(r: Record<string, unknown>): string {
       const heaps = [`main ${mib(m.heapTotal)} (${mib(m.heapUsed)})`, ...m.workers.map((w, i) => `worker ${i + 1} ${mib(w.total)} (${mib(w.used)})`)];
       rows.push(['  at the peak: heaps (used)', heaps.join(' · ')]);
       rows.push(['  outside the heaps', `${mib((p.peakRssBytes as number) - held)} (code, stacks, Buffers, the embedded ClickHouse)`]);
+      const ext = [`main ${mib(m.external)}`, ...m.workers.flatMap((w, i) => (w.external !== undefined ? [`worker ${i + 1} ${mib(w.external)}`] : []))];
+      rows.push(['  of it Buffers (external)', ext.join(' · ')]);
       if (m.rssAnon !== undefined && m.rssFile !== undefined) rows.push(['  anonymous · mapped files', `${mib(m.rssAnon)} · ${mib(m.rssFile)} (files: code, mostly the embedded ClickHouse's library)`]);
     }
     rows.push(['checkpointed state / device', fmt(p.stateBytesPerDevice, ' B')]);
