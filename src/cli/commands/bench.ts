@@ -726,7 +726,7 @@ export function register(program: Command): void {
     .option('--checkpoint-every <ms>', "the runner's checkpoint interval (default: the runner's own)")
     .option('--concurrency <n>', "partitions the runner processes concurrently (default: the runner's own)")
     .option('--events-per-state-record <n>', "the runner's least events per changed device before a due checkpoint (default: the runner's own)")
-    .option('--detect-workers <n>', "the runner's detection worker threads, 0 for none (default: the runner's own, one per core beyond the first)")
+    .option('--detect-workers <n>', "the runner's detection worker threads, 0 for none (default: the runner's own, one per core, at most 4)")
     .option('--keep-broker', 'leave a broker this run started running', false)
     .option('--keep-data', 'keep the embedded ClickHouse data directories', false)
     .addOption(new Option('--worker', 'internal: run as a measurement worker').hideHelp())
