@@ -215,7 +215,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   // instance for seconds. Checkpoints taken and not yet committed are limited instance-wide;
   // a due partition that finds no slot checkpoints at a later batch.
   // (Latency phase of the bench at 28k events/s, two workers: p99 4.2–4.8 s without a limit,
-  // 1.5 s with two slots, 0.9 s with one; throughput unchanged.)
+  // 1.5 s with two slots, 0.9 s with one; throughput unchanged. Measured again once the bench
+  // stopped timing its own load generator, at 34k events/s: 2.6 and 1.4 s with two slots, 1.1
+  // and 0.9 s with one, alternated.)
   const checkpointSlots = opts.maxConcurrentCheckpoints ?? Math.max(1, Math.floor(detection.workers / 2));
   let checkpointsActive = 0;
   let restores = 0;

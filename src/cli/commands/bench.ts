@@ -151,7 +151,7 @@ export class FleetGen {
 
 type WorkerSpec =
   | { role: 'ceiling'; brokers: string[]; topic: string; group: string; concurrency: number }
-  | { role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; checkpointEveryMs?: number; eventsPerStateRecord?: number; concurrency?: number; detectWorkers?: number; hold?: boolean }
+  | { role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; checkpointEveryMs?: number; eventsPerStateRecord?: number; concurrency?: number; detectWorkers?: number; checkpointSlots?: number; hold?: boolean }
   | { role: 'detect'; cfg: PipelineConfig; gen: GenOptions; mature: GenOptions; breakdownEvents: number };
 
 type ToParent =
@@ -405,6 +405,7 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
     ...(spec.concurrency !== undefined ? { partitionsConsumedConcurrently: spec.concurrency } : {}),
     ...(spec.detectWorkers !== undefined ? { detectWorkers: spec.detectWorkers } : {}),
     ...(spec.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: spec.eventsPerStateRecord } : {}),
+    ...(spec.checkpointSlots !== undefined ? { maxConcurrentCheckpoints: spec.checkpointSlots } : {}),
     ...(prefix
       ? {
           onAlert: (a) => {
@@ -701,6 +702,7 @@ interface BenchOptions {
   concurrency?: string;
   detectWorkers?: string;
   eventsPerStateRecord?: string;
+  checkpointSlots?: string;
 }
 
 const PHASES = ['detect', 'ceiling', 'pipeline', 'latency', 'scale'] as const;
@@ -726,6 +728,7 @@ export function register(program: Command): void {
     .option('--checkpoint-every <ms>', "the runner's checkpoint interval (default: the runner's own)")
     .option('--concurrency <n>', "partitions the runner processes concurrently (default: the runner's own)")
     .option('--events-per-state-record <n>', "the runner's least events per changed device before a due checkpoint (default: the runner's own)")
+    .option('--checkpoint-slots <n>', "the runner's checkpoints taken and not yet committed at a time (default: the runner's own, one per two detection workers)")
     .option('--detect-workers <n>', "the runner's detection worker threads, 0 for none (default: the runner's own, one per core, at most 4)")
     .option('--keep-broker', 'leave a broker this run started running', false)
     .option('--keep-data', 'keep the embedded ClickHouse data directories', false)
@@ -909,6 +912,7 @@ async function bench(o: BenchOptions): Promise<void> {
     ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
     ...(o.detectWorkers !== undefined ? { detectWorkers: Number(o.detectWorkers) } : {}),
     ...(o.eventsPerStateRecord !== undefined ? { eventsPerStateRecord: Number(o.eventsPerStateRecord) } : {}),
+    ...(o.checkpointSlots !== undefined ? { checkpointSlots: Number(o.checkpointSlots) } : {}),
   };
   Object.assign(results.config as Record<string, unknown>, runnerOpts);
   const topic = `bench.v${GEN_VERSION}.n${N}.d${D}.s${seed}.i${intervalMs}.p${partitions}`;
@@ -1122,6 +1126,7 @@ interface LatencyOpts {
   concurrency?: number;
   detectWorkers?: number;
   eventsPerStateRecord?: number;
+  checkpointSlots?: number;
 }
 
 /**
@@ -1159,7 +1164,7 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
   await admin.disconnect();
   const cfg = benchPipeline(base, topic, `bench.${o.runId}.lat`, o.runId, 'lat');
   const outbox = String(cfg.alerts.routes[0]!.options.topic);
-  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}), ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}), ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}), ...(o.eventsPerStateRecord !== undefined ? { eventsPerStateRecord: o.eventsPerStateRecord } : {}) }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
+  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}), ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}), ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}), ...(o.eventsPerStateRecord !== undefined ? { eventsPerStateRecord: o.eventsPerStateRecord } : {}), ...(o.checkpointSlots !== undefined ? { checkpointSlots: o.checkpointSlots } : {}) }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
   const sentAt = new Map<string, number>();
   const detectedAt = new Map<string, number>();
   const durableAt = new Map<string, number>();
