@@ -46,4 +46,3 @@ describe('latency phase background load', () => {
     expect(requests).toBe(60);
   });
 });
-

@@ -149,9 +149,18 @@ export class FleetGen {
 
 // ───────────────────────────── worker protocol ─────────────────────────────
 
+/** Runner settings a bench run may set for experiments; unset ones are the runner's defaults. */
+interface RunnerSettings {
+  checkpointEveryMs?: number;
+  eventsPerStateRecord?: number;
+  concurrency?: number;
+  detectWorkers?: number;
+  checkpointSlots?: number;
+}
+
 type WorkerSpec =
   | { role: 'ceiling'; brokers: string[]; topic: string; group: string; concurrency: number }
-  | { role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; checkpointEveryMs?: number; eventsPerStateRecord?: number; concurrency?: number; detectWorkers?: number; checkpointSlots?: number; hold?: boolean }
+  | ({ role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; hold?: boolean } & RunnerSettings)
   | { role: 'detect'; cfg: PipelineConfig; gen: GenOptions; mature: GenOptions; breakdownEvents: number };
 
 type ToParent =
@@ -907,7 +916,7 @@ async function bench(o: BenchOptions): Promise<void> {
   };
   const gen: GenOptions = { events: N, devices: D, seed, intervalMs };
   // Runner settings under experiment, passed to every runner the bench starts.
-  const runnerOpts = {
+  const runnerOpts: RunnerSettings = {
     ...(o.checkpointEvery !== undefined ? { checkpointEveryMs: Number(o.checkpointEvery) } : {}),
     ...(o.concurrency !== undefined ? { concurrency: Number(o.concurrency) } : {}),
     ...(o.detectWorkers !== undefined ? { detectWorkers: Number(o.detectWorkers) } : {}),
@@ -1043,7 +1052,7 @@ async function bench(o: BenchOptions): Promise<void> {
       // shorter window can miss the checkpoints, the largest stalls a live partition sees.
       const duration = Number(o.duration ?? (quick ? 12 : 75));
       out(`▶ latency: ${rate.toLocaleString('en')} events/s offered for ${duration} s, fanout probes`);
-      results.latency = await latencyPhase(kafka, base, { brokers, runId, rate, duration, partitions, gen, dataDir: join(tmp, 'lat'), ...runnerOpts, ...(profileDir ? { profileDir } : {}) }, log);
+      results.latency = await latencyPhase(kafka, base, { brokers, runId, rate, duration, partitions, gen, dataDir: join(tmp, 'lat'), runner: runnerOpts, ...(profileDir ? { profileDir } : {}) }, log);
       const l = results.latency as Record<string, Record<string, number | null>>;
       out(`  durable p50 ${l.durable!.p50Ms} ms, p99 ${l.durable!.p99Ms} ms · detected p50 ${l.detected!.p50Ms} ms, p99 ${l.detected!.p99Ms} ms`);
     });
@@ -1122,11 +1131,18 @@ interface LatencyOpts {
   gen: GenOptions;
   dataDir: string;
   profileDir?: string;
-  checkpointEveryMs?: number;
-  concurrency?: number;
-  detectWorkers?: number;
-  eventsPerStateRecord?: number;
-  checkpointSlots?: number;
+  /** Runner settings under experiment (bench's runnerOpts). */
+  runner: RunnerSettings;
+}
+
+/**
+ * Background events to send now in the latency phase: what the offered rate asks for by
+ * `elapsedMs`, less what was sent, at most `cap` per request (a generator that fell behind
+ * catches up in capped requests rather than one that grows with the backlog).
+ */
+export function backgroundDue(elapsedMs: number, rate: number, sent: number, cap: number): number {
+  const due = Math.floor((elapsedMs / 1000) * rate) - sent;
+  return due <= 0 ? 0 : due < cap ? due : cap;
 }
 
 /**
@@ -1139,16 +1155,6 @@ interface LatencyOpts {
  *              inserted into ClickHouse and the alert produced with acks=all. This is the figure
  *              an analyst (or SIEM) sees and the one the ≤ 1 s target applies to.
  */
-/**
- * Background events to send now in the latency phase: what the offered rate asks for by
- * `elapsedMs`, less what was sent, at most `cap` per request (a generator that fell behind
- * catches up in capped requests rather than one that grows with the backlog).
- */
-export function backgroundDue(elapsedMs: number, rate: number, sent: number, cap: number): number {
-  const due = Math.floor((elapsedMs / 1000) * rate) - sent;
-  return due <= 0 ? 0 : due < cap ? due : cap;
-}
-
 async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, log: (s: string) => void): Promise<Record<string, unknown>> {
   const fan = base.detectors.find((d) => d.type === 'fanout');
   if (!fan) throw new Error('the latency probes need the fanout detector in the pipeline');
@@ -1164,7 +1170,7 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
   await admin.disconnect();
   const cfg = benchPipeline(base, topic, `bench.${o.runId}.lat`, o.runId, 'lat');
   const outbox = String(cfg.alerts.routes[0]!.options.topic);
-  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...(o.checkpointEveryMs !== undefined ? { checkpointEveryMs: o.checkpointEveryMs } : {}), ...(o.concurrency !== undefined ? { concurrency: o.concurrency } : {}), ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}), ...(o.eventsPerStateRecord !== undefined ? { eventsPerStateRecord: o.eventsPerStateRecord } : {}), ...(o.checkpointSlots !== undefined ? { checkpointSlots: o.checkpointSlots } : {}) }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
+  const w = startWorker({ role: 'pipeline', brokers: o.brokers, cfg, dataDir: o.dataDir, probePrefix: 'probe-', ...o.runner }, { label: 'latency', ...(o.profileDir ? { profileDir: o.profileDir } : {}) });
   const sentAt = new Map<string, number>();
   const detectedAt = new Map<string, number>();
   const durableAt = new Map<string, number>();
