@@ -17,8 +17,7 @@
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
-import { TELEMETRY_ONLY } from './types.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
 import { reviveNumbers } from './keyed.js';

@@ -29,10 +29,9 @@
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
-import { TELEMETRY_ONLY } from './types.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from './util.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from './util.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
   metrics: string[];
@@ -131,7 +130,6 @@ const F_P1 = 36;
 const F_PN1 = 37;
 /** Number of scalars; profile buckets start here. */
 const F_HDR = 38;
-
 
 export interface LevelShiftState {
   m: Record<string, ShiftMetric>;
@@ -534,11 +532,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     const lt = lt0 === lt0 ? lt0 : ts;
     if (ts - lt >= REGIME_TICK || lt0 !== lt0) {
       if (open === undefined || open.peak <= CONTEXT_CAP) {
-        const len = rg.length;
-        regimeUpdate(rg, x, ts - lt);
-        // Push leaves ~16 spare slots; most metrics hold one or two levels, so the array is
-        // copied to its exact size whenever it grows (at most REGIME_K times in its life).
-        if (rg.length !== len) rg = m.r = rg.slice();
+        rg = m.r = regimeFold(rg, x, ts - lt);
       }
       f[F_LT] = ts;
     }

@@ -45,10 +45,9 @@
 import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
-import { TELEMETRY_ONLY } from './types.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeKnown, regimeNew, regimeRevive, regimeUpdate, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
@@ -559,11 +558,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     tailUpdate(tl, z, TAIL_MEMORY, calibrating || score < 0.5);
     if (tg !== null) tailUpdate(tg, zg, TAIL_MEMORY, calibrating || score < 0.5);
     if (!anomalous) {
-      const levels = rgm.length;
-      regimeUpdate(rgm, v, inOrder && hasPrev ? ts - prevTs : 0);
-      // Push leaves ~16 spare slots; most metrics hold a few levels, so the array is copied to
-      // its exact size whenever it grows (at most REGIME_K times in its life).
-      if (rgm.length !== levels) ms.rg = rgm.slice();
+      ms.rg = regimeFold(rgm, v, inOrder && hasPrev ? ts - prevTs : 0);
       if (v < lo || lo0 !== lo0) m[LO] = compact(v);
       if (v > hi || hi0 !== hi0) m[HI] = compact(v);
     }

@@ -642,6 +642,17 @@ export function regimeUpdate(r: number[], x: number, dt: number): void {
 }
 
 /**
+ * regimeUpdate for a regime array kept in state: returns the array to keep, an exact-size copy
+ * when the reading opened a level. Push leaves ~16 spare slots and most series hold one or two
+ * levels; a copy per growth (at most REGIME_K in a series' life) keeps them out of the heap.
+ */
+export function regimeFold(r: number[], x: number, dt: number): number[] {
+  const len = r.length;
+  regimeUpdate(r, x, dt);
+  return r.length !== len ? r.slice() : r;
+}
+
+/**
  * Make room: the least occupied level (a transient, a one-off) is folded into its nearest
  * neighbour, which then covers both. Well-occupied levels stay distinct, and this is O(K). The
  * levels after it move down one slot, leaving the last slot for the caller to fill (the length
