@@ -10,7 +10,7 @@
  * expired entries at each window boundary and whenever the count reaches the threshold. When the
  * cap is hit the oldest entries are dropped, so a huge scan still reads as ≥ cap.
  */
-import { closeStale, raise } from './incident.js';
+import { closeStale, extendQuietly, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
@@ -150,12 +150,14 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
     const thD = Math.min(this.threshold(a[BD]!, p.min_distinct_dst, a, ts), p.max_tracked);
     if (nd >= thD) {
       nd = expireBefore(s.d, from);
-      if (nd >= thD) findings = [this.finding(s, e, 'horizontal', nd, thD, a[BD]!)];
+      const f = nd >= thD ? this.finding(s, e, 'horizontal', nd, thD, a[BD]!) : null;
+      if (f !== null) findings = [f];
     }
     const thP = Math.min(this.threshold(a[BP]!, p.min_distinct_ports, a, ts), p.max_tracked);
     if (np >= thP) {
       np = expireBefore(s.p, from);
-      if (np >= thP) (findings === NONE ? (findings = []) : findings).push(this.finding(s, e, 'vertical', np, thP, a[BP]!));
+      const f = np >= thP ? this.finding(s, e, 'vertical', np, thP, a[BP]!) : null;
+      if (f !== null) (findings === NONE ? (findings = []) : findings).push(f);
     }
     for (const _ in s.inc) {
       closeStale(s.inc, ts, p.incident_gap);
@@ -167,8 +169,10 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
     return r;
   }
 
-  private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number): FindingDraft {
+  /** The finding for a window over its threshold, or null when it only extends the open one (see raiseThrottled). */
+  private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number): FindingDraft | null {
     const score = Math.min(0.95, 0.5 + 0.15 * Math.log2(count / threshold));
+    if (s.inc !== null && extendQuietly(s.inc, kind, e.ts, score, this.p.incident_gap)) return null;
     const sample = kind === 'horizontal' ? s.d.k.slice(-10) : s.p.k.slice(-10).map(String);
     const noun = kind === 'horizontal' ? 'distinct hosts' : 'distinct destination ports';
     const win = fmtDuration(this.p.window);
@@ -176,7 +180,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
       kind === 'horizontal'
         ? 'treat this as scanning or worm spread: isolate the device and check which process opened the connections'
         : 'treat this as a port scan: isolate the device and check which process opened the connections';
-    return raise((s.inc ??= {}),
+    return raiseThrottled((s.inc ??= {}),
       {
         detector: this.id,
         key: kind,

@@ -88,6 +88,22 @@ export function raiseThrottled(
   return null;
 }
 
+/**
+ * raiseThrottled's decision taken before the finding is built: when an observation would only
+ * extend an open incident without being emitted, it is folded into the book here and true is
+ * returned, so a detector on a sustained condition (a scan, every connection a new port) skips
+ * formatting a finding that raiseThrottled would drop. False: call raiseThrottled as usual.
+ */
+export function extendQuietly(book: IncidentBook, key: string, ts: number, score: number, gapMs: number, minIntervalMs = 5 * 60_000): boolean {
+  const open = book[key] as EmittedIncident | undefined;
+  if (open === undefined || ts - open.last_ts > gapMs || ts < open.first_ts) return false;
+  const c = open.count + 1;
+  if (score > open.peak || (c & (c - 1)) === 0 || ts - (open.em ?? open.first_ts) >= minIntervalMs) return false;
+  if (ts > open.last_ts) open.last_ts = ts;
+  open.count = c;
+  return true;
+}
+
 /** An open incident as raiseThrottled keeps it: also when it was last emitted. */
 interface EmittedIncident extends OpenIncident {
   em?: number;
