@@ -6,7 +6,7 @@
  * No I/O here. The runner feeds events, collects findings, and snapshots the state together
  * with the offsets it reflects.
  */
-import { createHash } from 'node:crypto';
+import * as crypto from 'node:crypto';
 import type { M2MEvent } from '../events/types.js';
 import type { DetectorInstance, Finding, FindingDraft, StepContext } from '../detectors/types.js';
 
@@ -69,11 +69,14 @@ export interface Engine {
   watch(fn?: (id: string) => void): void;
 }
 
+// crypto.hash (Node ≥ 20.12) digests in one call; createHash builds a stream object per finding.
+// Read off the namespace: a named import of it would not even load on an older Node 20.
+const oneShot = (crypto as { hash?: (alg: string, data: string, enc: 'hex') => string }).hash;
+const sha256Hex: (s: string) => string =
+  oneShot !== undefined ? (s) => oneShot('sha256', s, 'hex') : (s) => crypto.createHash('sha256').update(s).digest('hex');
+
 export function findingId(pipeline: string, f: FindingDraft): string {
-  return createHash('sha256')
-    .update(`${pipeline}\u0000${f.detector}\u0000${f.device_id}\u0000${f.key}\u0000${f.first_ts}`)
-    .digest('hex')
-    .slice(0, 32);
+  return sha256Hex(`${pipeline}\u0000${f.detector}\u0000${f.device_id}\u0000${f.key}\u0000${f.first_ts}`).slice(0, 32);
 }
 
 export function finalize(pipeline: string, draft: FindingDraft): Finding {
