@@ -12,7 +12,7 @@
  *
  * Known peers and ports live in capped maps (least recently seen evicted), so state is bounded.
  */
-import { closeStale, isOpen, raise } from './incident.js';
+import { closeStale, extendQuietly, isOpen, raise, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { clamp01, scoreFromP } from './score.js';
 import { CONNECTION_ONLY } from './types.js';
@@ -168,26 +168,27 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
           ),
         ];
       }
-    } else if (!newKey && !learning && s.inc !== null && isOpen(s.inc, key, e.ts, p.incident_gap)) {
-      // Repeat contact with a peer that is still an open incident extends it.
-      findings = [
-        raise((s.inc ??= {}),
-          {
-            detector: this.id,
-            key,
-            device_id: e.device_id,
-            device_class: e.device_class,
-            ts: e.ts,
-            score: 0,
-            observed: `${key}/${e.protocol}`,
-            expected: `${peerSetSize(s.k)} known peers`,
-            explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
-            evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
-            mitre: newPeer.mitre,
-          },
-          p.incident_gap,
-        ),
-      ];
+    } else if (!newKey && !learning && s.inc !== null && isOpen(s.inc, key, e.ts, p.incident_gap) && !extendQuietly(s.inc, key, e.ts, 0, p.incident_gap)) {
+      // Repeat contact with a peer that is still an open incident extends it; a device that keeps
+      // talking to it (a C2 channel, every few seconds) updates the finding as raiseThrottled
+      // allows, not at every connection.
+      const f = raiseThrottled(s.inc,
+        {
+          detector: this.id,
+          key,
+          device_id: e.device_id,
+          device_class: e.device_class,
+          ts: e.ts,
+          score: 0,
+          observed: `${key}/${e.protocol}`,
+          expected: `${peerSetSize(s.k)} known peers`,
+          explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
+          evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
+          mitre: newPeer.mitre,
+        },
+        p.incident_gap,
+      );
+      if (f !== null) findings = [f];
     }
 
     // Learn.

@@ -54,7 +54,13 @@ describe('new_peer', () => {
     for (let k = 0; k < 5; k++) evs.push(conn('plc-07', T0 + 2 * DAY + k * MIN, '203.0.113.9', 4444));
     const r = run([make(newPeer)], evs);
     expect(r.latest.length).toBe(1);
-    expect(r.latest[0]!.count).toBe(5);
+    // Updates are throttled (raiseThrottled): versions at counts 1, 2 and 4, the fifth contact a
+    // minute later only counted; one six minutes after it is stored with the exact count.
+    expect(r.findings.map((f) => f.count)).toEqual([1, 2, 4]);
+    evs.push(conn('plc-07', T0 + 2 * DAY + 10 * MIN, '203.0.113.9', 4444));
+    const r2 = run([make(newPeer)], evs);
+    expect(r2.latest.length).toBe(1);
+    expect(r2.latest[0]!.count).toBe(6);
   });
 
   it('stays quiet on a gateway whose cloud endpoint rotates IPs', () => {
