@@ -3,9 +3,11 @@
  *
  * Per assigned partition it keeps one detection engine and one alert router, restored from the
  * partition's slice of the state changelog (src/state/changelog.ts). Each fetched batch is
- * decoded and scored and its findings are written to ClickHouse (retried until durable; while
- * that blocks, the partition is not fetched further, which is the backpressure). Dead letters
- * and alerts are then *published* promptly, in a small transaction that also records "outputs
+ * decoded and scored and its findings are queued for ClickHouse, where one writer inserts the
+ * findings of many batches and partitions at once (findings-writer.ts; retried until durable;
+ * while inserts fail, a batch that raised something waits, so its partition is not fetched
+ * further, which is the backpressure). Dead letters and alerts (these once their findings are
+ * written) are *published* promptly, in a small transaction that also records "outputs
  * of source offsets below X are committed" (PartitionStore.publish). A *checkpoint*, on its own
  * longer cadence, commits the changed device states, the marker (offset, clock, router) and the
  * group offset in one Kafka transaction. So a crash anywhere resumes from a consistent (state,
@@ -26,6 +28,7 @@ import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
+import { createFindingsWriter } from './findings-writer.js';
 import { migrate } from '../storage/migrations.js';
 import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
@@ -168,6 +171,9 @@ interface PartitionState {
   high: bigint;
   /** When the last batch of this partition finished (wall clock), to tell idle from live. */
   lastBatch: number;
+  /** Resolves when the state is dropped: what waits on the partition's behalf stops waiting. */
+  gone: Promise<false>;
+  markGone: () => void;
 }
 
 export function outboxTopic(cfg: PipelineConfig): string {
@@ -286,6 +292,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   function discard(ps: PartitionState, why: string): boolean {
     if (ps.dropped) return false;
     ps.dropped = true;
+    ps.markGone();
     const k = key(ps.topic, ps.partition);
     // A batch that was in flight across a rebalance may report on state already replaced.
     if (partitions.get(k) === ps) partitions.delete(k);
@@ -326,6 +333,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (!fenced) report(component, 'degraded', `${what} failing: ${String(e)}`);
     // Called on a lane: the store is closed here, not after the lanes (this call is on one).
     if (discard(ps, fenced ? 'fenced by a new owner' : `${what} failed`)) await ps.store.close();
+    return false;
+  }
+
+  /** Findings given up (shutting down): nothing that follows them may commit; a restore replays them. */
+  async function findingsLost(ps: PartitionState): Promise<false> {
+    // Called on a lane, as storeFailed.
+    if (discard(ps, 'findings not written')) await ps.store.close();
     return false;
   }
 
@@ -383,7 +397,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       verify: false,
       high: -1n,
       lastBatch: Date.now(),
+      gone: undefined as unknown as Promise<false>,
+      markGone: () => undefined,
     };
+    ps.gone = new Promise<false>((r) => (ps.markGone = () => r(false)));
     if (cp) {
       ps.router = cp.router;
       ps.next = ps.committed = ps.checkpointed = cp.next_offset;
@@ -396,31 +413,40 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     return ps;
   }
 
-  /** Write findings until durable. Returns false if we must give up (stopping, or rebalancing). */
-  async function writeFindings(findings: Finding[], heartbeat: () => Promise<void>): Promise<boolean> {
-    if (!findings.length) return true;
-    const t0 = Date.now();
-    let abandon = false;
-    try {
-      const rows = await retry(() => insertFindings(deps.clickhouse, database, table, findings), {
-        initialMs: 250,
-        maxMs: 5_000,
-        onError: async (e, n) => {
-          emit.writeFailed(cfg.name, e, n);
-          report(component, 'degraded', `ClickHouse write failing: ${String(e)}`);
-          // Heartbeats keep the partition ours while we wait; a rebalance means someone else
-          // will redo this batch from the last checkpoint, so stop waiting for it.
-          await heartbeat().catch((he: unknown) => {
-            if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(errType(he) + String(he))) abandon = true;
-          });
-          return !abandon && (!stopping || n < 3);
-        },
+  /**
+   * Findings are written by one writer for all partitions, in coalesced inserts (see
+   * findings-writer.ts); what must come after them (checkpoints, alerts) waits for its ticket.
+   */
+  const writer = createFindingsWriter({
+    write: (fs) => insertFindings(deps.clickhouse, database, table, fs),
+    onError: (e, n) => {
+      emit.writeFailed(cfg.name, e, n);
+      report(component, 'degraded', `ClickHouse write failing: ${String(e)}`);
+    },
+    onWritten: (rows, ms) => emit.batchWritten(cfg.name, rows, ms),
+    // Shutting down: give up after a few attempts; the restart replays them from the checkpoint.
+    giveUp: (n) => stopping && n >= 3,
+  });
+  /** Findings queued and not yet written beyond which batches wait for them (memory bound). */
+  const maxBacklog = 4 * 5_000;
+  /** Findings up to `ticket` durable, or false once they are given up or the partition is dropped. */
+  const durableFor = (ps: PartitionState, ticket: number): Promise<boolean> => Promise.race([writer.durable(ticket), ps.gone]);
+
+  /**
+   * Hold a batch until findings up to `ticket` are durable, heartbeating so the partition stays
+   * ours meanwhile. False if they were given up, or a rebalance means someone else will redo
+   * this batch from the last checkpoint.
+   */
+  async function awaitWritten(ticket: number, heartbeat: () => Promise<void>): Promise<boolean> {
+    const done = writer.durable(ticket);
+    for (;;) {
+      const ok = await Promise.race([done, sleep(1_000).then(() => undefined)]);
+      if (ok !== undefined) return ok;
+      let rebalancing = false;
+      await heartbeat().catch((he: unknown) => {
+        if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(errType(he) + String(he))) rebalancing = true;
       });
-      emit.batchWritten(cfg.name, rows, Date.now() - t0);
-      return true;
-    } catch (e) {
-      log.warn({ err: String(e), abandon, stopping }, 'gave up writing findings; the batch will be replayed from the last checkpoint');
-      return false;
+      if (rebalancing) return false;
     }
   }
 
@@ -456,6 +482,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const nOut = ps.dlq.length + ps.alerts.length;
     publishOutputs(ps);
     const published = ps.outLane.tail;
+    // The findings of those batches too: a committed state past findings that are lost would never raise them again.
+    const written = durableFor(ps, writer.ticket());
     const marker: Checkpoint['marker'] = {
       next_offset: next.toString(),
       max_ts: taken.clock.max_ts,
@@ -473,8 +501,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // what is written); the transaction waits for them on the state lane.
     const done = storeOp(ps, ps.stateLane, async () => {
       try {
-        const [delta] = await Promise.all([taken.delta, published]);
+        const [delta, , ok] = await Promise.all([taken.delta, published, written]);
         if (ps.dropped) return false;
+        if (!ok) return findingsLost(ps);
         const cp: Checkpoint = { devices: delta.ids.map((id, i) => [id, delta.values[i] ?? undefined]), marker, outputs: [] };
         const bytes = await ps.store.commit(cp);
         emit.checkpointWritten(cfg.name, ps.topic, ps.partition, { devices: taken.stats.devices, delta: delta.ids.length, bytes, outputs: nOut, ms: Date.now() - t0 });
@@ -516,12 +545,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       { topic: outbox, messages: ps.alerts },
     ];
     const upTo = ps.next;
+    // An alert names a finding: it goes out once the finding can be looked up.
+    const written = ps.alerts.length ? durableFor(ps, writer.ticket()) : undefined;
     ps.dlq = [];
     ps.alerts = [];
     ps.lastPublish = Date.now();
     const t0 = Date.now();
     return storeOp(ps, ps.outLane, async () => {
       try {
+        if (written !== undefined && !(await written)) return ps.dropped ? false : findingsLost(ps);
         await ps.store.publish(outputs, upTo);
         log.debug({ topic: ps.topic, partition: ps.partition, outputs: n, upTo: upTo.toString(), ms: Date.now() - t0 }, 'outputs published');
         if (upTo > ps.published) ps.published = upTo;
@@ -653,7 +685,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     }
     const lastOffset = msgs[msgs.length - 1]!.offset;
     ps.next = BigInt(lastOffset) + 1n;
-    if (!(await writeFindings(findings, heartbeat))) {
+    const ticket = writer.add(findings);
+    // Backpressure: while inserts fail (ClickHouse down) or fall far behind, a batch that raised
+    // something waits for its findings, so the partition is not fetched further.
+    if (findings.length && (writer.failing() || writer.backlog() >= maxBacklog) && !(await awaitWritten(ticket, heartbeat))) {
       // The state has moved past findings that are not durable: it must not be checkpointed.
       await drop(ps, 'findings not written');
       return;
@@ -817,6 +852,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           }
         }),
       );
+      await writer.close();
       polling = false;
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));
