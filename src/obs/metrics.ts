@@ -16,6 +16,8 @@ const labels = ['pipeline'] as const;
 export interface PartitionProbe {
   partitions(): Array<{ topic: string; partition: number; lag: number | undefined; checkpointAgeS: number; uncheckpointed: number }>;
   devices(): number;
+  /** Findings queued for ClickHouse, or being inserted, and not yet written. */
+  findingsPending(): number;
   /** The pipeline's detection worker threads' V8 heaps, bytes (none without workers). */
   workerHeaps(): Array<{ used: number; total: number; external?: number }>;
 }
@@ -123,6 +125,16 @@ export const metrics = {
     collect() {
       this.reset();
       for (const [pipeline, probe] of probes) this.set({ pipeline }, probe.devices());
+    },
+  }),
+  findingsPending: new client.Gauge({
+    name: 'm2m_findings_pending',
+    help: 'Findings queued for ClickHouse (or being inserted) and not yet written; grows while ClickHouse is slow or down',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [pipeline, probe] of probes) this.set({ pipeline }, probe.findingsPending());
     },
   }),
   workerHeap: new client.Gauge({

@@ -759,6 +759,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         uncheckpointed: ps.sinceCheckpoint,
       })),
     devices: () => [...partitions.values()].reduce((n, p) => n + p.stats.devices, 0),
+    findingsPending: () => writer.backlog(),
     workerHeaps: () => detection.heaps(),
   };
   registerPipelineProbe(cfg.name, probe);

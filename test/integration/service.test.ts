@@ -191,11 +191,14 @@ describe('service over HTTP', () => {
       expect(lagNow.find((r) => r.labels.partition === b.labels.partition)?.value).toBe(b.value);
     }
     expect(process.memoryUsage().heapUsed - heap0).toBeLessThan(64 * 1_048_576);
+    // The findings that cannot be written are counted, not dropped.
+    expect(pick(await scrape(), 'm2m_findings_pending', bp.name)[0]?.value).toBeGreaterThan(0);
 
     // The engine recovers: the runner resumes by itself and catches up.
     await svc.clickhouse.client.command({ query: 'ATTACH TABLE m2m.findings_bp' });
     await caughtUp(bp);
     await waitFor(async () => JSON.parse((await get('/healthz')).text).components[`pipeline:${bp.name}`]?.status === 'ok', 30_000);
+    await waitFor(async () => pick(await scrape(), 'm2m_findings_pending', bp.name)[0]?.value === 0, 30_000);
 
     // The fleet's findings equal the reference run's, row for row (ids differ by pipeline name).
     const got = (await findingRows('findings_bp', bp.name)).filter((r) => !String(r.device_id).startsWith('x-'));
