@@ -96,7 +96,8 @@ export function raiseThrottled(
  */
 export function extendQuietly(book: IncidentBook, key: string, ts: number, score: number, gapMs: number, minIntervalMs = 5 * 60_000): boolean {
   const open = book[key] as EmittedIncident | undefined;
-  if (open === undefined || ts - open.last_ts > gapMs || ts < open.first_ts) return false;
+  // Written as the negation of raiseThrottled's test, so that a NaN (a damaged checkpoint) takes the same branch.
+  if (open === undefined || !(ts - open.last_ts <= gapMs && ts >= open.first_ts)) return false;
   const c = open.count + 1;
   if (score > open.peak || (c & (c - 1)) === 0 || ts - (open.em ?? open.first_ts) >= minIntervalMs) return false;
   if (ts > open.last_ts) open.last_ts = ts;

@@ -42,6 +42,8 @@ export interface FindingsWriter {
   ticket(): number;
   /** Resolves once every finding up to `ticket` is written (true) or given up (false); asks for an insert if none covers it. */
   durable(ticket: number): Promise<boolean>;
+  /** Whether every finding up to `ticket` is written already. */
+  isWritten(ticket: number): boolean;
   /** Findings queued or being inserted, not yet written. */
   backlog(): number;
   /** True from a failed insert attempt until an insert succeeds: callers stop adding work. */
@@ -65,6 +67,8 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
   const ok = (t: number): boolean => t <= written && t <= lostAfter;
   let inserting = 0;
   let busy = false;
+  /** An insert was due (timer, rows) while another ran: start the next one as soon as it ends. */
+  let due = false;
   let lastFailed = false;
   let timer: NodeJS.Timeout | undefined;
   const waiters: { t: number; resolve: (ok: boolean) => void }[] = [];
@@ -89,8 +93,22 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
     timer.unref?.();
   }
 
+  /** A caller's hook must not break the writer (an exception here would leave its promises hanging). */
+  function safely(fn: () => void): void {
+    try {
+      fn();
+    } catch {
+      /* reporting is best effort */
+    }
+  }
+
   function kick(): void {
-    if (busy || queued.length === 0) return;
+    if (queued.length === 0) return;
+    if (busy) {
+      due = true;
+      return;
+    }
+    due = false;
     if (timer !== undefined) {
       clearTimeout(timer);
       timer = undefined;
@@ -106,26 +124,32 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
       maxMs: opts.maxRetryMs ?? 5_000,
       onError: (e, n) => {
         lastFailed = true;
-        opts.onError?.(e, n);
-        return !(opts.giveUp?.(n) ?? false);
+        safely(() => opts.onError?.(e, n));
+        let stop = false;
+        safely(() => (stop = opts.giveUp?.(n) ?? false));
+        return !stop;
       },
-    }).then(
-      (rows) => {
-        lastFailed = false;
-        written = upTo;
-        opts.onWritten?.(rows, Date.now() - t0);
-      },
-      () => {
-        if (lostAfter > settledUpTo) lostAfter = settledUpTo;
-      },
-    ).finally(() => {
-      settledUpTo = upTo;
-      inserting = 0;
-      busy = false;
-      settle();
-      if (queued.length >= maxRows || wanted > settledUpTo) kick();
-      else arm();
-    });
+    })
+      .then(
+        (rows) => {
+          lastFailed = false;
+          written = upTo;
+          safely(() => opts.onWritten?.(rows, Date.now() - t0));
+        },
+        () => {
+          // Given up (the hooks cannot throw into retry, so only giveUp stops it).
+          if (lostAfter > settledUpTo) lostAfter = settledUpTo;
+        },
+      )
+      .finally(() => {
+        settledUpTo = upTo;
+        inserting = 0;
+        busy = false;
+        settle();
+        if (due || queued.length >= maxRows || wanted > settledUpTo) kick();
+        else arm();
+      })
+      .catch(() => undefined);
   }
 
   return {
@@ -138,8 +162,10 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
       return added;
     },
     ticket: () => added,
+    isWritten: ok,
     durable(t) {
-      if (t <= settledUpTo) return Promise.resolve(ok(t));
+      // Past a loss no ticket can be "all written" again: say so without waiting for inserts.
+      if (t <= settledUpTo || t > lostAfter) return Promise.resolve(ok(t));
       if (t > wanted) wanted = t;
       const p = new Promise<boolean>((resolve) => waiters.push({ t, resolve }));
       kick();
@@ -148,6 +174,8 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
     backlog: () => queued.length + inserting,
     failing: () => lastFailed,
     close() {
+      // Write what is queued even past a loss (durable() then answers at once, without waiting).
+      kick();
       const p = this.durable(added);
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;

@@ -171,9 +171,10 @@ interface PartitionState {
   high: bigint;
   /** When the last batch of this partition finished (wall clock), to tell idle from live. */
   lastBatch: number;
-  /** Resolves when the state is dropped: what waits on the partition's behalf stops waiting. */
-  gone: Promise<false>;
-  markGone: () => void;
+  /** Ticket of this partition's latest findings (findings-writer.ts; 0: none since the restore). */
+  ticket: number;
+  /** Waits on this partition's behalf for its findings; told false when the state is dropped. */
+  waiting: Set<(ok: boolean) => void>;
 }
 
 export function outboxTopic(cfg: PipelineConfig): string {
@@ -292,7 +293,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   function discard(ps: PartitionState, why: string): boolean {
     if (ps.dropped) return false;
     ps.dropped = true;
-    ps.markGone();
+    for (const w of [...ps.waiting]) w(false);
     const k = key(ps.topic, ps.partition);
     // A batch that was in flight across a rebalance may report on state already replaced.
     if (partitions.get(k) === ps) partitions.delete(k);
@@ -397,10 +398,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       verify: false,
       high: -1n,
       lastBatch: Date.now(),
-      gone: undefined as unknown as Promise<false>,
-      markGone: () => undefined,
+      ticket: 0,
+      waiting: new Set(),
     };
-    ps.gone = new Promise<false>((r) => (ps.markGone = () => r(false)));
     if (cp) {
       ps.router = cp.router;
       ps.next = ps.committed = ps.checkpointed = cp.next_offset;
@@ -427,20 +427,44 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // Shutting down: give up after a few attempts; the restart replays them from the checkpoint.
     giveUp: (n) => stopping && n >= 3,
   });
+  /**
+   * Whether a due checkpoint may be taken now: not while inserts fail and this partition's
+   * findings are unwritten, for it would then hold a checkpoint slot (and with it every other
+   * partition's checkpoints) until ClickHouse is back.
+   */
+  const mayCheckpoint = (ps: PartitionState): boolean => !writer.failing() || writer.isWritten(ps.ticket);
   /** Findings queued and not yet written beyond which batches wait for them (memory bound). */
   const maxBacklog = 4 * 5_000;
-  /** Findings up to `ticket` durable, or false once they are given up or the partition is dropped. */
-  const durableFor = (ps: PartitionState, ticket: number): Promise<boolean> => Promise.race([writer.durable(ticket), ps.gone]);
+  /** The partition's findings so far durable: true, or false once they are given up or the partition is dropped. */
+  function durableFor(ps: PartitionState): Promise<boolean> {
+    const ticket = ps.ticket;
+    if (ps.dropped) return Promise.resolve(false);
+    if (writer.isWritten(ticket)) return Promise.resolve(true);
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean): void => {
+        ps.waiting.delete(done);
+        resolve(ok);
+      };
+      ps.waiting.add(done);
+      void writer.durable(ticket).then(done);
+    });
+  }
 
   /**
    * Hold a batch until findings up to `ticket` are durable, heartbeating so the partition stays
    * ours meanwhile. False if they were given up, or a rebalance means someone else will redo
    * this batch from the last checkpoint.
    */
-  async function awaitWritten(ticket: number, heartbeat: () => Promise<void>): Promise<boolean> {
-    const done = writer.durable(ticket);
+  function awaitWritten(ps: PartitionState, heartbeat: () => Promise<void>): Promise<boolean> {
+    return whileHeartbeating(durableFor(ps), heartbeat);
+  }
+
+  /** Wait for `done` in a batch, heartbeating every second; false on a rebalance (someone else redoes the batch). */
+  async function whileHeartbeating(done: Promise<boolean>, heartbeat: () => Promise<void>): Promise<boolean> {
     for (;;) {
-      const ok = await Promise.race([done, sleep(1_000).then(() => undefined)]);
+      let timer: NodeJS.Timeout | undefined;
+      const ok = await Promise.race([done, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1_000)))]);
+      clearTimeout(timer);
       if (ok !== undefined) return ok;
       let rebalancing = false;
       await heartbeat().catch((he: unknown) => {
@@ -483,7 +507,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     publishOutputs(ps);
     const published = ps.outLane.tail;
     // The findings of those batches too: a committed state past findings that are lost would never raise them again.
-    const written = durableFor(ps, writer.ticket());
+    const written = durableFor(ps);
     const marker: Checkpoint['marker'] = {
       next_offset: next.toString(),
       max_ts: taken.clock.max_ts,
@@ -546,7 +570,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     ];
     const upTo = ps.next;
     // An alert names a finding: it goes out once the finding can be looked up.
-    const written = ps.alerts.length ? durableFor(ps, writer.ticket()) : undefined;
+    const written = ps.alerts.length ? durableFor(ps) : undefined;
     ps.dlq = [];
     ps.alerts = [];
     ps.lastPublish = Date.now();
@@ -595,6 +619,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       // our store, and this commit fails and drops our (stale) state before we use it. State
       // never checkpointed cannot be proven current that way: restore it instead (it is empty).
       if (ps.next < 0n) await drop(ps, 'unproven after rejoin');
+      else if (!(await awaitWritten(ps, heartbeat))) await drop(ps, 'findings not written');
       else await checkpoint(ps, true);
       ps = partitions.get(k);
     }
@@ -685,10 +710,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     }
     const lastOffset = msgs[msgs.length - 1]!.offset;
     ps.next = BigInt(lastOffset) + 1n;
-    const ticket = writer.add(findings);
+    if (findings.length) ps.ticket = writer.add(findings);
     // Backpressure: while inserts fail (ClickHouse down) or fall far behind, a batch that raised
     // something waits for its findings, so the partition is not fetched further.
-    if (findings.length && (writer.failing() || writer.backlog() >= maxBacklog) && !(await awaitWritten(ticket, heartbeat))) {
+    if (findings.length && (writer.failing() || writer.backlog() >= maxBacklog) && !(await awaitWritten(ps, heartbeat))) {
       // The state has moved past findings that are not durable: it must not be checkpointed.
       await drop(ps, 'findings not written');
       return;
@@ -710,8 +735,14 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // idle flush.
     // A transaction still running on a lane defers the next one of that lane to a later batch
     // (or the idle flush), so at most one taken state waits in memory per partition.
-    if (ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && stateDue(ps, now - ps.lastCheckpoint)) await checkpoint(ps, false, false);
+    if (ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && stateDue(ps, now - ps.lastCheckpoint) && mayCheckpoint(ps)) await checkpoint(ps, false, false);
     else if (ps.outLane.busy === 0 && outputs > 0 && (outputs >= maxPending || now - ps.lastPublish >= publishGap)) await publish(ps, false);
+    else if (outputs >= maxPending && !(await whileHeartbeating(ps.outLane.tail.then(() => true), heartbeat))) {
+      // Outputs pile up behind a publication that waits (for its alerts' findings while
+      // ClickHouse is down): hold the partition rather than let them grow without bound.
+      await drop(ps, 'outputs not published');
+      return;
+    }
     ps.lastBatch = Date.now();
     await heartbeat().catch(() => undefined);
     emit.batchProcessed(cfg.name, Number(process.hrtime.bigint() - t0) / 1e9);
@@ -808,7 +839,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       const progress = ps.next > ps.checkpointed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
-      const full = ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && ((progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap));
+      const full = ps.stateLane.busy === 0 && checkpointsActive < checkpointSlots && mayCheckpoint(ps) && ((progress && stateDue(ps, since)) || (caughtUp && progress && since >= minGap && now - ps.lastBatch >= minGap));
       if (!full && !(outputs && ps.outLane.busy === 0 && now - ps.lastPublish >= publishGap)) continue;
       const p = exclusive(k, () => (full ? checkpoint(ps, false, false) : publish(ps, false)).then(() => undefined)).catch((e: unknown) => {
         emit.pipelineFailed(cfg.name, e);
@@ -853,7 +884,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           }
         }),
       );
-      await writer.close();
+      if (!(await writer.close())) log.warn('findings not written at shutdown; the next start redoes them from the last checkpoint');
       polling = false;
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'consumer disconnect failed'));

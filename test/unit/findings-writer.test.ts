@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createFindingsWriter } from '../../src/pipeline/findings-writer.js';
 import type { Finding } from '../../src/detectors/types.js';
 
@@ -107,11 +107,32 @@ describe('findings writer', () => {
     stop = false;
     const later = w.durable(w.add(many(3, 1)));
     expect(await later).toBe(false);
-    // Written all the same (a restart rewrites them; ClickHouse collapses the same ids).
+    // Answered without an insert; close() still writes them (a restart rewrites them anyway, and
+    // ClickHouse collapses the same ids), but answers false at once.
+    expect(r.inserts).toEqual([['f0']]);
+    expect(await w.close()).toBe(false);
+    await new Promise((res) => setTimeout(res, 20));
     expect(r.inserts).toEqual([['f0'], ['f3']]);
     // A ticket settled long ago answers at once, with what happened to it.
     expect(await w.durable(first)).toBe(true);
     expect(await w.durable(3)).toBe(false);
+  });
+
+  it('findings whose wait ran out during an insert go in the next one at once, not a full wait later', async () => {
+    vi.useFakeTimers();
+    try {
+      const done: number[] = [];
+      const write = (fs: Finding[]) => new Promise<number>((res) => setTimeout(() => (done.push(Date.now()), res(fs.length)), 60));
+      const w = createFindingsWriter({ write, maxDelayMs: 30 });
+      const t0 = Date.now();
+      w.add(many(0, 1)); // waits 30 ms, then an insert of 60 ms
+      await vi.advanceTimersByTimeAsync(40);
+      w.add(many(1, 1)); // its 30 ms run out at 70, during the first insert
+      await vi.advanceTimersByTimeAsync(200);
+      expect(done.map((t) => t - t0)).toEqual([90, 150]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('close writes what is queued', async () => {
