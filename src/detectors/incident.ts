@@ -75,28 +75,22 @@ export function raiseThrottled(
   gapMs: number,
   minIntervalMs = 5 * 60_000,
 ): FindingDraft | null {
-  const before = book[draft.key];
-  const extending = before !== undefined && draft.ts - before.last_ts <= gapMs && draft.ts >= before.first_ts;
-  const peakBefore = extending ? before.peak : -1;
-  const emittedAt = extending ? (before as EmittedIncident).em ?? before.first_ts : -Infinity;
+  if (extendQuietly(book, draft.key, draft.ts, draft.score, gapMs, minIntervalMs)) return null;
   const f = raise(book, draft, gapMs);
-  const c = f.count;
-  if (c === 1 || f.score > peakBefore || (c & (c - 1)) === 0 || draft.ts - emittedAt >= minIntervalMs) {
-    (book[draft.key] as EmittedIncident).em = draft.ts;
-    return f;
-  }
-  return null;
+  (book[draft.key] as EmittedIncident).em = draft.ts;
+  return f;
 }
 
 /**
- * raiseThrottled's decision taken before the finding is built: when an observation would only
- * extend an open incident without being emitted, it is folded into the book here and true is
- * returned, so a detector on a sustained condition (a scan, every connection a new port) skips
- * formatting a finding that raiseThrottled would drop. False: call raiseThrottled as usual.
+ * raiseThrottled's decision, taken before a finding is built: an observation that only extends
+ * an open incident without being emitted is folded into the book here (count, last_ts; the peak
+ * does not move, or it would be emitted) and true is returned, so a detector on a sustained
+ * condition (a scan, every connection a new port) can skip formatting the finding. False: the
+ * observation opens an incident or is emitted; call raiseThrottled.
  */
 export function extendQuietly(book: IncidentBook, key: string, ts: number, score: number, gapMs: number, minIntervalMs = 5 * 60_000): boolean {
   const open = book[key] as EmittedIncident | undefined;
-  // Written as the negation of raiseThrottled's test, so that a NaN (a damaged checkpoint) takes the same branch.
+  // The negation of raise's "extends the open incident" test, so that a NaN (a damaged checkpoint) takes the same branch.
   if (open === undefined || !(ts - open.last_ts <= gapMs && ts >= open.first_ts)) return false;
   const c = open.count + 1;
   if (score > open.peak || (c & (c - 1)) === 0 || ts - (open.em ?? open.first_ts) >= minIntervalMs) return false;
