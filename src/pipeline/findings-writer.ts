@@ -38,8 +38,6 @@ export interface FindingsWriterOptions {
 export interface FindingsWriter {
   /** Queue findings; the returned ticket is what durable() takes to wait for them. */
   add(findings: readonly Finding[]): number;
-  /** The ticket of everything queued so far. */
-  ticket(): number;
   /** Resolves once every finding up to `ticket` is written (true) or given up (false); asks for an insert if none covers it. */
   durable(ticket: number): Promise<boolean>;
   /** Whether every finding up to `ticket` is written already. */
@@ -72,8 +70,6 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
   let lastFailed = false;
   let timer: NodeJS.Timeout | undefined;
   const waiters: { t: number; resolve: (ok: boolean) => void }[] = [];
-  /** The highest ticket somebody waits for: an insert is due while it is not settled. */
-  let wanted = 0;
 
   function settle(): void {
     let keep = 0;
@@ -82,6 +78,15 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
       else waiters[keep++] = w;
     }
     waiters.length = keep;
+  }
+
+  function durable(t: number): Promise<boolean> {
+    // Past a loss no ticket can be "all written" again: say so without waiting for inserts.
+    if (t <= settledUpTo || t > lostAfter) return Promise.resolve(ok(t));
+    const p = new Promise<boolean>((resolve) => waiters.push({ t, resolve }));
+    // Its findings are queued (an insert now, or right after the one running) or being inserted.
+    kick();
+    return p;
   }
 
   function arm(): void {
@@ -146,7 +151,7 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
         inserting = 0;
         busy = false;
         settle();
-        if (due || queued.length >= maxRows || wanted > settledUpTo) kick();
+        if (due || queued.length >= maxRows) kick();
         else arm();
       })
       .catch(() => undefined);
@@ -161,22 +166,14 @@ export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWrite
       else arm();
       return added;
     },
-    ticket: () => added,
     isWritten: ok,
-    durable(t) {
-      // Past a loss no ticket can be "all written" again: say so without waiting for inserts.
-      if (t <= settledUpTo || t > lostAfter) return Promise.resolve(ok(t));
-      if (t > wanted) wanted = t;
-      const p = new Promise<boolean>((resolve) => waiters.push({ t, resolve }));
-      kick();
-      return p;
-    },
+    durable,
     backlog: () => queued.length + inserting,
     failing: () => lastFailed,
     close() {
       // Write what is queued even past a loss (durable() then answers at once, without waiting).
       kick();
-      const p = this.durable(added);
+      const p = durable(added);
       if (timer !== undefined) clearTimeout(timer);
       timer = undefined;
       return p;

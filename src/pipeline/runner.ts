@@ -28,10 +28,10 @@ import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { insertFindings } from '../storage/findings.js';
-import { createFindingsWriter } from './findings-writer.js';
 import { migrate } from '../storage/migrations.js';
 import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
+import { createFindingsWriter } from './findings-writer.js';
 import { emit } from '../obs/events.js';
 import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';
@@ -434,7 +434,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    */
   const mayCheckpoint = (ps: PartitionState): boolean => !writer.failing() || writer.isWritten(ps.ticket);
   /** Findings queued and not yet written beyond which batches wait for them (memory bound). */
-  const maxBacklog = 4 * 5_000;
+  const maxBacklog = 20_000;
   /** The partition's findings so far durable: true, or false once they are given up or the partition is dropped. */
   function durableFor(ps: PartitionState): Promise<boolean> {
     const ticket = ps.ticket;
@@ -451,9 +451,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   }
 
   /**
-   * Hold a batch until findings up to `ticket` are durable, heartbeating so the partition stays
-   * ours meanwhile. False if they were given up, or a rebalance means someone else will redo
-   * this batch from the last checkpoint.
+   * Hold a batch until the partition's findings so far are durable, heartbeating so the
+   * partition stays ours meanwhile. False if they were given up, the partition was dropped, or
+   * a rebalance means someone else will redo this batch from the last checkpoint.
    */
   function awaitWritten(ps: PartitionState, heartbeat: () => Promise<void>): Promise<boolean> {
     return whileHeartbeating(durableFor(ps), heartbeat);

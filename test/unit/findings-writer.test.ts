@@ -31,10 +31,12 @@ describe('findings writer', () => {
   it('coalesces many batches into one insert when asked for them', async () => {
     const r = recorder();
     const w = createFindingsWriter({ write: r.write, maxDelayMs: 60_000 });
-    for (let b = 0; b < 10; b++) w.add(many(b * 3, 3));
+    let t = 0;
+    for (let b = 0; b < 10; b++) t = w.add(many(b * 3, 3));
+    expect(t).toBe(30);
     expect(r.inserts).toEqual([]);
     expect(w.backlog()).toBe(30);
-    expect(await w.durable(w.ticket())).toBe(true);
+    expect(await w.durable(t)).toBe(true);
     expect(r.inserts.length).toBe(1);
     expect(r.inserts[0]).toEqual(many(0, 30).map((x) => x.finding_id));
     expect(w.backlog()).toBe(0);
