@@ -13,13 +13,20 @@ client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
 
 const labels = ['pipeline'] as const;
 
+/** One thread's V8 heap, bytes: used, held from the system, and Buffers outside it where reported. */
+export interface ThreadHeap {
+  used: number;
+  total: number;
+  external?: number;
+}
+
 export interface PartitionProbe {
   partitions(): Array<{ topic: string; partition: number; lag: number | undefined; checkpointAgeS: number; uncheckpointed: number }>;
   devices(): number;
   /** Findings queued for ClickHouse, or being inserted, and not yet written. */
   findingsPending(): number;
   /** The pipeline's detection worker threads' V8 heaps, bytes (none without workers). */
-  workerHeaps(): Array<{ used: number; total: number; external?: number }>;
+  workerHeaps(): ThreadHeap[];
 }
 
 const probes = new Map<string, PartitionProbe>();
@@ -33,7 +40,7 @@ export function unregisterPipelineProbe(pipeline: string): void {
 }
 
 /** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
-export function detectionWorkerHeaps(): Array<{ used: number; total: number; external?: number }> {
+export function detectionWorkerHeaps(): ThreadHeap[] {
   return [...probes.values()].flatMap((p) => p.workerHeaps());
 }
 

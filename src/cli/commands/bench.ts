@@ -21,7 +21,7 @@ import type { M2MEvent } from '../../events/types.js';
 import { decodeEvent } from '../../events/decode.js';
 import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
-import { detectionWorkerHeaps } from '../../obs/metrics.js';
+import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
 import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -184,7 +184,7 @@ interface MemoryAtPeak {
   external: number;
   arrayBuffers: number;
   /** Detection worker threads' heaps as they last reported them (≤ 1 s old). */
-  workers: Array<{ used: number; total: number; external?: number }>;
+  workers: ThreadHeap[];
   /**
    * RSS by kind (Linux, /proc/self/status): anonymous memory (heaps, Buffers, malloc) and pages of
    * mapped files, mostly code; the embedded ClickHouse's library alone is ~200 MiB of the latter.
