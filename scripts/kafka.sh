@@ -7,6 +7,7 @@
 #   scripts/kafka.sh start    fetch (first time), format storage (first time), start, wait until ready
 #   scripts/kafka.sh stop     stop the broker this script started (never one it did not start)
 #   scripts/kafka.sh status   say whether a broker answers on the port
+#   scripts/kafka.sh pid      print the pid of the broker this script started (exit 1 if none)
 #   scripts/kafka.sh fetch    only download the broker into the cache
 #   scripts/kafka.sh clean    delete the port's data dir (topics, offsets, state changelogs) and
 #                             its size; refuses while a broker answers on the port
@@ -161,5 +162,7 @@ case "${1:-}" in
   fetch) fetch ;;
   clean) clean ;;
   version) echo "$KAFKA_VERSION" ;;
+  # The pid file names the bash wrapper; the benchmark counts the CPU of it and its child, the JVM.
+  pid) if [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then cat "$PIDFILE"; else exit 1; fi ;;
   *) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2 ;;
 esac

@@ -64,3 +64,13 @@ export function stopLocalBroker(port = 9092): void {
 export function brokerVersion(): string {
   return execFileSync('bash', [script, 'version'], { encoding: 'utf8' }).trim();
 }
+
+/** Pid of the broker scripts/kafka.sh started on this port (its bash wrapper), or undefined. */
+export function localBrokerPid(port = 9092): number | undefined {
+  try {
+    const pid = Number(execFileSync('bash', [script, 'pid'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: { ...process.env, KAFKA_PORT: String(port) } }).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}

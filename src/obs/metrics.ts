@@ -18,6 +18,8 @@ export interface ThreadHeap {
   used: number;
   total: number;
   external?: number;
+  /** OS thread id (Linux), where the thread reports it: see obs/thread-cpu.ts. */
+  tid?: number;
 }
 
 export interface PartitionProbe {

@@ -7,6 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
+import { ownThreadId } from '../obs/thread-cpu.js';
 import { createDetection, encodeTaken, type TakenState } from './detection.js';
 import { ENCODE_SLICE, nextTurn, packValues, unpackValues, type PackedDelta, type WorkerReply, type WorkerRequest } from './detection-host.js';
 
@@ -14,10 +15,12 @@ const port = parentPort!;
 const detection = createDetection((workerData as { cfg: PipelineConfig }).cfg);
 
 // This thread's heap, told every second (/metrics; the bench's memory breakdown): the detector
-// state lives here, and process-wide RSS alone cannot say how much.
+// state lives here, and process-wide RSS alone cannot say how much. With it the OS thread id,
+// which is how the bench tells this thread's CPU time from the process's other threads.
+const tid = ownThreadId();
 const heapReport = (): void => {
   const h = getHeapStatistics();
-  reply({ id: 0, ok: true, result: { heap: { used: h.used_heap_size, total: h.total_heap_size, external: h.external_memory } } });
+  reply({ id: 0, ok: true, result: { heap: { used: h.used_heap_size, total: h.total_heap_size, external: h.external_memory, ...(tid !== undefined ? { tid } : {}) } } });
 };
 heapReport();
 setInterval(heapReport, 1_000).unref();

@@ -43,6 +43,8 @@ export interface WorkerHeap {
   total: number;
   /** Bytes this thread's Buffers and ArrayBuffers hold outside the heap (batches, encoded state). */
   external: number;
+  /** The worker's OS thread id (Linux), by which its CPU time is told from the process's other threads. */
+  tid?: number;
 }
 
 export interface CheckpointTaken {

@@ -11,6 +11,7 @@ import { startDetection, packValues, unpackValues, type DetectionHost } from '..
 import type { BatchOutcome, StateDelta } from '../../src/pipeline/detection.js';
 import type { EngineSnapshot } from '../../src/pipeline/engine.js';
 import { decodeDevice } from '../../src/state/changelog.js';
+import { threadCpuTimes } from '../../src/obs/thread-cpu.js';
 
 const r = await loadPipelineFile('pipelines/default.yaml');
 if (!r.pipeline) throw new Error(JSON.stringify(r.errors));
@@ -120,6 +121,20 @@ describe('detection host', () => {
       });
     }
   }
+
+  it('has each worker report its heap and OS thread id, so its CPU time can be told apart', async () => {
+    const h = host(1);
+    await h.open('p', null);
+    const deadline = Date.now() + 10_000;
+    while (h.heaps().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    const [heap] = h.heaps();
+    expect(heap!.used).toBeGreaterThan(0);
+    expect(heap!.total).toBeGreaterThanOrEqual(heap!.used);
+    const threads = threadCpuTimes();
+    if (threads === undefined) return; // no /proc: no thread ids either
+    expect(heap!.tid).not.toBe(process.pid);
+    expect(threads.has(heap!.tid!)).toBe(true);
+  });
 
   it('fails the encoding of a checkpoint whose partition is dropped', async () => {
     const h = host(0);

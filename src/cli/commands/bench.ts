@@ -22,7 +22,8 @@ import { decodeEvent } from '../../events/decode.js';
 import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
 import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
-import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
+import { childrenOf, cpuBetween, cpuByRole, processCpu, threadCpuTimes, type CpuByRole, type ThreadCpu } from '../../obs/thread-cpu.js';
+import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
 const BIN = root('bin/m2m-sentinel.js');
@@ -159,8 +160,8 @@ interface RunnerSettings {
 }
 
 type WorkerSpec =
-  | { role: 'ceiling'; brokers: string[]; topic: string; group: string; concurrency: number }
-  | ({ role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; hold?: boolean } & RunnerSettings)
+  | { role: 'ceiling'; brokers: string[]; topic: string; group: string; concurrency: number; brokerPid?: number }
+  | ({ role: 'pipeline'; brokers: string[]; cfg: PipelineConfig; dataDir: string; probePrefix?: string; hold?: boolean; brokerPid?: number } & RunnerSettings)
   | { role: 'detect'; cfg: PipelineConfig; gen: GenOptions; mature: GenOptions; breakdownEvents: number };
 
 type ToParent =
@@ -245,6 +246,92 @@ function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } 
     peak: () => Math.max(peak, process.memoryUsage.rss()),
     atPeak: () => ({ heapUsed: at.heapUsed, heapTotal: at.heapTotal, external: at.external, arrayBuffers: at.arrayBuffers, workers, ...kinds }),
     stop: () => clearInterval(t),
+  };
+}
+
+/** CPU per event over a phase's measured span, by role of thread (see obs/thread-cpu.ts). */
+export interface CpuFigures {
+  /** Wall time between the samples that bracket the measured span, and events processed in it. */
+  seconds: number;
+  events: number;
+  /** µs of CPU per event: this process's threads by role, their total, and the broker (null: not ours to see). */
+  usPerEvent: CpuByRole & { total: number; broker: number | null };
+  /** This process's CPU over the span in cores (1 = one core busy throughout). */
+  cores: number;
+}
+
+/** " · CPU 26.1 µs/event: main 5.2, …" for a phase line, or nothing without figures. */
+function cpuLine(c: CpuFigures | null | undefined): string {
+  if (!c) return '';
+  const u = c.usPerEvent;
+  const parts = [`main ${u.main}`, ...(u.workers ? [`detection workers ${u.workers}`] : []), `V8/libuv helpers ${u.helpers}`, ...(u.clickhouse ? [`ClickHouse ${u.clickhouse}`] : []), ...(u.broker !== null ? [`broker ${u.broker}`] : [])];
+  return `\n  CPU ${u.total} µs/event (${c.cores} cores): ${parts.join(' · ')}`;
+}
+
+/** One reading of a phase process's threads (and of the broker), with the events handled by then. */
+export interface CpuSample {
+  t: number;
+  n: number;
+  threads: Map<number, ThreadCpu>;
+  broker: number | undefined;
+}
+
+/**
+ * CPU per event between the last sample at or before `first` and the first at or after `last`
+ * (the progress reporter's measured span), threads by role, or null without two such samples or
+ * without events between them.
+ */
+export function cpuOver(samples: readonly CpuSample[], first: number | null, last: number | null, mainTid: number, workerTids: ReadonlySet<number>): CpuFigures | null {
+  if (first === null || last === null || samples.length < 2) return null;
+  let a = samples[0]!;
+  for (const x of samples) if (x.t <= first) a = x;
+  const b = samples.find((x) => x.t >= last) ?? samples[samples.length - 1]!;
+  const events = b.n - a.n;
+  const seconds = (b.t - a.t) / 1000;
+  if (events <= 0 || seconds <= 0) return null;
+  const r = cpuByRole(cpuBetween(a.threads, b.threads), mainTid, workerTids);
+  const total = r.main + r.workers + r.helpers + r.clickhouse;
+  const us = (x: number) => Math.round((x / events) * 1e8) / 100;
+  return {
+    seconds,
+    events,
+    usPerEvent: { main: us(r.main), workers: us(r.workers), helpers: us(r.helpers), clickhouse: us(r.clickhouse), total: us(total), broker: a.broker !== undefined && b.broker !== undefined ? us(b.broker - a.broker) : null },
+    cores: Math.round((total / seconds) * 100) / 100,
+  };
+}
+
+/**
+ * This process's threads sampled every 250 ms with the events handled at that moment, and the
+ * broker's CPU when its pid is known (the bundled broker: its bash wrapper and the JVM child).
+ */
+function cpuSampler(count: () => number, brokerPid: number | undefined): { stop(): void; over(first: number | null, last: number | null): CpuFigures | null } {
+  const broker = brokerPid === undefined ? [] : [brokerPid, ...childrenOf(brokerPid)];
+  const brokerCpu = (): number | undefined => {
+    let sum = 0;
+    for (const pid of broker) {
+      const c = processCpu(pid);
+      if (c === undefined) return undefined;
+      sum += c;
+    }
+    return broker.length ? sum : undefined;
+  };
+  const workerTids = new Set<number>();
+  const samples: CpuSample[] = [];
+  const take = (): void => {
+    const threads = threadCpuTimes();
+    if (threads === undefined) return;
+    for (const h of detectionWorkerHeaps()) if (h.tid !== undefined) workerTids.add(h.tid);
+    samples.push({ t: Date.now(), n: count(), threads, broker: brokerCpu() });
+  };
+  take();
+  const timer = setInterval(take, 250);
+  timer.unref();
+  return {
+    stop() {
+      clearInterval(timer);
+      take();
+    },
+    over: (first, last) => cpuOver(samples, first, last, process.pid, workerTids),
   };
 }
 
@@ -364,6 +451,7 @@ async function ceilingWorker(spec: Extract<WorkerSpec, { role: 'ceiling' }>): Pr
   await consumer.connect();
   await consumer.subscribe({ topic: spec.topic, fromBeginning: true });
   const prog = progressReporter(() => n);
+  const cpu = cpuSampler(() => n, spec.brokerPid);
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
@@ -388,10 +476,11 @@ async function ceilingWorker(spec: Extract<WorkerSpec, { role: 'ceiling' }>): Pr
   send({ kind: 'ready' });
   await waitForStop();
   prog.stop();
+  cpu.stop();
   const snap = prog.snapshot();
   await consumer.disconnect();
   rss.stop();
-  return { ...snap, bad, batches, peakRss: rss.peak() };
+  return { ...snap, bad, batches, peakRss: rss.peak(), cpu: cpu.over(snap.first, snap.last) };
 }
 
 /** The real service (startService → startPipeline) on one pipeline, until told to stop. */
@@ -426,13 +515,16 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
   });
   if (svc.failed.length || !svc.pipelines[0]) throw new Error(`pipeline failed to start: ${svc.failed.map((f) => f.error).join('; ')}`);
   const h = svc.pipelines[0];
-  const prog = progressReporter(() => {
+  const handled = (): number => {
     const s = h.stats();
     return s.events + s.deadLetters;
-  });
+  };
+  const prog = progressReporter(handled);
+  const cpu = cpuSampler(handled, spec.brokerPid);
   send({ kind: 'ready' });
   await waitForStop();
   prog.stop();
+  cpu.stop();
   const snap = prog.snapshot();
   const stats = h.stats();
   await svc.stop(60_000);
@@ -449,7 +541,7 @@ async function pipelineWorker(spec: Extract<WorkerSpec, { role: 'pipeline' }>): 
     publishMs: checkpointLog.publishMs,
     publishMaxMs: checkpointLog.publishMaxMs,
   };
-  return { ...snap, stats, state, peakRss: rss.peak(), memoryAtPeak: rss.atPeak() };
+  return { ...snap, stats, state, peakRss: rss.peak(), memoryAtPeak: rss.atPeak(), cpu: cpu.over(snap.first, snap.last) };
 }
 
 const hr = () => Number(process.hrtime.bigint()) / 1e9;
@@ -906,6 +998,8 @@ async function bench(o: BenchOptions): Promise<void> {
     kafkaVersion = brokerVersion();
     startedBroker = await ensureLocalBroker(port);
   }
+  // The bundled broker shares this machine's cores: its CPU per event is part of the budget.
+  const brokerPid = external ? undefined : localBrokerPid(port);
   const kafka = createKafka({ brokers, clientId: 'm2m-bench' });
   const base = await loadedPipeline(o.pipeline);
   const runId = new Date().toISOString().replace(/[-:T.Z]/g, '').slice(0, 14);
@@ -993,14 +1087,14 @@ async function bench(o: BenchOptions): Promise<void> {
     // ── (a) ceiling ──
     if (only.has('ceiling')) await guard('ceiling', async () => {
       out('▶ ceiling: raw kafkajs consumer + decodeEvent');
-      const w = startWorker({ role: 'ceiling', brokers, topic, group: `bench.${runId}.ceiling`, concurrency: 2 }, { label: 'ceiling', ...(profileDir ? { profileDir } : {}) });
+      const w = startWorker({ role: 'ceiling', brokers, topic, group: `bench.${runId}.ceiling`, concurrency: 2, ...(brokerPid !== undefined ? { brokerPid } : {}) }, { label: 'ceiling', ...(profileDir ? { profileDir } : {}) });
       await w.ready;
       await waitUntil(() => w.progress.processed >= N, () => w.progress.processed, 'ceiling', 120_000, w.done);
       w.stop();
       const r = await w.done;
       const secs = ((r.last as number) - (r.first as number)) / 1000;
-      results.ceiling = { events: r.processed, seconds: secs, eventsPerSec: Math.round(N / secs), peakRssBytes: r.peakRss, batches: r.batches };
-      out(`  ${Math.round(N / secs).toLocaleString('en')} events/s in ${secs.toFixed(1)} s`);
+      results.ceiling = { events: r.processed, seconds: secs, eventsPerSec: Math.round(N / secs), peakRssBytes: r.peakRss, batches: r.batches, cpu: r.cpu };
+      out(`  ${Math.round(N / secs).toLocaleString('en')} events/s in ${secs.toFixed(1)} s${cpuLine(r.cpu as CpuFigures | null)}`);
     });
 
     // ── (b) the full pipeline ──
@@ -1008,7 +1102,7 @@ async function bench(o: BenchOptions): Promise<void> {
     if (only.has('pipeline')) await guard('pipeline', async () => {
       out('▶ pipeline: the real runner (startService), embedded ClickHouse');
       const cfg = benchPipeline(base, topic, `bench.${runId}.pipe`, runId, 'pipe');
-      const w = startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, 'pipe'), ...runnerOpts }, { label: 'pipeline', ...(profileDir ? { profileDir } : {}) });
+      const w = startWorker({ role: 'pipeline', brokers, cfg, dataDir: join(tmp, 'pipe'), ...(brokerPid !== undefined ? { brokerPid } : {}), ...runnerOpts }, { label: 'pipeline', ...(profileDir ? { profileDir } : {}) });
       await w.ready;
       await waitUntil(() => w.progress.processed >= N, () => w.progress.processed, 'pipeline', 120_000, w.done);
       w.stop();
@@ -1039,10 +1133,11 @@ async function bench(o: BenchOptions): Promise<void> {
         findings: stats.findings,
         alerts: stats.alerts,
         deadLetters: stats.deadLetters,
+        cpu: r.cpu,
       };
       const c = results.ceiling as { eventsPerSec: number } | undefined;
       if (c) (results.pipeline as Record<string, unknown>).ratioToCeiling = Math.round((pipelineEps / c.eventsPerSec) * 1000) / 1000;
-      out(`  ${pipelineEps.toLocaleString('en')} events/s in ${secs.toFixed(1)} s · peak RSS ${((r.peakRss as number) / 2 ** 20).toFixed(0)} MiB · ${stats.findings} findings, ${stats.alerts} alerts, ${stats.deadLetters} dead letters`);
+      out(`  ${pipelineEps.toLocaleString('en')} events/s in ${secs.toFixed(1)} s · peak RSS ${((r.peakRss as number) / 2 ** 20).toFixed(0)} MiB · ${stats.findings} findings, ${stats.alerts} alerts, ${stats.deadLetters} dead letters${cpuLine(r.cpu as CpuFigures | null)}`);
     });
 
     // ── latency at a fixed offered load ──
@@ -1360,9 +1455,15 @@ function renderTable(r: Record<string, unknown>): string {
   }
   const c = ok(r.ceiling) as Record<string, unknown> | undefined;
   if (c) rows.push(['ceiling: kafkajs + decode', `${fmt(c.eventsPerSec, ' ev/s')} (peak RSS ${mib(c.peakRssBytes)})`]);
+  const cpuRow = (label: string, f: unknown) => {
+    const line = cpuLine(f as CpuFigures | null | undefined);
+    if (line) rows.push([label, line.replace(/^\n  CPU /, '')]);
+  };
+  cpuRow('  CPU per event', c?.cpu);
   const p = ok(r.pipeline) as Record<string, unknown> | undefined;
   if (p) {
     rows.push(['full pipeline', `${fmt(p.eventsPerSec, ' ev/s')}${p.ratioToCeiling !== undefined ? ` = ${fmt(Math.round((p.ratioToCeiling as number) * 100))}% of ceiling` : ''}`]);
+    cpuRow('  CPU per event', p.cpu);
     rows.push(['pipeline peak RSS', `${mib(p.peakRssBytes)} with ${fmt(p.devices)} devices`]);
     const m = p.memoryAtPeak as MemoryAtPeak | undefined;
     if (m?.workers) {
