@@ -841,6 +841,7 @@ Phases (all by default, in this order):
   detect    decode-only and detectors-only throughput on one core (no Kafka), state per device
   ceiling   raw kafkajs consumption of the preloaded topic doing only decodeEvent
   pipeline  the real runner (startService) on the same topic: throughput, peak RSS, state
+            (both: CPU per event by thread and of the bundled broker, on Linux)
   latency   fixed offered load (half the pipeline's max): p50/p99 event-to-finding latency
   scale     two runner processes in one consumer group: combined throughput
 
