@@ -18,7 +18,7 @@ export interface ThreadHeap {
   used: number;
   total: number;
   external?: number;
-  /** OS thread id (Linux), where the thread reports it: see obs/thread-cpu.ts. */
+  /** OS thread id (Linux), where the thread reports it: see obs/proc.ts. */
   tid?: number;
 }
 

@@ -7,7 +7,7 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
-import { ownThreadId } from '../obs/thread-cpu.js';
+import { ownThreadId } from '../obs/proc.js';
 import { createDetection, encodeTaken, type TakenState } from './detection.js';
 import { ENCODE_SLICE, nextTurn, packValues, unpackValues, type PackedDelta, type WorkerReply, type WorkerRequest } from './detection-host.js';
 

@@ -11,7 +11,7 @@ import { startDetection, packValues, unpackValues, type DetectionHost } from '..
 import type { BatchOutcome, StateDelta } from '../../src/pipeline/detection.js';
 import type { EngineSnapshot } from '../../src/pipeline/engine.js';
 import { decodeDevice } from '../../src/state/changelog.js';
-import { threadCpuTimes } from '../../src/obs/thread-cpu.js';
+import { threadCpuTimes } from '../../src/obs/proc.js';
 
 const r = await loadPipelineFile('pipelines/default.yaml');
 if (!r.pipeline) throw new Error(JSON.stringify(r.errors));

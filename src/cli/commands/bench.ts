@@ -9,7 +9,7 @@
  */
 import { Option, type Command } from 'commander';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { serialize } from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
@@ -22,7 +22,7 @@ import { decodeEvent } from '../../events/decode.js';
 import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
 import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
-import { childrenOf, cpuBetween, cpuByRole, processCpu, threadCpuTimes, type CpuByRole, type ThreadCpu } from '../../obs/thread-cpu.js';
+import { childrenOf, cpuOver, pressureTotals, processCpu, rssKinds, threadCpuTimes, type CpuFigures, type CpuSample } from '../../obs/proc.js';
 import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -195,35 +195,6 @@ interface MemoryAtPeak {
   rssFile?: number;
 }
 
-/** RssAnon and RssFile of this process in bytes, or undefined off Linux. */
-function rssKinds(): { rssAnon: number; rssFile: number } | undefined {
-  try {
-    const s = readFileSync('/proc/self/status', 'utf8');
-    const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1]) * 1024;
-    const rssAnon = kb('RssAnon');
-    const rssFile = kb('RssFile');
-    return Number.isFinite(rssAnon) && Number.isFinite(rssFile) ? { rssAnon, rssFile } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * Linux pressure stall totals (µs during which some task waited for a CPU, or for I/O), from
- * /proc/pressure; undefined where the kernel has no PSI. Over a phase they tell whether its
- * figures were bound by the machine's two cores or by its disk.
- */
-function pressureTotals(): { cpu: number; io: number } | undefined {
-  try {
-    const some = (f: string) => Number(/^some .*total=(\d+)/m.exec(readFileSync(f, 'utf8'))?.[1]);
-    const cpu = some('/proc/pressure/cpu');
-    const io = some('/proc/pressure/io');
-    return Number.isFinite(cpu) && Number.isFinite(io) ? { cpu, io } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
 /** Peak RSS of this process, sampled; the embedded ClickHouse (chdb) is in-process, so included. */
 function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } {
   let peak = process.memoryUsage.rss();
@@ -249,55 +220,18 @@ function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } 
   };
 }
 
-/** CPU per event over a phase's measured span, by role of thread (see obs/thread-cpu.ts). */
-export interface CpuFigures {
-  /** Wall time between the samples that bracket the measured span, and events processed in it. */
-  seconds: number;
-  events: number;
-  /** µs of CPU per event: this process's threads by role, their total, and the broker (null: not ours to see). */
-  usPerEvent: CpuByRole & { total: number; broker: number | null };
-  /** This process's CPU over the span in cores (1 = one core busy throughout). */
-  cores: number;
-}
-
-/** " · CPU 26.1 µs/event: main 5.2, …" for a phase line, or nothing without figures. */
+/** "\n  CPU 22.47 µs/event (1.63 cores): main 3.77 · …" for a phase line, or nothing without figures. */
 function cpuLine(c: CpuFigures | null | undefined): string {
   if (!c) return '';
   const u = c.usPerEvent;
-  const parts = [`main ${u.main}`, ...(u.workers ? [`detection workers ${u.workers}`] : []), `V8/libuv helpers ${u.helpers}`, ...(u.clickhouse ? [`ClickHouse ${u.clickhouse}`] : []), ...(u.broker !== null ? [`broker ${u.broker}`] : [])];
+  const parts = [
+    `main ${u.main}`,
+    ...(u.workers ? [`detection workers ${u.workers}`] : []),
+    `Node helpers (GC, compiler, libuv pool) ${u.helpers}`,
+    ...(u.clickhouse ? [`ClickHouse's threads ${u.clickhouse}`] : []),
+    ...(u.broker !== null ? [`broker ${u.broker}`] : []),
+  ];
   return `\n  CPU ${u.total} µs/event (${c.cores} cores): ${parts.join(' · ')}`;
-}
-
-/** One reading of a phase process's threads (and of the broker), with the events handled by then. */
-export interface CpuSample {
-  t: number;
-  n: number;
-  threads: Map<number, ThreadCpu>;
-  broker: number | undefined;
-}
-
-/**
- * CPU per event between the last sample at or before `first` and the first at or after `last`
- * (the progress reporter's measured span), threads by role, or null without two such samples or
- * without events between them.
- */
-export function cpuOver(samples: readonly CpuSample[], first: number | null, last: number | null, mainTid: number, workerTids: ReadonlySet<number>): CpuFigures | null {
-  if (first === null || last === null || samples.length < 2) return null;
-  let a = samples[0]!;
-  for (const x of samples) if (x.t <= first) a = x;
-  const b = samples.find((x) => x.t >= last) ?? samples[samples.length - 1]!;
-  const events = b.n - a.n;
-  const seconds = (b.t - a.t) / 1000;
-  if (events <= 0 || seconds <= 0) return null;
-  const r = cpuByRole(cpuBetween(a.threads, b.threads), mainTid, workerTids);
-  const total = r.main + r.workers + r.helpers + r.clickhouse;
-  const us = (x: number) => Math.round((x / events) * 1e8) / 100;
-  return {
-    seconds,
-    events,
-    usPerEvent: { main: us(r.main), workers: us(r.workers), helpers: us(r.helpers), clickhouse: us(r.clickhouse), total: us(total), broker: a.broker !== undefined && b.broker !== undefined ? us(b.broker - a.broker) : null },
-    cores: Math.round((total / seconds) * 100) / 100,
-  };
 }
 
 /**
