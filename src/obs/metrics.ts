@@ -7,6 +7,7 @@
  * it happened to set before it stalled.
  */
 import client from 'prom-client';
+import { cpuBetween, cpuByRole, threadCpuTimes, type CpuByRole, type ThreadCpu } from './proc.js';
 
 export const registry = new client.Registry();
 client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
@@ -44,6 +45,21 @@ export function unregisterPipelineProbe(pipeline: string): void {
 /** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
 export function detectionWorkerHeaps(): ThreadHeap[] {
   return [...probes.values()].flatMap((p) => p.workerHeaps());
+}
+
+/** Thread CPU at the previous scrape, and every detection worker thread id seen (workers may be restarted). */
+let lastThreads: Map<number, ThreadCpu> = new Map();
+const workerTids = new Set<number>();
+const ROLE_LABELS: Record<keyof CpuByRole, string> = { main: 'main', workers: 'detection_workers', helpers: 'node_helpers', clickhouse: 'clickhouse' };
+
+/** CPU seconds per role label since the previous call (all of it at the first; nothing off Linux). */
+function threadCpuSinceLastScrape(): Record<string, number> {
+  const now = threadCpuTimes();
+  if (now === undefined) return {};
+  for (const h of detectionWorkerHeaps()) if (h.tid !== undefined) workerTids.add(h.tid);
+  const r = cpuByRole(cpuBetween(lastThreads, now), process.pid, workerTids);
+  lastThreads = now;
+  return Object.fromEntries(Object.entries(r).map(([k, v]) => [ROLE_LABELS[k as keyof CpuByRole], v]));
 }
 
 /** Events handled per wall-clock second, per pipeline, over a sliding window. */
@@ -158,6 +174,15 @@ export const metrics = {
           this.set({ pipeline, worker: String(i), kind: 'used' }, h.used);
           this.set({ pipeline, worker: String(i), kind: 'total' }, h.total);
         });
+    },
+  }),
+  threadCpu: new client.Counter({
+    name: 'm2m_thread_cpu_seconds_total',
+    help: 'CPU seconds used by this process by kind of thread: main (Kafka, routing, transactions), detection_workers, node_helpers (V8 GC and compiler, libuv pool: zlib, embedded ClickHouse queries), clickhouse (threads the embedded ClickHouse started). Linux only',
+    labelNames: ['role'],
+    registers: [registry],
+    collect() {
+      for (const [role, seconds] of Object.entries(threadCpuSinceLastScrape())) if (seconds > 0) this.inc({ role }, seconds);
     },
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),

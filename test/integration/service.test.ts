@@ -9,6 +9,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { kafka, produce, tempDir, testPipeline, uid, waitFor } from '../support/kafka.js';
+import { threadCpuTimes } from '../../src/obs/proc.js';
 import { defaultDetectWorkers } from '../../src/pipeline/detection-host.js';
 import { startService, type Service } from '../../src/pipeline/service.js';
 import { queryRows } from '../../src/storage/clickhouse.js';
@@ -145,6 +146,15 @@ describe('service over HTTP', () => {
     for (const u of used) {
       expect(u.value).toBeGreaterThan(1_048_576);
       expect(heaps.find((r) => r.labels.kind === 'total' && r.labels.worker === u.labels.worker)!.value).toBeGreaterThanOrEqual(u.value);
+    }
+    // CPU by kind of thread (Linux): the main thread and the detection workers both did work, and
+    // the counters only grow.
+    if (threadCpuTimes() !== undefined) {
+      const cpu = (rows: Awaited<ReturnType<typeof scrape>>, role: string) => pick(rows, 'm2m_thread_cpu_seconds_total').find((r) => r.labels.role === role)?.value ?? 0;
+      expect(cpu(m, 'main')).toBeGreaterThan(0);
+      expect(cpu(m, 'detection_workers')).toBeGreaterThan(0);
+      const later = await scrape();
+      for (const role of ['main', 'detection_workers', 'node_helpers']) expect(cpu(later, role)).toBeGreaterThanOrEqual(cpu(m, role));
     }
 
     // Every alert reaches the webhook, and the outbox then reads as drained.
