@@ -1,6 +1,6 @@
 /**
- * What Linux /proc tells about this process and the machine, for the benchmark: memory by kind,
- * pressure stalls, and CPU time by thread. Everything returns undefined (or nothing) where /proc
+ * What Linux /proc tells about this process and the machine, for the benchmark and /metrics:
+ * memory by kind, pressure stalls, and CPU time by thread. Everything returns undefined (or nothing) where /proc
  * is not there, and the figures are then left out.
  *
  * CPU by thread: on a machine whose cores are all busy, throughput alone mixes what a change

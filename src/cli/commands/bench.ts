@@ -220,10 +220,10 @@ function rssSampler(): { peak(): number; atPeak(): MemoryAtPeak; stop(): void } 
   };
 }
 
-/** "\n  CPU 22.47 µs/event (1.63 cores): main 3.77 · …" for a phase line, or nothing without figures. */
-function cpuLine(c: CpuFigures | null | undefined): string {
-  if (!c) return '';
-  const u = c.usPerEvent;
+/** "22.47 µs/event (1.63 cores): main 3.77 · …", or undefined without figures. */
+function cpuText(c: unknown): string | undefined {
+  if (!c) return undefined;
+  const { usPerEvent: u, cores } = c as CpuFigures;
   const parts = [
     `main ${u.main}`,
     ...(u.workers ? [`detection workers ${u.workers}`] : []),
@@ -231,8 +231,14 @@ function cpuLine(c: CpuFigures | null | undefined): string {
     ...(u.clickhouse ? [`ClickHouse's threads ${u.clickhouse}`] : []),
     ...(u.broker !== null ? [`broker ${u.broker}`] : []),
   ];
-  return `\n  CPU ${u.total} µs/event (${c.cores} cores): ${parts.join(' · ')}`;
+  return `${u.total} µs/event (${cores} cores): ${parts.join(' · ')}`;
 }
+
+/** The CPU line under a phase's result line, or nothing. */
+const cpuLine = (c: unknown): string => {
+  const t = cpuText(c);
+  return t === undefined ? '' : `\n  CPU ${t}`;
+};
 
 /**
  * This process's threads sampled every 250 ms with the events handled at that moment, and the
@@ -1029,7 +1035,7 @@ async function bench(o: BenchOptions): Promise<void> {
       const r = await w.done;
       const secs = ((r.last as number) - (r.first as number)) / 1000;
       results.ceiling = { events: r.processed, seconds: secs, eventsPerSec: Math.round(N / secs), peakRssBytes: r.peakRss, batches: r.batches, cpu: r.cpu };
-      out(`  ${Math.round(N / secs).toLocaleString('en')} events/s in ${secs.toFixed(1)} s${cpuLine(r.cpu as CpuFigures | null)}`);
+      out(`  ${Math.round(N / secs).toLocaleString('en')} events/s in ${secs.toFixed(1)} s${cpuLine(r.cpu)}`);
     });
 
     // ── (b) the full pipeline ──
@@ -1072,7 +1078,7 @@ async function bench(o: BenchOptions): Promise<void> {
       };
       const c = results.ceiling as { eventsPerSec: number } | undefined;
       if (c) (results.pipeline as Record<string, unknown>).ratioToCeiling = Math.round((pipelineEps / c.eventsPerSec) * 1000) / 1000;
-      out(`  ${pipelineEps.toLocaleString('en')} events/s in ${secs.toFixed(1)} s · peak RSS ${((r.peakRss as number) / 2 ** 20).toFixed(0)} MiB · ${stats.findings} findings, ${stats.alerts} alerts, ${stats.deadLetters} dead letters${cpuLine(r.cpu as CpuFigures | null)}`);
+      out(`  ${pipelineEps.toLocaleString('en')} events/s in ${secs.toFixed(1)} s · peak RSS ${((r.peakRss as number) / 2 ** 20).toFixed(0)} MiB · ${stats.findings} findings, ${stats.alerts} alerts, ${stats.deadLetters} dead letters${cpuLine(r.cpu)}`);
     });
 
     // ── latency at a fixed offered load ──
@@ -1391,8 +1397,8 @@ function renderTable(r: Record<string, unknown>): string {
   const c = ok(r.ceiling) as Record<string, unknown> | undefined;
   if (c) rows.push(['ceiling: kafkajs + decode', `${fmt(c.eventsPerSec, ' ev/s')} (peak RSS ${mib(c.peakRssBytes)})`]);
   const cpuRow = (label: string, f: unknown) => {
-    const line = cpuLine(f as CpuFigures | null | undefined);
-    if (line) rows.push([label, line.replace(/^\n  CPU /, '')]);
+    const t = cpuText(f);
+    if (t !== undefined) rows.push([label, t]);
   };
   cpuRow('  CPU per event', c?.cpu);
   const p = ok(r.pipeline) as Record<string, unknown> | undefined;
