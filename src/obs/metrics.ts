@@ -14,12 +14,15 @@ client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
 
 const labels = ['pipeline'] as const;
 
-/** One thread's V8 heap, bytes: used, held from the system, and Buffers outside it where reported. */
+/** One thread's V8 heap, as a detection worker reports it (the bench reads it for other threads too). */
 export interface ThreadHeap {
+  /** Bytes of live and not yet collected objects. */
   used: number;
+  /** Bytes the heap holds from the system. */
   total: number;
+  /** Bytes the thread's Buffers and ArrayBuffers hold outside the heap (batches, encoded state). */
   external?: number;
-  /** OS thread id (Linux), where the thread reports it: see obs/proc.ts. */
+  /** OS thread id (Linux), by which the thread's CPU time is told from the process's other threads: see obs/proc.ts. */
   tid?: number;
 }
 

@@ -10,6 +10,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { PipelineConfig } from '../config/types.js';
+import type { ThreadHeap } from '../obs/metrics.js';
 import type { EngineSnapshot } from './engine.js';
 import { createDetection, encodeTaken, type BatchOutcome, type EngineStats, type StateDelta } from './detection.js';
 
@@ -33,18 +34,7 @@ export interface DetectionHost {
   /** The live worker threads (diagnostics, and tests that kill one). */
   threads(): Worker[];
   /** Each live worker's V8 heap as it last reported it (about every second); empty without workers. */
-  heaps(): WorkerHeap[];
-}
-
-export interface WorkerHeap {
-  /** Bytes of live and not yet collected objects. */
-  used: number;
-  /** Bytes the heap holds from the system. */
-  total: number;
-  /** Bytes this thread's Buffers and ArrayBuffers hold outside the heap (batches, encoded state). */
-  external: number;
-  /** The worker's OS thread id (Linux), by which its CPU time is told from the process's other threads. */
-  tid?: number;
+  heaps(): ThreadHeap[];
 }
 
 export interface CheckpointTaken {
@@ -107,7 +97,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { id: number; ok: true; result: EngineStats | BatchOutcome | TakeHead | PackedDelta }
   /** Unasked, about every second. */
-  | { id: 0; ok: true; result: { heap: WorkerHeap } }
+  | { id: 0; ok: true; result: { heap: ThreadHeap } }
   | { id: number; ok: false; error: string };
 
 export type TakeHead = Omit<CheckpointTaken, 'delta'>;
@@ -163,7 +153,7 @@ interface Slot {
   pending: Map<number, Pending>;
   keys: Set<string>;
   alive: boolean;
-  heap: WorkerHeap | undefined;
+  heap: ThreadHeap | undefined;
 }
 
 function spawn(cfg: PipelineConfig): Worker {
@@ -196,7 +186,7 @@ function workerHost(cfg: PipelineConfig, n: number): DetectionHost {
     };
     slot.worker.on('message', (m: WorkerReply) => {
       if (m.id === 0) {
-        if (m.ok) slot.heap = (m.result as { heap: WorkerHeap }).heap;
+        if (m.ok) slot.heap = (m.result as { heap: ThreadHeap }).heap;
         return;
       }
       const p = slot.pending.get(m.id);
