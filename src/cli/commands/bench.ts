@@ -9,7 +9,7 @@
  */
 import { Option, type Command } from 'commander';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { serialize } from 'node:v8';
 import { dirname, join, resolve } from 'node:path';
@@ -23,6 +23,7 @@ import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
 import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
 import { childrenOf, cpuOver, pressureTotals, processCpu, rssKinds, threadCpuTimes, type CpuFigures, type CpuSample } from '../../obs/proc.js';
+import { benchSvg, type ProgressPoint } from '../bench-plot.js';
 import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -280,15 +281,18 @@ function cpuSampler(count: () => number, brokerPid: number | undefined): { stop(
  * nothing (so the first batch's work is inside the measured span), `last` the poll at which the
  * counter last moved.
  */
-function progressReporter(count: () => number): { stop(): void; snapshot(): { processed: number; first: number | null; last: number | null } } {
+function progressReporter(count: () => number): { stop(): void; snapshot(): { processed: number; first: number | null; last: number | null; progress: ProgressPoint[] } } {
   let processed = 0;
   let first: number | null = null;
   let last: number | null = null;
   let zeroAt = Date.now();
   let lastSent = 0;
+  /** (wall ms, events) every 250 ms, for the throughput-over-time plot. */
+  const trace: Array<[number, number]> = [];
   const t = setInterval(() => {
     const n = count();
     const now = Date.now();
+    if (!trace.length || now - trace[trace.length - 1]![0] >= 250) trace.push([now, n]);
     if (n === 0) zeroAt = now;
     else {
       first ??= zeroAt;
@@ -301,7 +305,20 @@ function progressReporter(count: () => number): { stop(): void; snapshot(): { pr
       send({ kind: 'progress', processed, first, last });
     }
   }, 20);
-  return { stop: () => clearInterval(t), snapshot: () => ({ processed, first, last }) };
+  return { stop: () => clearInterval(t), snapshot: () => ({ processed, first, last, progress: progressOver(trace, first, last) }) };
+}
+
+/**
+ * The measured span of a (wall ms, events) trace as [seconds since `first`, events]: from the
+ * poll that still saw nothing to the one at which the counter last moved, both included.
+ */
+export function progressOver(trace: ReadonlyArray<readonly [number, number]>, first: number | null, last: number | null): ProgressPoint[] {
+  if (first === null || last === null) return [];
+  const out: ProgressPoint[] = [[0, 0]];
+  for (const [t, n] of trace) if (t > first && t < last) out.push([Math.round(t - first) / 1000, n]);
+  const end = trace.findLast(([t]) => t <= last);
+  if (end && last > first) out.push([Math.round(last - first) / 1000, end[1]]);
+  return out;
 }
 
 function waitForStop(): Promise<void> {
@@ -744,6 +761,7 @@ interface BenchOptions {
   detectWorkers?: string;
   eventsPerStateRecord?: string;
   checkpointSlots?: string;
+  plot?: string;
 }
 
 const PHASES = ['detect', 'ceiling', 'pipeline', 'latency', 'scale'] as const;
@@ -752,7 +770,7 @@ type Phase = (typeof PHASES)[number];
 export function register(program: Command): void {
   program
     .command('bench')
-    .description('Benchmark the pipeline against the raw kafkajs ceiling on the local broker and embedded ClickHouse; writes bench/results.json')
+    .description('Benchmark the pipeline against the raw kafkajs ceiling on the local broker and embedded ClickHouse; writes bench/results.json and a plot of it, bench/results.svg')
     .option('--quick', 'development size: 200k events, 20k devices, short latency phase', false)
     .option('--events <n>', 'events to preload (default 2,000,000; --quick 200,000)')
     .option('--devices <n>', 'distinct devices (default 100,000; --quick 20,000)')
@@ -771,6 +789,7 @@ export function register(program: Command): void {
     .option('--events-per-state-record <n>', "the runner's least events per changed device before a due checkpoint (default: the runner's own)")
     .option('--checkpoint-slots <n>', "the runner's checkpoints taken and not yet committed at a time (default: the runner's own, one per two detection workers)")
     .option('--detect-workers <n>', "the runner's detection worker threads, 0 for none (default: the runner's own, one per core, at most 4)")
+    .option('--plot <results.json>', 'only draw an existing results file as an SVG beside it (bench/results.svg); runs nothing')
     .option('--keep-broker', 'leave a broker this run started running', false)
     .option('--keep-data', 'keep the embedded ClickHouse data directories', false)
     .addOption(new Option('--worker', 'internal: run as a measurement worker').hideHelp())
@@ -791,10 +810,12 @@ reused when it already holds exactly that many events. See docs/performance.md.
 Examples:
   npm run bench
   npm run bench -- --quick
-  node bin/m2m-sentinel.js bench --quick --only ceiling,pipeline --profile bench/profiles`,
+  node bin/m2m-sentinel.js bench --quick --only ceiling,pipeline --profile bench/profiles
+  node bin/m2m-sentinel.js bench --plot bench/results.json     # redraw bench/results.svg`,
     )
     .action(async (o: BenchOptions) => {
       if (o.worker) return runWorker();
+      if (o.plot !== undefined) return plotOnly(o.plot);
       await bench(o);
     });
 }
@@ -1034,7 +1055,7 @@ async function bench(o: BenchOptions): Promise<void> {
       w.stop();
       const r = await w.done;
       const secs = ((r.last as number) - (r.first as number)) / 1000;
-      results.ceiling = { events: r.processed, seconds: secs, eventsPerSec: Math.round(N / secs), peakRssBytes: r.peakRss, batches: r.batches, cpu: r.cpu };
+      results.ceiling = { events: r.processed, seconds: secs, eventsPerSec: Math.round(N / secs), peakRssBytes: r.peakRss, batches: r.batches, cpu: r.cpu, progress: r.progress };
       out(`  ${Math.round(N / secs).toLocaleString('en')} events/s in ${secs.toFixed(1)} s${cpuLine(r.cpu)}`);
     });
 
@@ -1075,6 +1096,7 @@ async function bench(o: BenchOptions): Promise<void> {
         alerts: stats.alerts,
         deadLetters: stats.deadLetters,
         cpu: r.cpu,
+        progress: r.progress,
       };
       const c = results.ceiling as { eventsPerSec: number } | undefined;
       if (c) (results.pipeline as Record<string, unknown>).ratioToCeiling = Math.round((pipelineEps / c.eventsPerSec) * 1000) / 1000;
@@ -1150,10 +1172,34 @@ async function bench(o: BenchOptions): Promise<void> {
   results.targets = targets(results);
   results.wallSeconds = Math.round((Date.now() - tStart) / 100) / 10;
   mkdirSync(dirname(outFile), { recursive: true });
-  writeFileSync(outFile, JSON.stringify(results, null, 2) + '\n');
+  writeFileSync(outFile, resultsJson(results));
+  const plotFile = svgBeside(outFile);
+  writeFileSync(plotFile, benchSvg(results));
   out('');
   out(renderTable(results));
-  out(`\nresults: ${outFile.replace(root(''), '')} (${results.wallSeconds} s)`);
+  out(`\nresults: ${outFile.replace(root(''), '')} (${results.wallSeconds} s) · plot: ${plotFile.replace(root(''), '')}`);
+}
+
+/** results.json text: indented, but a list of numbers (a series point, a CDF) on one line. */
+export function resultsJson(results: Record<string, unknown>): string {
+  return JSON.stringify(results, null, 2).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_m, inner: string) => `[${inner.replace(/\s+/g, '')}]`) + '\n';
+}
+
+/** bench/results.json → bench/results.svg. */
+const svgBeside = (jsonFile: string): string => jsonFile.replace(/\.json$/i, '') + '.svg';
+
+/** `bench --plot FILE`: draw an existing results file without running anything. */
+function plotOnly(file: string): void {
+  const path = resolve(file);
+  let results: Record<string, unknown>;
+  try {
+    results = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new Error(`--plot ${file}: cannot read a results file there (${(e as Error).message})`);
+  }
+  const out = svgBeside(path);
+  writeFileSync(out, benchSvg(results));
+  process.stdout.write(`plot: ${out}\n`);
 }
 
 // ───────────────────────────── latency phase ─────────────────────────────
@@ -1330,7 +1376,16 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
       if (t1 !== undefined) xs.push(t1 - t0);
     }
     xs.sort((a, b) => a - b);
-    return { samples: xs.length, missing: sentAt.size - xs.length, p50Ms: quantile(xs, 0.5), p90Ms: quantile(xs, 0.9), p99Ms: quantile(xs, 0.99), maxMs: xs.length ? xs[xs.length - 1]! : null };
+    return {
+      samples: xs.length,
+      missing: sentAt.size - xs.length,
+      p50Ms: quantile(xs, 0.5),
+      p90Ms: quantile(xs, 0.9),
+      p99Ms: quantile(xs, 0.99),
+      maxMs: xs.length ? xs[xs.length - 1]! : null,
+      // The distribution for the plot: the 1st, 2nd, … 100th percentile.
+      cdfMs: xs.length ? Array.from({ length: 100 }, (_v, i) => quantile(xs, (i + 1) / 100)!) : [],
+    };
   };
   if (behind > 0) log(`  latency: the pipeline was ${behind} events behind when the phase ended`);
   return {
