@@ -94,16 +94,19 @@ describe('bench plot', () => {
       [1500, 50],
       [1750, 90],
       [2000, 100],
-      [2250, 100],
+      [2250, 120],
     ];
-    // first: the last poll that saw nothing (1250); last: when the counter last moved (2000).
-    expect(progressOver(trace, 1250, 2000)).toEqual([
+    // first: the last poll that saw nothing (1250); last: when the counter last moved (2300,
+    // between two trace samples), at 130 events.
+    expect(progressOver(trace, 1250, 2300, 130)).toEqual([
       [0, 0],
       [0.25, 50],
       [0.5, 90],
       [0.75, 100],
+      [1, 120],
+      [1.05, 130],
     ]);
-    expect(progressOver(trace, null, null)).toEqual([]);
+    expect(progressOver(trace, null, null, 0)).toEqual([]);
   });
 
   it('writes number lists on one line and stays the same JSON', () => {

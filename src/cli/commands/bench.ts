@@ -305,19 +305,19 @@ function progressReporter(count: () => number): { stop(): void; snapshot(): { pr
       send({ kind: 'progress', processed, first, last });
     }
   }, 20);
-  return { stop: () => clearInterval(t), snapshot: () => ({ processed, first, last, progress: progressOver(trace, first, last) }) };
+  return { stop: () => clearInterval(t), snapshot: () => ({ processed, first, last, progress: progressOver(trace, first, last, processed) }) };
 }
 
 /**
  * The measured span of a (wall ms, events) trace as [seconds since `first`, events]: from the
- * poll that still saw nothing to the one at which the counter last moved, both included.
+ * poll that still saw nothing (0 events) to the one at which the counter last moved (`total`,
+ * which the trace, sampled more sparsely than the polls, may not hold).
  */
-export function progressOver(trace: ReadonlyArray<readonly [number, number]>, first: number | null, last: number | null): ProgressPoint[] {
-  if (first === null || last === null) return [];
+export function progressOver(trace: ReadonlyArray<readonly [number, number]>, first: number | null, last: number | null, total: number): ProgressPoint[] {
+  if (first === null || last === null || !(last > first)) return [];
   const out: ProgressPoint[] = [[0, 0]];
   for (const [t, n] of trace) if (t > first && t < last) out.push([Math.round(t - first) / 1000, n]);
-  const end = trace.findLast(([t]) => t <= last);
-  if (end && last > first) out.push([Math.round(last - first) / 1000, end[1]]);
+  out.push([Math.round(last - first) / 1000, total]);
   return out;
 }
 
