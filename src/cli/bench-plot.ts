@@ -25,21 +25,40 @@ const MUTED = '#6b7280';
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const obj = (v: unknown): Json | undefined => (v && typeof v === 'object' && !Array.isArray(v) && !(v as Json).error ? (v as Json) : undefined);
 
+/** The well-formed [number, number] points of a series read from a file. */
+const points = (v: unknown): ProgressPoint[] =>
+  Array.isArray(v) ? (v.filter((x) => Array.isArray(x) && x.length === 2 && num(x[0]) !== null && num(x[1]) !== null) as ProgressPoint[]) : [];
+
+/** Why a phase has nothing to draw: it failed (its first error line), or it is not in the file. */
+function missing(r: Json, phase: string, what: string): string {
+  const e = (r[phase] as Json | undefined)?.error;
+  // Control characters are not allowed in XML text, even escaped.
+  if (typeof e === 'string') return `The ${phase} phase failed: ${e.split('\n')[0]!.replace(/[\u0000-\u001f]/g, ' ').slice(0, 160)}`;
+  return what;
+}
+
 /**
  * Events per second over time from cumulative progress points: the rate over each step of
- * `windowS` seconds (the last partial step included), placed at the step's end.
+ * `windowS` seconds, placed at the step's end. What is left after the last whole step is a step
+ * of its own if it is at least half a window long, else it extends the step before: a last batch
+ * landing a few ms after a step boundary would otherwise draw as a spike that rescales the axis.
  */
 export function rateSeries(points: readonly ProgressPoint[], windowS = 1): ProgressPoint[] {
+  if (points.length < 2) return [];
+  /** Step boundaries, as indices into points. */
+  const ends: number[] = [0];
+  for (let i = 1; i < points.length; i++) if (points[i]![0] - points[ends[ends.length - 1]!]![0] >= windowS) ends.push(i);
+  const lastI = points.length - 1;
+  if (ends[ends.length - 1] !== lastI && points[lastI]![0] > points[ends[ends.length - 1]!]![0]) {
+    const tail = points[lastI]![0] - points[ends[ends.length - 1]!]![0];
+    if (tail < windowS / 2 && ends.length > 1) ends[ends.length - 1] = lastI;
+    else ends.push(lastI);
+  }
   const out: ProgressPoint[] = [];
-  if (points.length < 2) return out;
-  let from = points[0]!;
-  for (let i = 1; i < points.length; i++) {
-    const p = points[i]!;
-    const last = i === points.length - 1;
-    if (p[0] - from[0] >= windowS || (last && p[0] > from[0])) {
-      out.push([p[0], (p[1] - from[1]) / (p[0] - from[0])]);
-      from = p;
-    }
+  for (let k = 1; k < ends.length; k++) {
+    const a = points[ends[k - 1]!]!;
+    const b = points[ends[k]!]!;
+    out.push([b[0], (b[1] - a[1]) / (b[0] - a[0])]);
   }
   return out;
 }
@@ -201,11 +220,11 @@ function throughputPanel(r: Json): Panel {
   const series: Array<{ label: string; colour: string; points: ProgressPoint[] }> = [];
   const cEps = num(c?.eventsPerSec);
   const pEps = num(p?.eventsPerSec);
-  if (Array.isArray(c?.progress)) series.push({ label: `ceiling, ${fmt(cEps ?? 0)} events/s overall`, colour: '#9ca3af', points: rateSeries(c!.progress as ProgressPoint[]) });
-  if (Array.isArray(p?.progress)) series.push({ label: `pipeline, ${fmt(pEps ?? 0)} events/s overall`, colour: '#2563eb', points: rateSeries(p!.progress as ProgressPoint[]) });
+  if (Array.isArray(c?.progress)) series.push({ label: `ceiling, ${fmt(cEps ?? 0)} events/s overall`, colour: '#9ca3af', points: rateSeries(points(c!.progress)) });
+  if (Array.isArray(p?.progress)) series.push({ label: `pipeline, ${fmt(pEps ?? 0)} events/s overall`, colour: '#2563eb', points: rateSeries(points(p!.progress)) });
   if (!series.some((s) => s.points.length)) {
     // Older results carry no progress series: the averages alone, as bars.
-    if (cEps === null && pEps === null) return { height: 56, body: head + note(44, 'No ceiling or pipeline phase in this results file.') };
+    if (cEps === null && pEps === null) return { height: 56, body: head + note(44, missing(r, 'pipeline', missing(r, 'ceiling', 'No ceiling or pipeline phase in this results file.'))) };
     const rows = [
       ...(cEps !== null ? [{ label: 'ceiling', segments: [{ label: 'events/s', value: cEps, colour: '#9ca3af' }] }] : []),
       ...(pEps !== null ? [{ label: 'full pipeline', segments: [{ label: 'events/s', value: pEps, colour: '#2563eb' }] }] : []),
@@ -255,7 +274,7 @@ function detectorPanel(r: Json): Panel {
   const engine = rows.find((x) => x.detector === '(engine only)');
   const all = rows.find((x) => x.detector === '(pipeline detectors)');
   const each = rows.filter((x) => !x.detector.startsWith('('));
-  if (!engine || !each.length) return { height: 56, body: head + note(44, 'No per-detector breakdown in this results file (detect phase not run).') };
+  if (!engine || !each.length) return { height: 56, body: head + note(44, missing(r, 'detect', 'No per-detector breakdown in this results file.')) };
   const whole = num(fleet?.detectEventsPerSec);
   const mature = num(obj(d?.mature)?.detectEventsPerSec);
   const together = (label: string, us: number) => ({ label, segments: [{ label: 'all detectors together', value: us, colour: '#f59e0b' }] });
@@ -286,15 +305,18 @@ function memoryPanel(r: Json): Panel {
   const head = title(`Peak memory of the full pipeline${devices !== null ? ` with ${fmt(devices)} devices` : ''}`, '≤ 1 GiB with 100k devices', t?.met);
   const peak = num(p?.peakRssBytes);
   const m = obj(p?.memoryAtPeak);
-  if (peak === null || !m) return { height: 56, body: head + note(44, 'No pipeline memory figures in this results file.') };
+  if (peak === null || !m) return { height: 56, body: head + note(44, missing(r, 'pipeline', 'No pipeline memory figures in this results file.')) };
   const workers = Array.isArray(m.workers) ? (m.workers as Array<{ total?: number; used?: number }>) : [];
   const wTotal = workers.reduce((a, w) => a + (w.total ?? 0), 0);
   const wUsed = workers.reduce((a, w) => a + (w.used ?? 0), 0);
   const main = num(m.heapTotal) ?? 0;
   const file = num(m.rssFile);
   const anon = num(m.rssAnon);
-  // RSS by kind when /proc had it; else everything outside the heaps in one segment.
-  const outside = Math.max(0, (anon ?? peak - (file ?? 0)) - wTotal - main);
+  // RSS by kind when /proc had it; else everything outside the heaps in one segment. The parts
+  // are read near the peak, not at it (worker heaps as last reported, ≤ 1 s old), and a heap
+  // held is not all resident: when they disagree with the peak the panel says by how much.
+  const rest = (anon ?? peak - (file ?? 0)) - wTotal - main;
+  const outside = Math.max(0, rest);
   const segments: Segment[] = [
     { label: 'detection workers: heap used', value: wUsed / MIB, colour: '#f59e0b' },
     { label: 'worker heaps: reserved, not used', value: (wTotal - wUsed) / MIB, colour: '#fcd34d' },
@@ -302,18 +324,22 @@ function memoryPanel(r: Json): Panel {
     { label: 'other anonymous (Buffers, ClickHouse, stacks)', value: outside / MIB, colour: '#10b981' },
     ...(file !== null ? [{ label: 'mapped files (code, mostly ClickHouse)', value: file / MIB, colour: '#9ca3af' }] : []),
   ];
-  const b = stackedRows([{ label: 'at the peak', segments, right: `${fmt(peak / MIB)} MiB` }], 'MiB', { value: 1024, label: '1 GiB' });
-  return { height: b.height, body: head + b.body };
+  const b = stackedRows([{ label: 'at the peak', segments, right: `peak ${fmt(peak / MIB)} MiB` }], 'MiB', { value: 1024, label: '1 GiB' });
+  const drawn = segments.reduce((a, x) => a + x.value, 0);
+  if (Math.abs(drawn - peak / MIB) <= Math.max(8, 0.01 * (peak / MIB))) return { height: b.height, body: head + b.body };
+  const why = rest < 0 ? `the heaps held exceed the RSS sampled with them by ${fmt(-rest / MIB)} MiB (held is not all resident)` : 'its parts were sampled a moment before the peak';
+  return { height: b.height + 14, body: head + b.body + note(b.height + 6, `The parts sum to ${fmt(drawn)} MiB, not the peak: ${why}.`) };
 }
 
 function latencyPanel(r: Json): Panel {
   const l = obj(r.latency);
   const t = targetOf(r, 'p99 event-to-finding');
   const head = title(`Event → finding latency${l ? ` at ${fmt(num(l.offeredEventsPerSec) ?? 0)} events/s offered` : ''}: share of probes within a time`, 'p99 ≤ 1 s (durable)', t?.met);
-  if (!l) return { height: 56, body: head + note(44, 'No latency phase in this results file.') };
+  if (!l) return { height: 56, body: head + note(44, missing(r, 'latency', 'No latency phase in this results file.')) };
   const curve = (s: Json | undefined): ProgressPoint[] => {
     if (!s) return [];
-    if (Array.isArray(s.cdfMs)) return (s.cdfMs as number[]).map((ms, i, a) => [ms / 1000, (i + 1) / a.length]);
+    const cdf = Array.isArray(s.cdfMs) ? (s.cdfMs as unknown[]).filter((x): x is number => num(x) !== null) : [];
+    if (cdf.length) return cdf.map((ms, i, a) => [ms / 1000, (i + 1) / a.length]);
     // Older files: the quantiles they kept.
     return (
       [

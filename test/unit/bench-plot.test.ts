@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { benchSvg, niceMax, rateSeries, type ProgressPoint } from '../../src/cli/bench-plot.js';
-import { progressOver, resultsJson, targets } from '../../src/cli/commands/bench.js';
+import { percentiles, progressOver, resultsJson } from '../../src/cli/bench-results.js';
+import { targets } from '../../src/cli/commands/bench.js';
 
 /** A results object shaped as `npm run bench` writes it, with round figures. */
 function fullResults(): Record<string, unknown> {
@@ -70,13 +71,25 @@ describe('bench plot', () => {
       [1, 400],
       [1.7, expect.closeTo(200 / 0.7, 6)],
     ]);
+    // Half-second steps: the 0.2 s left after 1.5 s is under half a step, so it extends that step.
     expect(rateSeries(pts, 0.5)).toEqual([
       [0.5, 400],
       [1, 400],
-      [1.5, 200],
-      [1.7, expect.closeTo(500, 6)],
+      [1.7, expect.closeTo(200 / 0.7, 6)],
     ]);
     expect(rateSeries([[0, 0]])).toEqual([]);
+    // A last batch 10 ms after a step boundary extends that step instead of drawing a spike.
+    expect(
+      rateSeries([
+        [0, 0],
+        [1, 1000],
+        [2, 2000],
+        [2.01, 2500],
+      ]),
+    ).toEqual([
+      [1, 1000],
+      [2.01, expect.closeTo(1500 / 1.01, 6)],
+    ]);
   });
 
   it('rounds axis maxima up to a readable value', () => {
@@ -110,13 +123,28 @@ describe('bench plot', () => {
   });
 
   it('writes number lists on one line and stays the same JSON', () => {
-    const r = { a: [1, 2.5, -3e-7], b: { c: [[0, 1], [2, 3]], s: ['x', 'y'] }, n: 4 };
+    const error = 'offsets [12, 13] of partitions [ 0 ] were not committed';
+    const r = { a: [1, 2.5, -3e-7], b: { c: [[0, 1], [2, 3]], s: ['x', 'y'] }, n: 4, empty: [], error, '[1, 2]': true };
     const text = resultsJson(r);
     expect(JSON.parse(text)).toEqual(r);
     expect(text).toContain('"a": [1,2.5,-3e-7]');
     expect(text).toContain('[0,1]');
+    // Text inside strings, keys included, is left exactly as it was.
+    expect(text).toContain(JSON.stringify(error));
+    expect(text).toContain('"[1, 2]": true');
     // Lists of strings are left as JSON.stringify indents them.
     expect(text).toMatch(/"s": \[\n\s+"x",\n\s+"y"\n\s+\]/);
+  });
+
+  it('takes percentiles by nearest rank, without floating-point rank errors', () => {
+    const xs = Array.from({ length: 100 }, (_v, i) => i + 1);
+    // With 100 samples the k-th percentile is the k-th sample; 0.07 × 100 in floating point is 7.000000000000001.
+    expect(percentiles(xs)).toEqual(xs);
+    const few = [10, 20, 30];
+    const p = percentiles(few);
+    expect(p).toHaveLength(100);
+    expect([p[0], p[32], p[33], p[65], p[66], p[99]]).toEqual([10, 10, 20, 20, 30, 30]);
+    expect(percentiles([])).toEqual([]);
   });
 
   it('draws every panel with its target, the CPU budget and the detectors by cost', () => {
@@ -141,7 +169,18 @@ describe('bench plot', () => {
     expect(order[0]).toBeLessThan(order[1]!);
     expect(t).toContain('2 more, each &lt; 0.1');
     expect(t).toContain('cheap_one, free_one');
-    expect(t).toContain('1536 MiB');
+    expect(t).toContain('peak 1536 MiB');
+    // The fixture's parts sum to its peak, so there is no disagreement to report.
+    expect(svg).not.toContain('The parts sum to');
+  });
+
+  it('says when the memory parts do not add up to the peak, and why', () => {
+    const r = fullResults();
+    const m = (r.pipeline as Record<string, Record<string, unknown>>).memoryAtPeak!;
+    // Heaps held beyond the anonymous RSS sampled with them: not all of a held heap is resident.
+    m.workers = [{ total: 1300 * 2 ** 20, used: 300 * 2 ** 20 }];
+    const t = texts(benchSvg(r));
+    expect(t.find((x) => x.startsWith('The parts sum to'))).toMatch(/^The parts sum to 1636 MiB, not the peak: the heaps held exceed the RSS sampled with them by 100 MiB \(held is not all resident\)\.$/);
   });
 
   it('draws bars to scale', () => {
@@ -163,10 +202,10 @@ describe('bench plot', () => {
     expect(t).toContain('No ceiling or pipeline phase in this results file.');
     expect(t).toContain('No latency phase in this results file.');
     expect(t).toContain('No pipeline memory figures in this results file.');
-    // A failed phase counts as missing.
+    // A failed phase says so, with the first line of its error.
     const r = fullResults();
-    r.latency = { error: 'broker went away' };
-    expect(texts(benchSvg(r))).toContain('No latency phase in this results file.');
+    r.latency = { error: 'broker went away\n    at Something (file.js:1)' };
+    expect(texts(benchSvg(r))).toContain('The latency phase failed: broker went away');
   });
 
   it('falls back to average bars and quantile points for results without series', () => {

@@ -24,6 +24,7 @@ import { setLogger } from '../../obs/log.js';
 import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
 import { childrenOf, cpuOver, pressureTotals, processCpu, rssKinds, threadCpuTimes, type CpuFigures, type CpuSample } from '../../obs/proc.js';
 import { benchSvg, type ProgressPoint } from '../bench-plot.js';
+import { percentiles, progressOver, resultsJson, svgBeside } from '../bench-results.js';
 import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -306,19 +307,6 @@ function progressReporter(count: () => number): { stop(): void; snapshot(): { pr
     }
   }, 20);
   return { stop: () => clearInterval(t), snapshot: () => ({ processed, first, last, progress: progressOver(trace, first, last, processed) }) };
-}
-
-/**
- * The measured span of a (wall ms, events) trace as [seconds since `first`, events]: from the
- * poll that still saw nothing (0 events) to the one at which the counter last moved (`total`,
- * which the trace, sampled more sparsely than the polls, may not hold).
- */
-export function progressOver(trace: ReadonlyArray<readonly [number, number]>, first: number | null, last: number | null, total: number): ProgressPoint[] {
-  if (first === null || last === null || !(last > first)) return [];
-  const out: ProgressPoint[] = [[0, 0]];
-  for (const [t, n] of trace) if (t > first && t < last) out.push([Math.round(t - first) / 1000, n]);
-  out.push([Math.round(last - first) / 1000, total]);
-  return out;
 }
 
 function waitForStop(): Promise<void> {
@@ -1180,14 +1168,6 @@ async function bench(o: BenchOptions): Promise<void> {
   out(`\nresults: ${outFile.replace(root(''), '')} (${results.wallSeconds} s) · plot: ${plotFile.replace(root(''), '')}`);
 }
 
-/** results.json text: indented, but a list of numbers (a series point, a CDF) on one line. */
-export function resultsJson(results: Record<string, unknown>): string {
-  return JSON.stringify(results, null, 2).replace(/\[\s*(-?[\d.e+-]+(?:,\s*-?[\d.e+-]+)*)\s*\]/g, (_m, inner: string) => `[${inner.replace(/\s+/g, '')}]`) + '\n';
-}
-
-/** bench/results.json → bench/results.svg. */
-const svgBeside = (jsonFile: string): string => jsonFile.replace(/\.json$/i, '') + '.svg';
-
 /** `bench --plot FILE`: draw an existing results file without running anything. */
 function plotOnly(file: string): void {
   const path = resolve(file);
@@ -1384,7 +1364,7 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
       p99Ms: quantile(xs, 0.99),
       maxMs: xs.length ? xs[xs.length - 1]! : null,
       // The distribution for the plot: the 1st, 2nd, … 100th percentile.
-      cdfMs: xs.length ? Array.from({ length: 100 }, (_v, i) => quantile(xs, (i + 1) / 100)!) : [],
+      cdfMs: percentiles(xs),
     };
   };
   if (behind > 0) log(`  latency: the pipeline was ${behind} events behind when the phase ended`);
