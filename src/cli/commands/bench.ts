@@ -1171,14 +1171,20 @@ async function bench(o: BenchOptions): Promise<void> {
 /** `bench --plot FILE`: draw an existing results file without running anything. */
 function plotOnly(file: string): void {
   const path = resolve(file);
-  let results: Record<string, unknown>;
+  let results: unknown;
   try {
-    results = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    results = JSON.parse(readFileSync(path, 'utf8'));
   } catch (e) {
-    throw new Error(`--plot ${file}: cannot read a results file there (${(e as Error).message})`);
+    results = (e as Error).message;
+  }
+  if (!results || typeof results !== 'object' || Array.isArray(results)) {
+    // A usage error like the other commands': exit 2, the reason, no stack.
+    process.stderr.write(`bench --plot ${file}: not a bench results file (${typeof results === 'string' ? results : 'not a JSON object'})\n`);
+    process.exitCode = 2;
+    return;
   }
   const out = svgBeside(path);
-  writeFileSync(out, benchSvg(results));
+  writeFileSync(out, benchSvg(results as Record<string, unknown>));
   process.stdout.write(`plot: ${out}\n`);
 }
 
