@@ -9,10 +9,9 @@
  * older file) say so instead of drawing.
  */
 import { esc, fmt } from '../eval/plot.js';
+import { targets, type ProgressPoint, type Target } from './bench-results.js';
 
 type Json = Record<string, unknown>;
-/** [seconds since the measured span started, events handled by then]. */
-export type ProgressPoint = [number, number];
 
 const W = 960;
 const LEFT = 200;
@@ -47,10 +46,11 @@ export function rateSeries(points: readonly ProgressPoint[], windowS = 1): Progr
   if (points.length < 2) return [];
   /** Step boundaries, as indices into points. */
   const ends: number[] = [0];
-  for (let i = 1; i < points.length; i++) if (points[i]![0] - points[ends[ends.length - 1]!]![0] >= windowS) ends.push(i);
+  const lastEnd = (): ProgressPoint => points[ends[ends.length - 1]!]!;
+  for (let i = 1; i < points.length; i++) if (points[i]![0] - lastEnd()[0] >= windowS) ends.push(i);
   const lastI = points.length - 1;
-  if (ends[ends.length - 1] !== lastI && points[lastI]![0] > points[ends[ends.length - 1]!]![0]) {
-    const tail = points[lastI]![0] - points[ends[ends.length - 1]!]![0];
+  const tail = points[lastI]![0] - lastEnd()[0];
+  if (tail > 0) {
     if (tail < windowS / 2 && ends.length > 1) ends[ends.length - 1] = lastI;
     else ends.push(lastI);
   }
@@ -166,7 +166,7 @@ function stackedRows(rows: Array<{ label: string; segments: Segment[]; right?: s
   return { height: y1 + 36, body: p.join('') };
 }
 
-/** Line chart of one or more series over a shared x range, with an optional horizontal limit. */
+/** Line chart of series over a shared x range, with optional limits: horizontal, vertical, and a fixed y maximum. */
 function lines(
   series: Array<{ label: string; colour: string; points: ProgressPoint[] }>,
   xUnit: string,
@@ -207,15 +207,15 @@ function lines(
   return { height: top + ph + 40, body: p.join('') };
 }
 
-function targetOf(r: Json, prefix: string): { met: boolean | null } | undefined {
-  const ts = Array.isArray(r.targets) ? (r.targets as Array<{ target: string; met: boolean | null }>) : [];
-  return ts.find((t) => t.target.startsWith(prefix));
+/** A target judged from the file's figures (not its `targets` list: older files lack ids). */
+function targetOf(r: Json, id: Target['id']): Target | undefined {
+  return targets(r).find((t) => t.id === id);
 }
 
 function throughputPanel(r: Json): Panel {
   const c = obj(r.ceiling);
   const p = obj(r.pipeline);
-  const t = targetOf(r, 'full pipeline');
+  const t = targetOf(r, 'pipeline');
   const head = title('Throughput: the full pipeline against the raw kafkajs ceiling (same run, same topic)', '≥ 70% of the ceiling', t?.met);
   const series: Array<{ label: string; colour: string; points: ProgressPoint[] }> = [];
   const cEps = num(c?.eventsPerSec);
@@ -266,7 +266,7 @@ function cpuPanel(r: Json): Panel {
 }
 
 function detectorPanel(r: Json): Panel {
-  const t = targetOf(r, 'in-process detectors');
+  const t = targetOf(r, 'detectors');
   const d = obj(r.detect);
   const fleet = obj(d?.fleet);
   const head = title('Detection on one core: each detector alone, over the engine with none', '≥ 300k events/s (3.33 µs per event)', t?.met);
@@ -300,7 +300,7 @@ const MIB = 2 ** 20;
 
 function memoryPanel(r: Json): Panel {
   const p = obj(r.pipeline);
-  const t = targetOf(r, 'peak RSS');
+  const t = targetOf(r, 'memory');
   const devices = num(p?.devices);
   const head = title(`Peak memory of the full pipeline${devices !== null ? ` with ${fmt(devices)} devices` : ''}`, '≤ 1 GiB with 100k devices', t?.met);
   const peak = num(p?.peakRssBytes);
@@ -333,7 +333,7 @@ function memoryPanel(r: Json): Panel {
 
 function latencyPanel(r: Json): Panel {
   const l = obj(r.latency);
-  const t = targetOf(r, 'p99 event-to-finding');
+  const t = targetOf(r, 'latency');
   const head = title(`Event → finding latency${l ? ` at ${fmt(num(l.offeredEventsPerSec) ?? 0)} events/s offered` : ''}: share of probes within a time`, 'p99 ≤ 1 s (durable)', t?.met);
   if (!l) return { height: 56, body: head + note(44, missing(r, 'latency', 'No latency phase in this results file.')) };
   const curve = (s: Json | undefined): ProgressPoint[] => {

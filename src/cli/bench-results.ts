@@ -1,9 +1,37 @@
 /**
- * The bench's results file: the series it keeps for the plot (progress over the measured span,
- * the latency distribution), how it is laid out as text, and where its plot goes. Pure, so the
- * shapes the plot reads are tested without running a benchmark.
+ * The bench's results file: the targets it is judged against, the series it keeps for the plot
+ * (progress over the measured span, the latency distribution), how it is laid out as text, and
+ * where its plot goes. Pure, so the table, the plot and the tests judge a file the same way.
  */
-import type { ProgressPoint } from './bench-plot.js';
+
+/** [seconds since the measured span started, events handled by then]. */
+export type ProgressPoint = [number, number];
+
+export interface Target {
+  /** Stable name, for the plot; `target` is the sentence people read. */
+  id: 'pipeline' | 'detectors' | 'memory' | 'latency';
+  target: string;
+  value: number | null;
+  /** null: not judged (the phase did not run, failed, or cannot say, as a --quick run on memory). */
+  met: boolean | null;
+}
+
+/** Issue #7's four targets, judged from a results object's figures. */
+export function targets(r: Record<string, unknown>): Target[] {
+  const g = (path: string): number | null => {
+    let cur: unknown = r;
+    for (const k of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
+    return typeof cur === 'number' ? cur : null;
+  };
+  const t = (id: Target['id'], target: string, value: number | null, ok: (v: number) => boolean): Target => ({ id, target, value, met: value === null ? null : ok(value) });
+  return [
+    t('pipeline', 'full pipeline ≥ 70% of the raw kafkajs ceiling', g('pipeline.ratioToCeiling'), (v) => v >= 0.7),
+    t('detectors', 'in-process detectors ≥ 300k events/s on one core', g('detect.fleet.detectEventsPerSec'), (v) => v >= 300_000),
+    // Judged only on a run with at least 100k devices: a --quick run's 20k say nothing about it.
+    t('memory', 'peak RSS ≤ 1 GiB with 100k active devices (pipeline)', (g('pipeline.devices') ?? 0) >= 100_000 ? g('pipeline.peakRssBytes') : null, (v) => v <= 2 ** 30),
+    t('latency', 'p99 event-to-finding latency ≤ 1 s at half max (durable)', g('latency.durable.p99Ms'), (v) => v <= 1000),
+  ];
+}
 
 /**
  * The measured span of a (wall ms, events) trace as [seconds since `first`, events]: from the

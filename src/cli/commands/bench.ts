@@ -23,8 +23,8 @@ import { createKafka } from '../../kafka/client.js';
 import { setLogger } from '../../obs/log.js';
 import { detectionWorkerHeaps, type ThreadHeap } from '../../obs/metrics.js';
 import { childrenOf, cpuOver, pressureTotals, processCpu, rssKinds, threadCpuTimes, type CpuFigures, type CpuSample } from '../../obs/proc.js';
-import { benchSvg, type ProgressPoint } from '../bench-plot.js';
-import { percentiles, progressOver, resultsJson, svgBeside } from '../bench-results.js';
+import { benchSvg } from '../bench-plot.js';
+import { percentiles, progressOver, resultsJson, svgBeside, targets, type Target } from '../bench-results.js';
 import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../local-broker.js';
 
 const root = (p: string) => fileURLToPath(new URL(`../../../${p}`, import.meta.url));
@@ -282,7 +282,7 @@ function cpuSampler(count: () => number, brokerPid: number | undefined): { stop(
  * nothing (so the first batch's work is inside the measured span), `last` the poll at which the
  * counter last moved.
  */
-function progressReporter(count: () => number): { stop(): void; snapshot(): { processed: number; first: number | null; last: number | null; progress: ProgressPoint[] } } {
+function progressReporter(count: () => number): { stop(): void; snapshot(): { processed: number; first: number | null; last: number | null; progress: Array<[number, number]> } } {
   let processed = 0;
   let first: number | null = null;
   let last: number | null = null;
@@ -1400,22 +1400,6 @@ async function latencyPhase(kafka: Kafka, base: PipelineConfig, o: LatencyOpts, 
 
 // ───────────────────────────── report ─────────────────────────────
 
-export function targets(r: Record<string, unknown>): Array<{ target: string; value: number | null; met: boolean | null }> {
-  const g = (path: string): number | null => {
-    let cur: unknown = r;
-    for (const k of path.split('.')) cur = cur && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined;
-    return typeof cur === 'number' ? cur : null;
-  };
-  const t = (target: string, value: number | null, ok: (v: number) => boolean) => ({ target, value, met: value === null ? null : ok(value) });
-  return [
-    t('full pipeline ≥ 70% of the raw kafkajs ceiling', g('pipeline.ratioToCeiling'), (v) => v >= 0.7),
-    t('in-process detectors ≥ 300k events/s on one core', g('detect.fleet.detectEventsPerSec'), (v) => v >= 300_000),
-    // Judged only on a run with at least 100k devices: a --quick run's 20k say nothing about it.
-    t('peak RSS ≤ 1 GiB with 100k active devices (pipeline)', (g('pipeline.devices') ?? 0) >= 100_000 ? g('pipeline.peakRssBytes') : null, (v) => v <= 2 ** 30),
-    t('p99 event-to-finding latency ≤ 1 s at half max (durable)', g('latency.durable.p99Ms'), (v) => v <= 1000),
-  ];
-}
-
 function renderTable(r: Record<string, unknown>): string {
   const fmt = (v: unknown, unit = ''): string => (typeof v === 'number' ? `${v.toLocaleString('en', { maximumFractionDigits: 3 })}${unit}` : v === null || v === undefined ? '—' : String(v));
   const mib = (v: unknown) => (typeof v === 'number' ? `${(v / 2 ** 20).toFixed(0)} MiB` : '—');
@@ -1485,7 +1469,7 @@ function renderTable(r: Record<string, unknown>): string {
   const lines = rows.map(([k, v]) => `  ${k.padEnd(w)}  ${v}`);
   lines.push('');
   lines.push('  targets');
-  for (const t of r.targets as Array<{ target: string; value: number | null; met: boolean | null }>) {
+  for (const t of r.targets as Target[]) {
     lines.push(`  ${t.met === null ? '  ·' : t.met ? '  ✓' : '  ✗'} ${t.target}: ${fmt(t.value)}`);
   }
   return lines.join('\n');
