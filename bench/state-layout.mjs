@@ -100,9 +100,13 @@ function runObjects() {
   return { times, sink, keep: [devices, states] };
 }
 
-function runSlabs() {
+/**
+ * Typed-array layouts: detector d's state of device `slot` is arrays[d][slot × stride[d] + start[d]
+ * …] — one array per detector (stride = its fields, start 0), or one row per device (every
+ * detector in the same array, stride = all fields, start = the detectors before it).
+ */
+function runTyped(arrays, stride, start) {
   const devices = new Map();
-  const slabs = FIELDS.map((f) => new Float64Array(N * f));
   const born = new Uint8Array(N * D);
   let used = 0;
   let sink = 0;
@@ -120,8 +124,8 @@ function runSlabs() {
       const x = i & 255;
       for (let d = 0; d < D; d++) {
         const f = FIELDS[d];
-        const s = slabs[d];
-        const off = slot * f;
+        const s = arrays[d];
+        const off = slot * stride[d] + start[d];
         if (born[slot * D + d] === 0) {
           born[slot * D + d] = 1;
           s.fill(0.5, off, off + f);
@@ -131,47 +135,25 @@ function runSlabs() {
     }
     times.push(Number(process.hrtime.bigint() - t0) / 1e3 / N);
   }
-  return { times, sink, keep: [devices, slabs, born] };
+  return { times, sink, keep: [devices, arrays, born] };
 }
 
+const runSlabs = () =>
+  runTyped(
+    FIELDS.map((f) => new Float64Array(N * f)),
+    FIELDS,
+    FIELDS.map(() => 0),
+  );
+
 function runRows() {
-  const devices = new Map();
-  const start = [];
-  let total = 0;
-  for (const f of FIELDS) {
-    start.push(total);
-    total += f;
-  }
+  const total = FIELDS.reduce((a, f) => a + f, 0);
   const rows = new Float64Array(N * total);
-  const born = new Uint8Array(N * D);
-  let used = 0;
-  let sink = 0;
-  const times = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    const o = ORDER[r];
-    for (let i = 0; i < N; i++) {
-      const id = (' ' + IDS[o[i]]).slice(1);
-      let slot = devices.get(id);
-      if (slot === undefined) {
-        slot = used++;
-        devices.set(id, slot);
-      }
-      const x = i & 255;
-      const base = slot * total;
-      for (let d = 0; d < D; d++) {
-        const f = FIELDS[d];
-        const off = base + start[d];
-        if (born[slot * D + d] === 0) {
-          born[slot * D + d] = 1;
-          rows.fill(0.5, off, off + f);
-        }
-        sink += stepSlab(rows, off, f, x);
-      }
-    }
-    times.push(Number(process.hrtime.bigint() - t0) / 1e3 / N);
-  }
-  return { times, sink, keep: [devices, rows, born] };
+  const start = FIELDS.map((_f, d) => FIELDS.slice(0, d).reduce((a, f) => a + f, 0));
+  return runTyped(
+    FIELDS.map(() => rows),
+    FIELDS.map(() => total),
+    start,
+  );
 }
 
 function measure(name, run) {
