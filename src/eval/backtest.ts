@@ -3,8 +3,12 @@
  * event-time order → findings. No Kafka, but exactly the code the consumers run (decodeEvent,
  * buildDetectors, createEngine), so a backtest number is a production number.
  *
- * Lines that fail decoding are counted per reason with a first example, as the dead-letter topic
- * would hold them. Several inputs are merged by event time (each is assumed to be in event-time
+ * Lines that fail decoding, and events the engine rejects (dated too far ahead of the stream:
+ * future_timestamp), are counted per reason with a first example, as the dead-letter topic would
+ * hold them; exact repeats of a device's recent messages are counted as duplicates, as the
+ * service's m2m_duplicates_suppressed_total counts them. There is no wall clock here: the future
+ * gate judges by the stream's own time, so a backtest gives the same answer whenever it runs.
+ * Several inputs are merged by event time (each is assumed to be in event-time
  * order, as exports and our simulator write them; disorder within an input is counted and fed as
  * is, so the engine's lateness handling applies exactly as it would on Kafka).
  */
@@ -17,7 +21,7 @@ import { decodeEvent, type DecodeOptions } from '../events/decode.js';
 import { CsvMapper, type CsvOptions } from '../events/csv.js';
 import type { M2MEvent } from '../events/types.js';
 import type { Finding } from '../detectors/types.js';
-import { buildDetectors } from '../pipeline/build.js';
+import { buildDetectors, engineOptions } from '../pipeline/build.js';
 import { createEngine } from '../pipeline/engine.js';
 
 export interface BacktestOptions {
@@ -66,9 +70,12 @@ export interface BacktestResult {
   decoded: number;
   rejected: number;
   rejectedBy: Record<string, RejectReason>;
+  /** Exact repeats of a device's recent messages, dropped before the detectors (counted in `decoded`). */
+  duplicates: number;
   outOfOrder: number;
   devices: number;
   firstTs: number;
+  /** Stream time at the end of input (several devices' newest time, not one device's). */
   lastTs: number;
   /** Distinct devices × observed span in days. */
   deviceDays: number;
@@ -79,7 +86,7 @@ const DAY = 86_400_000;
 export const CONN_BUCKET_MS = 5 * 60_000;
 const MAX_POINTS = 50_000;
 
-type Item = { ts: number; event: M2MEvent };
+type Item = { ts: number; event: M2MEvent; line: number };
 
 interface Source {
   file: string;
@@ -126,7 +133,7 @@ async function openSource(file: string, opts: BacktestOptions, onReject: (file: 
           onReject(file, lineNo, reason, res.error.message);
           continue;
         }
-        return { ts: res.event.ts, event: res.event };
+        return { ts: res.event.ts, event: res.event, line: lineNo };
       }
     },
   };
@@ -134,12 +141,7 @@ async function openSource(file: string, opts: BacktestOptions, onReject: (file: 
 
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult> {
   const cfg = opts.pipeline;
-  const engine = createEngine({
-    pipeline: cfg.name,
-    detectors: buildDetectors(cfg),
-    allowedLatenessMs: cfg.allowed_lateness_ms,
-    idleEvictionMs: cfg.entities.idle_eviction_ms,
-  });
+  const engine = createEngine(engineOptions(cfg, buildDetectors(cfg)));
   const findings = new Map<string, Finding>();
   const keep = (fs: Finding[]): void => {
     for (const f of fs) {
@@ -167,6 +169,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const buckets = new Map<string, Map<number, ConnBucket & { dst: Set<string> }>>();
   const devices = new Set<string>();
   let decoded = 0;
+  let duplicates = 0;
   let outOfOrder = 0;
   let maxTs = Number.NEGATIVE_INFINITY;
   let firstTs = Number.POSITIVE_INFINITY;
@@ -182,12 +185,23 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     const item = heads[k]!;
     heads[k] = await sources[k]!.next();
     const ev = item.event;
+    const fs = engine.process(ev);
+    const outcome = engine.lastOutcome();
+    if (outcome === 'future') {
+      const err = engine.futureError(ev);
+      onReject(sources[k]!.file, item.line, `${err.code}:${err.field}`, err.message);
+      continue;
+    }
     decoded++;
+    if (outcome === 'duplicate') {
+      duplicates++;
+      continue;
+    }
+    keep(fs);
     devices.add(ev.device_id);
     if (ev.ts < maxTs) outOfOrder++;
     else maxTs = ev.ts;
     if (ev.ts < firstTs) firstTs = ev.ts;
-    keep(engine.process(ev));
     if (watch.has(ev.device_id)) record(ev);
     if ((decoded & 0x3fff) === 0 && opts.onProgress) {
       let read = 0;
@@ -195,7 +209,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       opts.onProgress(read / totalBytes, decoded);
     }
   }
-  if (Number.isFinite(maxTs)) keep(engine.advanceTo(maxTs + cfg.allowed_lateness_ms + (opts.flushMs ?? 0)));
+  // Stream time, not the newest timestamp: a device whose clock runs ahead must not end the run
+  // later (and make every other device look silent at the end).
+  const end = engine.clock().max_ts;
+  if (Number.isFinite(end)) keep(engine.advanceTo(end + cfg.allowed_lateness_ms + (opts.flushMs ?? 0)));
   opts.onProgress?.(1, decoded);
 
   for (const [dev, bs] of buckets) {
@@ -205,17 +222,18 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       .map(({ dst, ...b }) => ({ ...b, distinct_dst: dst.size }));
   }
 
-  const spanDays = Number.isFinite(maxTs) ? Math.max(maxTs - firstTs, 0) / DAY : 0;
+  const spanDays = Number.isFinite(end) ? Math.max(end - firstTs, 0) / DAY : 0;
   return {
     findings: [...findings.values()].sort((a, b) => a.first_ts - b.first_ts || (a.finding_id < b.finding_id ? -1 : 1)),
     lines,
     decoded,
     rejected,
     rejectedBy,
+    duplicates,
     outOfOrder,
     devices: devices.size,
     firstTs: Number.isFinite(firstTs) ? firstTs : 0,
-    lastTs: Number.isFinite(maxTs) ? maxTs : 0,
+    lastTs: Number.isFinite(end) ? end : 0,
     deviceDays: devices.size * spanDays,
     series,
   };
