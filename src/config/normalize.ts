@@ -114,6 +114,7 @@ export function normalizePipeline(
     ...(mapping ? { mapping } : {}),
     entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
+    max_future_skew_ms: ms(data.max_future_skew, '1d'),
     detectors,
     findings: {
       clickhouse: {
