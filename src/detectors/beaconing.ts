@@ -20,6 +20,7 @@ import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtDuration, isInternalIp } from './util.js';
 import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetRevive } from './peerset.js';
 import type { PeerSet } from './peerset.js';
+import { destinationRole, evidenceDestination } from './fleet.js';
 
 export interface BeaconingParams extends Record<string, unknown> {
   min_events: number;
@@ -141,6 +142,7 @@ export const beaconing: DetectorSpec<BeaconingParams> = {
   example:
     'cam-12 (camera) has contacted 198.51.100.23:443 every 5m (jitter 2%, 96% of beats present, similar payloads) since it first appeared 2h ago; treat this as a possible command-and-control channel: identify the process, and block the destination if it is not an approved service.',
   mitre: ['T1071', 'T0869', 'T1029'],
+  fleet: destinationRole(evidenceDestination),
   create(params, id) {
     return new BeaconingDetector(params, id);
   },

@@ -28,6 +28,7 @@ import { compact, fmt, fmtDuration, robustNew, robustReady, robustUpdate } from 
 import type { RobustStat } from './util.js';
 import { awakeReachedAt, awakeTime, hourWeights, presenceNew, presenceObserve, presenceRevive } from './presence.js';
 import type { AwakeTime, HourWeights, Presence } from './presence.js';
+import { changeRole } from './fleet.js';
 
 export interface ReportingParams extends Record<string, unknown> {
   events: 'telemetry' | 'connection' | 'any';
@@ -127,6 +128,7 @@ export const reporting: DetectorSpec<ReportingParams> = {
   example:
     'meter-0042 (smart_meter) has sent nothing for 3.2h although it normally reports every 60s; check its power and network path, and whether other devices on the same site went quiet at the same time (outage) or only this one (tampering).',
   mitre: ['T0815', 'T0881'],
+  fleet: changeRole((f) => f.evidence.direction),
   create(params, id) {
     return new ReportingDetector(params, id);
   },
