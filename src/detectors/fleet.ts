@@ -37,7 +37,8 @@ export function destinationRole(pick: (f: FindingDraft) => { ip: unknown; port: 
     role: 'change',
     peer,
     signature(f) {
-      const p = peer(f);
+      // A finding about an established destination (evidence.established) is steady state, not a change.
+      const p = f.evidence.established === true ? undefined : peer(f);
       return p === undefined ? undefined : `peer ${peerGroup(p.ip, p.port)}`;
     },
   };

@@ -10,6 +10,8 @@
  *   finding (`fleet_change`, info, the devices and counts) stands for them all;
  * - judged a **fleet service** when its destination is used by a good share of the class: the
  *   class's own backend is periodic and common, an implant's server is periodic and rare;
+ * - **raised** when it carries a `rare_score` (an established regular channel, which its device
+ *   alone cannot judge) and next to no other device of the class or fleet uses its destination;
  * - otherwise **passed** on as the device raised it.
  *
  * Attacks never fold. Findings of detectors whose role is `attack` (scans, brute force, floods,
@@ -26,6 +28,7 @@
  */
 import type { FleetFact, FleetRole, Finding, FindingDraft } from '../detectors/types.js';
 import { finalize } from '../pipeline/engine.js';
+import { severityOf } from '../detectors/score.js';
 import { peerGroup } from '../detectors/fleet.js';
 import { classSize, newProfile, observe, prevalence, prune, type ClassProfile } from './profile.js';
 
@@ -50,13 +53,17 @@ export interface FleetOptions {
 export const FLEET_DETECTOR = 'fleet_change';
 /** Below this many devices nothing is a fleet: two devices changing together is a coincidence to look at. */
 const MIN_FOLD = 3;
+/** A destination is rare when at most this share of the class (and of the fleet) uses it besides the device. */
+const RARE_SHARE = 0.02;
+/** Rarity says nothing in a fleet smaller than this. */
+const MIN_RARE_FLEET = 5;
 /** Fleet findings list at most this many devices (the count is exact). */
 const MAX_LISTED = 50;
 /** Judgements and marks are remembered this long after their last use. */
 const KEEP = 14 * 86_400_000;
 const PRUNE_EVERY = 3_600_000;
 
-type Verdict = 'folded' | 'service' | 'passed';
+type Verdict = 'folded' | 'service' | 'raised' | 'passed';
 
 interface Judged {
   verdict: Verdict;
@@ -118,6 +125,8 @@ export interface Fleet {
 
 export function createFleet(opts: FleetOptions): Fleet {
   const classes = new Map<string, ClassProfile & { changes: Map<string, Change>; events: FleetEvent[] }>();
+  /** Every device of every class: rarity is also judged fleet-wide (a class of one says little). */
+  const all = newProfile();
   /** Device → event times of its attack findings (a few, newest last). */
   const marks = new Map<string, number[]>();
   const held = new Map<string, Held>();
@@ -175,12 +184,31 @@ export function createFleet(opts: FleetOptions): Fleet {
       if (ch !== undefined && ch.members.size >= need && cleanMembers(ch, f.first_ts, need).length >= need) return { verdict: 'folded', cls: f.device_class, sig, f };
     }
     if (group !== undefined && common && size >= MIN_FOLD) return { verdict: 'service', cls: f.device_class, users: users + 1, size, f };
+    // A finding that says what it is worth when its destination is rare (an established regular
+    // channel) is raised to that when next to no other device of the class, or of the fleet, uses
+    // the destination: the class's own backends are shared, an implant's server is not.
+    if (group !== undefined && typeof f.evidence.rare_score === 'number' && f.evidence.rare_score > f.score) {
+      const fleetSize = classSize(all);
+      const others = prevalence(all, group, f.device_id);
+      const allowed = (n: number) => Math.floor(RARE_SHARE * n);
+      if (fleetSize >= MIN_RARE_FLEET && users <= allowed(size) && others <= users + allowed(fleetSize)) return { verdict: 'raised', cls: f.device_class, users: others + 1, size: fleetSize, f };
+    }
     return { verdict: 'passed', cls: f.device_class, f };
   }
 
   /** The finding as a judgement leaves it. */
   function apply(j: Judged, f: Finding): Finding {
     if (j.verdict === 'passed') return f;
+    if (j.verdict === 'raised') {
+      const score = Math.max(f.score, f.evidence.rare_score as number);
+      return {
+        ...f,
+        score,
+        severity: severityOf(score),
+        explanation: `${f.explanation} Raised: ${j.users === 1 ? 'no other device' : `only ${j.users} devices`} of the ${j.size} in the fleet ${j.users === 1 ? 'uses' : 'use'} this destination.`,
+        evidence: { ...f.evidence, fleet: { verdict: 'raised', devices_using: j.users, fleet_size: j.size, severity: f.severity, score: f.score } },
+      };
+    }
     const ev = j.verdict === 'folded' ? cls(j.cls).changes.get(j.sig!)?.event : undefined;
     const why =
       j.verdict === 'folded'
@@ -314,6 +342,7 @@ export function createFleet(opts: FleetOptions): Fleet {
   function prunePeriodically(): void {
     if (now - lastPrune < PRUNE_EVERY) return;
     lastPrune = now;
+    prune(all, now, opts.memory);
     for (const c of classes.values()) {
       prune(c, now, opts.memory);
       c.events = c.events.filter((ev) => now - ev.last_ts <= Math.max(KEEP, opts.window));
@@ -344,7 +373,10 @@ export function createFleet(opts: FleetOptions): Fleet {
 
   return {
     facts(fs) {
-      for (const f of fs) observe(cls(f.c), f);
+      for (const f of fs) {
+        observe(cls(f.c), f);
+        observe(all, f);
+      }
     },
     offer(f) {
       const role = opts.roleOf(f.detector);

@@ -114,4 +114,20 @@ describe('fleet view', () => {
     const foldedWorm = fs.filter((f) => (f.evidence.fleet as { verdict?: string } | undefined)?.verdict === 'folded' && JSON.stringify(f.evidence).includes('185.220.101.4'));
     expect(foldedWorm).toEqual([]);
   });
+
+  it('an implant beaconing from the first event is found once its window fills; the class\'s own periodic backend is not', () => {
+    const rng = new Rng(7);
+    const beats: Array<[number, string, number, Partial<M2MEvent>]> = [];
+    for (let t = T0 + 90_000; t < T0 + 3 * DAY; t += rng.int(200_000, 350_000)) beats.push([t, '45.77.13.9', 80, { app_protocol: 'http', bytes_out: 310 + rng.int(0, 30), bytes_in: 190, tls: false }]);
+    const evs = fleet(30, 3, (i) => (i === 5 ? { extra: beats } : {}));
+    const fs = detect(evs);
+    const implant = alertWorthy(fs).filter((f) => f.device_id === 'veh-005' && f.detector === 'beaconing' && f.key === '45.77.13.9:80');
+    expect(implant).toHaveLength(1);
+    // Found after the window fills (hours, not days), though the peer was there from the start.
+    expect(implant[0]!.first_ts - T0).toBeLessThan(12 * HOUR);
+    expect(alertWorthy(fs).filter((f) => f.key.startsWith('52.10.20.30') || f.key.startsWith('10.0.0.1'))).toEqual([]);
+    const backend = fs.filter((f) => f.detector === 'beaconing' && f.key === '52.10.20.30:8883');
+    expect(backend.length).toBeGreaterThan(20);
+    for (const f of backend) expect((f.evidence.fleet as { verdict?: string }).verdict).toBe('service');
+  });
 });
