@@ -34,7 +34,7 @@ interface Vehicle {
   extra?: Array<[number, string, number, Partial<M2MEvent>]>;
 }
 
-/** A class of telematics units: telemetry and a TLS check-in to the backend each minute, NTP hourly. */
+/** A class of telematics units: a TLS check-in to the backend each minute, telemetry every five, NTP hourly. */
 function fleet(n: number, days: number, make: (i: number) => Partial<Vehicle>): M2MEvent[] {
   const rng = new Rng(42);
   const out: M2MEvent[] = [];
@@ -42,8 +42,9 @@ function fleet(n: number, days: number, make: (i: number) => Partial<Vehicle>): 
     const v: Vehicle = { id: `veh-${String(i).padStart(3, '0')}`, ip: `100.64.${i >> 6}.${(i % 64) + 2}`, backend: () => '52.10.20.30', firmware: () => '2.8.4', ...make(i) };
     const phase = rng.int(0, 59_000);
     let seq = 0;
+    let k = 0;
     for (let t = T0 + phase; t < T0 + days * DAY; t += MIN + rng.int(-500, 500)) {
-      out.push({ type: 'telemetry', device_id: v.id, device_class: 'vehicle', ts: t, metrics: { battery_v: 12.6 + 0.05 * rng.normal(), temp_c: 30 + rng.normal() }, firmware: v.firmware(t), seq: seq++ });
+      if (k++ % 5 === 0) out.push({ type: 'telemetry', device_id: v.id, device_class: 'vehicle', ts: t, metrics: { battery_v: 12.6 + 0.05 * rng.normal(), temp_c: 30 + rng.normal() }, firmware: v.firmware(t), seq: seq++ });
       out.push({ type: 'connection', device_id: v.id, device_class: 'vehicle', ts: t + 200, src_ip: v.ip, dst_ip: v.backend(t), dst_port: 8883, protocol: 'tcp', app_protocol: 'mqtt', tls: true, bytes_out: 300 + rng.int(0, 40), bytes_in: 120, duration_ms: 80, auth: 'ok' });
     }
     for (let t = T0 + rng.int(0, HOUR); t < T0 + days * DAY; t += HOUR) {
@@ -60,11 +61,12 @@ function detect(events: M2MEvent[]): Finding[] {
   return det.finish(events[events.length - 1]!.ts + MIN);
 }
 
-describe('fleet view', () => {
+// Each case runs two days of a 30-device class through the whole default pipeline.
+describe('fleet view', { timeout: 180_000 }, () => {
   it('a whole class moving to a new cloud endpoint is one fleet finding, not an alert per vehicle', () => {
-    // On day 3 every vehicle moves to the new endpoint within 40 minutes (a DNS change rolling out).
-    const at = T0 + 2 * DAY + 10 * HOUR;
-    const evs = fleet(30, 3, (i) => ({ backend: (t) => (t < at + i * 80_000 ? '52.10.20.30' : '18.200.5.77') }));
+    // On day 2 every vehicle moves to the new endpoint within 40 minutes (a DNS change rolling out).
+    const at = T0 + DAY + 10 * HOUR;
+    const evs = fleet(30, 2, (i) => ({ backend: (t) => (t < at + i * 80_000 ? '52.10.20.30' : '18.200.5.77') }));
     const fs = detect(evs);
     expect(alertWorthy(fs.filter((f) => f.device_id.startsWith('veh-')))).toEqual([]);
     const fleetFindings = fs.filter((f) => f.detector === FLEET_DETECTOR);
@@ -77,8 +79,8 @@ describe('fleet view', () => {
   });
 
   it('a firmware rollout that also brings a new update server is one fleet finding and no device alert', () => {
-    const at = T0 + 2 * DAY + 8 * HOUR;
-    const evs = fleet(30, 3, (i) => {
+    const at = T0 + DAY + 8 * HOUR;
+    const evs = fleet(30, 2, (i) => {
       const when = at + i * 4 * MIN;
       return {
         firmware: (t) => (t < when ? '2.8.4' : '2.9.0'),
@@ -97,8 +99,8 @@ describe('fleet view', () => {
   it('a worm (vehicles one after another scanning and calling the same rare host) is alerted on every device', () => {
     // 12 of 30: enough that its host is common in the class by the end, so only the scans keep it from folding.
     const infected = [1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23];
-    const start = T0 + 2 * DAY + 9 * HOUR;
-    const evs = fleet(30, 3, (i) => {
+    const start = T0 + DAY + 9 * HOUR;
+    const evs = fleet(30, 2, (i) => {
       const k = infected.indexOf(i);
       if (k < 0) return {};
       const t0 = start + k * 20 * MIN;
@@ -118,8 +120,8 @@ describe('fleet view', () => {
   it('an implant beaconing from the first event is found once its window fills; the class\'s own periodic backend is not', () => {
     const rng = new Rng(7);
     const beats: Array<[number, string, number, Partial<M2MEvent>]> = [];
-    for (let t = T0 + 90_000; t < T0 + 3 * DAY; t += rng.int(200_000, 350_000)) beats.push([t, '45.77.13.9', 80, { app_protocol: 'http', bytes_out: 310 + rng.int(0, 30), bytes_in: 190, tls: false }]);
-    const evs = fleet(30, 3, (i) => (i === 5 ? { extra: beats } : {}));
+    for (let t = T0 + 90_000; t < T0 + 2 * DAY; t += rng.int(200_000, 350_000)) beats.push([t, '45.77.13.9', 80, { app_protocol: 'http', bytes_out: 310 + rng.int(0, 30), bytes_in: 190, tls: false }]);
+    const evs = fleet(30, 2, (i) => (i === 5 ? { extra: beats } : {}));
     const fs = detect(evs);
     const implant = alertWorthy(fs).filter((f) => f.device_id === 'veh-005' && f.detector === 'beaconing' && f.key === '45.77.13.9:80');
     expect(implant).toHaveLength(1);
