@@ -44,6 +44,18 @@ export interface AlertRecord {
   seq: number;
   /** Set once closed: the event time the group was quiet since + autoCloseMs. */
   closed_ts: number | null;
+  /**
+   * Where in the source the alert's events are: the offsets of the messages that opened it and
+   * last extended it (a reader of the topic can show the device's readings around it).
+   */
+  source?: SourcePosition;
+}
+
+export interface SourcePosition {
+  topic: string;
+  partition: number;
+  first_offset: string;
+  last_offset: string;
 }
 
 export type ChangeKind = 'create' | 'fold' | 'update' | 'escalate' | 'close';
@@ -113,7 +125,7 @@ function close(state: LifecycleState, g: string, o: Open, autoCloseMs: number): 
 }
 
 /** Fold one alert-worthy finding into its group's alert: the changes it makes, in order. */
-export function observe(state: LifecycleState, f: Finding, opts: LifecycleOptions): AlertChange[] {
+export function observe(state: LifecycleState, f: Finding, opts: LifecycleOptions, at?: { topic: string; partition: number; offset: string }): AlertChange[] {
   const g = groupOf(f);
   const out: AlertChange[] = [];
   let o = state.open[g];
@@ -142,6 +154,7 @@ export function observe(state: LifecycleState, f: Finding, opts: LifecycleOption
       finding_id: f.finding_id,
       seq: 1,
       closed_ts: null,
+      ...(at ? { source: { topic: at.topic, partition: at.partition, first_offset: at.offset, last_offset: at.offset } } : {}),
     };
     state.open[g] = { a, sent: f.last_ts, folded: 0, fc: { [f.finding_id]: f.count }, f: slim(f) };
     out.push({ kind: 'create', alert: { ...a }, finding: f, publish: true, folded: 0 });
@@ -163,6 +176,7 @@ export function observe(state: LifecycleState, f: Finding, opts: LifecycleOption
   a.device_class = f.device_class;
   o.f = slim(f);
   a.seq += 1;
+  if (at) a.source = a.source && a.source.topic === at.topic ? { ...a.source, last_offset: at.offset } : { topic: at.topic, partition: at.partition, first_offset: at.offset, last_offset: at.offset };
   const from = a.severity;
   if (SEVERITY_RANK[f.severity] > SEVERITY_RANK[a.severity]) {
     a.severity = maxSeverity(a.severity, f.severity);

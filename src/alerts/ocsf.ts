@@ -158,6 +158,8 @@ export interface AlertChangeInfo {
   /** Whether the change asks for attention (a new alert, an escalation). */
   alertable: boolean;
   folded?: number;
+  /** The change's own id when the version alone does not name it (an analyst's change). */
+  uid?: string;
 }
 
 export interface OcsfInput {
@@ -224,7 +226,7 @@ export function toOcsf(input: OcsfInput): OcsfDetectionFinding {
     risk_score: Math.round(a.score * 100),
     metadata: {
       version: OCSF_VERSION,
-      uid: `${a.alert_id}.${c.seq}`,
+      uid: c.uid ?? `${a.alert_id}.${c.seq}`,
       correlation_uid: a.alert_id,
       modified_time: c.time,
       product: { name: 'm2m-sentinel', vendor_name: 'm2m-sentinel', version: input.productVersion },

@@ -32,9 +32,9 @@ export const emptyRouterState = (): RouterState => ({ lifecycle: emptyLifecycle(
 const lifecycleOpts = (opts: RouterOptions) => ({ suppressMs: opts.suppressMs, autoCloseMs: opts.autoCloseMs ?? DEFAULT_AUTO_CLOSE_MS });
 
 /** The alert changes one finding makes (none below min_severity). */
-export function route(state: RouterState, f: Finding, opts: RouterOptions): AlertChange[] {
+export function route(state: RouterState, f: Finding, opts: RouterOptions, at?: { topic: string; partition: number; offset: string }): AlertChange[] {
   if (SEVERITY_RANK[f.severity] < SEVERITY_RANK[opts.minSeverity]) return [];
-  return observe((state.lifecycle ??= emptyLifecycle()), f, lifecycleOpts(opts));
+  return observe((state.lifecycle ??= emptyLifecycle()), f, lifecycleOpts(opts), at);
 }
 
 /** The watermark reached `watermark`: alerts quiet for the auto-close time close. */

@@ -716,7 +716,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         findings.push(f);
         stored.push(f);
         emit.findingRaised(f);
-        const changes = route(ps.router, f, routerOpts);
+        const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         alerted += alertOutputs.handle(changes, stored, publishAt(i));
         for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
       }

@@ -29,6 +29,10 @@ export interface AlertRow {
   score: number;
   finding_id: string;
   explanation: string;
+  src_topic: string;
+  src_partition: number;
+  first_offset: string;
+  last_offset: string;
   seq: number;
 }
 
@@ -50,6 +54,10 @@ export function alertRow(a: AlertRecord, explanation: string): AlertRow {
     score: Math.round(a.score * 1e4) / 1e4,
     finding_id: a.finding_id,
     explanation,
+    src_topic: a.source?.topic ?? '',
+    src_partition: a.source?.partition ?? 0,
+    first_offset: a.source?.first_offset ?? '0',
+    last_offset: a.source?.last_offset ?? '0',
     seq: a.seq,
   };
 }

@@ -118,6 +118,11 @@ export function alertTables(t: Target): string[] {
       score Float32,
       finding_id String,
       explanation String,
+      -- Where the alert's events are in the source, so the console can read the device's readings around it.
+      src_topic String,
+      src_partition UInt32,
+      first_offset UInt64,
+      last_offset UInt64,
       seq UInt32,
       updated_at DateTime DEFAULT now(),
       INDEX idx_last_ts last_ts TYPE minmax GRANULARITY 1,
