@@ -13,11 +13,11 @@ import { closeQuiet, emptyLifecycle, nextClose, observe, type AlertChange, type 
 export interface RouterOptions {
   minSeverity: Severity;
   suppressMs: number;
-  /** Quiet time (event time) after which an open alert closes by itself. Default 2 h. */
+  /** Quiet time (event time) after which an open alert closes by itself. Default 24 h: an analyst who comes back the next morning still finds yesterday's alerts open. */
   autoCloseMs?: number;
 }
 
-export const DEFAULT_AUTO_CLOSE_MS = 2 * 3_600_000;
+export const DEFAULT_AUTO_CLOSE_MS = 24 * 3_600_000;
 
 export interface RouterState {
   /** Open alerts (absent in checkpoints written before alerts had a lifecycle). */

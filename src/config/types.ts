@@ -71,7 +71,7 @@ export interface PipelineConfig {
   alerts: {
     min_severity: Severity;
     suppress_ms: number;
-    /** An open alert closes once its group raised nothing for this long (event time). Absent: 2 h. */
+    /** An open alert closes once its group raised nothing for this long (event time). Absent: 24 h. */
     auto_close_ms?: number;
     routes: AlertRouteConfig[];
   };

@@ -77,7 +77,8 @@ export async function listFindings(client: ClickHouseClient, db: string, table: 
   if (q.cursor) (where.push('(toUnixTimestamp64Milli(first_ts), finding_id) < ({c_ts:Int64}, {c_id:String})'), Object.assign(params, { c_ts: q.cursor[0], c_id: q.cursor[1] }));
   const rows = await queryRows<Raw>(
     client,
-    `SELECT ${COLUMNS} FROM ${ident(db)}.${ident(table)} FINAL ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY first_ts DESC, finding_id DESC LIMIT {limit:UInt32}`,
+    // The filters run on the stored columns in the inner query: the outer one's aliases (times in ms) would shadow them.
+    `SELECT ${COLUMNS} FROM (SELECT * FROM ${ident(db)}.${ident(table)} FINAL ${where.length ? 'WHERE ' + where.join(' AND ') : ''}) ORDER BY first_ts DESC, finding_id DESC LIMIT {limit:UInt32}`,
     params,
   );
   const more = rows.length > q.limit;
@@ -90,9 +91,9 @@ export async function listFindings(client: ClickHouseClient, db: string, table: 
 export async function findingsOfAlert(client: ClickHouseClient, db: string, table: string, a: { pipeline: string; device_id: string; detector: string; key: string; first_ts: number; last_ts: number }): Promise<FindingView[]> {
   const rows = await queryRows<Raw>(
     client,
-    `SELECT ${COLUMNS} FROM ${ident(db)}.${ident(table)} FINAL
-     WHERE pipeline = {p:String} AND device_id = {d:String} AND detector = {det:String} AND key = {k:String}
-       AND first_ts <= fromUnixTimestamp64Milli({until:Int64}, 'UTC') AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
+    `SELECT ${COLUMNS} FROM (SELECT * FROM ${ident(db)}.${ident(table)} FINAL
+       WHERE pipeline = {p:String} AND device_id = {d:String} AND detector = {det:String} AND key = {k:String}
+         AND first_ts <= fromUnixTimestamp64Milli({until:Int64}, 'UTC') AND last_ts >= fromUnixTimestamp64Milli({since:Int64}, 'UTC'))
      ORDER BY first_ts LIMIT 500`,
     { p: a.pipeline, d: a.device_id, det: a.detector, k: a.key, since: a.first_ts, until: a.last_ts },
   );
