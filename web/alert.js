@@ -4,7 +4,8 @@
   var box = document.getElementById('chart');
   var note = document.getElementById('chart-note');
   var titleEl = document.getElementById('chart-title');
-  var fmtTime = function (s) { return new Date(s * 1000).toISOString().replace('T', ' ').slice(5, 16); };
+  // Event times are UTC; uPlot picks readable tick steps itself when told the zone.
+  var utc = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); };
   var SEV = { critical: '#7f1d1d', high: '#dc2626', medium: '#f59e0b', low: '#60a5fa', info: '#94a3b8' };
   function width() { return Math.max(480, Math.min(box.clientWidth || 900, 1300)); }
   function metricChart(d) {
@@ -23,11 +24,12 @@
     new uPlot({
       width: width(), height: 320,
       scales: { x: { time: true } },
-      axes: [{ values: function (u, vals) { return vals.map(fmtTime); } }, { label: d.metric }],
+      tzDate: utc,
+      axes: [{}, { label: d.metric }],
       series: [
         {},
-        { label: 'baseline − spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
-        { label: 'baseline + spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
+        { label: 'expected − spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
+        { label: 'expected + spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
         { label: 'expected (detector)', stroke: '#2563eb', width: 1.5 },
         { label: 'observed', stroke: '#0f172a', width: 1.2, spanGaps: true },
         { label: 'finding', stroke: '#dc2626', width: 0, points: { show: true, size: 9, fill: '#dc2626' } },
@@ -45,7 +47,8 @@
     }));
     new uPlot({
       width: width(), height: 320, scales: { x: { time: true } },
-      axes: [{ values: function (u, vals) { return vals.map(fmtTime); } }, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
+      tzDate: utc,
+      axes: [{}, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
       series: series,
     }, [d.x].concat(d.series.map(function (s) { return s.counts; })), box);
     note.textContent = 'The device’s connections from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
