@@ -136,12 +136,14 @@ describe('web console on the demo', () => {
     const total = Number(/alert messages\s+(\d+)/.exec(out)![1]) + 2;
     const msgs = await consumeAll(kafka(), topic, total, 30_000);
     const mine = msgs.filter((m) => m.headers?.['x-m2m-alert']?.toString() === id).map((m) => JSON.parse(m.value!.toString()) as { activity_name: string; status?: string; unmapped: { actor: string; resolution?: string } });
-    expect(mine.map((d) => [d.activity_name, d.status ?? null, d.unmapped.actor])).toEqual([
-      ['Create', 'New', 'm2m-sentinel'],
-      ['Update', 'In Progress', 'analyst'],
-      ['Close', 'Resolved', 'analyst'],
+    // (The pipeline may have sent updates of its own in between: repeats after the suppression window.)
+    expect([mine[0]!.activity_name, mine[0]!.status]).toEqual(['Create', 'New']);
+    const byAnalyst = mine.filter((d) => d.unmapped.actor === 'analyst');
+    expect(byAnalyst.map((d) => [d.activity_name, d.status ?? null])).toEqual([
+      ['Update', 'In Progress'],
+      ['Close', 'Resolved'],
     ]);
-    expect(mine[2]!.unmapped.resolution).toBe('true_positive');
+    expect(byAnalyst[1]!.unmapped.resolution).toBe('true_positive');
 
     // Stop the console (Ctrl-C) and read ClickHouse directly: the state and its audit trail.
     demo.kill('SIGINT');
@@ -153,12 +155,13 @@ describe('web console on the demo', () => {
         'SELECT action, actor, status, resolution, comment FROM m2m.alert_events FINAL WHERE alert_id = {id:String} ORDER BY recorded_at',
         { id },
       );
-      expect(trail.map((t) => [t.action, t.actor, t.status, t.resolution])).toEqual([
-        ['create', 'm2m-sentinel', 'new', ''],
-        ['acknowledge', 'analyst', 'acknowledged', ''],
-        ['resolve', 'analyst', 'resolved', 'true_positive'],
+      expect(trail[0]).toMatchObject({ action: 'create', actor: 'm2m-sentinel', status: 'new' });
+      const analystRows = trail.filter((t) => t.actor === 'analyst');
+      expect(analystRows.map((t) => [t.action, t.status, t.resolution])).toEqual([
+        ['acknowledge', 'acknowledged', ''],
+        ['resolve', 'resolved', 'true_positive'],
       ]);
-      expect(trail[2]!.comment).toContain('SOC-1234');
+      expect(analystRows[1]!.comment).toContain('SOC-1234');
       const audit = await queryRows<{ action: string; outcome: string }>(ch.client, "SELECT action, outcome FROM m2m.audit_log WHERE actor = 'analyst' ORDER BY at");
       expect(audit.map((a) => `${a.action}:${a.outcome}`)).toEqual(expect.arrayContaining(['login:denied', 'login:ok', 'alert.acknowledge:ok', 'alert.resolve:ok', 'alerts.export:ok']));
     } finally {
