@@ -160,6 +160,29 @@ describe('analyst API', () => {
     expect(text).not.toContain('<script>');
   });
 
+  it('pushes a live update (server-sent event) when an alert changes', async () => {
+    const ctl = new AbortController();
+    const res = await fetch(`${base}/api/stream`, { headers: { authorization: `Bearer ${VIEWER}` }, signal: ctl.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const seen = (re: RegExp, ms: number) =>
+      (async () => {
+        const end = Date.now() + ms;
+        while (!re.test(text) && Date.now() < end) {
+          const r = await Promise.race([reader.read(), new Promise<{ done: true; value: undefined }>((ok) => setTimeout(() => ok({ done: true, value: undefined }), 500))]);
+          if (r.value) text += Buffer.from(r.value).toString();
+        }
+        return re.test(text);
+      })();
+    expect(await seen(/event: hello/, 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500)); // the poller's first look, which sends nothing
+    expect(text).not.toMatch(/event: alerts/);
+    expect((await post(`/api/alerts/${ids[0]}/comment`, { comment: 'watching' }, { authorization: `Bearer ${ANALYST}` })).status).toBe(200);
+    expect(await seen(/event: alerts/, 5_000)).toBe(true);
+    ctl.abort();
+  });
+
   it('exports CSV with device text neutralised for spreadsheets, and NDJSON, and audits it all', async () => {
     const csv = await (await get('/api/alerts/export?format=csv', VIEWER)).text();
     const lines = csv.trim().split('\r\n');
