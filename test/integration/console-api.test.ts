@@ -150,6 +150,7 @@ describe('analyst API', () => {
     const cookie = setCookie.split(';')[0]!;
     const me = (await (await fetch(`${base}/api/me`, { headers: { cookie } })).json()) as { name: string; role: string; csrf: string };
     expect(me).toMatchObject({ name: 'alice', role: 'analyst' });
+    expect((await get('/api/devices/%E0%A4%A', VIEWER)).status).toBe(400);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie })).status).toBe(403);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie, 'x-csrf-token': 'x'.repeat(me.csrf.length) })).status).toBe(403);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie, 'x-csrf-token': me.csrf })).status).toBe(200);
@@ -181,6 +182,14 @@ describe('analyst API', () => {
     expect((await post(`/api/alerts/${ids[0]}/comment`, { comment: 'watching' }, { authorization: `Bearer ${ANALYST}` })).status).toBe(200);
     expect(await seen(/event: alerts/, 5_000)).toBe(true);
     ctl.abort();
+  });
+
+  it('throttles repeated failed logins from one address', async () => {
+    let last = 0;
+    for (let i = 0; i < 12; i++) {
+      last = (await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=mallory&password=guess${i}` })).status;
+    }
+    expect(last).toBe(429);
   });
 
   it('exports CSV with device text neutralised for spreadsheets, and NDJSON, and audits it all', async () => {
