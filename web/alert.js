@@ -4,8 +4,8 @@
   var box = document.getElementById('chart');
   var note = document.getElementById('chart-note');
   var titleEl = document.getElementById('chart-title');
-  // Event times are UTC; uPlot picks readable tick steps itself when told the zone.
-  var utc = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); };
+  // Event times in UTC, 24-hour clock, the date under the time; uPlot spaces the ticks.
+  var timeAxis = { space: 70, size: 52, values: function (u, vals) { return vals.map(function (v) { var d = new Date(v * 1000).toISOString(); return d.slice(11, 16) + '\n' + d.slice(5, 10); }); } };
   var SEV = { critical: '#7f1d1d', high: '#dc2626', medium: '#f59e0b', low: '#60a5fa', info: '#94a3b8' };
   function width() { return Math.max(480, Math.min(box.clientWidth || 900, 1300)); }
   function metricChart(d) {
@@ -24,8 +24,7 @@
     new uPlot({
       width: width(), height: 320,
       scales: { x: { time: true } },
-      tzDate: utc,
-      axes: [{}, { label: d.metric }],
+      axes: [timeAxis, { label: d.metric }],
       series: [
         {},
         { label: 'expected − spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
@@ -47,8 +46,7 @@
     }));
     new uPlot({
       width: width(), height: 320, scales: { x: { time: true } },
-      tzDate: utc,
-      axes: [{}, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
+      axes: [timeAxis, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
       series: series,
     }, [d.x].concat(d.series.map(function (s) { return s.counts; })), box);
     note.textContent = 'The device’s connections from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
