@@ -304,6 +304,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
           : `${e.device_id} (${e.device_class}) has contacted ${key}${external ? ' (internet)' : ''} ${rhythm} over the last ${fmtDuration(span)}; treat this as a possible command-and-control channel: identify the process, and block the destination if it is not an approved service.`,
         evidence: {
           peer: key,
+          src_ip: e.src_ip,
           dst_ip: e.dst_ip,
           dst_port: e.dst_port,
           external,
