@@ -56,6 +56,16 @@ export interface AlertRouteConfig {
   options: Record<string, unknown>;
 }
 
+export interface FleetConfig {
+  enabled: boolean;
+  hold_ms: number;
+  window_ms: number;
+  min_devices: number;
+  min_share: number;
+  common_share: number;
+  memory_ms: number;
+}
+
 export interface PipelineConfig {
   name: string;
   description?: string;
@@ -73,10 +83,14 @@ export interface PipelineConfig {
    */
   max_future_skew_ms?: number;
   detectors: DetectorConfig[];
+  /** The fleet view (src/fleet); durations in ms. */
+  fleet: FleetConfig;
   findings: { clickhouse: { database: string; table: string; ttl_days: number } };
   alerts: {
     min_severity: Severity;
     suppress_ms: number;
+    /** An open alert closes once its group raised nothing for this long (event time). Absent: 24 h. */
+    auto_close_ms?: number;
     routes: AlertRouteConfig[];
   };
   /**

@@ -23,6 +23,7 @@ import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from '.
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
 import { reviveNumbers } from './keyed.js';
+import { ATTACK } from './fleet.js';
 
 export interface FloodParams extends Record<string, unknown> {
   window: number;
@@ -89,6 +90,7 @@ export const flood: DetectorSpec<FloodParams> = {
   example:
     'meter-0042 (smart_meter) opened 412 connections to 198.51.100.7:80/tcp within 1m (its peak to any one host is about 3 per 1m; threshold 20); treat it as DoS participation: isolate the device, and look for the bot that drives it (new processes, a recent login, a changed firmware).',
   mitre: ['T0814', 'T1498', 'T1499'],
+  fleet: ATTACK,
   create(params, id) {
     return new FloodDetector(params, id);
   },
@@ -252,6 +254,7 @@ class FloodDetector implements DetectorInstance<FloodState> {
         expected: `${usual} to any one host per ${win} (threshold ${by === 'connections' ? thC : fmtBytes(thB)})`,
         explanation: `${e.device_id} (${e.device_class}) ${by === 'connections' ? `opened ${conns} connections` : `sent ${fmtBytes(sent)}`} to ${dst}${external ? ' on the internet' : ''} within ${win} (its peak to any one host is ${usual} per ${win}); treat it as DoS participation or a runaway client: isolate the device and look for what drives it (new processes, a recent login, changed firmware).`,
         evidence: {
+          src_ip: e.src_ip,
           dst_ip: e.dst_ip,
           dst_port: e.dst_port,
           protocol: e.protocol,

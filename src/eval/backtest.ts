@@ -21,8 +21,7 @@ import { decodeEvent, type DecodeOptions } from '../events/decode.js';
 import { CsvMapper, type CsvOptions } from '../events/csv.js';
 import type { M2MEvent } from '../events/types.js';
 import type { Finding } from '../detectors/types.js';
-import { buildDetectors, engineOptions } from '../pipeline/build.js';
-import { createEngine } from '../pipeline/engine.js';
+import { createOfflineDetection } from './detect.js';
 
 export interface BacktestOptions {
   pipeline: PipelineConfig;
@@ -141,14 +140,7 @@ async function openSource(file: string, opts: BacktestOptions, onReject: (file: 
 
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult> {
   const cfg = opts.pipeline;
-  const engine = createEngine(engineOptions(cfg, buildDetectors(cfg)));
-  const findings = new Map<string, Finding>();
-  const keep = (fs: Finding[]): void => {
-    for (const f of fs) {
-      const prev = findings.get(f.finding_id);
-      if (!prev || f.version >= prev.version) findings.set(f.finding_id, f);
-    }
-  };
+  const det = createOfflineDetection(cfg);
   const rejectedBy: Record<string, RejectReason> = {};
   let rejected = 0;
   let lines = 0;
@@ -185,10 +177,9 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     const item = heads[k]!;
     heads[k] = await sources[k]!.next();
     const ev = item.event;
-    const fs = engine.process(ev);
-    const outcome = engine.lastOutcome();
+    const outcome = det.process(ev);
     if (outcome === 'future') {
-      const err = engine.futureError(ev);
+      const err = det.futureError(ev);
       onReject(sources[k]!.file, item.line, `${err.code}:${err.field}`, err.message);
       continue;
     }
@@ -197,7 +188,6 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       duplicates++;
       continue;
     }
-    keep(fs);
     devices.add(ev.device_id);
     if (ev.ts < maxTs) outOfOrder++;
     else maxTs = ev.ts;
@@ -211,8 +201,8 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   }
   // Stream time, not the newest timestamp: a device whose clock runs ahead must not end the run
   // later (and make every other device look silent at the end).
-  const end = engine.clock().max_ts;
-  if (Number.isFinite(end)) keep(engine.advanceTo(end + cfg.allowed_lateness_ms + (opts.flushMs ?? 0)));
+  const end = det.streamTime();
+  const findings = det.finish(Number.isFinite(end) ? end + cfg.allowed_lateness_ms + (opts.flushMs ?? 0) : undefined);
   opts.onProgress?.(1, decoded);
 
   for (const [dev, bs] of buckets) {
@@ -224,7 +214,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
 
   const spanDays = Number.isFinite(end) ? Math.max(end - firstTs, 0) / DAY : 0;
   return {
-    findings: [...findings.values()].sort((a, b) => a.first_ts - b.first_ts || (a.finding_id < b.finding_id ? -1 : 1)),
+    findings,
     lines,
     decoded,
     rejected,

@@ -9,7 +9,7 @@
 import * as crypto from 'node:crypto';
 import type { DecodeError } from '../events/decode.js';
 import type { M2MEvent } from '../events/types.js';
-import type { DetectorInstance, Finding, FindingDraft, StepContext } from '../detectors/types.js';
+import type { DetectorInstance, FleetFact, Finding, FindingDraft, StepContext } from '../detectors/types.js';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, DUP_RING, DupRings, FutureGate, StreamRank, fingerprint, type EventOutcome } from './time.js';
 
 export type { EventOutcome } from './time.js';
@@ -81,6 +81,11 @@ export interface Engine {
   /** The event-time clock a checkpoint carries beside the device states: stream time, not any one device's. */
   clock(): { max_ts: number; last_tick: number };
   /**
+   * Facts for the fleet view raised since the last call (detectors' and the engine's own `seen`
+   * facts), in the order raised; the caller forwards them with the findings of the same events.
+   */
+  takeFacts(): FleetFact[];
+  /**
    * Call `fn(id)` just before the engine changes or removes device `id`'s state (a step, a tick
    * visit or an eviction), until watch() is called again without one. A checkpoint being encoded
    * while its partition goes on uses it to write a device as it was before it changes.
@@ -105,6 +110,8 @@ export function finalize(pipeline: string, draft: FindingDraft): Finding {
 // Shared result of the (usual) event that raises nothing; frozen so a caller that pushed into it
 // would fail loudly instead of leaking findings into later events.
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
+const NO_FACTS: FleetFact[] = Object.freeze([]) as unknown as FleetFact[];
+const DAY = 86_400_000;
 
 /**
  * Devices live in slots (parallel arrays indexed by a slot number, reused after eviction) so the
@@ -187,7 +194,7 @@ export function createEngine(opts: EngineOptions): Engine {
   let reranked = false;
 
   /** The watermark handed to detectors: the stream's, in the device's clock frame. */
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
   let watcher: ((id: string) => void) | undefined;
   // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
   // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
@@ -431,6 +438,7 @@ export function createEngine(opts: EngineOptions): Engine {
       if (watcher !== undefined) watcher(ev.device_id);
       let out = NO_FINDINGS;
       // A new device takes its slot before time advances (ticks do not visit it: nothing is due).
+      let created = slot === undefined;
       if (slot === undefined) {
         slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
         rank.update(slot, ts);
@@ -446,13 +454,16 @@ export function createEngine(opts: EngineOptions): Engine {
         if (ids[slot] !== ev.device_id) {
           // Evicted by these ticks (idle past idle_eviction): it starts afresh, as it always has.
           slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
+          created = true;
           rank.update(slot, ts);
         } else if (reranked) rank.update(slot, ts);
       }
+      // The fleet view counts a class's devices from these: one fact a device and day.
+      if (created || (ts > lastTs[slot]! && Math.floor(ts / DAY) !== Math.floor(lastTs[slot]! / DAY))) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts });
       if (ts > lastTs[slot]!) lastTs[slot] = ts;
       heard[slot] = maxTs;
       dups.add(slot, fp);
-      if (sched[slot] === Number.POSITIVE_INFINITY) schedule(slot, dueOf(slot));
+      if (created) schedule(slot, dueOf(slot));
       const ds = dstates[slot]!;
       const fl = flags[slot]!;
       if (fl !== 1) {
@@ -523,6 +534,12 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    takeFacts() {
+      if (ctx.facts.length === 0) return NO_FACTS;
+      const out = ctx.facts;
+      ctx.facts = [];
+      return out;
+    },
     watch(fn) {
       watcher = fn;
     },

@@ -34,7 +34,7 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   /** A device's watermark: the stream's, shifted by how far behind the stream its latest arrival was. */
   const frame = (st: DeviceState) => wm - (st.heard! - st.last_ts);
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
   // Per event type, the detectors that may apply (in pipeline order, so findings keep their
   // order): a telemetry event is not offered to a dozen connection detectors one by one.
   const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
@@ -145,6 +145,8 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
       return out;
     },
     watermark: () => wm,
+    // The reference is about findings and state; the fleet facts it drops are not compared.
+    takeFacts: () => ctx.facts.splice(0),
     deviceCount: () => devices.size,
     snapshot() {
       const obj: Record<string, DeviceState> = {};
