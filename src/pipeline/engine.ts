@@ -346,8 +346,11 @@ export function createEngine(opts: EngineOptions): Engine {
     for (let i = 0; i < nDet; i++) if (ds[i] !== undefined) d[dets[i]!.id] = ds[i];
     const ex = extras[slot];
     if (ex !== undefined) for (const id of Object.keys(ex)) d[id] = ex[id];
+    const device_class = classes[slot]!;
+    const first_ts = firstTs[slot]!;
+    const last_ts = lastTs[slot]!;
+    const at = heard[slot]!;
     const dup = dups.list(slot);
-    const [device_class, first_ts, last_ts, at] = [classes[slot]!, firstTs[slot]!, lastTs[slot]!, heard[slot]!];
     return dup === undefined ? { device_class, first_ts, last_ts, heard: at, d } : { device_class, first_ts, last_ts, heard: at, dup, d };
   }
 
