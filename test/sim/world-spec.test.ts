@@ -69,7 +69,9 @@ describe('world drawing', () => {
         expect(w.classes.some((x) => x.cls === c.cls)).toBe(true);
       }
       expect(w.kinds).toEqual([...WORLD_INCIDENT_KINDS]);
-      expect(w.incidents_per_kind * w.kinds.length).toBeLessThanOrEqual(Math.max(w.kinds.length, 0.35 * w.devices));
+      expect(w.incidents_per_kind * w.kinds.length).toBeLessThanOrEqual(Math.max(w.kinds.length, 0.5 * w.devices + w.kinds.length / 2));
+      expect(w.incidents_per_kind).toBeLessThanOrEqual(12);
+      if (w.devices >= 150) expect(w.incidents_per_kind).toBeGreaterThanOrEqual(6);
       expect(w.summary).toContain(`${w.days} d from`);
     }
   });

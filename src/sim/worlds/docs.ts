@@ -34,7 +34,7 @@ export function renderWorldDocs(): string {
   out.push('');
   out.push("The device count follows from an event budget (`--events-per-world`, default 1.2 M) and the classes'");
   out.push('reporting rates, so every drawn world costs about the same to run; the same seed is the same world');
-  out.push('at any size. About a third of the devices carry an incident (at most 12 per kind).');
+  out.push('at any size. Incidents per kind: half the device count over the number of kinds, at most 12.');
   out.push('');
   out.push('## Device classes');
   out.push('');

@@ -260,9 +260,9 @@ export function drawWorld(seed: number, index: number, opts: DrawOptions = {}): 
   const perDevice = classes.reduce((s, c) => s + c.share * classDef(c.cls).eventsPerDay(c.params), 0) * days;
   const devices = Math.max(20, Math.min(3000, Math.round(budget / perDevice)));
   const kinds = [...WORLD_INCIDENT_KINDS];
-  // About a third of the fleet carries an incident: enough per kind to read a recall, few enough
-  // that most devices show ordinary life only.
-  const incidentsPerKind = Math.max(1, Math.min(12, Math.floor((devices * 0.35) / kinds.length)));
+  // Enough per kind that one miss does not decide a kind's recall (6–12 in full-size worlds), on
+  // about half the fleet at most; tiny quick-check worlds get fewer.
+  const incidentsPerKind = Math.max(1, Math.min(12, Math.round((devices * 0.5) / kinds.length)));
 
   const spec: DrawnWorldSpec = {
     version: 1,
