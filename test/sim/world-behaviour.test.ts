@@ -109,6 +109,27 @@ describe('world habits', () => {
     }
   });
 
+  it('an endpoint migration moves every device of the class to the new addresses, MQTT to 443, other protocols on their port', () => {
+    const w = generate(spec({ devices: 10, days: 1, classes: [habits('edge_gateway', { ...GATEWAY, endpoint_ips: 3 }, { share: 0.5 }), habits('plc', { stopped: 'polled' }, { share: 0.5, site_size: [2, 3] })], changes: [{ kind: 'endpoint_migration', cls: 'edge_gateway', at: 0.4, spread_h: 2, new_port: 443 }, { kind: 'endpoint_migration', cls: 'plc', at: 0.6, spread_h: 0.5, new_port: 443 }] }));
+    for (const cls of ['edge_gateway', 'plc']) {
+      const m = w.labels.benign.find((b) => b.kind === 'endpoint_migration' && b.detail.device_class === cls)!;
+      const from = m.detail.from as string[];
+      const to = m.detail.to as string[];
+      expect(from.length).toBeGreaterThanOrEqual(cls === 'plc' ? 1 : 3);
+      const before = Date.parse(m.start);
+      const after = Date.parse(m.end);
+      const conns = w.wire.filter((x) => x.ev.type === 'connection' && m.devices!.includes(x.ev.device_id));
+      const addr = (x: (typeof conns)[number]): string => `${x.ev.dst_ip}:${x.ev.dst_port}`;
+      expect(conns.filter((x) => x.ms < before && to.includes(addr(x)))).toHaveLength(0);
+      expect(conns.filter((x) => x.ms > after && from.includes(addr(x)))).toHaveLength(0);
+      expect(conns.filter((x) => x.ms > after && to.includes(addr(x))).length).toBeGreaterThan(20);
+      for (const [i, f] of from.entries()) {
+        const port = Number(f.split(':')[1]);
+        expect(Number(to[i]!.split(':')[1])).toBe(port === 8883 ? 443 : port);
+      }
+    }
+  });
+
   it('is deterministic and independent of the chunk size', () => {
     const s = spec({ devices: 12, kinds: ['implant_beacon', 'worm_spread', 'brute_force'], incidents_per_kind: 2, classes: [habits('edge_gateway', GATEWAY, { duplicates: 0.01, gaps_per_week: 3 }), habits('battery_sensor', { kind: 'environment', sample_min: 15, wake_h: 3, secure: true, server: 'private' })], delivery: { latency_ms: [50, 500], skew_share: 0.2, skew_min: [1, 5], skew_hour_share: 0.3, dup_delay_s: [2, 30] } });
     const collect = (chunk: number): string[] => {

@@ -87,16 +87,24 @@ export function applyChange(c: ChangeSpec, ctx: ChangeContext, index: number): v
 
   if (c.kind === 'endpoint_migration') {
     const t0 = start + Math.round(c.at * span);
-    const olds = [...new Set([...(def.endpoints ?? []), ...members.map((w) => w.dev.uplink.ip)])].sort();
-    const map = new Map(olds.map((ip) => [ip, successor(ip, rng)]));
-    const port = members[0]!.dev.uplink.port;
+    // Every backend address of the class (ip:port as each device uses it) gets a successor.
+    const olds = new Map<string, { ip: string; port: number }>();
+    for (const w of members) for (const ip of [w.dev.uplink.ip, ...(def.endpoints ?? [])]) olds.set(`${ip}:${w.dev.uplink.port}`, { ip, port: w.dev.uplink.port });
+    const keys = [...olds.keys()].sort();
+    const succ = new Map<string, string>();
+    for (const ip of [...new Set(keys.map((k) => olds.get(k)!.ip))]) succ.set(ip, successor(ip, rng));
+    // Only MQTT moves port (8883 → 443 with ALPN); other protocols keep theirs.
+    const portOf = (p: number): number => (c.new_port !== null && p === 8883 ? c.new_port : p);
     let last = t0;
     for (const w of members) {
       const at = t0 + Math.floor(rng.next() * c.spread_h * HOUR);
       last = Math.max(last, at);
-      for (const [from, to] of map) w.habits.redirects.push({ at, from: { ip: from, port }, to: { ip: to, ...(c.new_port !== null ? { port: c.new_port } : {}) } });
+      for (const k of keys) {
+        const o = olds.get(k)!;
+        if (o.port === w.dev.uplink.port) w.habits.redirects.push({ at, from: o, to: { ip: succ.get(o.ip)!, port: portOf(o.port) } });
+      }
     }
-    ctx.labels.push({ id, kind: c.kind, start: iso(t0), end: iso(last), devices: ids(members), detail: { device_class: c.cls, from: olds.map((ip) => `${ip}:${port}`), to: [...map.values()].map((ip) => `${ip}:${c.new_port ?? port}`) } });
+    ctx.labels.push({ id, kind: c.kind, start: iso(t0), end: iso(last), devices: ids(members), detail: { device_class: c.cls, from: keys, to: keys.map((k) => `${succ.get(olds.get(k)!.ip)}:${portOf(olds.get(k)!.port)}`) } });
     return;
   }
 

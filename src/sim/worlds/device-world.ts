@@ -21,6 +21,8 @@ export interface DeviceWorld {
   dupRate: number;
   /** Typical network latency of this device's messages, ms. */
   latencyMs: number;
+  /** Whether the device is off the network right now (asleep, rebooting, in a gap); set by its habits. */
+  offline?(ts: number): boolean;
 }
 
 const WORLD = new WeakMap<SimDevice, DeviceWorld>();

@@ -17,7 +17,7 @@ import { applyChange, backlogUpload, type WorldDevice } from './changes.js';
 import { Delivery, type DeliveryStats } from './delivery.js';
 import { deviceWorld, gapAt } from './device-world.js';
 import { habitHook, newHabits } from './habits.js';
-import { MIN_EVIDENCE, drawOutbreak, eligible, injectContext, injectImplant, injectPlain, injectWorm, plainDuration, witness, type Placed } from './incidents.js';
+import { MIN_EVIDENCE, WORM_WAIT_MS, drawOutbreak, eligible, injectContext, injectImplant, injectPlain, injectWorm, plainDuration, witness, type Placed } from './incidents.js';
 import type { DrawnWorldSpec } from './spec.js';
 import { worldZone } from './zones.js';
 
@@ -196,17 +196,19 @@ export function createWorld(spec: DrawnWorldSpec): WorldFleet {
     }
   }
   if (spec.kinds.includes('worm_spread')) {
-    // One outbreak in the class with the most free devices; one device after another.
+    // One outbreak in one vulnerable class (any class with enough free devices); one device after another.
     const byClass = new Map<string, SimDevice[]>();
     for (const d of pool('worm_spread')) byClass.set(d.cls, [...(byClass.get(d.cls) ?? []), d]);
-    const best = [...byClass.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1))[0];
+    const ranked = [...byClass.entries()].sort((a, b) => b[1].length - a[1].length || (a[0] < b[0] ? -1 : 1));
+    const big = ranked.filter(([, ds]) => ds.length >= 2 * k);
+    const best = big.length ? irng.pick(big) : ranked[0];
     if (best) {
       const o = drawOutbreak(irng);
       const cands = irng.shuffle([...best[1]]);
       let t = start + warmup + Math.floor(irng.next() * Math.max(1, 0.5 * (span - warmup)));
       for (const d of cands) {
         if (placed.filter((p) => p.label.kind === 'worm_spread').length >= k || t >= end - 2 * HOUR) break;
-        if (!free(d, t, t + 6 * HOUR, true)) continue;
+        if (!free(d, t, t + 6 * HOUR, true) || !free(d, t, t + WORM_WAIT_MS + 6 * HOUR, false)) continue;
         record('worm_spread', d, injectWorm(d, t, o, Rng.derive(spec.seed, `incident:${serial + 1}`), end));
         t += Math.max(MINUTE, Math.round(irng.exp(o.spreadMs)));
       }

@@ -60,6 +60,8 @@ export function habitHook(dev: SimDevice, h: Habits): HookControl {
   let batchUpload = false;
   let waking = false;
 
+  world.offline = (ts) => (h.idle?.mode === 'silent' && !dev.active) || gapAt(world, ts) !== undefined || dev.silenceAt(ts) !== undefined;
+
   const keepAt = (ts: number): number => {
     let n = 1;
     for (const k of h.keepEvery) if (ts >= k.at) n = k.n;

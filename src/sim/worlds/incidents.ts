@@ -20,6 +20,7 @@ import type { Rng } from '../prng.js';
 import { HOUR, MINUTE } from '../time.js';
 import type { DeviceClass, IncidentKind, SimEvent } from '../types.js';
 import { classDef } from './classes/index.js';
+import { deviceWorld } from './device-world.js';
 import { compareVersions } from '../fleet.js';
 
 const SECOND = 1000;
@@ -156,14 +157,38 @@ export function drawOutbreak(r: Rng): Outbreak {
   };
 }
 
-/** One infected device of an outbreak: download, scan the neighbourhood, check in with the host. */
-export function injectWorm(dev: SimDevice, start: number, o: Outbreak, r: Rng, spanEnd: number): Placed {
+/** A worm reaches a device only while it is on the network: a sleeping one is infected when it wakes (within 12 h). */
+export const WORM_WAIT_MS = 12 * HOUR;
+
+/**
+ * One infected device of an outbreak: download, scan the neighbourhood, check in with the host.
+ * The returned window is the planning window (the infection may wait for the device to wake);
+ * the label is narrowed to what the device then sent.
+ */
+export function injectWorm(dev: SimDevice, at: number, o: Outbreak, r: Rng, spanEnd: number): Placed {
   const w: Witness = { events: 0 };
   const scanDur = r.logUniform(10, 120) * MINUTE;
   const rate = r.logUniform(0.1, 3);
   const activeDur = Math.max(scanDur, r.logUniform(1, 6) * HOUR);
   const checkIn = r.logUniform(60, 600) * SECOND;
-  const end = Math.min(spanEnd - MINUTE, start + activeDur);
+  const detail = { host: o.host, download_port: o.dlPort, scan_port: o.scanPort, scan_rate_per_s: Math.round(rate * 100) / 100, scan_min: Math.round(scanDur / MINUTE), check_in_s: Math.round(checkIn / SECOND) };
+  const gate: Process = {
+    next: at,
+    step() {
+      const ts = gate.next;
+      if (deviceWorld(dev).offline?.(ts) && ts < at + WORM_WAIT_MS) {
+        gate.next = ts + 5 * MINUTE;
+        return;
+      }
+      gate.next = Number.POSITIVE_INFINITY;
+      if (ts < at + WORM_WAIT_MS) infect(dev, ts, Math.min(spanEnd - MINUTE, ts + activeDur), scanDur, rate, checkIn, o, r, w);
+    },
+  };
+  dev.processes.push(gate);
+  return { start: at, end: Math.min(spanEnd, at + WORM_WAIT_MS + activeDur), detail, witness: w };
+}
+
+function infect(dev: SimDevice, start: number, end: number, scanDur: number, rate: number, checkIn: number, o: Outbreak, r: Rng, w: Witness): void {
   const net = dev.ip.split('.').slice(0, 3).join('.');
   const tls = o.dlPort === 443;
   dev.processes.push(
@@ -190,7 +215,6 @@ export function injectWorm(dev: SimDevice, start: number, o: Outbreak, r: Rng, s
       w,
     ),
   );
-  return { start, end, detail: { host: o.host, download_port: o.dlPort, scan_port: o.scanPort, scan_rate_per_s: Math.round(rate * 100) / 100, scan_min: Math.round(scanDur / MINUTE), check_in_s: Math.round(checkIn / SECOND) }, witness: w };
 }
 
 /** Durations of the plain kinds, drawn as the plain injectors do. */
