@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { loadPipelineFile, formatConfigError } from '../../config/load.js';
 import { buildReport, renderRobustnessMarkdown, replaceDocsSection, ROBUSTNESS_TARGETS, type RobustnessTargets } from '../../eval/robustness.js';
-import { planWorlds, runWorlds, type Phase, type ProgressMsg } from '../../eval/robustness-run.js';
+import type { Phase, ProgressMsg } from '../../eval/robustness-run.js';
 import { formatDuration } from '../progress.js';
 
 function int(min: number) {
@@ -214,6 +214,8 @@ Exit status: 0 all targets met on the worst world, 1 a target missed, 2 invalid 
         process.exitCode = 2;
         return;
       }
+      // The simulator and the backtest load only when this command runs, not with every CLI start.
+      const { planWorlds, runWorlds } = await import('../../eval/robustness-run.js');
       const specs = planWorlds({ worlds: o.worlds, seed: o.seed, eventsPerWorld: o.eventsPerWorld, ...(o.maxDays ? { maxDays: o.maxDays } : {}), benchmark: o.benchmark, ...(o.benchmarkSize ? { benchmarkDevices: o.benchmarkSize[0], benchmarkDays: o.benchmarkSize[1] } : {}), ...(o.only ? { only: o.only } : {}) });
       if (specs.length === 0) {
         err('m2m-sentinel robustness: no worlds to run (check --worlds, --only, --no-benchmark)');
