@@ -17,6 +17,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
   () => import('./commands/robustness.js'),
+  () => import('./commands/hash-password.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {
