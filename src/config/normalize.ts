@@ -83,8 +83,11 @@ export function normalizePipeline(
       if (v === undefined) continue;
       options[name] = o.type === 'duration' ? ms(v, String(o.default)) : v;
     }
+    // The syslog port's default depends on the transport: 6514 is syslog over TLS (RFC 5425).
+    if (type === 'syslog' && options.port === undefined) options.port = options.protocol === 'tls' ? 6514 : 514;
     const route: AlertRouteConfig = { type, name: names[i]!, options };
     if (typeof r.min_severity === 'string') route.min_severity = r.min_severity as Severity;
+    if (typeof r.max_per_minute === 'number') route.max_per_minute = r.max_per_minute;
     routeIndex.set(i, routes.length);
     routes.push(route);
   });

@@ -146,6 +146,14 @@ function routeEntrySchema(routes: readonly RouteSpec[]): JsonSchema {
   });
   props.min_severity = { type: 'string', enum: [...SEVERITIES], description: 'Only alerts at or above this severity take this route; default: alerts.min_severity.', examples: ['high'] };
   props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the route off.' };
+  props.max_per_minute = {
+    type: 'integer',
+    minimum: 1,
+    maximum: 100000,
+    default: 120,
+    description: 'Alert budget of this route: at most this many alerts per minute are delivered one by one; the rest of the minute is folded into one digest alert (counts by detector and severity, the devices) sent when the minute ends, so a flood cannot bury the SOC and nothing is dropped silently.',
+    examples: [30],
+  };
   props.if_env = str('Keep this route only when this environment variable is set and not empty; otherwise it is dropped, and its ${...} references need not resolve.', {
     pattern: ENV_PATTERN,
     patternErrorMessage: 'an environment variable name',

@@ -53,6 +53,8 @@ export interface AlertRouteConfig {
   /** Route name (defaults to type, or type-N when repeated). */
   name: string;
   min_severity?: Severity;
+  /** Alert budget: alerts delivered one by one per minute; the rest fold into a digest (default 120). */
+  max_per_minute?: number;
   options: Record<string, unknown>;
 }
 

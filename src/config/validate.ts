@@ -21,7 +21,7 @@ import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
 export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes'] as const;
-export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env'] as const;
+export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
 /** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
 export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
 
@@ -396,6 +396,21 @@ function checkDurationRange(rep: Reporter, path: YamlPath, v: unknown, p: ParamS
   }
 }
 
+/**
+ * Port 6514 is syslog over TLS (RFC 5425): plaintext sent there crosses the network readable
+ * while the configuration looks encrypted. TLS-only options without TLS would be ignored.
+ */
+function syslogChecks(rep: Reporter, at: YamlPath, o: Record<string, unknown>): void {
+  const protocol = typeof o.protocol === 'string' ? o.protocol : 'udp';
+  if (protocol === 'tls') return;
+  if (o.port === 6514) {
+    rep.add('bad_value', [...at, 'port'], `port 6514 is syslog over TLS, but protocol is ${protocol}`, { note: 'set protocol: tls (and ca: <collector CA file>), or use the collector\'s plaintext port' });
+  }
+  for (const k of ['ca', 'servername', 'cert', 'key']) {
+    if (o[k] !== undefined) rep.add('bad_value', [...at, k], `${k} applies to protocol: tls only`, { at: 'key', note: `protocol is ${protocol}; set protocol: tls` });
+  }
+}
+
 function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors: readonly DetectorSpec<any>[]): void {
   const detectorNames = detectors.map((d) => d.name);
   const source = isObj(data.source) && isObj(data.source.kafka) ? data.source.kafka : {};
@@ -475,6 +490,7 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
     const spec = ROUTE_SPECS.find((s) => s.type === t);
     const opts = t && isObj(r) ? r[t] : undefined;
     if (spec && isObj(opts)) for (const [k, v] of Object.entries(opts)) if (spec.options[k]) checkDurationRange(rep, ['alerts', 'routes', i, t!, k], v, spec.options[k]!);
+    if (t === 'syslog' && isObj(opts)) syslogChecks(rep, ['alerts', 'routes', i, 'syslog'], opts);
   });
 
   // Static durations with cross-field meaning.

@@ -87,7 +87,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
       try {
         if (opts.deliver !== false) {
           for (const r of cfg.alerts.routes) {
-            const d = await startDelivery(k, cfg, r);
+            const d = await startDelivery(k, cfg, r, { productVersion: version });
             if (d) routes.push(d);
           }
         }

@@ -1,63 +1,86 @@
-/** Human renderings of the OCSF alert: one line for terminals, Slack blocks, syslog CEF. */
+/**
+ * Human renderings of the OCSF alert: one line for terminals, Slack blocks, syslog CEF. Every
+ * string that a device can influence (ids, classes, metric names inside explanations, observed
+ * values) goes through escape.ts for the format it lands in, capped in length.
+ */
 import type { OcsfDetectionFinding } from '../ocsf.js';
+import { CAPS, cefExt, cefHeader, jsonLine, slackText, visible } from './escape.js';
 
-const fmt = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');
+const fmt = (ms: number) => {
+  const d = new Date(ms);
+  return Number.isFinite(d.getTime()) ? d.toISOString().replace('.000Z', 'Z') : 'unknown time';
+};
+
+/** Records read back from the outbox are checked only for what every channel needs (outbox-record.ts). */
+const extra = (a: OcsfDetectionFinding): Partial<OcsfDetectionFinding['unmapped']> => a.unmapped ?? {};
 
 export function renderLine(a: OcsfDetectionFinding): string {
-  const u = a.unmapped;
-  const rep = u.count > 1 ? ` ×${u.count}` : '';
-  const folded = u.suppressed_before > 0 ? ` (+${u.suppressed_before} similar folded)` : '';
-  return `[${a.severity.toUpperCase()} ${a.confidence_score}] ${a.device.uid} (${a.device.type}) ${a.finding_info.analytic.name}${rep} at ${fmt(a.finding_info.first_seen_time)}: ${a.message} | observed ${u.observed}, expected ${u.expected}${folded}`;
+  const u = extra(a);
+  const rep = Number(u.count ?? 0) > 1 ? ` ×${Number(u.count)}` : '';
+  const folded = Number(u.suppressed_before ?? 0) > 0 ? ` (+${Number(u.suppressed_before)} similar folded)` : '';
+  return `[${visible(a.severity).toUpperCase()} ${Number(a.confidence_score)}] ${visible(a.device.uid, CAPS.id)} (${visible(a.device.type)}) ${visible(a.finding_info.analytic.name)}${rep} at ${fmt(a.finding_info.first_seen_time)}: ${visible(a.message, CAPS.message)} | observed ${visible(u.observed)}, expected ${visible(u.expected)}${folded}`;
+}
+
+/** The OCSF document as one line of JSON (the stdout route, container log collectors). */
+export function renderJson(a: OcsfDetectionFinding): string {
+  return jsonLine(a);
 }
 
 export function renderSlack(a: OcsfDetectionFinding): Record<string, unknown> {
-  const u = a.unmapped;
+  const u = extra(a);
   const attacks = a.finding_info.attacks.map((x) => x.technique.uid).join(', ');
+  // verbatim: Slack does not auto-link URLs, channel names or mentions in device text.
+  const md = (text: string) => ({ type: 'mrkdwn', text, verbatim: true });
   return {
-    text: `${a.severity}: ${a.finding_info.title}`,
+    text: `${slackText(a.severity)}: ${slackText(a.finding_info.title, CAPS.title)}`,
+    unfurl_links: false,
+    unfurl_media: false,
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: `${a.severity} · ${a.finding_info.title}`.slice(0, 150) } },
-      { type: 'section', text: { type: 'mrkdwn', text: a.message } },
+      // plain_text is not parsed for links or mentions, but Slack decodes &amp; &lt; &gt; in it too.
+      { type: 'header', text: { type: 'plain_text', text: slackText(`${a.severity} · ${a.finding_info.title}`, 150) } },
+      { type: 'section', text: md(slackText(a.message, CAPS.message)) },
       {
         type: 'section',
         fields: [
-          { type: 'mrkdwn', text: `*Device*\n${a.device.uid} (${a.device.type})` },
-          { type: 'mrkdwn', text: `*Confidence*\n${a.confidence_score}/100` },
-          { type: 'mrkdwn', text: `*Observed*\n${u.observed}` },
-          { type: 'mrkdwn', text: `*Expected*\n${u.expected}` },
-          { type: 'mrkdwn', text: `*First seen*\n${fmt(a.finding_info.first_seen_time)}` },
-          { type: 'mrkdwn', text: `*ATT&CK*\n${attacks || '—'}` },
+          md(`*Device*\n${slackText(a.device.uid, CAPS.id)} (${slackText(a.device.type)})`),
+          md(`*Confidence*\n${Number(a.confidence_score)}/100`),
+          md(`*Observed*\n${slackText(u.observed)}`),
+          md(`*Expected*\n${slackText(u.expected)}`),
+          md(`*First seen*\n${fmt(a.finding_info.first_seen_time)}`),
+          md(`*ATT&amp;CK*\n${slackText(attacks) || '—'}`),
         ],
       },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `finding ${a.finding_info.uid} · pipeline ${u.pipeline} · count ${u.count}` }] },
+      { type: 'context', elements: [md(`finding ${slackText(a.finding_info.uid)} · pipeline ${slackText(u.pipeline)} · count ${Number(u.count ?? 1)}`)] },
     ],
   };
 }
 
-// CEF escaping: header fields escape | and \, extension values escape = and \ and newlines.
-const cefHeader = (s: string) => s.replace(/\\/g, '\\\\').replace(/\|/g, '\\|');
-const cefExt = (s: string) => s.replace(/\\/g, '\\\\').replace(/=/g, '\\=').replace(/\r?\n/g, '\\n');
-
 export function renderCef(a: OcsfDetectionFinding): string {
-  const sev = Math.min(10, Math.round((a.severity_id / 5) * 10));
+  const sev = Math.min(10, Math.max(0, Math.round((Number(a.severity_id) / 5) * 10))) || 0;
   const ext: Array<[string, string]> = [
-    ['rt', String(a.time)],
-    ['start', String(a.finding_info.first_seen_time)],
-    ['end', String(a.finding_info.last_seen_time)],
-    ['dvchost', a.device.uid],
+    ['rt', String(Number(a.time))],
+    ['start', String(Number(a.finding_info.first_seen_time))],
+    ['end', String(Number(a.finding_info.last_seen_time))],
+    ['dvchost', cefExt(a.device.uid, CAPS.id)],
     ['cs1Label', 'deviceClass'],
-    ['cs1', a.device.type],
+    ['cs1', cefExt(a.device.type, CAPS.short)],
     ['cs2Label', 'findingId'],
-    ['cs2', a.finding_info.uid],
+    ['cs2', cefExt(a.finding_info.uid, CAPS.short)],
     ['cs3Label', 'attack'],
-    ['cs3', a.finding_info.attacks.map((x) => x.technique.uid).join(',')],
+    ['cs3', cefExt(a.finding_info.attacks.map((x) => x.technique.uid).join(','), CAPS.short)],
     ['cn1Label', 'confidence'],
-    ['cn1', String(a.confidence_score)],
-    ['cnt', String(a.unmapped.count)],
-    ['msg', a.message],
+    ['cn1', String(Number(a.confidence_score))],
+    ['cnt', String(Number(extra(a).count ?? 1))],
+    ['msg', cefExt(a.message, CAPS.message)],
   ];
-  const header = ['CEF:0', 'm2m-sentinel', 'm2m-sentinel', a.metadata.product.version, a.finding_info.analytic.name, a.finding_info.title, String(sev)]
-    .map((h, i) => (i === 0 ? h : cefHeader(h)))
-    .join('|');
-  return `${header}|${ext.map(([k, v]) => `${k}=${cefExt(v)}`).join(' ')}`;
+  const header = [
+    'CEF:0',
+    'm2m-sentinel',
+    'm2m-sentinel',
+    cefHeader(a.metadata.product.version, 32),
+    cefHeader(a.finding_info.analytic.name, 64),
+    cefHeader(a.finding_info.title, CAPS.title),
+    String(sev),
+  ].join('|');
+  return `${header}|${ext.map(([k, v]) => `${k}=${v}`).join(' ')}`;
 }
