@@ -12,6 +12,7 @@ import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '.
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
+import type { Access } from '../server/access.js';
 import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
@@ -25,6 +26,10 @@ export interface ServiceOptions extends RunnerOptions {
   clickhouse?: ClickHouseOptions;
   /** HTTP port for /healthz, /readyz, /metrics; 0 = pick a free one, undefined = none. */
   httpPort?: number;
+  /** Interface the HTTP endpoints bind; default 127.0.0.1. */
+  httpHost?: string;
+  /** Tokens and roles for everything but /healthz and /readyz (server/access.ts). */
+  access?: Access;
   /** Start alert delivery routes (webhook, slack, syslog, stdout). */
   deliver?: boolean;
 }
@@ -46,6 +51,8 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
     const first = configs[0]?.findings.clickhouse;
     http = await startHttp({
       port: opts.httpPort,
+      ...(opts.httpHost !== undefined ? { host: opts.httpHost } : {}),
+      ...(opts.access ? { access: opts.access } : {}),
       ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
     });
   }

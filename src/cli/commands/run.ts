@@ -8,9 +8,13 @@ import { logger } from '../../obs/log.js';
 import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
+import { ACCESS_ENV, loadAccessFile, type Access } from '../../server/access.js';
+import { DEFAULT_HTTP_HOST } from '../../server/http.js';
 
 interface RunFlags {
   httpPort: string;
+  httpHost: string;
+  access?: string;
   deliver: boolean;
   checkpointEvery: number;
   maxCheckpointEvery?: number;
@@ -45,6 +49,8 @@ export function register(program: Command): void {
     .description('Run one or more pipelines as a long-lived service (Kafka in, ClickHouse findings, alerts out)')
     .argument('<pipelines...>', 'pipeline YAML files or directories of them')
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
+    .option('--http-host <host>', 'interface the HTTP endpoints bind (0.0.0.0 to expose them beyond this machine, e.g. in a container)', process.env.HTTP_HOST ?? DEFAULT_HTTP_HOST)
+    .option('--access <file>', `access file with API tokens and roles; everything but /healthz and /readyz needs a token (env ${ACCESS_ENV})`, process.env[ACCESS_ENV])
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
     .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval of a busy partition (see --events-per-state-record)', positive('--checkpoint-every'), 5000)
     .option('--max-checkpoint-every <ms>', 'longest interval between checkpoints of a busy partition: bounds the events replayed after a crash (default 12 × --checkpoint-every)', positive('--max-checkpoint-every'))
@@ -65,8 +71,12 @@ many devices that each report rarely write less state per event with a higher
 --events-per-state-record or --checkpoint-every, at the cost of a longer replay after a crash
 (at most --max-checkpoint-every of events). Alerts do not wait for checkpoints (--publish-gap).
 
+HTTP: the endpoints bind 127.0.0.1 unless --http-host says otherwise; /metrics and /api/findings
+need "Authorization: Bearer <token>" with a token from the --access file (docs/security.md).
+
 Examples:
   m2m-sentinel run pipelines/default.yaml
+  M2M_TOKEN_PROM=$(cat /run/secrets/prom) m2m-sentinel run --access access.yaml --http-host 0.0.0.0 pipelines/
   KAFKA_BROKERS=kafka:9092 CLICKHOUSE_URL=http://clickhouse:8123 m2m-sentinel run pipelines/`,
     )
     .action(async (paths: string[], o: RunFlags) => {
@@ -82,8 +92,20 @@ Examples:
         process.exitCode = 2;
         return;
       }
+      let access: Access | undefined;
+      if (o.access) {
+        const a = loadAccessFile(o.access);
+        for (const e of a.errors) process.stderr.write(formatConfigError(e) + '\n');
+        if (!a.access) {
+          process.exitCode = 2;
+          return;
+        }
+        access = a.access;
+      }
       const log = logger();
       const svc = await startService(pipelines, {
+        httpHost: o.httpHost,
+        ...(access ? { access } : {}),
         brokers: brokersFromEnv(),
         clickhouse: clickHouseOptionsFromEnv(),
         httpPort: Number(o.httpPort),
