@@ -57,6 +57,9 @@ export const DEFAULT_MIN_TS = Date.UTC(2000, 0, 1);
 export const DEFAULT_MAX_TS = Date.UTC(2100, 0, 1);
 const MAX_ID_LEN = 256;
 
+/** A time for a message; toISOString throws past ±8.64e15 ms, and this is on the path of every bad event. */
+const isoOrNumber = (t: number): string => (Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t));
+
 function fail(code: DecodeErrorCode, message: string, field?: string): DecodeResult {
   return { ok: false, error: field === undefined ? { code, message } : { code, field, message } };
 }
@@ -279,7 +282,7 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
   const minTs = opts.minTs ?? DEFAULT_MIN_TS;
   const maxTs = opts.maxTs ?? DEFAULT_MAX_TS;
   if (ts < minTs || ts > maxTs) {
-    return fail('bad_timestamp', `"ts" ${new Date(ts).toISOString()} is outside the plausible range ${new Date(minTs).toISOString()} – ${new Date(maxTs).toISOString()}`, 'ts');
+    return fail('bad_timestamp', `"ts" ${isoOrNumber(ts)} is outside the plausible range ${isoOrNumber(minTs)} – ${isoOrNumber(maxTs)}`, 'ts');
   }
   const firmware = str(o, 'firmware', false, 64);
   if (isErr(firmware)) return firmware;

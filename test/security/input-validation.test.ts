@@ -30,6 +30,13 @@ describe('decoder', () => {
     for (const k of ['constructor', 'hasOwnProperty', 'toString']) expect(decodeEvent(tele(`{"${k}":1}`), { mapping }).ok).toBe(false);
   });
 
+  it('a numeric time beyond the Date range is a dead letter, not an exception (found by the fuzz test)', () => {
+    // Before: toISOString threw while building the reason, inside the batch: a poison message.
+    const r = decodeEvent('{"type":"telemetry","device_id":"d","ts":8640000000000001,"metrics":{"a":1}}');
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error).toMatchObject({ code: 'bad_timestamp', message: expect.stringContaining('8640000000000001') });
+  });
+
   it('caps metrics per event and the length of metric names', () => {
     const many = (n: number) => `{${Array.from({ length: n }, (_, i) => `"m${i}":${i}`).join(',')}}`;
     expect(decodeEvent(tele(many(DEFAULT_MAX_METRICS))).ok).toBe(true);
