@@ -6,6 +6,7 @@
 import type { Severity } from '../detectors/types.js';
 import type { DetectorSpec } from '../detectors/types.js';
 import { parseDuration, withDefaults } from '../detectors/params.js';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
 import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
@@ -42,6 +43,8 @@ export function normalizePipeline(
     },
   };
   if (Array.isArray(k.brokers)) source.kafka.brokers = [...(k.brokers as string[])];
+  if (isObj(k.ssl)) source.kafka.ssl = { ...(k.ssl as KafkaTls) };
+  if (isObj(k.sasl)) source.kafka.sasl = { ...(k.sasl as unknown as KafkaSasl) };
 
   let mapping: MappingConfig | undefined;
   if (isObj(data.mapping)) {

@@ -10,6 +10,7 @@ import { SEVERITIES } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+import { SASL_MECHANISMS } from '../kafka/security.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -258,6 +259,18 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
           start: { type: 'string', enum: ['earliest', 'latest'], default: 'latest', description: 'Where a group with no committed offsets starts; committed offsets always win.', examples: ['earliest'] },
           format: { type: 'string', enum: ['json'], default: 'json', description: 'Message encoding.', examples: ['json'] },
           dead_letter_topic: { ...topic, description: 'Where undecodable messages go (original bytes plus the reason); default: "<first topic>.dlq".', examples: ['m2m.telemetry.dlq'] },
+          ssl: obj('TLS to the brokers (SSL or SASL_SSL listeners); `ssl: {}` checks their certificates against the system\'s CAs. Default: the KAFKA_SSL_* environment variables.', {
+            ca: str('PEM file of the CA that signed the brokers\' certificates.', { minLength: 1, examples: ['/etc/m2m/kafka-ca.pem'] }),
+            cert: str('PEM client certificate file, for brokers that authenticate clients by certificate (mTLS).', { minLength: 1, examples: ['/etc/m2m/sentinel.pem'] }),
+            key: str('PEM private key file of `cert`.', { minLength: 1, examples: ['/etc/m2m/sentinel.key'] }),
+            servername: str('Name the brokers\' certificates must carry, when it differs from the bootstrap host.', { minLength: 1, examples: ['kafka.internal.example'] }),
+          }, { examples: [{ ca: '/etc/m2m/kafka-ca.pem' }] }),
+          sasl: obj('SASL authentication to the brokers. Default: the KAFKA_SASL_* environment variables. The password comes from the environment (a ${VAR} reference; a literal is refused) or a file.', {
+            mechanism: { type: 'string', enum: [...SASL_MECHANISMS], description: 'SASL mechanism.', examples: ['scram-sha-512'] },
+            username: str('SASL user (the service\'s Kafka principal, User:<username>).', { minLength: 1, examples: ['sentinel'] }),
+            password: str('Password, as a ${VAR} reference.', { minLength: 1, examples: ['${KAFKA_PASSWORD}'] }),
+            password_file: str('File holding the password (e.g. a mounted secret).', { minLength: 1, examples: ['/run/secrets/kafka-password'] }),
+          }, { required: ['mechanism', 'username'], examples: [{ mechanism: 'scram-sha-512', username: 'sentinel', password: '${KAFKA_PASSWORD}' }] }),
         }, { required: ['topics', 'group'] }),
       }, { required: ['kafka'] }),
       mapping: mappingSchema(),

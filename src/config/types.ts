@@ -3,6 +3,7 @@
  * backtest and the demo consume. Durations are milliseconds here (the YAML says "5m", "24h").
  */
 import type { Severity } from '../detectors/types.js';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 
 /** Where to find a canonical field in what devices actually send. */
 export interface FieldRule {
@@ -32,6 +33,10 @@ export interface KafkaSourceConfig {
   start: 'earliest' | 'latest';
   format: 'json';
   dead_letter_topic: string;
+  /** TLS to the brokers (src/kafka/security.ts); absent: from the environment. */
+  ssl?: KafkaTls;
+  /** SASL to the brokers; absent: from the environment. */
+  sasl?: KafkaSasl;
 }
 
 export interface DetectorConfig {

@@ -166,6 +166,11 @@ class Reporter {
     this.errors.push(e);
   }
 
+  /** Whether the value at `path` came from a ${VAR} reference. */
+  fromVariable(path: YamlPath): boolean {
+    return this.ctx.interpolated?.some((x) => samePath(x.path, path)) ?? false;
+  }
+
   /** "found …" for a value, without leaking credentials. */
   found(path: YamlPath, v: unknown, render: (v: unknown) => string = describeValue): string {
     const s = this.ctx.secrets.find((x) => samePath(x.path, path)) ?? this.ctx.interpolated?.find((x) => samePath(x.path, path));
@@ -468,6 +473,16 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
   }
   if (typeof source.dead_letter_topic === 'string' && topics.includes(source.dead_letter_topic)) {
     rep.add('feedback_loop', ['source', 'kafka', 'dead_letter_topic'], 'the dead-letter topic is also a source topic', { note: 'bad messages would be consumed again forever' });
+  }
+
+  // Kafka SASL: the password comes from the environment or a file, never the pipeline file.
+  const sasl = isObj(source.sasl) ? source.sasl : undefined;
+  if (sasl) {
+    const at: YamlPath = ['source', 'kafka', 'sasl'];
+    if ((sasl.password === undefined) === (sasl.password_file === undefined)) rep.add('missing_key', at, 'give exactly one of password or password_file', { at: 'key' });
+    else if (sasl.password !== undefined && !rep.fromVariable([...at, 'password'])) {
+      rep.add('bad_value', [...at, 'password'], 'a password is never written into a pipeline file', { note: 'write password: "${KAFKA_PASSWORD}" and set the variable, or use password_file' });
+    }
   }
 
   // Detectors: unique ids, route references, duration bounds.
