@@ -37,7 +37,13 @@ const unzipAsync = promisify(unzip);
  */
 export const MAX_DECOMPRESSED_BYTES = Number(process.env.KAFKA_MAX_DECOMPRESSED_BYTES ?? 32 * 1024 * 1024);
 
-export class DecompressionLimit extends Error {}
+/**
+ * Non-retriable to kafkajs, so the consumer stops with this reason (reported, the pipeline down)
+ * instead of fetching the same batch again and again.
+ */
+export class DecompressionLimit extends kafkajs.KafkaJSNonRetriableError {
+  override name = 'DecompressionLimit';
+}
 
 kafkajs.CompressionCodecs[kafkajs.CompressionTypes.GZIP] = () => ({
   compress: (encoder: { buffer: Buffer }) => gzipAsync(encoder.buffer, { level: GZIP_LEVEL }),

@@ -889,7 +889,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       // still own the partitions, then leave the group.
       stopping = true;
       clearInterval(flusher);
-      consumer.pause(src.topics.map((topic) => ({ topic })));
+      try {
+        consumer.pause(src.topics.map((topic) => ({ topic })));
+      } catch {
+        // A consumer that crashed for good (kafkajs would not restart it) has nothing to pause.
+      }
       await Promise.allSettled([...inFlight]);
       // As many side by side as checkpoint slots: one partition's encoding overlaps another's
       // broker round trips, and the memory of taken states stays bounded as in operation.
