@@ -10,6 +10,7 @@ import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
 import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
+import { DEFAULT_MAX_DEVICES_PER_PARTITION } from './schema.js';
 import { entryType, routeActive, routeNames } from './validate.js';
 
 type Obj = Record<string, unknown>;
@@ -118,7 +119,7 @@ export function normalizePipeline(
     ...(opts.file !== undefined ? { file: opts.file } : {}),
     source,
     ...(mapping ? { mapping } : {}),
-    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
+    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d'), max_devices_per_partition: typeof entities.max_devices_per_partition === 'number' ? entities.max_devices_per_partition : DEFAULT_MAX_DEVICES_PER_PARTITION },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
     detectors,
     findings: {

@@ -14,6 +14,9 @@ import { SASL_MECHANISMS } from '../kafka/security.js';
 
 export type JsonSchema = Record<string, unknown>;
 
+/** Per source partition: far above the bench's 12,500, still a bound (~1.2 GB of mature state). */
+export const DEFAULT_MAX_DEVICES_PER_PARTITION = 100_000;
+
 export const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
 export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
 /** Matches any value that still holds a `${VAR}` reference (editor variant only). */
@@ -277,6 +280,14 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
       entities: obj('What a per-device state is keyed by and how long it is kept.', {
         key: { type: 'string', enum: ['device_id'], default: 'device_id', description: 'Entity key (only device_id for now).', examples: ['device_id'] },
         idle_eviction: durationSchema('Drop a device\'s state after this long without events (event time).', '7d', ['30d']),
+        max_devices_per_partition: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          default: DEFAULT_MAX_DEVICES_PER_PARTITION,
+          description: 'Most devices kept per source partition. Past it the least recently seen are evicted (they relearn if they come back) and a device_cap finding is raised: a flood of invented ids must not exhaust memory, and is itself an anomaly. Size it at about twice the devices a partition normally holds (a mature device holds ~12 kB).',
+          examples: [20000],
+        },
       }),
       allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
       detectors: {

@@ -70,7 +70,7 @@ export interface PipelineConfig {
   file?: string;
   source: { kafka: KafkaSourceConfig };
   mapping?: MappingConfig;
-  entities: { key: 'device_id'; idle_eviction_ms: number };
+  entities: { key: 'device_id'; idle_eviction_ms: number; /** Device cap per source partition (engine.ts). */ max_devices_per_partition?: number };
   /** How far behind the newest event time an event may arrive and still be in order. */
   allowed_lateness_ms: number;
   detectors: DetectorConfig[];

@@ -74,6 +74,9 @@ export const emit = {
     metrics.deliveries.inc({ route, outcome: 'error' });
     logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
+  devicesEvictedByCap(pipeline: string, n: number): void {
+    metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);
+  },
   alertFolded(pipeline: string, route: string): void {
     metrics.alertsFolded.inc({ pipeline, route });
   },

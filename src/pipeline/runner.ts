@@ -693,6 +693,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const msgs = batch.messages.filter((m) => BigInt(m.offset) >= ps!.next);
     if (!msgs.length || !isRunning() || isStale() || stopping) return;
     const out = await detection.process(ps.engine, msgs.map((m) => m.value));
+    const evicted = (out.stats.capEvicted ?? 0) - (ps.stats.capEvicted ?? 0);
+    if (evicted > 0) emit.devicesEvictedByCap(cfg.name, evicted);
     ps.stats = out.stats;
     const findings: Finding[] = [];
     const decoded = out.decoded;
