@@ -5,7 +5,7 @@
  * refused. Nothing here is reused between runs.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -22,27 +22,11 @@ export interface TestPki {
   storePassword: string;
 }
 
-const ssl = (dir: string, args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-
-function ca(dir: string, name: string): void {
-  ssl(dir, ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`,
-    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
-}
-
-function leaf(dir: string, name: string, caName: string, ext: string): void {
-  ssl(dir, ['req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`]);
-  writeFileSync(join(dir, `${name}.ext`), ext);
-  ssl(dir, ['x509', '-req', '-in', `${name}.csr`, '-CA', `${caName}.pem`, '-CAkey', `${caName}.key`, '-CAcreateserial', '-days', '2', '-out', `${name}.pem`, '-extfile', `${name}.ext`]);
-}
-
+/** Made by scripts/gen-certs.sh, the same script operators use for a secured deployment. */
 export function makePki(): TestPki {
   const dir = mkdtempSync(join(tmpdir(), 'm2m-pki-'));
   const storePassword = 'test-store-pass';
-  ca(dir, 'ca');
-  ca(dir, 'other-ca');
-  leaf(dir, 'server', 'ca', 'subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  leaf(dir, 'client', 'ca', 'extendedKeyUsage=clientAuth\n');
-  ssl(dir, ['pkcs12', '-export', '-in', 'server.pem', '-inkey', 'server.key', '-certfile', 'ca.pem', '-name', 'broker', '-out', 'server.p12', '-passout', `pass:${storePassword}`]);
+  execFileSync('bash', ['scripts/gen-certs.sh', dir, 'localhost', '127.0.0.1'], { env: { ...process.env, CERT_STORE_PASSWORD: storePassword, CERT_DAYS: '2' }, stdio: ['ignore', 'ignore', 'pipe'] });
   const p = (f: string) => join(dir, f);
   return {
     dir,
