@@ -10,6 +10,8 @@ import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
 import { ACCESS_ENV, loadAccessFile, type Access } from '../../server/access.js';
 import { DEFAULT_HTTP_HOST } from '../../server/http.js';
+import { AccessDenied } from '../../kafka/authz.js';
+import { KafkaSecurityError } from '../../kafka/security.js';
 
 interface RunFlags {
   httpPort: string;
@@ -103,20 +105,32 @@ Examples:
         access = a.access;
       }
       const log = logger();
-      const svc = await startService(pipelines, {
-        httpHost: o.httpHost,
-        ...(access ? { access } : {}),
-        brokers: brokersFromEnv(),
-        clickhouse: clickHouseOptionsFromEnv(),
-        httpPort: Number(o.httpPort),
-        deliver: o.deliver,
-        checkpointEveryMs: o.checkpointEvery,
-        ...(o.maxCheckpointEvery !== undefined ? { maxCheckpointEveryMs: o.maxCheckpointEvery } : {}),
-        ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
-        ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
-        ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
-        ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}),
-      });
+      let svc: Awaited<ReturnType<typeof startService>>;
+      try {
+        svc = await startService(pipelines, {
+          httpHost: o.httpHost,
+          ...(access ? { access } : {}),
+          brokers: brokersFromEnv(),
+          clickhouse: clickHouseOptionsFromEnv(),
+          httpPort: Number(o.httpPort),
+          deliver: o.deliver,
+          checkpointEveryMs: o.checkpointEvery,
+          ...(o.maxCheckpointEvery !== undefined ? { maxCheckpointEveryMs: o.maxCheckpointEvery } : {}),
+          ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
+          ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
+          ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
+          ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}),
+        });
+      } catch (e) {
+        // Refused credentials, a missing grant, an unreadable certificate: the operator's to fix,
+        // said in one line (the reason names what), not a stack trace.
+        if (e instanceof AccessDenied || e instanceof KafkaSecurityError) {
+          process.stderr.write(`m2m-sentinel: ${e.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw e;
+      }
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
         await svc.stop();
