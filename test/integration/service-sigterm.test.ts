@@ -60,7 +60,14 @@ describe('graceful shutdown of `m2m-sentinel run`', () => {
     // A long checkpoint interval, so what is committed at exit is the shutdown's own checkpoint
     // (or a caught-up one), not a periodic one.
     await produceEvents(k, s.topic, s.events.slice(0, half), 50, () => sleep(100));
-    await waitFor('first half processed', async () => (await fetch(`http://127.0.0.1:${a.httpPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text())).includes('m2m_events_decoded_total'), 30_000);
+    // Handled = decoded (type "any") + dead-lettered, from the service's own counters.
+    const handled = async () => {
+      const text = await fetch(`http://127.0.0.1:${a.httpPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
+      let n = 0;
+      for (const m of text.matchAll(/^(m2m_events_decoded_total\{[^}]*type="any"[^}]*\}|m2m_dead_letters_total\{[^}]*\}) (\d+)$/gm)) n += Number(m[2]);
+      return n;
+    };
+    await waitFor('first half processed', async () => (await handled()) >= half, 60_000);
     const producing = produceEvents(k, s.topic, s.events.slice(half), 50, () => sleep(100));
     await sleep(500);
     const t0 = Date.now();

@@ -85,10 +85,12 @@ beforeAll(async () => {
     KAFKA_SSL_KEYSTORE: pki.serverP12,
     KAFKA_SSL_PASSWORD: pki.storePassword,
     KAFKA_SASL_USERS: Object.entries(USERS).map(([u, p]) => `${u}:${p}`).join(','),
+    // A JVM start on a busy two-core machine can take minutes.
+    KAFKA_READY_TIMEOUT: '300',
   };
-  execFileSync('bash', ['scripts/kafka.sh', 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+  execFileSync('bash', ['scripts/kafka.sh', 'start'], { env, stdio: ['ignore', 'ignore', 'inherit'], timeout: 360_000 });
   admin = createKafka({ brokers: BROKERS, clientId: 'm2m-test-admin', security: as('admin') });
-}, 200_000);
+}, 400_000);
 
 afterAll(() => {
   if (env) execFileSync('bash', ['scripts/kafka.sh', 'stop'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
