@@ -14,6 +14,8 @@ import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
 import type { Access } from '../server/access.js';
+import type { User } from '../server/users.js';
+import { createConsole, type ConsoleHandler } from '../server/console.js';
 import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
@@ -35,6 +37,8 @@ export interface ServiceOptions extends RunnerOptions {
   httpHost?: string;
   /** Tokens and roles for everything but /healthz and /readyz (server/access.ts). */
   access?: Access;
+  /** Console users (server/users.ts); with access or users the analyst API and console are served. */
+  users?: User[];
   /** Start alert delivery routes (webhook, slack, syslog, stdout). */
   deliver?: boolean;
 }
@@ -52,12 +56,17 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const clickhouse = openClickHouse(opts.clickhouse);
   const kafka = createKafka({ ...(opts.brokers ? { brokers: opts.brokers } : {}), ...(opts.security ? { security: opts.security } : {}) });
   let http: Server | undefined;
+  let analyst: ConsoleHandler | undefined;
   if (opts.httpPort !== undefined) {
     const first = configs[0]?.findings.clickhouse;
+    if (configs.length && (opts.access || opts.users?.length)) {
+      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), ...(opts.access ? { access: opts.access } : {}) });
+    }
     http = await startHttp({
       port: opts.httpPort,
       ...(opts.httpHost !== undefined ? { host: opts.httpHost } : {}),
       ...(opts.access ? { access: opts.access } : {}),
+      ...(analyst ? { console: analyst } : {}),
       ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
     });
   }
@@ -140,6 +149,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
+          await analyst?.close();
           await clickhouse.client.close();
         })();
         let timer: NodeJS.Timeout | undefined;

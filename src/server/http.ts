@@ -17,6 +17,7 @@ import { logger } from '../obs/log.js';
 import { allows, authenticate, type Access, type Principal, type Role } from './access.js';
 import { RateLimiter } from './limits.js';
 import { findingsQuery, ParamError } from './params.js';
+import type { ConsoleHandler } from './console.js';
 
 export const DEFAULT_HTTP_HOST = '127.0.0.1';
 
@@ -29,6 +30,11 @@ export interface HttpOptions {
   findings?: { client: ClickHouseClient; database: string; table: string };
   /** Requests per second per client address (burst: twice that). Default 20. */
   ratePerSecond?: number;
+  /**
+   * The analyst API and web console (console.ts). When present it answers every path but
+   * /healthz and /readyz, each behind authentication; the limits here apply to it too.
+   */
+  console?: ConsoleHandler;
 }
 
 /** Longest time a request may take, headers to last byte of the answer. */
@@ -95,6 +101,11 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
       if (!r.ok) return json(429, { error: 'too many requests' }, { 'retry-after': String(r.retryAfterS) });
       const declared = Number(req.headers['content-length'] ?? 0);
       if (declared > MAX_BODY_BYTES || (req.headers['transfer-encoding'] !== undefined && req.method !== 'POST')) return json(413, { error: `request body over ${MAX_BODY_BYTES} bytes` });
+      if (opts.console && url.pathname !== '/healthz' && url.pathname !== '/readyz') {
+        // The console authenticates every request itself (tokens, sessions) and answers its own errors.
+        if (!(await opts.console.handle(req, res, url))) json(404, { error: 'not found', see: '/api/openapi.json' });
+        return;
+      }
       const route = routes.find((x) => x.path === url.pathname);
       if (!route) return json(404, { error: 'not found', endpoints: routes.map((x) => x.path) });
       if (req.method !== 'GET' && req.method !== 'HEAD') return json(405, { error: `${req.method} not allowed; use GET` }, { allow: 'GET, HEAD' });

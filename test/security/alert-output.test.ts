@@ -111,7 +111,7 @@ describe('CEF escaping', () => {
     const parts = cefParts(cef);
     expect(parts).toHaveLength(8);
     expect(parts[4]).toBe('fanout');
-    expect(cefKeys(parts[7]!)).toEqual(['rt', 'start', 'end', 'dvchost', 'cs1Label', 'cs1', 'cs2Label', 'cs2', 'cs3Label', 'cs3', 'cn1Label', 'cn1', 'cnt', 'msg']);
+    expect(cefKeys(parts[7]!)).toEqual(['rt', 'start', 'end', 'act', 'externalId', 'shost', 'cat', 'cs1Label', 'cs1', 'cs2Label', 'cs2', 'cs3Label', 'cs3', 'cs4Label', 'cs4', 'cs5Label', 'cs5', 'cs6Label', 'cs6', 'cn1Label', 'cn1', 'cnt', 'msg']);
     // The record holds CEF's own escapes for the line breaks, not raw ones.
     expect(cef).toContain('\\r\\ncs2\\=forged\\rcnt\\=999');
   });

@@ -10,14 +10,13 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { decodeEvent } from '../../src/events/decode.js';
 import { loadPipelineText } from '../../src/config/load.js';
-import { toOcsf } from '../../src/alerts/ocsf.js';
 import { renderCef, renderJson, renderLine, renderSlack } from '../../src/alerts/channels/render.js';
 import { syslogLine } from '../../src/alerts/channels/syslog.js';
 import { isSingleLine, octetFrame } from '../../src/alerts/channels/escape.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import { SEVERITIES } from '../../src/detectors/types.js';
 import type { MappingConfig } from '../../src/config/types.js';
-import { readFrames } from '../support/alerts.js';
+import { ocsfOf, readFrames } from '../support/alerts.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 
@@ -141,7 +140,7 @@ describe('alert renderers', () => {
   it('never throw, keep every rendering on one line, one syslog frame, the CEF structure, and no live Slack markup', () => {
     fc.assert(
       fc.property(finding, (f) => {
-        const a = toOcsf(finalize('p', { ...f, last_ts: f.first_ts, evidence: { raw: f.explanation } }), { alert_id: 'id', suppressed_before: 0, product_version: f.version });
+        const a = ocsfOf(finalize('p', { ...f, last_ts: f.first_ts, evidence: { raw: f.explanation } }), f.version);
         const line = renderLine(a);
         const json = renderJson(a);
         const cef = renderCef(a);

@@ -8,7 +8,8 @@ import { logger } from '../../obs/log.js';
 import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
-import { ACCESS_ENV, loadAccessFile, type Access } from '../../server/access.js';
+import { loadConsoleAccess } from '../console-access.js';
+import { ACCESS_ENV } from '../../server/access.js';
 import { DEFAULT_HTTP_HOST } from '../../server/http.js';
 import { AccessDenied } from '../../kafka/authz.js';
 import { KafkaSecurityError } from '../../kafka/security.js';
@@ -51,8 +52,8 @@ export function register(program: Command): void {
     .description('Run one or more pipelines as a long-lived service (Kafka in, ClickHouse findings, alerts out)')
     .argument('<pipelines...>', 'pipeline YAML files or directories of them')
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
-    .option('--http-host <host>', 'interface the HTTP endpoints bind (0.0.0.0 to expose them beyond this machine, e.g. in a container)', process.env.HTTP_HOST ?? DEFAULT_HTTP_HOST)
-    .option('--access <file>', `access file with API tokens and roles; everything but /healthz and /readyz needs a token (env ${ACCESS_ENV})`, process.env[ACCESS_ENV])
+    .option('--http-host <host>', 'interface for the HTTP endpoints (0.0.0.0 to serve the network, e.g. in a container)', process.env.HTTP_HOST ?? DEFAULT_HTTP_HOST)
+    .option('--access <file>', `access file: API tokens and console users with roles (default: ${ACCESS_ENV}); without it only /healthz and /readyz are served, and no console`, process.env[ACCESS_ENV])
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
     .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval of a busy partition (see --events-per-state-record)', positive('--checkpoint-every'), 5000)
     .option('--max-checkpoint-every <ms>', 'longest interval between checkpoints of a busy partition: bounds the events replayed after a crash (default 12 × --checkpoint-every)', positive('--max-checkpoint-every'))
@@ -94,22 +95,17 @@ Examples:
         process.exitCode = 2;
         return;
       }
-      let access: Access | undefined;
-      if (o.access) {
-        const a = loadAccessFile(o.access);
-        for (const e of a.errors) process.stderr.write(formatConfigError(e) + '\n');
-        if (!a.access) {
-          process.exitCode = 2;
-          return;
-        }
-        access = a.access;
-      }
       const log = logger();
+      const access = o.access ? loadConsoleAccess(o.access) : undefined;
+      if (access && !access.ok) {
+        process.exitCode = 2;
+        return;
+      }
       let svc: Awaited<ReturnType<typeof startService>>;
       try {
         svc = await startService(pipelines, {
           httpHost: o.httpHost,
-          ...(access ? { access } : {}),
+          ...(access?.ok ? { access: access.access, users: access.users } : {}),
           brokers: brokersFromEnv(),
           clickhouse: clickHouseOptionsFromEnv(),
           httpPort: Number(o.httpPort),
