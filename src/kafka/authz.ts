@@ -65,8 +65,18 @@ export async function preflight(kafka: Kafka, p: PreflightPlan): Promise<void> {
   const admin = kafka.admin();
   await attempt({ operation: 'DESCRIBE', resource: 'the cluster', why: 'connect' }, () => admin.connect());
   try {
-    for (const topic of p.sources) {
-      await attempt({ operation: 'READ', resource: `topic ${topic}`, why: 'consume its events' }, () => admin.fetchTopicMetadata({ topics: [topic] }));
+    // One request for all sources; only when it is refused, one per topic to name the culprit.
+    const all = await admin.fetchTopicMetadata({ topics: p.sources }).then(
+      () => true,
+      (e: unknown) => {
+        if (!authorizationFailure(e)) throw e;
+        return false;
+      },
+    );
+    if (!all) {
+      for (const topic of p.sources) {
+        await attempt({ operation: 'READ', resource: `topic ${topic}`, why: 'consume its events' }, () => admin.fetchTopicMetadata({ topics: [topic] }));
+      }
     }
     await attempt({ operation: 'READ', resource: `group ${p.group}`, why: 'commit its offsets' }, () => admin.fetchOffsets({ groupId: p.group, topics: p.sources }));
   } finally {
@@ -78,17 +88,23 @@ export async function preflight(kafka: Kafka, p: PreflightPlan): Promise<void> {
     const t = await producer.transaction();
     await t.abort();
   });
-  try {
-    for (const o of p.outputs) {
-      await attempt({ operation: 'WRITE', resource: `topic ${o.topic}`, why: `write the ${o.what}` }, async () => {
-        const t = await producer.transaction();
-        try {
-          await t.send({ topic: o.topic, messages: [{ key: '__m2m_preflight__', value: null, headers: { 'x-m2m-preflight': '1' } }] });
-        } finally {
-          await t.abort().catch(() => undefined);
-        }
-      });
+  const probe = async (outputs: PreflightPlan['outputs']): Promise<void> => {
+    const t = await producer.transaction();
+    try {
+      await t.sendBatch({ topicMessages: outputs.map((o) => ({ topic: o.topic, messages: [{ key: '__m2m_preflight__', value: null, headers: { 'x-m2m-preflight': '1' } }] })) });
+    } finally {
+      await t.abort().catch(() => undefined);
     }
+  };
+  try {
+    // One transaction for all outputs (a start must stay quick); when refused, one per output to
+    // name the topic the grant is missing on.
+    // Whatever refused the batch, the per-output probes say it again with the topic named.
+    const ok = await probe(p.outputs).then(
+      () => true,
+      () => false,
+    );
+    if (!ok) for (const o of p.outputs) await attempt({ operation: 'WRITE', resource: `topic ${o.topic}`, why: `write the ${o.what}` }, () => probe([o]));
   } finally {
     await producer.disconnect().catch(() => undefined);
   }
