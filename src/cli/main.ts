@@ -18,6 +18,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/backtest.js'),
   () => import('./commands/robustness.js'),
   () => import('./commands/hash-password.js'),
+  () => import('./commands/migrate.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

@@ -6,9 +6,12 @@
 import type { Severity } from '../detectors/types.js';
 import type { DetectorSpec } from '../detectors/types.js';
 import { parseDuration, withDefaults } from '../detectors/params.js';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
+import { FLEET_DEFAULTS } from './fleet.js';
 import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
+import { DEFAULT_MAX_DEVICES_PER_PARTITION } from './schema.js';
 import { entryType, routeActive, routeNames } from './validate.js';
 
 type Obj = Record<string, unknown>;
@@ -42,6 +45,8 @@ export function normalizePipeline(
     },
   };
   if (Array.isArray(k.brokers)) source.kafka.brokers = [...(k.brokers as string[])];
+  if (isObj(k.ssl)) source.kafka.ssl = { ...(k.ssl as KafkaTls) };
+  if (isObj(k.sasl)) source.kafka.sasl = { ...(k.sasl as unknown as KafkaSasl) };
 
   let mapping: MappingConfig | undefined;
   if (isObj(data.mapping)) {
@@ -67,6 +72,7 @@ export function normalizePipeline(
   const entities = isObj(data.entities) ? data.entities : {};
   const findings = isObj(data.findings) && isObj(data.findings.clickhouse) ? data.findings.clickhouse : {};
   const alerts = isObj(data.alerts) ? data.alerts : {};
+  const fleet = isObj(data.fleet) ? data.fleet : {};
   const rawRoutes = Array.isArray(alerts.routes) ? (alerts.routes as unknown[]) : [];
   const names = routeNames(rawRoutes);
 
@@ -83,8 +89,11 @@ export function normalizePipeline(
       if (v === undefined) continue;
       options[name] = o.type === 'duration' ? ms(v, String(o.default)) : v;
     }
+    // The syslog port's default depends on the transport: 6514 is syslog over TLS (RFC 5425).
+    if (type === 'syslog' && options.port === undefined) options.port = options.protocol === 'tls' ? 6514 : 514;
     const route: AlertRouteConfig = { type, name: names[i]!, options };
     if (typeof r.min_severity === 'string') route.min_severity = r.min_severity as Severity;
+    if (typeof r.max_per_minute === 'number') route.max_per_minute = r.max_per_minute;
     routeIndex.set(i, routes.length);
     routes.push(route);
   });
@@ -112,9 +121,18 @@ export function normalizePipeline(
     ...(opts.file !== undefined ? { file: opts.file } : {}),
     source,
     ...(mapping ? { mapping } : {}),
-    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
+    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d'), max_devices_per_partition: typeof entities.max_devices_per_partition === 'number' ? entities.max_devices_per_partition : DEFAULT_MAX_DEVICES_PER_PARTITION },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
     detectors,
+    fleet: {
+      enabled: fleet.enabled !== false,
+      hold_ms: ms(fleet.hold, FLEET_DEFAULTS.hold),
+      window_ms: ms(fleet.window, FLEET_DEFAULTS.window),
+      min_devices: typeof fleet.min_devices === 'number' ? fleet.min_devices : FLEET_DEFAULTS.min_devices,
+      min_share: typeof fleet.min_share === 'number' ? fleet.min_share : FLEET_DEFAULTS.min_share,
+      common_share: typeof fleet.common_share === 'number' ? fleet.common_share : FLEET_DEFAULTS.common_share,
+      memory_ms: ms(fleet.memory, FLEET_DEFAULTS.memory),
+    },
     findings: {
       clickhouse: {
         database: (findings.database as string | undefined) ?? 'm2m',
@@ -147,3 +165,4 @@ export function normalizePipeline(
   };
   return { config, translate };
 }
+

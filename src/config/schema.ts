@@ -10,8 +10,13 @@ import { SEVERITIES } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+import { SASL_MECHANISMS } from '../kafka/security.js';
+import { FLEET_DEFAULTS } from './fleet.js';
 
 export type JsonSchema = Record<string, unknown>;
+
+/** Per source partition: far above the bench's 12,500, still a bound (~1.2 GB of mature state). */
+export const DEFAULT_MAX_DEVICES_PER_PARTITION = 100_000;
 
 export const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
 export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
@@ -146,6 +151,14 @@ function routeEntrySchema(routes: readonly RouteSpec[]): JsonSchema {
   });
   props.min_severity = { type: 'string', enum: [...SEVERITIES], description: 'Only alerts at or above this severity take this route; default: alerts.min_severity.', examples: ['high'] };
   props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the route off.' };
+  props.max_per_minute = {
+    type: 'integer',
+    minimum: 1,
+    maximum: 100000,
+    default: 120,
+    description: 'Alert budget of this route: at most this many alerts per minute are delivered one by one; the rest of the minute is folded into one digest alert (counts by detector and severity, the devices) sent when the minute ends, so a flood cannot bury the SOC and nothing is dropped silently.',
+    examples: [30],
+  };
   props.if_env = str('Keep this route only when this environment variable is set and not empty; otherwise it is dropped, and its ${...} references need not resolve.', {
     pattern: ENV_PATTERN,
     patternErrorMessage: 'an environment variable name',
@@ -250,12 +263,32 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
           start: { type: 'string', enum: ['earliest', 'latest'], default: 'latest', description: 'Where a group with no committed offsets starts; committed offsets always win.', examples: ['earliest'] },
           format: { type: 'string', enum: ['json'], default: 'json', description: 'Message encoding.', examples: ['json'] },
           dead_letter_topic: { ...topic, description: 'Where undecodable messages go (original bytes plus the reason); default: "<first topic>.dlq".', examples: ['m2m.telemetry.dlq'] },
+          ssl: obj('TLS to the brokers (SSL or SASL_SSL listeners); `ssl: {}` checks their certificates against the system\'s CAs. Default: the KAFKA_SSL_* environment variables.', {
+            ca: str('PEM file of the CA that signed the brokers\' certificates.', { minLength: 1, examples: ['/etc/m2m/kafka-ca.pem'] }),
+            cert: str('PEM client certificate file, for brokers that authenticate clients by certificate (mTLS).', { minLength: 1, examples: ['/etc/m2m/sentinel.pem'] }),
+            key: str('PEM private key file of `cert`.', { minLength: 1, examples: ['/etc/m2m/sentinel.key'] }),
+            servername: str('Name the brokers\' certificates must carry, when it differs from the bootstrap host.', { minLength: 1, examples: ['kafka.internal.example'] }),
+          }, { examples: [{ ca: '/etc/m2m/kafka-ca.pem' }] }),
+          sasl: obj('SASL authentication to the brokers. Default: the KAFKA_SASL_* environment variables. The password comes from the environment (a ${VAR} reference; a literal is refused) or a file.', {
+            mechanism: { type: 'string', enum: [...SASL_MECHANISMS], description: 'SASL mechanism.', examples: ['scram-sha-512'] },
+            username: str('SASL user (the service\'s Kafka principal, User:<username>).', { minLength: 1, examples: ['sentinel'] }),
+            password: str('Password, as a ${VAR} reference.', { minLength: 1, examples: ['${KAFKA_PASSWORD}'] }),
+            password_file: str('File holding the password (e.g. a mounted secret).', { minLength: 1, examples: ['/run/secrets/kafka-password'] }),
+          }, { required: ['mechanism', 'username'], examples: [{ mechanism: 'scram-sha-512', username: 'sentinel', password: '${KAFKA_PASSWORD}' }] }),
         }, { required: ['topics', 'group'] }),
       }, { required: ['kafka'] }),
       mapping: mappingSchema(),
       entities: obj('What a per-device state is keyed by and how long it is kept.', {
         key: { type: 'string', enum: ['device_id'], default: 'device_id', description: 'Entity key (only device_id for now).', examples: ['device_id'] },
         idle_eviction: durationSchema('Drop a device\'s state after this long without events (event time).', '7d', ['30d']),
+        max_devices_per_partition: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          default: DEFAULT_MAX_DEVICES_PER_PARTITION,
+          description: 'Most devices kept per source partition. Past it the least recently seen are evicted (they relearn if they come back) and a device_cap finding is raised: a flood of invented ids must not exhaust memory, and is itself an anomaly. Size it at about twice the devices a partition normally holds (a mature device holds ~12 kB).',
+          examples: [20000],
+        },
       }),
       allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
       detectors: {
@@ -265,6 +298,15 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
         items: detectorEntrySchema(detectors),
         examples: [[{ fanout: { window: '5m', min_distinct_dst: 40 } }, { new_peer: {} }]],
       },
+      fleet: obj('The fleet view: device findings judged against the rest of their class (docs/detectors.md, "The fleet view").', {
+        enabled: { type: 'boolean', default: true, description: 'Judge findings against the class (fold fleet changes, weigh destinations by how common they are). Off: every finding is alerted as its device raised it.', examples: [false] },
+        hold: durationSchema('How long a finding that may be part of a fleet change waits for the rest of its class before it is alerted (the alert latency of those findings).', FLEET_DEFAULTS.hold, ['30m']),
+        window: durationSchema('Devices showing the same change within this of each other form one fleet change.', FLEET_DEFAULTS.window, ['12h']),
+        min_devices: { type: 'integer', minimum: 3, default: FLEET_DEFAULTS.min_devices, description: 'A change (other than a new destination) on this many devices of a class, or on min_share of it if that is fewer, is a fleet change.', examples: [10] },
+        min_share: { type: 'number', minimum: 0, maximum: 1, default: FLEET_DEFAULTS.min_share, description: 'Share of a class that makes a change a fleet change; a new destination needs this share (never fewer than 3 devices).', examples: [0.1] },
+        common_share: { type: 'number', minimum: 0, maximum: 1, default: FLEET_DEFAULTS.common_share, description: 'A destination used by this share of its class (at least 3 devices) is a fleet service: periodic or new contact with it is not alerted.', examples: [0.5] },
+        memory: durationSchema('How long the fleet view remembers which devices exist and which destinations they use.', FLEET_DEFAULTS.memory, ['14d']),
+      }),
       findings: obj('Where findings are stored.', {
         clickhouse: obj('ClickHouse findings table (embedded chdb or CLICKHOUSE_URL).', {
           database: str('Database.', { pattern: IDENT_PATTERN, patternErrorMessage: 'a ClickHouse identifier', default: 'm2m', examples: ['m2m'] }),
