@@ -44,6 +44,14 @@ export interface EngineOptions {
   tickEveryMs?: number;
   /** Events dated beyond max(wall clock, stream time) + this are rejected (pipeline key max_future_skew). */
   maxFutureSkewMs?: number;
+  /**
+   * Most devices this engine (one partition) keeps. Past it, the least recently seen (by event
+   * time) are evicted to make room, and a `device_cap` finding says so: invented ids are an
+   * attack on memory and an anomaly in themselves. Undefined: no cap (backtests).
+   */
+  maxDevices?: number;
+  /** What the engine runs for (e.g. "topic:partition"), for the device_cap finding. */
+  scope?: string;
 }
 
 export interface Engine {
@@ -80,6 +88,8 @@ export interface Engine {
   device(id: string): DeviceState | undefined;
   /** The event-time clock a checkpoint carries beside the device states: stream time, not any one device's. */
   clock(): { max_ts: number; last_tick: number };
+  /** Devices evicted to stay under maxDevices since the engine was created. */
+  capEvictions(): number;
   /**
    * Facts for the fleet view raised since the last call (detectors' and the engine's own `seen`
    * facts), in the order raised; the caller forwards them with the findings of the same events.
@@ -339,6 +349,74 @@ export function createEngine(opts: EngineOptions): Engine {
     if (rank.has(slot)) rankRebuild();
   }
 
+  // ── device cap ──
+  const maxDevices = opts.maxDevices ?? Number.POSITIVE_INFINITY;
+  /** Evicted per round: 1% of the cap, so the scan below costs O(100) per new device amortized. */
+  const capRound = Math.max(1, Math.ceil(Math.min(maxDevices, 1e9) / 100));
+  let capEvicted = 0;
+  /** The open device_cap incident: one finding per hour of event time, updated at powers of two. */
+  let capWindow = Number.NEGATIVE_INFINITY;
+  let capCount = 0;
+  const CAP_WINDOW_MS = 3_600_000;
+
+  /**
+   * Make room for one device: evict the `capRound` least recently heard (lowest stream time at
+   * their latest arrival, as idle eviction judges them: a device whose clock is behind is not
+   * evicted first for it, nor does one ahead protect itself; ties in creation order, so a replay
+   * evicts the same ones). Off the per-event path: it runs only when a new device arrives at the
+   * cap. Timed by stream time, not by the new id's own claim.
+   */
+  function evictForCap(out: Finding[], evTs: number): void {
+    const last = new Float64Array(devices.size);
+    let i = 0;
+    for (const slot of devices.values()) last[i++] = heard[slot]!;
+    last.sort();
+    const threshold = last[Math.min(capRound, last.length) - 1]!;
+    let below = 0;
+    for (let j = 0; j < last.length && last[j]! < threshold; j++) below++;
+    let tiesLeft = capRound - below;
+    const victims: number[] = [];
+    for (const slot of devices.values()) {
+      const t = heard[slot]!;
+      if (t < threshold || (t === threshold && tiesLeft-- > 0)) victims.push(slot);
+    }
+    for (const slot of victims) {
+      if (watcher !== undefined) watcher(ids[slot]!);
+      evict(slot);
+    }
+    capEvicted += victims.length;
+    // (A partition at its cap has a stream time, unless a restored checkpoint had none.)
+    const ts = maxTs > Number.NEGATIVE_INFINITY ? maxTs : evTs;
+    const window = Math.floor(ts / CAP_WINDOW_MS) * CAP_WINDOW_MS;
+    if (window !== capWindow) {
+      capWindow = window;
+      capCount = 0;
+    }
+    const before = capCount;
+    capCount += victims.length;
+    // First round of the hour, then whenever the count passes a power of two.
+    if (before === 0 || Math.floor(Math.log2(capCount)) > Math.floor(Math.log2(before))) {
+      out.push(
+        finalize(opts.pipeline, {
+          detector: 'device_cap',
+          key: opts.scope ?? 'partition',
+          device_id: '*',
+          device_class: 'fleet',
+          first_ts: window,
+          last_ts: ts,
+          count: capCount,
+          score: 0.75,
+          severity: 'high',
+          observed: `${maxDevices} devices held, ${capCount} evicted to admit new ids`,
+          expected: `at most ${maxDevices} devices on ${opts.scope ?? 'this partition'}`,
+          explanation: `The device cap of ${maxDevices} per partition was reached on ${opts.scope ?? 'a partition'}: ${capCount} least recently seen devices were evicted since ${new Date(window).toISOString()} (event time) to admit new device ids. A burst of new ids is a flood of invented or spoofed devices, or a fleet that outgrew entities.max_devices_per_partition; evicted devices start learning afresh.`,
+          evidence: { cap: maxDevices, evicted_this_hour: capCount, evicted_total: capEvicted, scope: opts.scope ?? null },
+          mitre: ['T1498', 'T0814'],
+        }),
+      );
+    }
+  }
+
   /** The checkpoint form of a slot: detector states keyed by id, in pipeline order, then any extras. */
   function deviceState(slot: number): DeviceState {
     const d: Record<string, unknown> = {};
@@ -442,7 +520,10 @@ export function createEngine(opts: EngineOptions): Engine {
       let out = NO_FINDINGS;
       // A new device takes its slot before time advances (ticks do not visit it: nothing is due).
       let created = slot === undefined;
+      /** A device_cap finding, reported after this event's ticks (as before time was robust). */
+      let capOut: Finding[] | undefined;
       if (slot === undefined) {
+        if (devices.size >= maxDevices) evictForCap((capOut = []), ts);
         slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
         rank.update(slot, ts);
       } else if (ts > lastTs[slot]!) rank.update(slot, ts);
@@ -461,6 +542,7 @@ export function createEngine(opts: EngineOptions): Engine {
           rank.update(slot, ts);
         } else if (reranked) rank.update(slot, ts);
       }
+      if (capOut !== undefined && capOut.length) out = out === NO_FINDINGS ? capOut : out.concat(capOut);
       // The fleet view counts a class's devices from these: one fact a device and day.
       if (created || (ts > lastTs[slot]! && Math.floor(ts / DAY) !== Math.floor(lastTs[slot]! / DAY))) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts });
       if (ts > lastTs[slot]!) lastTs[slot] = ts;
@@ -537,6 +619,7 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    capEvictions: () => capEvicted,
     takeFacts() {
       if (ctx.facts.length === 0) return NO_FACTS;
       const out = ctx.facts;
