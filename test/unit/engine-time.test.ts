@@ -74,6 +74,8 @@ describe('devices whose clock is off', () => {
   const late = dev(21);
   const ahead = dev(22);
   const skewed = (ds: Delivery[]) => skewClock(skewClock(ds, late, -HOUR), ahead, 10 * MIN);
+  /** From minutes to hours, both ways (within the default day of max_future_skew). */
+  const offsets: Record<string, number> = { [dev(24)]: -5 * HOUR, [dev(25)]: -7 * MIN, [dev(26)]: 3 * MIN, [dev(27)]: 3 * HOUR };
 
   it('an hour behind or ten minutes ahead: they raise nothing, and the fleet raises what it did', () => {
     const base = drive(cfg, fleet({ stops, spikes }));
@@ -81,6 +83,15 @@ describe('devices whose clock is off', () => {
     expect(of(run.findings, late)).toEqual([]);
     expect(of(run.findings, ahead)).toEqual([]);
     expect(summary(notOf(run.findings, late, ahead))).toEqual(summary(notOf(base.findings, late, ahead)));
+  });
+
+  it('off by minutes to hours, behind or ahead: each raises nothing, and the fleet raises what it did', () => {
+    const ids = Object.keys(offsets);
+    const base = drive(cfg, fleet({ stops, spikes }));
+    const run = drive(cfg, Object.entries(offsets).reduce((ds, [id, off]) => skewClock(ds, id, off), fleet({ stops, spikes })));
+    expect(run.outcomes.filter((o) => o !== 'scored')).toEqual([]);
+    for (const id of ids) expect(of(run.findings, id)).toEqual([]);
+    expect(summary(notOf(run.findings, ...ids))).toEqual(summary(notOf(base.findings, ...ids)));
   });
 
   it('a skewed device that really goes silent is found, about as soon as an honest one', () => {
