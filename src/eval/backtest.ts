@@ -71,6 +71,7 @@ export interface BacktestResult {
   rejectedBy: Record<string, RejectReason>;
   /** Exact repeats of a device's recent messages, dropped before the detectors (counted in `decoded`). */
   duplicates: number;
+  /** Decoded events (repeats included) dated before the newest already read: the input's own disorder, fed as is. */
   outOfOrder: number;
   devices: number;
   firstTs: number;
@@ -184,13 +185,14 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       continue;
     }
     decoded++;
+    // Disorder of the input as delivered, repeats included (a repeat is never ahead of its device).
+    if (ev.ts < maxTs) outOfOrder++;
+    else maxTs = ev.ts;
     if (outcome === 'duplicate') {
       duplicates++;
       continue;
     }
     devices.add(ev.device_id);
-    if (ev.ts < maxTs) outOfOrder++;
-    else maxTs = ev.ts;
     if (ev.ts < firstTs) firstTs = ev.ts;
     if (watch.has(ev.device_id)) record(ev);
     if ((decoded & 0x3fff) === 0 && opts.onProgress) {
