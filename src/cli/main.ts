@@ -16,6 +16,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
+  () => import('./commands/robustness.js'),
   () => import('./commands/hash-password.js'),
   () => import('./commands/migrate.js'),
 ];
