@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { createRequire } from 'node:module';
+import { EXIT, reportError } from './exit.js';
 
 type Registrar = { register(program: Command): void };
 
@@ -18,12 +19,42 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/backtest.js'),
 ];
 
+const EXIT_HELP = `
+Exit status (every command):
+  0  ok
+  1  a command that judges found something: test cases not met, backtest --fail-on-targets missed
+  2  usage error or invalid input: bad flag, missing file, invalid pipeline
+  3  could not run: Kafka or ClickHouse unreachable, no pipeline started, an internal error`;
+
 export async function main(argv: string[]): Promise<void> {
+  const program = await buildProgram();
+  await program.parseAsync(argv);
+}
+
+/**
+ * The command as users run it (bin/m2m-sentinel.js): parse, run, and turn whatever escapes into
+ * a one-line reason and the exit code of the convention above.
+ */
+export async function cli(argv: string[]): Promise<void> {
+  try {
+    const program = await buildProgram();
+    await program.parseAsync(argv);
+  } catch (e) {
+    const code = reportError(e);
+    // Kafka clients and timers of a failed command must not keep the process (and its exit code) waiting.
+    process.exitCode = code;
+    if (code !== EXIT.ok) process.stderr.write('', () => process.exit(code));
+  }
+}
+
+async function buildProgram(): Promise<Command> {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string; description: string };
   const program = new Command('m2m-sentinel')
     .version(pkg.version)
     .description(pkg.description)
     .showHelpAfterError('(run with --help for usage)')
+    // Commander would exit 1 on a usage error; the convention says 2 (see exit.ts).
+    .exitOverride()
     .addHelpText(
       'after',
       `
@@ -36,8 +67,9 @@ Environment:
   KAFKA_BROKERS     comma-separated brokers (default 127.0.0.1:9092)
   CLICKHOUSE_URL    ClickHouse server URL; unset = embedded engine (chdb) in CLICKHOUSE_DATA_DIR
   CLICKHOUSE_DATA_DIR  embedded engine data directory (default ./data)
-  LOG_LEVEL         pino level (default info)`,
+  LOG_LEVEL         pino level (default info); logs are JSON lines on stderr
+${EXIT_HELP}`,
     );
   for (const load of COMMANDS) (await load()).register(program);
-  await program.parseAsync(argv);
+  return program;
 }

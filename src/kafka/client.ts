@@ -32,7 +32,7 @@ kafkajs.CompressionCodecs[kafkajs.CompressionTypes.GZIP] = () => ({
   decompress: (buffer: Buffer) => unzipAsync(buffer),
 });
 
-export function createKafka(opts: { brokers?: string[]; clientId?: string } = {}): Kafka {
+export function createKafka(opts: { brokers?: string[]; clientId?: string; retries?: number } = {}): Kafka {
   process.env.KAFKAJS_NO_PARTITIONER_WARNING ??= '1';
   const cfg: KafkaConfig = {
     clientId: opts.clientId ?? 'm2m-sentinel',
@@ -41,7 +41,8 @@ export function createKafka(opts: { brokers?: string[]; clientId?: string } = {}
     logCreator: toPino,
     connectionTimeout: 5_000,
     // A broker that is down is retried with backoff, not skipped; the runner reports degraded.
-    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    // (Commands a person waits on pass fewer retries, so a wrong address fails in seconds.)
+    retry: { initialRetryTime: 300, retries: opts.retries ?? 10, maxRetryTime: 10_000 },
   };
   return new Kafka(cfg);
 }

@@ -8,6 +8,7 @@ import { logger } from '../../obs/log.js';
 import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
+import { EXIT } from '../exit.js';
 
 interface RunFlags {
   httpPort: string;
@@ -65,6 +66,9 @@ many devices that each report rarely write less state per event with a higher
 --events-per-state-record or --checkpoint-every, at the cost of a longer replay after a crash
 (at most --max-checkpoint-every of events). Alerts do not wait for checkpoints (--publish-gap).
 
+Exit status: 0 after a clean stop; 2 when no pipeline file is valid (or any is not, with
+--strict); 3 when no pipeline could start.
+
 Examples:
   m2m-sentinel run pipelines/default.yaml
   KAFKA_BROKERS=kafka:9092 CLICKHOUSE_URL=http://clickhouse:8123 m2m-sentinel run pipelines/`,
@@ -73,13 +77,13 @@ Examples:
       const { pipelines, errors, results } = await loadPipelines(paths);
       for (const e of errors) process.stderr.write(formatConfigError(e) + '\n');
       if (errors.length && o.strict) {
-        process.exitCode = 2;
+        process.exitCode = EXIT.usage;
         return;
       }
       for (const r of results) if (!r.pipeline && r.errors.length) report(`pipeline-file:${r.file}`, 'down', `${r.errors.length} configuration error(s)`);
       if (!pipelines.length) {
-        process.stderr.write('no pipeline files found in ' + paths.join(', ') + '\n');
-        process.exitCode = 2;
+        process.stderr.write(`m2m-sentinel run: no valid pipeline in ${paths.join(', ')}\n`);
+        process.exitCode = EXIT.usage;
         return;
       }
       const log = logger();
@@ -97,8 +101,9 @@ Examples:
       });
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
+        for (const f of svc.failed) process.stderr.write(`m2m-sentinel run: pipeline ${f.name} failed to start: ${f.error}\n`);
         await svc.stop();
-        process.exitCode = 1;
+        process.exitCode = EXIT.failure;
         return;
       }
       await new Promise<void>((resolve) => {
