@@ -112,10 +112,9 @@ function detectorEntrySchema(detectors: readonly DetectorSpec<any>[]): JsonSchem
   props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the detector off without deleting its tuning.' };
   props.routes = {
     type: 'array',
-    description: 'Send this detector\'s alerts only to these routes (by route name); default: every route.',
+    description: 'Send this detector\'s alerts only to these routes (by route name); default: every route. An empty list keeps its findings in ClickHouse without alerting (also what is left when every route it names is switched off).',
     items: str('A route name from alerts.routes.'),
     uniqueItems: true,
-    minItems: 1,
     examples: [['soc']],
   };
   const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled and routes.', props, {

@@ -197,7 +197,8 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
           rep.add('unknown_detector', kp, `unknown detector "${k}"`, {
             at: 'key',
             hint: didYouMean(k, [...detectorNames, ...DETECTOR_META_KEYS]),
-            expected: detectorNames.length <= 12 ? `one of ${detectorNames.join(', ')}` : 'a detector name (see docs/pipelines.md)',
+            // All of them, however many: a typo far from every name still needs the list.
+            expected: `one of ${detectorNames.join(', ')}`,
             note: routeNote,
           });
         } else if (kind === 'route') {
