@@ -63,13 +63,13 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
               initialMs: 1_000,
               maxMs: 60_000,
               onError: async (e, n) => {
-                emit.alertDeliveryFailed(r.name, e, n);
+                emit.alertDeliveryFailed(cfg.name, r.name, e, n);
                 report(component, 'degraded', `delivery failing: ${String(e)}`);
                 await heartbeat().catch(() => undefined);
                 return !stopping;
               },
             });
-            emit.alertDelivered(r.name);
+            emit.alertDelivered(cfg.name, r.name);
             report(component, 'ok');
           }
         }
@@ -97,7 +97,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           await admin.connect();
           connected = true;
         }
-        metrics.outboxDepth.set({ route: r.name }, await outboxDepth(admin, groupId, topic));
+        metrics.outboxDepth.set({ pipeline: cfg.name, route: r.name }, await outboxDepth(admin, groupId, topic));
       } catch {
         // The broker is away; the consumer reports that. Keep the last depth.
       }

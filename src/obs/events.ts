@@ -63,12 +63,12 @@ export const emit = {
   alertSuppressed(pipeline: string): void {
     metrics.alertsSuppressed.inc({ pipeline });
   },
-  alertDelivered(route: string): void {
-    metrics.deliveries.inc({ route, outcome: 'ok' });
+  alertDelivered(pipeline: string, route: string): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'ok' });
   },
-  alertDeliveryFailed(route: string, err: unknown, attempt: number): void {
-    metrics.deliveries.inc({ route, outcome: 'error' });
-    logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  alertDeliveryFailed(pipeline: string, route: string, err: unknown, attempt: number): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
+    logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
   pipelineFailed(pipeline: string, err: unknown): void {
     logger().error({ pipeline, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'pipeline failed');

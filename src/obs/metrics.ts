@@ -10,7 +10,9 @@ import client from 'prom-client';
 import { cpuBetween, cpuByRole, threadCpuTimes, type CpuByRole, type ThreadCpu } from './proc.js';
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
+// Unprefixed on purpose: process_cpu_seconds_total, nodejs_heap_size_used_bytes... are the names
+// stock Node.js dashboards and alert rules query; a prefix would hide the service from them.
+client.collectDefaultMetrics({ register: registry });
 
 const labels = ['pipeline'] as const;
 
@@ -190,8 +192,9 @@ export const metrics = {
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
-  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per route and outcome', labelNames: ['route', 'outcome'], registers: [registry] }),
-  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: ['route'], registers: [registry] }),
+  // Route names are per pipeline (two pipelines may both call a route "soc"): the pipeline label tells them apart.
+  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per pipeline, route and outcome', labelNames: [...labels, 'route', 'outcome'], registers: [registry] }),
+  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: [...labels, 'route'], registers: [registry] }),
   batchSeconds: new client.Histogram({ name: 'm2m_batch_seconds', help: 'Time to process one fetched batch', labelNames: labels, buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
   checkpointSeconds: new client.Histogram({ name: 'm2m_checkpoint_seconds', help: 'Time to commit one checkpoint transaction', labelNames: labels, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
 };

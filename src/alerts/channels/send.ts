@@ -7,7 +7,7 @@ import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import type { AlertRouteConfig } from '../../config/types.js';
 import type { OcsfDetectionFinding } from '../ocsf.js';
-import { renderCef, renderLine, renderSlack } from './render.js';
+import { renderCef, renderSlack } from './render.js';
 
 export type Send = (alert: OcsfDetectionFinding) => Promise<void>;
 
@@ -64,10 +64,15 @@ function syslog(o: Record<string, unknown>): Send {
   };
 }
 
+/**
+ * One OCSF document per line (NDJSON), as documented: container log collectors and `jq` read it
+ * as is. Logs go to stderr, so nothing else is interleaved on stdout.
+ */
 function stdout(): Send {
-  return async (a) => {
-    process.stdout.write(renderLine(a) + '\n');
-  };
+  return (a) =>
+    new Promise<void>((resolve, reject) => {
+      process.stdout.write(JSON.stringify(a) + '\n', (e) => (e ? reject(e) : resolve()));
+    });
 }
 
 export function channelFor(r: AlertRouteConfig): Send | null {
