@@ -38,6 +38,8 @@ function isKafkaError(e: unknown): boolean {
 export function describeError(e: unknown): { code: ExitCode; message: string; stack?: string } {
   if (e instanceof UsageError) return { code: EXIT.usage, message: e.message };
   if (e instanceof RunError) return { code: EXIT.failure, message: e.message };
+  // Lower layers cannot import this module; they mark errors whose message is the whole story.
+  if ((e as { userFacing?: boolean })?.userFacing === true) return { code: EXIT.failure, message: (e as Error).message };
   const errno = (e as NodeJS.ErrnoException)?.code;
   if (typeof errno === 'string' && INPUT_ERRNO.has(errno)) {
     const path = (e as NodeJS.ErrnoException).path;

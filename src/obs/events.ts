@@ -60,6 +60,9 @@ export const emit = {
   alertEmitted(pipeline: string, severity: string): void {
     metrics.alerts.inc({ pipeline, severity });
   },
+  alertWithheld(pipeline: string, reason: string): void {
+    metrics.alertsWithheld.inc({ pipeline, reason });
+  },
   alertSuppressed(pipeline: string): void {
     metrics.alertsSuppressed.inc({ pipeline });
   },

@@ -191,6 +191,7 @@ export const metrics = {
     },
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),
+  alertsWithheld: new client.Counter({ name: 'm2m_alerts_withheld_total', help: 'Alert-worthy findings kept in ClickHouse but not alerted, by reason (maintenance, detector_min_severity)', labelNames: [...labels, 'reason'], registers: [registry] }),
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
   // Route names are per pipeline (two pipelines may both call a route "soc"): the pipeline label tells them apart.
   deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per pipeline, route and outcome', labelNames: [...labels, 'route', 'outcome'], registers: [registry] }),

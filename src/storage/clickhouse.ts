@@ -12,7 +12,15 @@ import { mkdirSync } from 'node:fs';
 // The embedded engine is a ~150 MiB native library; a service talking to a ClickHouse server
 // never loads it.
 const require = createRequire(import.meta.url);
-const loadChdb = (): typeof CreateChdbConnection => (require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }).createChdbConnection;
+const loadChdb = (): typeof CreateChdbConnection => {
+  try {
+    return (require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }).createChdbConnection;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    // chdb is an optional dependency: the slim image and `npm ci --omit=optional` leave it out.
+    throw Object.assign(new Error('the embedded ClickHouse engine (chdb) is not installed here (slim image or --omit=optional): set CLICKHOUSE_URL to a ClickHouse server'), { userFacing: true });
+  }
+};
 
 export interface ClickHouseOptions {
   /** Server URL (http://user:pass@host:8123). Unset = embedded. */
