@@ -14,6 +14,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/run.js'),
   () => import('./commands/replay.js'),
   () => import('./commands/validate.js'),
+  () => import('./commands/query.js'),
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
