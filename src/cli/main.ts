@@ -15,6 +15,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/replay.js'),
   () => import('./commands/validate.js'),
   () => import('./commands/query.js'),
+  () => import('./commands/tap.js'),
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
