@@ -30,9 +30,10 @@ beforeAll(async () => {
     { key: 'plc-1', value: JSON.stringify({ asset: { name: 'plc-1' }, t: t + 2, metrics: { temp: 42 } }) },
     { key: 'plc-1', value: 'not json \u001b[31m' },
   ]);
-  await produce(k, dlq, [
-    deadLetterMessage(Buffer.from('plc-9'), Buffer.from('{"asset":{}}'), { code: 'missing_field', field: 'device_id', message: 'device_id is missing' }, { pipeline: name, topic, partition: 0, offset: '17' }) as { key: Buffer; value: Buffer },
-  ]);
+  const p = k.producer();
+  await p.connect();
+  await p.send({ topic: dlq, acks: -1, messages: [deadLetterMessage(Buffer.from('plc-9'), Buffer.from('{"asset":{}}'), { code: 'missing_field', field: 'device_id', message: 'device_id is missing' }, { pipeline: name, topic, partition: 0, offset: '17' })] });
+  await p.disconnect();
 }, 60_000);
 
 describe('m2m-sentinel tap', () => {
