@@ -9,10 +9,13 @@
  */
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
+import type { HoldPolicy } from './hold.js';
 
 export interface RouterOptions {
   minSeverity: Severity;
   suppressMs: number;
+  /** Per-detector min_severity and maintenance windows (hold.ts): findings kept, alerts held. */
+  hold?: HoldPolicy;
 }
 
 export interface AlertDecision {
@@ -45,7 +48,8 @@ export const emptyRouterState = (): RouterState => ({ groups: {}, sent: {} });
 
 export function route(state: RouterState, f: Finding, opts: RouterOptions): AlertDecision | null {
   const rank = SEVERITY_RANK[f.severity];
-  if (rank < SEVERITY_RANK[opts.minSeverity]) return null;
+  if (rank < SEVERITY_RANK[opts.hold ? opts.hold.minSeverityOf(f.detector) : opts.minSeverity]) return null;
+  if (opts.hold?.held(f) !== undefined) return null;
   const sent = (state.sent ??= {});
   const prior = sent[f.finding_id];
   if (prior) {

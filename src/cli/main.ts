@@ -16,6 +16,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/validate.js'),
   () => import('./commands/query.js'),
   () => import('./commands/tap.js'),
+  () => import('./commands/maintenance.js'),
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),

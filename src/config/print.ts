@@ -11,6 +11,7 @@ import { formatDuration } from './duration.js';
 import { redactPipeline } from './redact.js';
 import { ROUTE_SPECS } from './routes.js';
 import type { PipelineConfig } from './types.js';
+import { printDetectorKnobs, printPipelineKnobs } from './knobs.js';
 
 type Obj = Record<string, unknown>;
 
@@ -52,6 +53,7 @@ export function pipelineDocument(loaded: PipelineConfig): Obj {
     const entry: Obj = { [d.type]: unparse(d.params, (spec?.params ?? {}) as Record<string, ParamSpec>) };
     if (d.id !== d.type) entry.id = d.id;
     if (d.routes) entry.routes = [...d.routes];
+    Object.assign(entry, printDetectorKnobs(d));
     return entry;
   });
   const ch = cfg.findings.clickhouse;
@@ -67,6 +69,7 @@ export function pipelineDocument(loaded: PipelineConfig): Obj {
       return entry;
     }),
   };
+  Object.assign(doc, printPipelineKnobs(cfg, formatDuration));
   return doc;
 }
 

@@ -10,6 +10,7 @@ import { SEVERITIES } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+import { allowSchema, detectorKnobSchemas, maintenanceSchema } from './knobs.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -117,7 +118,8 @@ function detectorEntrySchema(detectors: readonly DetectorSpec<any>[]): JsonSchem
     uniqueItems: true,
     examples: [['soc']],
   };
-  const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled and routes.', props, {
+  Object.assign(props, detectorKnobSchemas());
+  const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled, routes, min_severity, sensitivity, and for metric detectors direction and min_deviation.', props, {
     minProperties: 1,
     examples: [{ fanout: { window: '5m' } }],
   });
@@ -276,6 +278,8 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
         suppress: durationSchema('Repeats of one device + detector within this window fold into one alert with a count.', '30m', ['1h']),
         routes: { type: 'array', description: 'Where alerts go; every route gets every alert that passes its min_severity.', items: routeEntrySchema(routes), default: [], examples: [[{ stdout: {} }]] },
       }),
+      allow: allowSchema(),
+      maintenance: maintenanceSchema(),
     },
     definitions: {},
   };

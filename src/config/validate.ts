@@ -16,11 +16,12 @@ import type { Locate } from './locate.js';
 import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
+import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
 
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
-export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes'] as const;
+export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
 export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env'] as const;
 /** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
 export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
@@ -469,6 +470,8 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
       }
     }
   });
+
+  knobChecks(data, (code, path, message, extra = {}) => rep.add(code, path, message, extra), detectors, (e) => entryType(e, detectorNames));
 
   // Route option duration bounds and route enabling.
   routes.forEach((r, i) => {

@@ -23,6 +23,8 @@ import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './de
 import type { EngineStats } from './detection.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
+import { holdPolicy } from '../alerts/hold.js';
+import type { AdhocWindow } from '../alerts/maintenance.js';
 import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
@@ -89,6 +91,8 @@ export interface RunnerOptions {
    * at least one.
    */
   maxConcurrentCheckpoints?: number;
+  /** Ad hoc maintenance windows known to this instance (the maintenance topic's book). */
+  maintenance?: () => Iterable<AdhocWindow>;
   /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
@@ -215,7 +219,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
-  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms };
+  const hold = holdPolicy(cfg, opts.maintenance);
+  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold };
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
   // Partitions that start together at the same rate fall due together; a checkpoint of every
   // device of every partition at once (hundreds of MB to encode, compress and write) stalled the
@@ -704,7 +709,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           emit.alertEmitted(cfg.name, f.severity);
           opts.onAlert?.(doc);
         } else if (SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
-          emit.alertSuppressed(cfg.name);
+          const why = hold.held(f);
+          if (why) emit.alertWithheld(cfg.name, why);
+          else emit.alertSuppressed(cfg.name);
         }
       }
     }

@@ -16,6 +16,7 @@ import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
 import { retry } from './retry.js';
+import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -63,6 +64,16 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   });
   await admin.disconnect();
   report('kafka', 'ok');
+  // Ad hoc maintenance windows are known before the first alert is routed, so a restart during
+  // a window does not alert what the window holds (bounded: the topic is small).
+  let maintenance: BookFollower | undefined;
+  try {
+    maintenance = await followMaintenance(kafka);
+    await Promise.race([maintenance.ready, new Promise((r) => setTimeout(r, 15_000).unref())]);
+  } catch (e) {
+    log.warn({ err: String(e), topic: maintenanceTopic() }, 'cannot read ad hoc maintenance windows; scheduled windows still apply');
+  }
+  const runnerOpts: RunnerOptions = maintenance ? { ...opts, maintenance: () => maintenance!.book.values() } : opts;
   const pipelines: PipelineHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
@@ -82,7 +93,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const started = await Promise.allSettled(
     configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
       try {
         if (opts.deliver !== false) {
@@ -124,6 +135,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
+          await maintenance?.stop();
           await clickhouse.client.close();
         })();
         let timer: NodeJS.Timeout | undefined;
