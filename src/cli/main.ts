@@ -20,6 +20,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
+  () => import('./commands/test.js'),
 ];
 
 const EXIT_HELP = `

@@ -158,5 +158,5 @@ describe('the program', () => {
     );
     expect(r.code).toBe(0);
     expect(r.out).toContain('OK pipelines/default.yaml');
-  });
+  }, 180_000);
 });
