@@ -1,86 +1,56 @@
 /**
  * Alert routing decisions, pure and event-time based so a replay raises the same alerts.
  *
- * A finding becomes an alert when its severity reaches the pipeline's min_severity, once per
- * severity band: extensions of an alerted finding are not re-sent unless it escalates to a
- * higher band (which is sent as an update with its own alert id). Other findings of one
- * device+detector inside the suppression window fold into the open alert (counted, not sent);
- * the next alert after the window says how many were folded.
+ * A finding is alert-worthy when its severity reaches the pipeline's min_severity; alert-worthy
+ * findings fold into alerts with a lifecycle (lifecycle.ts: grouping by device + detector + key,
+ * escalation, suppression of repeats, auto-close in event time). The router state is
+ * checkpointed with the partition's offsets, so a restore resumes the same open alerts.
  */
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import type { HoldPolicy } from './hold.js';
+import { closeQuiet, emptyLifecycle, nextClose, observe, type AlertChange, type LifecycleState } from './lifecycle.js';
 
 export interface RouterOptions {
   minSeverity: Severity;
   suppressMs: number;
+  /** Quiet time (event time) after which an open alert closes by itself. Default 24 h: an analyst who comes back the next morning still finds yesterday's alerts open. */
+  autoCloseMs?: number;
   /** Per-detector min_severity and maintenance windows (hold.ts): findings kept, alerts held. */
   hold?: HoldPolicy;
 }
 
-export interface AlertDecision {
-  finding: Finding;
-  alert_id: string;
-  suppressed_before: number;
-}
-
-interface Group {
-  /** Event time the current window opened. */
-  opened: number;
-  /** Findings folded since. */
-  folded: number;
-}
-
-interface Sent {
-  /** Highest severity rank alerted for the finding. */
-  rank: number;
-  /** Event time of the finding's latest update, for pruning. */
-  last: number;
-}
+export const DEFAULT_AUTO_CLOSE_MS = 24 * 3_600_000;
 
 export interface RouterState {
-  groups: Record<string, Group>;
-  /** Findings already alerted, by finding_id. */
-  sent?: Record<string, Sent>;
+  /** Open alerts (absent in checkpoints written before alerts had a lifecycle). */
+  lifecycle?: LifecycleState;
+  /** Earlier router versions' fields, kept readable in old checkpoints and otherwise unused. */
+  groups?: Record<string, unknown>;
+  sent?: Record<string, unknown>;
 }
 
-export const emptyRouterState = (): RouterState => ({ groups: {}, sent: {} });
+export const emptyRouterState = (): RouterState => ({ lifecycle: emptyLifecycle() });
 
-export function route(state: RouterState, f: Finding, opts: RouterOptions): AlertDecision | null {
-  const rank = SEVERITY_RANK[f.severity];
-  if (rank < SEVERITY_RANK[opts.hold ? opts.hold.minSeverityOf(f.detector) : opts.minSeverity]) return null;
-  if (opts.hold?.held(f) !== undefined) return null;
-  const sent = (state.sent ??= {});
-  const prior = sent[f.finding_id];
-  if (prior) {
-    prior.last = Math.max(prior.last, f.last_ts);
-    if (rank <= prior.rank) return null; // an extension of an alerted finding, same band
-    prior.rank = rank;
-    return { finding: f, alert_id: `${f.finding_id}-${f.severity}`, suppressed_before: 0 };
-  }
-  const key = `${f.device_id}\u0000${f.detector}`;
-  const g = state.groups[key];
-  if (g !== undefined && f.last_ts - g.opened < opts.suppressMs) {
-    g.folded += 1;
-    return null;
-  }
-  const folded = g?.folded ?? 0;
-  state.groups[key] = { opened: f.last_ts, folded: 0 };
-  sent[f.finding_id] = { rank, last: f.last_ts };
-  return { finding: f, alert_id: `${f.finding_id}-${f.severity}`, suppressed_before: folded };
+const lifecycleOpts = (opts: RouterOptions) => ({ suppressMs: opts.suppressMs, autoCloseMs: opts.autoCloseMs ?? DEFAULT_AUTO_CLOSE_MS });
+
+/** The alert changes one finding makes (none below min_severity). */
+export function route(state: RouterState, f: Finding, opts: RouterOptions, at?: { topic: string; partition: number; offset: string }): AlertChange[] {
+  if (SEVERITY_RANK[f.severity] < SEVERITY_RANK[opts.hold ? opts.hold.minSeverityOf(f.detector) : opts.minSeverity]) return [];
+  // Held before the lifecycle sees it: a held finding opens no alert, so its next update after
+  // the window (or a later escalation past its detector's min_severity) opens one.
+  if (opts.hold?.held(f) !== undefined) return [];
+  return observe((state.lifecycle ??= emptyLifecycle()), f, lifecycleOpts(opts), at);
 }
 
-/** How long an alerted finding is remembered after its last update (an incident gap is shorter). */
-const SENT_TTL_MS = 7 * 86_400_000;
+/** The watermark reached `watermark`: alerts quiet for the auto-close time close. */
+export function routeTime(state: RouterState, watermark: number, opts: RouterOptions): AlertChange[] {
+  const lc = (state.lifecycle ??= emptyLifecycle());
+  return nextClose(lc, lifecycleOpts(opts)) <= watermark ? closeQuiet(lc, watermark, lifecycleOpts(opts)) : [];
+}
 
-/** Drop windows and alerted findings long past so the state stays bounded. */
-export function pruneRouter(state: RouterState, watermark: number, opts: RouterOptions): void {
-  for (const k in state.groups) {
-    const g = state.groups[k]!;
-    // A window with folded findings is kept a while so the next alert can report them.
-    const keep = g.folded > 0 ? Math.max(opts.suppressMs * 4, 86_400_000) : opts.suppressMs * 4;
-    if (watermark - g.opened > keep) delete state.groups[k];
-  }
-  const sent = state.sent ?? {};
-  for (const id in sent) if (watermark - sent[id]!.last > SENT_TTL_MS) delete sent[id];
+/** Nothing to prune any more: closed alerts leave the state as they close. Kept for callers. */
+export function pruneRouter(state: RouterState, _watermark: number, _opts: RouterOptions): void {
+  delete state.groups;
+  delete state.sent;
 }

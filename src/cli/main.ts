@@ -21,6 +21,7 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
   () => import('./commands/test.js'),
+  () => import('./commands/hash-password.js'),
 ];
 
 const EXIT_HELP = `

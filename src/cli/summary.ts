@@ -1,5 +1,5 @@
 /** The analyst's view of a run: alerts by severity, and which labeled incidents were caught. */
-import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
+import { expectedOf, observedOf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
 
 export interface Label {
   device_id: string;
@@ -29,7 +29,7 @@ function wrap(text: string, width: number): string[] {
 
 export function renderAlertSummary(alerts: OcsfDetectionFinding[], labels: Label[], opts: { maxAlerts: number }): string {
   const lines: string[] = [];
-  // One line per finding: the latest (highest) alert of each.
+  // One line per alert: its latest change.
   const byFinding = new Map<string, OcsfDetectionFinding>();
   for (const a of alerts) byFinding.set(a.finding_info.uid, a);
   const list = [...byFinding.values()].sort(
@@ -51,11 +51,10 @@ export function renderAlertSummary(alerts: OcsfDetectionFinding[], labels: Label
   const shown = [...top.values()].sort((a, b) => b.confidence_score - a.confidence_score || a.finding_info.first_seen_time - b.finding_info.first_seen_time);
   if (shown.length) lines.push('', `Top alerts (most certain first, one per device and detector):`);
   for (const a of shown.slice(0, opts.maxAlerts)) {
-    const u = a.unmapped;
     const repeats = list.filter((x) => x.device.uid === a.device.uid && x.finding_info.analytic.name === a.finding_info.analytic.name).length;
     lines.push(`  ${a.severity.toUpperCase().padEnd(8)} ${a.device.uid.padEnd(16)} ${a.finding_info.analytic.name.padEnd(18)} ${hhmm(a.finding_info.first_seen_time)}  conf ${String(a.confidence_score).padStart(3)}${repeats > 1 ? `  (${repeats} alerts)` : ''}`);
     for (const l of wrap(a.message, 96)) lines.push(`           ${l}`);
-    lines.push(`           observed: ${u.observed} | expected: ${u.expected}${u.count > 1 ? ` | ${u.count} events` : ''}${a.finding_info.attacks.length ? ` | ATT&CK ${a.finding_info.attacks.map((x) => x.technique.uid).join(', ')}` : ''}`);
+    lines.push(`           observed: ${observedOf(a)} | expected: ${expectedOf(a)}${a.count > 1 ? ` | ${a.count} events` : ''}${a.finding_info.attacks.length ? ` | ATT&CK ${a.finding_info.attacks.map((x) => x.technique.uid).join(', ')}` : ''}`);
   }
   if (shown.length > opts.maxAlerts) lines.push(`  … and ${shown.length - opts.maxAlerts} more device/detector pairs (see the findings table)`);
 

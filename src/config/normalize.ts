@@ -126,6 +126,7 @@ export function normalizePipeline(
     alerts: {
       min_severity: (alerts.min_severity as Severity | undefined) ?? 'medium',
       suppress_ms: ms(alerts.suppress, '30m'),
+      auto_close_ms: ms(alerts.auto_close, '24h'),
       routes,
     },
     ...pipelineKnobs(data),

@@ -275,7 +275,8 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
       }),
       alerts: obj('How findings become alerts.', {
         min_severity: { type: 'string', enum: [...SEVERITIES], default: 'medium', description: 'Findings below this severity are stored but not alerted.', examples: ['high'] },
-        suppress: durationSchema('Repeats of one device + detector within this window fold into one alert with a count.', '30m', ['1h']),
+        suppress: durationSchema('Repeats of one device + detector + key within this window fold into its open alert with a count; the first repeat after the window is sent as an update.', '30m', ['1h']),
+        auto_close: durationSchema('An open alert closes by itself (OCSF activity Close, status Resolved) once its device + detector + key has raised no finding for this long in event time: the behaviour is back to baseline.', '24h', ['6h']),
         routes: { type: 'array', description: 'Where alerts go; every route gets every alert that passes its min_severity.', items: routeEntrySchema(routes), default: [], examples: [[{ stdout: {} }]] },
       }),
       allow: allowSchema(),

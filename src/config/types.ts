@@ -119,6 +119,8 @@ export interface PipelineConfig {
   alerts: {
     min_severity: Severity;
     suppress_ms: number;
+    /** An open alert closes once its group raised nothing for this long (event time). Absent: 24 h. */
+    auto_close_ms?: number;
     routes: AlertRouteConfig[];
   };
   /** Connections that (some) connection detectors do not analyse. */

@@ -263,6 +263,7 @@ class BeaconingDetector implements DetectorInstance<BeaconingState> {
         explanation: `${e.device_id} (${e.device_class}) has contacted ${key}${external ? ' (internet)' : ''} every ${fmtDuration(bs.median)} (jitter ${fmt(bs.jitter * 100)}%, ${Math.round(bs.coverage * 100)}% of beats present${bs.sizeScore !== null && bs.sizeScore > 0.8 ? ', similar payloads' : ''}) over the last ${fmtDuration(span)}; treat this as a possible command-and-control channel: identify the process, and block the destination if it is not an approved service.`,
         evidence: {
           peer: key,
+          src_ip: e.src_ip,
           dst_ip: e.dst_ip,
           dst_port: e.dst_port,
           external,

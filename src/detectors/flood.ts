@@ -252,6 +252,7 @@ class FloodDetector implements DetectorInstance<FloodState> {
         expected: `${usual} to any one host per ${win} (threshold ${by === 'connections' ? thC : fmtBytes(thB)})`,
         explanation: `${e.device_id} (${e.device_class}) ${by === 'connections' ? `opened ${conns} connections` : `sent ${fmtBytes(sent)}`} to ${dst}${external ? ' on the internet' : ''} within ${win} (its peak to any one host is ${usual} per ${win}); treat it as DoS participation or a runaway client: isolate the device and look for what drives it (new processes, a recent login, changed firmware).`,
         evidence: {
+          src_ip: e.src_ip,
           dst_ip: e.dst_ip,
           dst_port: e.dst_port,
           protocol: e.protocol,

@@ -210,7 +210,7 @@ class LateralMovementDetector implements DetectorInstance<LateralMovementState> 
           ports,
           sensitive_ports: admin,
           failed_auth: fails,
-          last: { dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, app_protocol: e.app_protocol ?? null, auth: e.auth ?? null },
+          last: { src_ip: e.src_ip, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, app_protocol: e.app_protocol ?? null, auth: e.auth ?? null },
           learned_segments: known,
           window_ms: this.p.window,
         },

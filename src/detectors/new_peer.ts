@@ -150,6 +150,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
               explanation: `${e.device_id} (${e.device_class}) connected to ${key}/${e.protocol}, ${what}${external ? ' on the internet' : ''} never seen in ${fmtDuration(e.ts - s.t0)} of history (it uses ${peerSetSize(s.k)} peers on ports ${ports || 'none'}); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.`,
               evidence: {
                 peer: key,
+                src_ip: e.src_ip,
                 dst_ip: e.dst_ip,
                 dst_port: e.dst_port,
                 protocol: e.protocol,
@@ -183,7 +184,7 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
           observed: `${key}/${e.protocol}`,
           expected: `${peerSetSize(s.k)} known peers`,
           explanation: `${e.device_id} (${e.device_class}) keeps connecting to ${key}/${e.protocol}, a peer first seen recently; confirm the destination is an approved service, otherwise isolate the device.`,
-          evidence: { peer: key, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
+          evidence: { peer: key, src_ip: e.src_ip, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, repeat: true },
           mitre: newPeer.mitre,
         },
         p.incident_gap,

@@ -250,7 +250,7 @@ class TlsDowngradeDetector implements DetectorInstance<TlsDowngradeState> {
         observed: `plaintext ${proto} to ${dst}`,
         expected: `TLS (${fmt(tlsCount)} TLS sessions by ${level})`,
         explanation: `${e.device_id} (${e.device_class}) sent a plaintext ${proto} session to ${dst}, ${what} in ${hist} and rarely or never in clear; look for a TLS-stripping device on the path or a configuration change, and treat data and credentials sent since as exposed.`,
-        evidence: { dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, app_protocol: e.app_protocol ?? null, matched_by: level, tls_sessions: tlsCount, history_ms: e.ts - s.t0 },
+        evidence: { src_ip: e.src_ip, dst_ip: e.dst_ip, dst_port: e.dst_port, protocol: e.protocol, app_protocol: e.app_protocol ?? null, matched_by: level, tls_sessions: tlsCount, history_ms: e.ts - s.t0 },
         mitre: level === 'host' ? ['T1557', 'T1040'] : tlsDowngrade.mitre,
       },
       this.p.incident_gap,

@@ -30,6 +30,13 @@ export interface BatchOutcome {
   at: number[];
   findings: (Finding[] | undefined)[];
   errors: (DecodeError | undefined)[];
+  /**
+   * Where the watermark crossed into a new minute of event time: after message `clockAt[i]` it
+   * was `clockWm[i]`. The alert router closes quiet alerts at these points, so where a close
+   * falls (which message's offset it belongs to) does not depend on where batches end.
+   */
+  clockAt: number[];
+  clockWm: number[];
   stats: EngineStats;
 }
 
@@ -78,6 +85,8 @@ export interface Detection {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** Resolution of the clock points in a batch outcome (alert auto-close needs no finer). */
+const CLOCK_STEP_MS = 60_000;
 
 export function createDetection(cfg: PipelineConfig): Detection {
   const engines = new Map<string, Engine>();
@@ -157,7 +166,8 @@ export function createDetection(cfg: PipelineConfig): Detection {
     },
     process(key, values) {
       const engine = engineOf(key);
-      const out: BatchOutcome = { decoded: 0, at: [], findings: [], errors: [], stats: undefined as unknown as EngineStats };
+      const out: BatchOutcome = { decoded: 0, at: [], findings: [], errors: [], clockAt: [], clockWm: [], stats: undefined as unknown as EngineStats };
+      let minute = Math.floor(engine.watermark() / CLOCK_STEP_MS);
       for (let i = 0; i < values.length; i++) {
         const r = decodeEvent(values[i] ?? EMPTY, decodeOpts);
         if (!r.ok) {
@@ -172,6 +182,12 @@ export function createDetection(cfg: PipelineConfig): Detection {
           out.at.push(i);
           out.findings.push(fs);
           out.errors.push(undefined);
+        }
+        const wm = engine.watermark();
+        if (wm >= (minute + 1) * CLOCK_STEP_MS) {
+          minute = Math.floor(wm / CLOCK_STEP_MS);
+          out.clockAt.push(i);
+          out.clockWm.push(wm);
         }
       }
       out.stats = stats(engine);

@@ -18,9 +18,10 @@
 import type { Finding } from '../detectors/types.js';
 import { retry } from './retry.js';
 
-export interface FindingsWriterOptions {
+/** What the writer carries: findings, and (for the runner) the alert rows that must be as durable as they are. */
+export interface FindingsWriterOptions<T = Finding> {
   /** One insert (retried here until it succeeds or giveUp says so); resolves to the rows written. */
-  write(findings: Finding[]): Promise<number>;
+  write(findings: T[]): Promise<number>;
   /** Queued findings that make an insert due at once. Default 5,000. */
   maxRows?: number;
   /** Longest a queued finding waits for an insert when nothing asks for it. Default 500 ms. */
@@ -35,9 +36,9 @@ export interface FindingsWriterOptions {
   maxRetryMs?: number;
 }
 
-export interface FindingsWriter {
+export interface FindingsWriter<T = Finding> {
   /** Queue findings; the returned ticket is what durable() takes to wait for them. */
-  add(findings: readonly Finding[]): number;
+  add(findings: readonly T[]): number;
   /** Resolves once every finding up to `ticket` is written (true) or given up (false); asks for an insert if none covers it. */
   durable(ticket: number): Promise<boolean>;
   /** Whether every finding up to `ticket` is written already. */
@@ -50,10 +51,10 @@ export interface FindingsWriter {
   close(): Promise<boolean>;
 }
 
-export function createFindingsWriter(opts: FindingsWriterOptions): FindingsWriter {
+export function createFindingsWriter<T = Finding>(opts: FindingsWriterOptions<T>): FindingsWriter<T> {
   const maxRows = opts.maxRows ?? 5_000;
   const maxDelay = opts.maxDelayMs ?? 500;
-  let queued: Finding[] = [];
+  let queued: T[] = [];
   /** Tickets issued: findings added since the start. */
   let added = 0;
   /** Every finding up to this ticket is written. */

@@ -22,14 +22,14 @@ import type { Finding } from '../detectors/types.js';
 import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './detection-host.js';
 import type { EngineStats } from './detection.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
-import { emptyRouterState, pruneRouter, route, type RouterState } from '../alerts/router.js';
+import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } from '../alerts/router.js';
 import { holdPolicy } from '../alerts/hold.js';
 import type { AdhocWindow } from '../alerts/maintenance.js';
-import { toOcsf, type OcsfDetectionFinding } from '../alerts/ocsf.js';
+import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
+import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
-import { insertFindings } from '../storage/findings.js';
 import { migrate } from '../storage/migrations.js';
 import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
@@ -219,8 +219,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
+  // Per-detector min_severity and maintenance windows (scheduled, and ad hoc from the service's book).
   const hold = holdPolicy(cfg, opts.maintenance);
-  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold };
+  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
+  const alertOutputs = createAlertOutputs(cfg, deps.productVersion);
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
   // Partitions that start together at the same rate fall due together; a checkpoint of every
   // device of every partition at once (hundreds of MB to encode, compress and write) stalled the
@@ -422,8 +424,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    * Findings are written by one writer for all partitions, in coalesced inserts (see
    * findings-writer.ts); what must come after them (checkpoints, alerts) waits for its ticket.
    */
-  const writer = createFindingsWriter({
-    write: (fs) => insertFindings(deps.clickhouse, database, table, fs),
+  const writer = createFindingsWriter<Stored>({
+    write: (items) => writeStored(deps.clickhouse, database, table, items),
     onError: (e, n) => {
       emit.writeFailed(cfg.name, e, n);
       report(component, 'degraded', `ClickHouse write failing: ${String(e)}`);
@@ -682,45 +684,61 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const out = await detection.process(ps.engine, msgs.map((m) => m.value));
     ps.stats = out.stats;
     const findings: Finding[] = [];
+    /** Findings and the alert rows they cause, for ClickHouse (alert-outputs.ts). */
+    const stored: Stored[] = [];
     const decoded = out.decoded;
     const dead = msgs.length - decoded;
     let alerted = 0;
+    // A replay of offsets whose outputs were published after the restored checkpoint: the
+    // engine and router re-raise exactly those outputs (and must, to reach the same state),
+    // but they are in Kafka already.
+    const replayedAt = (i: number): boolean => BigInt(msgs[i]!.offset) < ps!.published;
+    const publishAt = (i: number) =>
+      replayedAt(i)
+        ? null
+        : (doc: OcsfDetectionFinding) => {
+            ps!.alerts.push(outboxMessage(doc, cfg.name));
+            emit.alertEmitted(cfg.name, doc.severity.toLowerCase());
+            opts.onAlert?.(doc);
+          };
+    // Watermark steps (a new minute of event time) close quiet alerts, in message order with the findings.
+    let clock = 0;
+    const clockUpTo = (i: number): void => {
+      for (; clock < out.clockAt.length && out.clockAt[clock]! <= i; clock++) {
+        const at = out.clockAt[clock]!;
+        alerted += alertOutputs.handle(routeTime(ps!.router, out.clockWm[clock]!, routerOpts), stored, publishAt(at));
+      }
+    };
     for (let j = 0; j < out.at.length; j++) {
-      const m = msgs[out.at[j]!]!;
-      // A replay of offsets whose outputs were published after the restored checkpoint: the
-      // engine and router re-raise exactly those outputs (and must, to reach the same state),
-      // but they are in Kafka already.
-      const replayed = BigInt(m.offset) < ps.published;
+      const i = out.at[j]!;
+      clockUpTo(i - 1);
+      const m = msgs[i]!;
       const error = out.errors[j];
       if (error !== undefined) {
-        if (!replayed) ps.dlq.push(deadLetterMessage(m.key, m.value, error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
+        if (!replayedAt(i)) ps.dlq.push(deadLetterMessage(m.key, m.value, error, { pipeline: cfg.name, topic: batch.topic, partition: batch.partition, offset: m.offset }));
         emit.eventDeadLettered(cfg.name, error, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         continue;
       }
       for (const f of out.findings[j]!) {
         findings.push(f);
+        stored.push(f);
         emit.findingRaised(f);
-        const d = route(ps.router, f, routerOpts);
-        if (d && replayed) continue;
-        if (d) {
-          const doc = toOcsf(d.finding, { alert_id: d.alert_id, suppressed_before: d.suppressed_before, product_version: deps.productVersion });
-          ps.alerts.push({ key: f.device_id, value: JSON.stringify(doc), headers: { 'x-m2m-alert-id': d.alert_id, 'x-m2m-pipeline': cfg.name } });
-          alerted++;
-          emit.alertEmitted(cfg.name, f.severity);
-          opts.onAlert?.(doc);
-        } else if (SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
+        const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
+        alerted += alertOutputs.handle(changes, stored, publishAt(i));
+        for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
+        if (!changes.length && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
           const why = hold.held(f);
           if (why) emit.alertWithheld(cfg.name, why);
-          else emit.alertSuppressed(cfg.name);
         }
       }
     }
+    clockUpTo(Number.POSITIVE_INFINITY);
     const lastOffset = msgs[msgs.length - 1]!.offset;
     ps.next = BigInt(lastOffset) + 1n;
-    if (findings.length) ps.ticket = writer.add(findings);
+    if (stored.length) ps.ticket = writer.add(stored);
     // Backpressure: while inserts fail (ClickHouse down) or fall far behind, a batch that raised
     // something waits for its findings, so the partition is not fetched further.
-    if (findings.length && (writer.failing() || writer.backlog() >= maxBacklog) && !(await awaitWritten(ps, heartbeat))) {
+    if (stored.length && (writer.failing() || writer.backlog() >= maxBacklog) && !(await awaitWritten(ps, heartbeat))) {
       // The state has moved past findings that are not durable: it must not be checkpointed.
       await drop(ps, 'findings not written');
       return;

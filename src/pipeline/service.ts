@@ -12,6 +12,9 @@ import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '.
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
+import type { Access } from '../server/access.js';
+import type { User } from '../server/users.js';
+import { createConsole, type ConsoleHandler } from '../server/console.js';
 import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
@@ -26,6 +29,12 @@ export interface ServiceOptions extends RunnerOptions {
   clickhouse?: ClickHouseOptions;
   /** HTTP port for /healthz, /readyz, /metrics; 0 = pick a free one, undefined = none. */
   httpPort?: number;
+  /** Interface the HTTP endpoints bind; default 127.0.0.1. */
+  httpHost?: string;
+  /** Tokens and roles for everything but /healthz and /readyz (server/access.ts). */
+  access?: Access;
+  /** Console users (server/users.ts); with access or users the analyst API and console are served. */
+  users?: User[];
   /** Start alert delivery routes (webhook, slack, syslog, stdout). */
   deliver?: boolean;
 }
@@ -43,10 +52,16 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const clickhouse = openClickHouse(opts.clickhouse);
   const kafka = createKafka(opts.brokers ? { brokers: opts.brokers } : {});
   let http: Server | undefined;
+  let analyst: ConsoleHandler | undefined;
   if (opts.httpPort !== undefined) {
     const first = configs[0]?.findings.clickhouse;
+    if (configs.length && (opts.access || opts.users?.length)) {
+      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), ...(opts.access ? { access: opts.access } : {}) });
+    }
     http = await startHttp({
       port: opts.httpPort,
+      ...(opts.httpHost !== undefined ? { host: opts.httpHost } : {}),
+      ...(analyst ? { console: analyst } : {}),
       ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
     });
   }
@@ -135,6 +150,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
+          await analyst?.close();
           await maintenance?.stop();
           await clickhouse.client.close();
         })();

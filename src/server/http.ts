@@ -5,11 +5,17 @@ import { registry } from '../obs/metrics.js';
 import { isReady, overall, snapshot } from './health.js';
 import { selectFindings } from '../storage/findings.js';
 import { logger } from '../obs/log.js';
+import type { ConsoleHandler } from './console.js';
 
 export interface HttpOptions {
   port: number;
   host?: string;
   findings?: { client: ClickHouseClient; database: string; table: string };
+  /**
+   * The analyst API and web console (console.ts). When present it answers every path but
+   * /healthz and /readyz, each behind authentication.
+   */
+  console?: ConsoleHandler;
 }
 
 export function startHttp(opts: HttpOptions): Promise<Server> {
@@ -22,6 +28,10 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
     try {
       if (url.pathname === '/healthz') return json(overall() === 'down' ? 503 : 200, { status: overall(), components: snapshot() });
       if (url.pathname === '/readyz') return json(isReady() ? 200 : 503, { ready: isReady(), components: snapshot() });
+      if (opts.console) {
+        if (!(await opts.console.handle(req, res, url))) json(404, { error: 'not found', see: '/api/openapi.json' });
+        return;
+      }
       if (url.pathname === '/metrics') {
         res.writeHead(200, { 'content-type': registry.contentType });
         return res.end(await registry.metrics());
@@ -42,6 +52,7 @@ export function startHttp(opts: HttpOptions): Promise<Server> {
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host ?? '0.0.0.0', () => resolve(server));
+    // Localhost unless told otherwise: the console and API are not for the whole network by default.
+    server.listen(opts.port, opts.host ?? '127.0.0.1', () => resolve(server));
   });
 }

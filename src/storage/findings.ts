@@ -2,6 +2,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Finding } from '../detectors/types.js';
 import { ident, queryRows } from './clickhouse.js';
+import { factsOf } from './finding-facts.js';
 
 export interface FindingRow {
   finding_id: string;
@@ -20,12 +21,21 @@ export interface FindingRow {
   explanation: string;
   evidence: string;
   mitre: string[];
+  /** Network and baseline facts (finding-facts.ts), columns so analysts can filter on them. */
+  src_ip?: string;
+  dst_ip?: string;
+  dst_port?: number | null;
+  metric?: string;
+  observed_value?: number | null;
+  expected_value?: number | null;
+  expected_spread?: number | null;
   version: number;
 }
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 export function toRow(f: Finding): FindingRow {
+  const facts = factsOf(f);
   return {
     finding_id: f.finding_id,
     pipeline: f.pipeline,
@@ -43,6 +53,13 @@ export function toRow(f: Finding): FindingRow {
     explanation: f.explanation,
     evidence: JSON.stringify(f.evidence),
     mitre: f.mitre,
+    src_ip: facts.src_ip ?? '',
+    dst_ip: facts.dst_ip ?? '',
+    dst_port: facts.dst_port ?? null,
+    metric: facts.metric ?? '',
+    observed_value: facts.observed_value ?? null,
+    expected_value: facts.expected_value ?? null,
+    expected_spread: facts.expected_spread ?? null,
     version: f.version,
   };
 }

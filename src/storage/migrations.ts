@@ -5,6 +5,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { ident, queryRows } from './clickhouse.js';
+import { alertTables, findingsV2 } from './schema-v2.js';
 
 export interface Target {
   database: string;
@@ -12,7 +13,7 @@ export interface Target {
   ttlDays: number;
 }
 
-interface Migration {
+export interface Migration {
   version: number;
   name: string;
   statements(t: Target): string[];
@@ -54,6 +55,16 @@ export const MIGRATIONS: Migration[] = [
       ORDER BY (device_id, first_ts, finding_id)
       TTL ingested_at + INTERVAL ${Math.max(1, Math.floor(t.ttlDays))} DAY`,
     ],
+  },
+  {
+    version: 2,
+    name: 'findings for analysts: time-first order, severity enum, network columns, partitions aligned with TTL',
+    statements: (t) => findingsV2(t),
+  },
+  {
+    version: 3,
+    name: 'alerts with a lifecycle, their changes (audit trail) and the console audit log',
+    statements: (t) => alertTables(t),
   },
 ];
 

@@ -32,7 +32,7 @@ describe('defaults and normalization', () => {
       entities: { key: 'device_id', idle_eviction_ms: 7 * 86_400_000 },
       allowed_lateness_ms: 60_000,
       findings: { clickhouse: { database: 'm2m', table: 'findings', ttl_days: 90 } },
-      alerts: { min_severity: 'medium', suppress_ms: 30 * 60_000, routes: [] },
+      alerts: { min_severity: 'medium', suppress_ms: 30 * 60_000, auto_close_ms: 24 * 3_600_000, routes: [] },
     });
     expect(cfg.source.kafka.brokers).toBeUndefined();
     expect(cfg.mapping).toBeUndefined();
@@ -67,6 +67,7 @@ describe('defaults and normalization', () => {
     expect(cfg.alerts).toEqual({
       min_severity: 'low',
       suppress_ms: 7_200_000,
+      auto_close_ms: 86_400_000,
       routes: [
         { type: 'stdout', name: 'stdout', options: {} },
         { type: 'syslog', name: 'syslog', options: { host: 'a', port: 514, protocol: 'udp', format: 'cef' } },

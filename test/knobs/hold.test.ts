@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { holdPolicy } from '../../src/alerts/hold.js';
 import { maintenanceFor, scheduledCovers, type AdhocWindow } from '../../src/alerts/maintenance.js';
 import { emptyRouterState, route } from '../../src/alerts/router.js';
+import type { AlertChange } from '../../src/alerts/lifecycle.js';
 import { formatConfigError, loadPipelineText } from '../../src/config/load.js';
 import type { PipelineConfig } from '../../src/config/types.js';
 import { severityOf } from '../../src/detectors/score.js';
@@ -23,6 +24,8 @@ function finding(over: Partial<FindingDraft> = {}): Finding {
   return finalize('h', { detector: 'fanout', key: 'k', device_id: 'plc-1', device_class: 'plc', first_ts: 0, last_ts: 0, count: 1, score, severity: severityOf(score), observed: 'x', expected: 'y', explanation: 'e', evidence: {}, mitre: [], ...over });
 }
 const at = (iso: string) => Date.parse(iso);
+/** Whether routing opened a published alert. */
+const created = (changes: AlertChange[]) => changes.some((c) => c.kind === 'create' && c.publish);
 const opts = (cfg: PipelineConfig, adhoc: AdhocWindow[] = []) => ({ minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold: holdPolicy(cfg, () => adhoc) });
 
 describe('per-detector min_severity', () => {
@@ -30,28 +33,28 @@ describe('per-detector min_severity', () => {
 
   it('raises or lowers the bar for that detector only; the finding is kept either way', () => {
     const o = opts(cfg);
-    expect(route(emptyRouterState(), finding({ detector: 'fanout', score: 0.6 }), o)).toBeNull();
+    expect(route(emptyRouterState(), finding({ detector: 'fanout', score: 0.6 }), o)).toEqual([]);
     expect(o.hold.held(finding({ detector: 'fanout', score: 0.6 }))).toBe('detector_min_severity');
-    expect(route(emptyRouterState(), finding({ detector: 'fanout', score: 0.75 }), o)).not.toBeNull();
-    expect(route(emptyRouterState(), finding({ detector: 'policy', score: 0.35 }), o)).not.toBeNull();
-    expect(route(emptyRouterState(), finding({ detector: 'new_peer', score: 0.35 }), o)).toBeNull();
-    expect(route(emptyRouterState(), finding({ detector: 'new_peer', score: 0.55 }), o)).not.toBeNull();
+    expect(created(route(emptyRouterState(), finding({ detector: 'fanout', score: 0.75 }), o))).toBe(true);
+    expect(created(route(emptyRouterState(), finding({ detector: 'policy', score: 0.35 }), o))).toBe(true);
+    expect(route(emptyRouterState(), finding({ detector: 'new_peer', score: 0.35 }), o)).toEqual([]);
+    expect(created(route(emptyRouterState(), finding({ detector: 'new_peer', score: 0.55 }), o))).toBe(true);
   });
 });
 
 describe('maintenance windows', () => {
-  it('one-off: held inside, alerted after; a held finding opens no suppression window', () => {
+  it('one-off: held inside; a held finding opens no alert, so its update after the window does', () => {
     const cfg = pipeline('detectors: [ { fanout: {} } ]\nmaintenance:\n  - { name: cutover, devices: [plc-1], start: "2026-03-10T22:00:00Z", end: "2026-03-11T02:00:00Z" }\n');
     const o = opts(cfg);
     const st = emptyRouterState();
     const inside = finding({ key: 'a', first_ts: at('2026-03-10T23:00:00Z'), last_ts: at('2026-03-10T23:00:00Z') });
-    expect(route(st, inside, o)).toBeNull();
+    expect(route(st, inside, o)).toEqual([]);
     expect(o.hold.held(inside)).toBe('maintenance');
-    // Ten minutes after the window, well inside the 30m suppression: still alerted.
-    const after = finding({ key: 'b', first_ts: at('2026-03-11T02:10:00Z'), last_ts: at('2026-03-11T02:10:00Z') });
-    expect(route(st, after, o)?.suppressed_before).toBe(0);
+    // The same finding still going on ten minutes after the window: its update opens the alert.
+    const after = { ...inside, version: 2, count: 2, last_ts: at('2026-03-11T02:10:00Z') };
+    expect(created(route(st, after, o))).toBe(true);
     // Another device is not in scope.
-    expect(route(emptyRouterState(), finding({ device_id: 'plc-2', first_ts: at('2026-03-10T23:00:00Z'), last_ts: at('2026-03-10T23:00:00Z') }), o)).not.toBeNull();
+    expect(created(route(emptyRouterState(), finding({ device_id: 'plc-2', first_ts: at('2026-03-10T23:00:00Z'), last_ts: at('2026-03-10T23:00:00Z') }), o))).toBe(true);
   });
 
   it('recurring: a cron schedule in a time zone, across the change to summer time', () => {
@@ -81,6 +84,6 @@ describe('maintenance windows', () => {
     expect(maintenanceFor(s('plc-2', 'plc', at('2026-03-12T10:30:00Z')), cfg.maintenance, adhoc)).toBeUndefined();
     expect(maintenanceFor(s('plc-2', 'plc', at('2026-03-12T10:30:00Z'), 'other'), cfg.maintenance, adhoc)).toBe('w1');
     const o = opts(cfg, adhoc);
-    expect(route(emptyRouterState(), finding({ first_ts: at('2026-03-12T10:30:00Z'), last_ts: at('2026-03-12T10:30:00Z') }), o)).toBeNull();
+    expect(route(emptyRouterState(), finding({ first_ts: at('2026-03-12T10:30:00Z'), last_ts: at('2026-03-12T10:30:00Z') }), o)).toEqual([]);
   });
 });

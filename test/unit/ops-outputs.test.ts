@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { toOcsf } from '../../src/alerts/ocsf.js';
+import { emptyRouterState, route } from '../../src/alerts/router.js';
 import { channelFor } from '../../src/alerts/channels/send.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import { emit } from '../../src/obs/events.js';
@@ -25,7 +26,8 @@ describe('stdout route', () => {
       return true;
     }) as typeof process.stdout.write);
     const send = channelFor({ type: 'stdout', name: 'stdout', options: {} })!;
-    await send(toOcsf(finding, { alert_id: `${finding.finding_id}-medium`, suppressed_before: 0, product_version: '0.1.0' }));
+    const [change] = route(emptyRouterState(), finding, { minSeverity: 'medium', suppressMs: 1_800_000 });
+    await send(toOcsf({ alert: change!.alert, finding, change: { activity: 'create', seq: 1, time: 1, alertable: true }, productVersion: '0.1.0' }));
     expect(lines).toHaveLength(1);
     expect(lines[0]!.endsWith('\n')).toBe(true);
     expect(lines[0]!.slice(0, -1)).not.toContain('\n');

@@ -22,6 +22,12 @@ import { createProgress } from '../progress.js';
 import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
 import { renderAlertSummary, type Label } from '../summary.js';
 import { EXIT, RunError, UsageError } from '../exit.js';
+import { randomBytes } from 'node:crypto';
+import { openClickHouse } from '../../storage/clickhouse.js';
+import { createConsole } from '../../server/console.js';
+import { startHttp } from '../../server/http.js';
+import { hashPassword } from '../../server/users.js';
+import { productVersion } from '../../pipeline/service.js';
 
 /** The simulator's labels file ({ incidents: [...] }) or a bare array of labels. */
 function readLabels(text: string): Label[] {
@@ -38,6 +44,9 @@ interface DemoOptions {
   dataDir: string;
   keepBroker: boolean;
   maxAlerts: string;
+  serve: boolean;
+  httpPort: string;
+  httpHost: string;
 }
 
 /** Run-specific topics and group so a re-run never mixes with an earlier one. */
@@ -74,6 +83,9 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'embedded ClickHouse data directory (ignored with CLICKHOUSE_URL)', process.env.CLICKHOUSE_DATA_DIR ?? './data')
     .option('--keep-broker', 'leave the local broker running afterwards', false)
     .option('--max-alerts <n>', 'alerts to list in full', '25')
+    .option('--serve', 'afterwards, leave the web console running on the demo\'s alerts (Ctrl-C stops it and the broker)', false)
+    .option('--http-port <port>', 'console port with --serve', process.env.HTTP_PORT ?? '9464')
+    .option('--http-host <host>', 'console interface with --serve', '127.0.0.1')
     .addHelpText(
       'after',
       `
@@ -84,9 +96,12 @@ What it does:
   3. runs the pipeline until every event is consumed: findings go to ClickHouse (embedded in
      --data-dir unless CLICKHOUSE_URL is set), alerts to demo.<run>.alerts
   4. prints the alerts, the incidents caught and missed, and how to query the findings
+  5. with --serve, leaves the web console running on them: open the URL it prints and log in
+     as "analyst" with the password it prints (or M2M_DEMO_PASSWORD)
 
 Examples:
   m2m-sentinel demo                                   the bundled fleet, embedded ClickHouse in ./data
+  m2m-sentinel demo --serve                           then the web console on its alerts
   m2m-sentinel demo --max-alerts 5 --keep-broker      shorter listing; leave Kafka up for \`replay\`/\`tap\`
   CLICKHOUSE_URL=http://localhost:8123 m2m-sentinel demo   findings into a ClickHouse server
   m2m-sentinel demo --fleet fleet.ndjson.gz --labels fleet.labels.json   a fleet from \`simulate\``,
@@ -182,7 +197,7 @@ async function demo(o: DemoOptions): Promise<void> {
     { p: cfg.name },
   );
   await svc.stop();
-  if (startedBroker && !o.keepBroker) stopLocalBroker(9092);
+  if (startedBroker && !o.keepBroker && !o.serve) stopLocalBroker(9092);
 
   const labels = existsSync(labelsFile) ? readLabels(readFileSync(labelsFile, 'utf8')) : [];
   out('');
@@ -198,4 +213,29 @@ async function demo(o: DemoOptions): Promise<void> {
   out('');
   out('Query the findings:');
   out(`  m2m-sentinel query "SELECT first_ts, device_id, detector, severity, explanation FROM ${database}.${table} FINAL WHERE pipeline = '${cfg.name}' ORDER BY score DESC LIMIT 20"${process.env.CLICKHOUSE_URL ? '' : ` --data-dir ${o.dataDir}`}`);
+  if (o.serve) await serveConsole(cfg, o, startedBroker, out);
+}
+
+/** `demo --serve`: the console on the demo's ClickHouse and topics, until Ctrl-C. */
+async function serveConsole(cfg: PipelineConfig, o: DemoOptions, startedBroker: boolean, out: (s: string) => void): Promise<void> {
+  const password = process.env.M2M_DEMO_PASSWORD ?? randomBytes(9).toString('base64url');
+  const users = [{ name: 'analyst', role: 'analyst' as const, hash: await hashPassword(password) }];
+  const ch = openClickHouse(process.env.CLICKHOUSE_URL ? { url: process.env.CLICKHOUSE_URL } : { dataDir: o.dataDir });
+  const kafka = createKafka();
+  const analyst = createConsole({ client: ch.client, pipelines: [cfg], kafka, users, productVersion: productVersion() });
+  const server = await startHttp({ port: Number(o.httpPort), host: o.httpHost, console: analyst });
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : Number(o.httpPort);
+  out('');
+  out(`▶ console: http://${o.httpHost === '0.0.0.0' ? '127.0.0.1' : o.httpHost}:${port}/alerts`);
+  out(`  log in as analyst / ${password}   (Ctrl-C stops the console${startedBroker ? ' and the broker' : ''})`);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  server.closeAllConnections();
+  await new Promise<void>((r) => server.close(() => r()));
+  await analyst.close();
+  await ch.client.close();
+  if (startedBroker && !o.keepBroker) stopLocalBroker(9092);
 }

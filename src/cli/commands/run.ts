@@ -9,9 +9,12 @@ import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
 import { EXIT } from '../exit.js';
+import { loadConsoleAccess } from '../console-access.js';
 
 interface RunFlags {
   httpPort: string;
+  httpHost: string;
+  access?: string;
   deliver: boolean;
   checkpointEvery: number;
   maxCheckpointEvery?: number;
@@ -46,6 +49,8 @@ export function register(program: Command): void {
     .description('Run one or more pipelines as a long-lived service (Kafka in, ClickHouse findings, alerts out)')
     .argument('<pipelines...>', 'pipeline YAML files or directories of them')
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
+    .option('--http-host <host>', 'interface for the HTTP endpoints (0.0.0.0 to serve the network, e.g. in a container)', process.env.HTTP_HOST ?? '127.0.0.1')
+    .option('--access <file>', 'access file: API tokens and console users with roles (default: M2M_ACCESS_FILE); without it only /healthz and /readyz are served to the public, and no console', process.env.M2M_ACCESS_FILE)
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
     .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval of a busy partition (see --events-per-state-record)', positive('--checkpoint-every'), 5000)
     .option('--max-checkpoint-every <ms>', 'longest interval between checkpoints of a busy partition: bounds the events replayed after a crash (default 12 × --checkpoint-every)', positive('--max-checkpoint-every'))
@@ -87,7 +92,14 @@ Examples:
         return;
       }
       const log = logger();
+      const access = o.access ? loadConsoleAccess(o.access) : undefined;
+      if (access && !access.ok) {
+        process.exitCode = 2;
+        return;
+      }
       const svc = await startService(pipelines, {
+        httpHost: o.httpHost,
+        ...(access?.ok ? { access: access.access, users: access.users } : {}),
         brokers: brokersFromEnv(),
         clickhouse: clickHouseOptionsFromEnv(),
         httpPort: Number(o.httpPort),
