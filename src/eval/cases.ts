@@ -177,7 +177,8 @@ export async function runCase(cfg: PipelineConfig, c: Case): Promise<CaseResult>
     for (const f of fs) {
       const prev = latest.get(f.finding_id);
       if (!prev || f.version >= prev.version) latest.set(f.finding_id, f);
-      if (route(router, f, routeOpts)) alerted.add(f.finding_id);
+      // Alerted: routing published a change for it (a new alert, an update or an escalation).
+      if (route(router, f, routeOpts).some((c) => c.publish && c.kind !== 'close')) alerted.add(f.finding_id);
     }
   };
   let events = 0;
