@@ -10,6 +10,7 @@
  * Whether a finding falls in a window is decided by its event time (last_ts), never the clock,
  * so a replay holds the same alerts. Pure functions over plain data.
  */
+import { randomBytes } from 'node:crypto';
 import { Cron } from 'croner';
 import type { MaintenanceWindowConfig } from '../config/types.js';
 
@@ -90,4 +91,39 @@ export class MaintenanceBook {
   values(): Iterable<AdhocWindow> {
     return this.windows.values();
   }
+}
+
+/** What the CLI and the HTTP API ask for; times in epoch ms. */
+export interface WindowRequest {
+  id?: string;
+  devices?: string[];
+  classes?: string[];
+  pipeline?: string;
+  start_ms?: number;
+  end_ms?: number;
+  /** Length from the start, instead of end_ms. */
+  for_ms?: number;
+  reason?: string;
+  /** Needed to ask for a window over every device (so that forgetting --device is not one). */
+  all_devices?: boolean;
+}
+
+export const WINDOW_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+
+/** The window a request makes (start defaults to now), or why it is refused. */
+export function makeWindow(r: WindowRequest, now: number, user: string): AdhocWindow | string {
+  if (!r.devices?.length && !r.classes?.length && !r.all_devices) return 'name the devices in scope (devices, classes), or all devices explicitly';
+  if (r.for_ms !== undefined && r.end_ms !== undefined) return 'give an end or a length, not both';
+  if (r.for_ms === undefined && r.end_ms === undefined) return 'say when the window ends: a length (2h) or an end time';
+  const start = r.start_ms ?? now;
+  const end = r.end_ms ?? start + r.for_ms!;
+  if (!(end > start)) return 'the window ends before it starts';
+  const id = r.id ?? `mw-${new Date(now).toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
+  if (!WINDOW_ID.test(id)) return `an id is letters, digits, ".", "_", ":" or "-" (at most 128), got ${JSON.stringify(id.slice(0, 140))}`;
+  const w: AdhocWindow = { id, start_ms: start, end_ms: end, created_by: user, created_at_ms: now };
+  if (r.pipeline) w.pipeline = r.pipeline;
+  if (r.devices?.length) w.devices = [...new Set(r.devices)];
+  if (r.classes?.length) w.classes = [...new Set(r.classes)];
+  if (r.reason) w.reason = r.reason.slice(0, 500);
+  return w;
 }

@@ -7,13 +7,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { MaintenanceBook, type AdhocWindow } from '../alerts/maintenance.js';
+import { MaintenanceBook, WINDOW_ID, type AdhocWindow } from '../alerts/maintenance.js';
 import { logger } from '../obs/log.js';
 import { ensureTopics } from './topics.js';
 
 export const maintenanceTopic = (env: NodeJS.ProcessEnv = process.env): string => env.M2M_MAINTENANCE_TOPIC || 'm2m.maintenance';
 
-const ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/;
+const ID = WINDOW_ID;
 const strList = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 256) ? (v as string[]).slice(0, 10_000) : undefined);
 
 /** The topic's JSON (ISO times) → a window, or a reason it is not one. */

@@ -53,10 +53,12 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const kafka = createKafka(opts.brokers ? { brokers: opts.brokers } : {});
   let http: Server | undefined;
   let analyst: ConsoleHandler | undefined;
+  // Read by the console's maintenance API once the follower below has started.
+  let maintenance: BookFollower | undefined;
   if (opts.httpPort !== undefined) {
     const first = configs[0]?.findings.clickhouse;
     if (configs.length && (opts.access || opts.users?.length)) {
-      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), ...(opts.access ? { access: opts.access } : {}) });
+      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), maintenance: () => maintenance?.book, ...(opts.access ? { access: opts.access } : {}) });
     }
     http = await startHttp({
       port: opts.httpPort,
@@ -81,7 +83,6 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   report('kafka', 'ok');
   // Ad hoc maintenance windows are known before the first alert is routed, so a restart during
   // a window does not alert what the window holds (bounded: the topic is small).
-  let maintenance: BookFollower | undefined;
   try {
     maintenance = await followMaintenance(kafka);
     await Promise.race([maintenance.ready, new Promise((r) => setTimeout(r, 15_000).unref())]);

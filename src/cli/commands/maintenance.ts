@@ -3,13 +3,12 @@
  * maintenance topic every running instance reads (kafka/maintenance-topic.ts). While a window
  * covers a device's event time its findings are stored but not alerted.
  */
-import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
 import { parseDuration } from '../../config/duration.js';
-import type { AdhocWindow } from '../../alerts/maintenance.js';
+import { makeWindow, type AdhocWindow, type WindowRequest } from '../../alerts/maintenance.js';
 import { brokersFromEnv, createKafka } from '../../kafka/client.js';
-import { isWindowId, maintenanceTopic, putWindow, readMaintenance, windowJson } from '../../kafka/maintenance-topic.js';
+import { maintenanceTopic, putWindow, readMaintenance, windowJson } from '../../kafka/maintenance-topic.js';
 import { EXIT, UsageError } from '../exit.js';
 import { interactiveLogging } from '../logging.js';
 
@@ -41,19 +40,16 @@ interface AddFlags {
 }
 
 /** The window `add` writes, from its flags and the time now. */
-export function windowFromFlags(o: AddFlags, now: number, user: string): AdhocWindow {
-  if (o.for !== undefined && o.end !== undefined) throw new UsageError('give --end or --for, not both');
-  if (o.for === undefined && o.end === undefined) throw new UsageError('say when the window ends: --for 2h, or --end <time>');
-  const start = o.start ?? now;
-  const end = o.end ?? start + o.for!;
-  if (end <= start) throw new UsageError('the window ends before it starts');
-  const id = o.id ?? `mw-${new Date(now).toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}`;
-  if (!isWindowId(id)) throw new UsageError(`--id: letters, digits, ".", "_", ":" or "-" (at most 128), got "${id}"`);
-  const w: AdhocWindow = { id, start_ms: start, end_ms: end, created_by: user, created_at_ms: now };
-  if (o.pipeline) w.pipeline = o.pipeline;
-  if (o.device.length) w.devices = [...new Set(o.device)];
-  if (o.class.length) w.classes = [...new Set(o.class)];
-  if (o.reason) w.reason = o.reason;
+export function windowFromFlags(o: AddFlags & { allDevices?: boolean }, now: number, user: string): AdhocWindow {
+  const r: WindowRequest = { devices: o.device, classes: o.class, all_devices: o.allDevices === true };
+  if (o.id !== undefined) r.id = o.id;
+  if (o.pipeline !== undefined) r.pipeline = o.pipeline;
+  if (o.start !== undefined) r.start_ms = o.start;
+  if (o.end !== undefined) r.end_ms = o.end;
+  if (o.for !== undefined) r.for_ms = o.for;
+  if (o.reason !== undefined) r.reason = o.reason;
+  const w = makeWindow(r, now, user);
+  if (typeof w === 'string') throw new UsageError(w.replace('an end or a length', '--end or --for').replace('a length (2h) or an end time', '--for 2h, or --end <time>'));
   return w;
 }
 
