@@ -40,6 +40,7 @@ COPY --chown=root:root package.json ./
 COPY --chown=root:root bin ./bin
 COPY --chown=root:root pipelines ./pipelines
 COPY --chown=root:root schemas ./schemas
+COPY --chown=root:root web ./web
 COPY --from=build --chown=root:root /app/dist ./dist
 USER node
 EXPOSE 9464

@@ -5,7 +5,7 @@
  * image's shape: multi-stage, non-root, healthcheck, a context without node_modules.
  */
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -60,6 +60,24 @@ describe('Dockerfile', () => {
       }
     }
     for (const heavy of ['node_modules', 'data', 'dist', '.git']) expect(ignore).toContain(heavy);
+  });
+
+  it('copies every directory the service reads beside dist/ at run time (the console\'s web/ files, pipelines, schemas)', () => {
+    const copied = new Set(st.get('runtime')!.flatMap((l) => /^COPY\s+(?!--from)(?:--\S+\s+)*(\S+)\s+\S+$/.exec(l)?.[1] ?? []));
+    // Only what a developer's machine has: the local broker script serves the demo, not the image.
+    const notInImage = new Set(['scripts']);
+    const used = new Set<string>();
+    const walk = (dir: string): void => {
+      for (const e of readdirSync(join(ROOT, dir), { withFileTypes: true })) {
+        const p = `${dir}/${e.name}`;
+        if (e.isDirectory()) walk(p);
+        else if (p.endsWith('.ts')) for (const m of readFileSync(join(ROOT, p), 'utf8').matchAll(/new URL\(['`]\.\.\/\.\.\/([A-Za-z][\w.-]*)\//g)) used.add(m[1]!);
+      }
+    };
+    walk('src');
+    expect(used.size).toBeGreaterThan(0);
+    for (const d of used) if (!notInImage.has(d)) expect(copied.has(d), `the image lacks ${d}/`).toBe(true);
+    for (const d of ['pipelines', 'schemas', 'bin', 'package.json']) expect(copied.has(d), d).toBe(true);
   });
 
   it('its npm ci commands succeed from the committed lock in a clean copy: full with the embedded engine, slim without', async () => {
