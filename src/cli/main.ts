@@ -9,19 +9,19 @@ import { EXIT, reportError } from './exit.js';
 type Registrar = { register(program: Command): void };
 
 // One line per subcommand, in the order `--help` lists them.
-const COMMANDS: Array<() => Promise<Registrar>> = [
-  () => import('./commands/demo.js'),
-  () => import('./commands/run.js'),
-  () => import('./commands/replay.js'),
-  () => import('./commands/validate.js'),
-  () => import('./commands/query.js'),
-  () => import('./commands/tap.js'),
-  () => import('./commands/maintenance.js'),
-  () => import('./commands/bench.js'),
-  () => import('./commands/simulate.js'),
-  () => import('./commands/backtest.js'),
-  () => import('./commands/test.js'),
-  () => import('./commands/hash-password.js'),
+const COMMANDS: Array<[string, () => Promise<Registrar>]> = [
+  ['demo', () => import('./commands/demo.js')],
+  ['run', () => import('./commands/run.js')],
+  ['replay', () => import('./commands/replay.js')],
+  ['validate', () => import('./commands/validate.js')],
+  ['query', () => import('./commands/query.js')],
+  ['tap', () => import('./commands/tap.js')],
+  ['maintenance', () => import('./commands/maintenance.js')],
+  ['bench', () => import('./commands/bench.js')],
+  ['simulate', () => import('./commands/simulate.js')],
+  ['backtest', () => import('./commands/backtest.js')],
+  ['test', () => import('./commands/test.js')],
+  ['hash-password', () => import('./commands/hash-password.js')],
 ];
 
 const EXIT_HELP = `
@@ -32,7 +32,7 @@ Exit status (every command):
   3  could not run: Kafka or ClickHouse unreachable, no pipeline started, an internal error`;
 
 export async function main(argv: string[]): Promise<void> {
-  const program = await buildProgram();
+  const program = await buildProgram(argv);
   await program.parseAsync(argv);
 }
 
@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<void> {
  */
 export async function cli(argv: string[]): Promise<void> {
   try {
-    const program = await buildProgram();
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
   } catch (e) {
     const code = reportError(e);
@@ -52,7 +52,12 @@ export async function cli(argv: string[]): Promise<void> {
   }
 }
 
-async function buildProgram(): Promise<Command> {
+/**
+ * The program with the subcommand argv names, or with all of them (top-level help, an unknown
+ * name, a global flag). Each command module loads its own dependencies (Kafka, ClickHouse, the
+ * console...), so loading one is what keeps `validate` or `query` from paying for all of them.
+ */
+async function buildProgram(argv: string[] = []): Promise<Command> {
   const pkg = createRequire(import.meta.url)('../../package.json') as { version: string; description: string };
   const program = new Command('m2m-sentinel')
     .version(pkg.version)
@@ -75,6 +80,7 @@ Environment:
   LOG_LEVEL         pino level (default info); logs are JSON lines on stderr
 ${EXIT_HELP}`,
     );
-  for (const load of COMMANDS) (await load()).register(program);
+  const named = COMMANDS.find(([name]) => name === argv[2]);
+  for (const [, load] of named ? [named] : COMMANDS) (await load()).register(program);
   return program;
 }

@@ -29,11 +29,11 @@ describe('replay', () => {
   });
 
   it('a missing file is reported before any connection to Kafka, and nothing lands on stdout', async () => {
-    const t0 = Date.now();
+    // The broker named is dead: had replay connected first, it would fail on that (exit 3).
     const r = await bin(['replay', 'nosuch.ndjson', '-t', 't'], { env: dead });
     usage(r, 'nosuch.ndjson: no such file');
+    expect(r.stderr).not.toContain('Kafka');
     expect(r.stdout).toBe('');
-    expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it('an unreachable broker: one line naming it, exit 3, no kafkajs retry logs', async () => {
@@ -113,7 +113,7 @@ describe('backtest --fail-on-targets (a CI gate)', () => {
     const r = await bin(['simulate', '-n', '30', '-d', '0.5', '--kinds', 'c2_beaconing', '-k', '1', '--seed', '5', '-q', '-o', events, '-l', labels]);
     expect(r.code, r.stderr).toBe(0);
     writeFileSync(pipeline, 'name: gate\nsource: { kafka: { topics: [t], group: g } }\ndetectors:\n  - fanout: {}\n');
-  });
+  }, 120_000);
 
   it('exits 1 when a target is missed, naming it; 0 when all are met; the flag needs labels', async () => {
     const missed = await bin(['backtest', pipeline, events, '--labels', labels, '-q', '--fail-on-targets', '--targets', 'recall=1.01']);
@@ -126,7 +126,7 @@ describe('backtest --fail-on-targets (a CI gate)', () => {
     expect((await bin(['backtest', pipeline, events, '--labels', labels, '-q', '--targets', 'recall=1.01'])).code).toBe(0);
     usage(await bin(['backtest', pipeline, events, '-q', '--fail-on-targets']), '--labels');
     usage(await bin(['backtest', pipeline, events, '--labels', labels, '--targets', 'recal=0.5']), /keys recall, precision/);
-  });
+  }, 240_000);
 
   it('--help shows durations as durations', async () => {
     const r = await bin(['backtest', '--help']);
