@@ -4,8 +4,8 @@
   var box = document.getElementById('chart');
   var note = document.getElementById('chart-note');
   var titleEl = document.getElementById('chart-title');
-  // Event times are UTC; uPlot picks readable tick steps itself when told the zone.
-  var utc = function (ts) { return uPlot.tzDate(new Date(ts * 1e3), 'Etc/UTC'); };
+  // Event times in UTC, 24-hour clock, the date under the time; uPlot spaces the ticks.
+  var timeAxis = { space: 70, size: 52, values: function (u, vals) { return vals.map(function (v) { var d = new Date(v * 1000).toISOString(); return d.slice(11, 16) + '\n' + d.slice(5, 10); }); } };
   var SEV = { critical: '#7f1d1d', high: '#dc2626', medium: '#f59e0b', low: '#60a5fa', info: '#94a3b8' };
   function width() { return Math.max(480, Math.min(box.clientWidth || 900, 1300)); }
   function metricChart(d) {
@@ -24,8 +24,7 @@
     new uPlot({
       width: width(), height: 320,
       scales: { x: { time: true } },
-      tzDate: utc,
-      axes: [{}, { label: d.metric }],
+      axes: [timeAxis, { label: d.metric }],
       series: [
         {},
         { label: 'expected − spread', stroke: 'rgba(37,99,235,0.35)', width: 1, dash: [4, 4] },
@@ -39,19 +38,19 @@
     }, data, box);
     note.textContent = 'Observed readings from the source topic; the blue band is the detector’s own expected value ± spread as stated in each finding (carried from that finding’s time); red points and shading mark the findings. Times are event times (UTC).';
   }
+  var fmtCount = function (v) { return v >= 1048576 ? (v / 1048576).toFixed(1) + ' MiB' : v >= 1024 ? (v / 1024).toFixed(0) + ' KiB' : String(v); };
   function connectionChart(d) {
-    titleEl.textContent = 'Connections by peer and port around the incident';
+    titleEl.textContent = (d.measure === 'bytes_out' ? 'Bytes sent' : 'Connections') + ' by peer and port around the incident';
     var palette = ['#0f172a', '#2563eb', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#65a30d', '#94a3b8'];
     var series = [{}].concat(d.series.map(function (s, i) {
       return { label: s.label + (s.flagged ? ' ⚑' : ''), stroke: s.flagged ? '#dc2626' : palette[i % palette.length], width: s.flagged ? 2.5 : 1.2, points: { show: true, size: 4 } };
     }));
     new uPlot({
       width: width(), height: 320, scales: { x: { time: true } },
-      tzDate: utc,
-      axes: [{}, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
+      axes: [timeAxis, { label: (d.measure === 'bytes_out' ? 'bytes sent' : 'connections') + ' per ' + Math.round(d.bucket_s / 60) + ' min', size: 70, values: function (u, vals) { return vals.map(d.measure === 'bytes_out' ? fmtCount : String); } }],
       series: series,
     }, [d.x].concat(d.series.map(function (s) { return s.counts; })), box);
-    note.textContent = 'The device’s connections from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
+    note.textContent = 'The device’s ' + (d.measure === 'bytes_out' ? 'bytes sent' : 'connections') + ' from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
   }
   if (box) {
     fetch('/api/alerts/' + box.dataset.alert + '/series', { credentials: 'same-origin' })

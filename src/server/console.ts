@@ -72,6 +72,19 @@ function send(res: ServerResponse, code: number, type: string, body: string | Bu
 const json = (res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}) => send(res, code, 'application/json; charset=utf-8', JSON.stringify(body), headers);
 const html = (res: ServerResponse, code: number, body: string, headers: Record<string, string> = {}) => send(res, code, 'text/html; charset=utf-8', body, headers);
 
+/** Failed logins allowed per client address in LOGIN_WINDOW_MS before it must wait (online guessing). */
+const MAX_FAILED_LOGINS = 10;
+const LOGIN_WINDOW_MS = 5 * 60_000;
+
+/** A path segment, decoded; a malformed escape is the client's mistake, not a 500. */
+function segment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    throw new InputError('path', 'malformed percent-encoding in the path');
+  }
+}
+
 const CSV_COLUMNS: Array<keyof AlertView> = ['alert_id', 'severity', 'state', 'resolution', 'device_id', 'device_class', 'detector', 'key', 'first_ts', 'last_ts', 'closed_ts', 'count', 'findings', 'score', 'explanation', 'acted_by', 'pipeline'];
 /** CSV cell: quoted, and a leading = + - @ neutralised so a spreadsheet never runs device text as a formula. */
 const csvCell = (v: unknown): string => {
@@ -164,7 +177,7 @@ export function createConsole(o: ConsoleOptions) {
     {
       method: 'GET', pattern: /^\/devices\/([^/]{1,256})$/, role: 'viewer', html: true,
       handle: async (c) => {
-        const device = decodeURIComponent(c.params[0]!);
+        const device = segment(c.params[0]!);
         const [facts, alerts, recent] = await Promise.all([deviceFacts(o.client, db, table, device), listAlerts(o.client, db, { device_id: device, limit: 100, sort: 'time' }), deviceRecent(o.kafka, o.pipelines, device)]);
         html(c.res, 200, devicePage(pageUser(c.who), { facts, alerts: alerts.items, recent }));
       },
@@ -221,7 +234,7 @@ export function createConsole(o: ConsoleOptions) {
       },
     },
     { method: 'GET', pattern: /^\/api\/devices\/([^/]{1,256})$/, role: 'viewer', handle: async (c) => {
-      const device = decodeURIComponent(c.params[0]!);
+      const device = segment(c.params[0]!);
       const [facts, alerts, recent] = await Promise.all([deviceFacts(o.client, db, table, device), listAlerts(o.client, db, { device_id: device, limit: 100, sort: 'time' }), deviceRecent(o.kafka, o.pipelines, device)]);
       json(c.res, 200, { ...facts, recent, open_alerts: alerts.items.filter((a) => a.state !== 'resolved') });
     } },
@@ -285,7 +298,15 @@ export function createConsole(o: ConsoleOptions) {
     return Promise.resolve();
   }
 
+  /** Failed logins per client address: [count, window start]. Bounded like the sessions. */
+  const failed = new Map<string, [number, number]>();
   async function login(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const from = remote(req);
+    const f = failed.get(from);
+    if (f && Date.now() - f[1] < LOGIN_WINDOW_MS && f[0] >= MAX_FAILED_LOGINS) {
+      audit.record({ actor: '(throttled)', role: '', action: 'login', target: '', remote: from, outcome: 'denied' });
+      return html(res, 429, loginPage('Too many failed logins from this address; wait a few minutes.'), { 'retry-after': String(Math.ceil(LOGIN_WINDOW_MS / 1000)) });
+    }
     // A login form posted from another site is refused (the browser names the page's origin).
     const origin = req.headers.origin;
     if (origin && origin !== `http://${req.headers.host}` && origin !== `https://${req.headers.host}`) return html(res, 403, loginPage('This form must be sent from the console itself.'));
@@ -296,6 +317,11 @@ export function createConsole(o: ConsoleOptions) {
     const user = usersByName.get(name);
     const ok = await verifyPassword(password, user?.hash);
     if (!ok || !user) {
+      const cur = failed.get(from);
+      if (!cur || Date.now() - cur[1] >= LOGIN_WINDOW_MS) {
+        if (failed.size >= 10_000) failed.delete(failed.keys().next().value!);
+        failed.set(from, [1, Date.now()]);
+      } else cur[0] += 1;
       audit.record({ actor: name || '(empty)', role: '', action: 'login', target: '', remote: remote(req), outcome: 'denied' });
       return html(res, 401, loginPage('Wrong user or password.', next));
     }

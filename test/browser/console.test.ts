@@ -125,6 +125,20 @@ describe('web console on the demo', () => {
       await shot(page, '5-device');
     }
 
+    // The demo's own lifecycle: an alert that escalated and one that closed by itself, each with its history.
+    const lifecycle = await page.evaluate(async () => {
+      const items = ((await (await fetch('/api/alerts?limit=500')).json()) as { items: Array<{ alert_id: string; severity: string; initial_severity: string; closed_ts: number | null; state: string }> }).items;
+      const escalated = items.find((a) => a.severity !== a.initial_severity);
+      const closed = items.find((a) => a.closed_ts !== null);
+      const history = async (id?: string) => (id ? ((await (await fetch(`/api/alerts/${id}`)).json()) as { history: Array<{ action: string; actor: string }> }).history.map((h) => `${h.action}:${h.actor}`) : []);
+      return { escalated: escalated?.alert_id, closed: closed?.alert_id, closedState: closed?.state, escalatedHistory: await history(escalated?.alert_id), closedHistory: await history(closed?.alert_id) };
+    });
+    expect(lifecycle.escalated).toBeDefined();
+    expect(lifecycle.escalatedHistory).toContain('escalate:m2m-sentinel');
+    expect(lifecycle.closed).toBeDefined();
+    expect(lifecycle.closedState).toBe('resolved');
+    expect(lifecycle.closedHistory[lifecycle.closedHistory.length - 1]).toBe('close:m2m-sentinel');
+
     // Export as the analyst would: CSV with the resolved alert in it.
     const csv = await page.evaluate(async () => (await fetch('/api/alerts/export?format=csv&state=resolved')).text());
     expect(csv.split('\r\n')[0]).toMatch(/^alert_id,severity,state/);
@@ -144,6 +158,10 @@ describe('web console on the demo', () => {
       ['Close', 'Resolved'],
     ]);
     expect(byAnalyst[1]!.unmapped.resolution).toBe('true_positive');
+    // The pipeline's escalation and automatic close went out on the topic too.
+    const docsOf = (alert: string) => msgs.filter((m) => m.headers?.['x-m2m-alert']?.toString() === alert).map((m) => JSON.parse(m.value!.toString()) as { activity_name: string; status?: string; status_detail?: string });
+    expect(docsOf(lifecycle.escalated!).some((d) => d.activity_name === 'Update' && /^Escalated from \w+ to \w+$/.test(d.status_detail ?? ''))).toBe(true);
+    expect(docsOf(lifecycle.closed!).at(-1)).toMatchObject({ activity_name: 'Close', status: 'Resolved' });
 
     // Stop the console (Ctrl-C) and read ClickHouse directly: the state and its audit trail.
     demo.kill('SIGINT');

@@ -150,6 +150,7 @@ describe('analyst API', () => {
     const cookie = setCookie.split(';')[0]!;
     const me = (await (await fetch(`${base}/api/me`, { headers: { cookie } })).json()) as { name: string; role: string; csrf: string };
     expect(me).toMatchObject({ name: 'alice', role: 'analyst' });
+    expect((await get('/api/devices/%E0%A4%A', VIEWER)).status).toBe(400);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie })).status).toBe(403);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie, 'x-csrf-token': 'x'.repeat(me.csrf.length) })).status).toBe(403);
     expect((await post(`/api/alerts/${ids[1]}/acknowledge`, {}, { cookie, 'x-csrf-token': me.csrf })).status).toBe(200);
@@ -158,6 +159,37 @@ describe('analyst API', () => {
     const text = await page.text();
     expect(text).toContain('acknowledged');
     expect(text).not.toContain('<script>');
+  });
+
+  it('pushes a live update (server-sent event) when an alert changes', async () => {
+    const ctl = new AbortController();
+    const res = await fetch(`${base}/api/stream`, { headers: { authorization: `Bearer ${VIEWER}` }, signal: ctl.signal });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = res.body!.getReader();
+    let text = '';
+    const seen = (re: RegExp, ms: number) =>
+      (async () => {
+        const end = Date.now() + ms;
+        while (!re.test(text) && Date.now() < end) {
+          const r = await Promise.race([reader.read(), new Promise<{ done: true; value: undefined }>((ok) => setTimeout(() => ok({ done: true, value: undefined }), 500))]);
+          if (r.value) text += Buffer.from(r.value).toString();
+        }
+        return re.test(text);
+      })();
+    expect(await seen(/event: hello/, 5_000)).toBe(true);
+    await new Promise((r) => setTimeout(r, 1_500)); // the poller's first look, which sends nothing
+    expect(text).not.toMatch(/event: alerts/);
+    expect((await post(`/api/alerts/${ids[0]}/comment`, { comment: 'watching' }, { authorization: `Bearer ${ANALYST}` })).status).toBe(200);
+    expect(await seen(/event: alerts/, 5_000)).toBe(true);
+    ctl.abort();
+  });
+
+  it('throttles repeated failed logins from one address', async () => {
+    let last = 0;
+    for (let i = 0; i < 12; i++) {
+      last = (await fetch(`${base}/login`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `username=mallory&password=guess${i}` })).status;
+    }
+    expect(last).toBe(429);
   });
 
   it('exports CSV with device text neutralised for spreadsheets, and NDJSON, and audits it all', async () => {
