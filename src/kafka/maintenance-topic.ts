@@ -109,7 +109,9 @@ export async function followMaintenance(kafka: Kafka, topic = maintenanceTopic()
   const consumer = kafka.consumer({ groupId, sessionTimeout: 30_000 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
-  await consumer.run({
+  // Not awaited: run() resolves only after the group join (seconds), and a service must not
+  // start that much later when there is nothing to read (`ready` is already resolved then).
+  void consumer.run({
     autoCommit: false,
     eachMessage: async ({ partition, message }) => {
       const id = message.key?.toString('utf8') ?? '';
@@ -122,7 +124,7 @@ export async function followMaintenance(kafka: Kafka, topic = maintenanceTopic()
       pos.set(partition, BigInt(message.offset) + 1n);
       check();
     },
-  });
+  }).catch((e: unknown) => logger().warn({ topic, err: String(e) }, 'maintenance topic reader stopped'));
   return {
     book,
     ready,
