@@ -7,6 +7,7 @@ import type { Severity } from '../detectors/types.js';
 import type { DetectorSpec } from '../detectors/types.js';
 import { parseDuration, withDefaults } from '../detectors/params.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
+import { FLEET_DEFAULTS } from './fleet.js';
 import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { entryType, routeActive, routeNames } from './validate.js';
@@ -68,6 +69,7 @@ export function normalizePipeline(
   const entities = isObj(data.entities) ? data.entities : {};
   const findings = isObj(data.findings) && isObj(data.findings.clickhouse) ? data.findings.clickhouse : {};
   const alerts = isObj(data.alerts) ? data.alerts : {};
+  const fleet = isObj(data.fleet) ? data.fleet : {};
   const rawRoutes = Array.isArray(alerts.routes) ? (alerts.routes as unknown[]) : [];
   const names = routeNames(rawRoutes);
 
@@ -116,6 +118,15 @@ export function normalizePipeline(
     entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
     detectors,
+    fleet: {
+      enabled: fleet.enabled !== false,
+      hold_ms: ms(fleet.hold, FLEET_DEFAULTS.hold),
+      window_ms: ms(fleet.window, FLEET_DEFAULTS.window),
+      min_devices: typeof fleet.min_devices === 'number' ? fleet.min_devices : FLEET_DEFAULTS.min_devices,
+      min_share: typeof fleet.min_share === 'number' ? fleet.min_share : FLEET_DEFAULTS.min_share,
+      common_share: typeof fleet.common_share === 'number' ? fleet.common_share : FLEET_DEFAULTS.common_share,
+      memory_ms: ms(fleet.memory, FLEET_DEFAULTS.memory),
+    },
     findings: {
       clickhouse: {
         database: (findings.database as string | undefined) ?? 'm2m',
@@ -149,3 +160,4 @@ export function normalizePipeline(
   };
   return { config, translate };
 }
+

@@ -11,6 +11,7 @@ import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
 import { allowSchema, detectorKnobSchemas, maintenanceSchema } from './knobs.js';
+import { FLEET_DEFAULTS } from './fleet.js';
 
 export type JsonSchema = Record<string, unknown>;
 
@@ -266,6 +267,15 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
         items: detectorEntrySchema(detectors),
         examples: [[{ fanout: { window: '5m', min_distinct_dst: 40 } }, { new_peer: {} }]],
       },
+      fleet: obj('The fleet view: device findings judged against the rest of their class (docs/detectors.md, "The fleet view").', {
+        enabled: { type: 'boolean', default: true, description: 'Judge findings against the class (fold fleet changes, weigh destinations by how common they are). Off: every finding is alerted as its device raised it.', examples: [false] },
+        hold: durationSchema('How long a finding that may be part of a fleet change waits for the rest of its class before it is alerted (the alert latency of those findings).', FLEET_DEFAULTS.hold, ['30m']),
+        window: durationSchema('Devices showing the same change within this of each other form one fleet change.', FLEET_DEFAULTS.window, ['12h']),
+        min_devices: { type: 'integer', minimum: 3, default: FLEET_DEFAULTS.min_devices, description: 'A change (other than a new destination) on this many devices of a class, or on min_share of it if that is fewer, is a fleet change.', examples: [10] },
+        min_share: { type: 'number', minimum: 0, maximum: 1, default: FLEET_DEFAULTS.min_share, description: 'Share of a class that makes a change a fleet change; a new destination needs this share (never fewer than 3 devices).', examples: [0.1] },
+        common_share: { type: 'number', minimum: 0, maximum: 1, default: FLEET_DEFAULTS.common_share, description: 'A destination used by this share of its class (at least 3 devices) is a fleet service: periodic or new contact with it is not alerted.', examples: [0.5] },
+        memory: durationSchema('How long the fleet view remembers which devices exist and which destinations they use.', FLEET_DEFAULTS.memory, ['14d']),
+      }),
       findings: obj('Where findings are stored.', {
         clickhouse: obj('ClickHouse findings table (embedded chdb or CLICKHOUSE_URL).', {
           database: str('Database.', { pattern: IDENT_PATTERN, patternErrorMessage: 'a ClickHouse identifier', default: 'm2m', examples: ['m2m'] }),

@@ -104,6 +104,16 @@ export interface AlertRouteConfig {
   options: Record<string, unknown>;
 }
 
+export interface FleetConfig {
+  enabled: boolean;
+  hold_ms: number;
+  window_ms: number;
+  min_devices: number;
+  min_share: number;
+  common_share: number;
+  memory_ms: number;
+}
+
 export interface PipelineConfig {
   name: string;
   description?: string;
@@ -115,6 +125,8 @@ export interface PipelineConfig {
   /** How far behind the newest event time an event may arrive and still be in order. */
   allowed_lateness_ms: number;
   detectors: DetectorConfig[];
+  /** The fleet view (src/fleet); durations in ms. */
+  fleet: FleetConfig;
   findings: { clickhouse: { database: string; table: string; ttl_days: number } };
   alerts: {
     min_severity: Severity;

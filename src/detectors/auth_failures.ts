@@ -12,6 +12,7 @@ import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmt, fmtDuration } from './util.js';
+import { ATTACK } from './fleet.js';
 
 export interface AuthFailuresParams extends Record<string, unknown> {
   window: number;
@@ -41,6 +42,7 @@ export const authFailures: DetectorSpec<AuthFailuresParams> = {
   example:
     'hmi-2 (hmi) had 48 failed authentications within 10m (threshold 20), last to 10.20.0.5:22; check whether a credential was changed, otherwise treat it as password guessing: block the source and review accounts on the target.',
   mitre: ['T1110', 'T0812'],
+  fleet: ATTACK,
   create(params, id) {
     return new AuthFailuresDetector(params, id);
   },

@@ -13,6 +13,7 @@ import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { fmtDuration, touchCapped } from './util.js';
+import { ATTACK } from './fleet.js';
 
 export interface DeviceCloningParams extends Record<string, unknown> {
   overlap: number;
@@ -52,6 +53,7 @@ export const deviceCloning: DetectorSpec<DeviceCloningParams> = {
   example:
     'meter-0042 (smart_meter) is sending from 10.1.4.17 and 10.9.0.250 at the same time (6 switches within 10m); treat the identity as cloned: find which address is the real device, block the other and rotate the device credentials.',
   mitre: ['T0849', 'T0848', 'T1036'],
+  fleet: ATTACK,
   create(params, id) {
     return new DeviceCloningDetector(params, id);
   },

@@ -36,6 +36,7 @@ function section(spec: DetectorSpec<any>): string {
   }
   lines.push('', `**Example finding:** ${spec.example}`, '');
   lines.push(`**MITRE ATT&CK:** ${spec.mitre.join(', ')}`, '');
+  lines.push(`**Fleet view:** ${FLEET_ROLE[spec.fleet?.role ?? 'none']}${spec.fleet?.peer ? ' Judged by how common its destination is in the class.' : ''}`, '');
   let perMetric = '';
   if ('max_metrics' in spec.params) {
     const one = spec.create(withDefaults(spec, { max_metrics: 1 }), spec.name).maxStateBytes ?? 0;
@@ -48,6 +49,41 @@ function section(spec: DetectorSpec<any>): string {
   );
   return lines.join('\n');
 }
+
+const FLEET_ROLE = {
+  change: 'may be part of a fleet change: waits for fleet context (`fleet.hold`) and folds into one `fleet_change` finding when enough devices of the class change the same way at once.',
+  attack: 'never folds, and keeps a change its device takes part in from folding (attacks that spread stay an incident on every device).',
+  none: 'passes through the fleet view untouched.',
+} as const;
+
+/** The fleet view, as a section of the page (what it does to findings, and its keys). */
+const FLEET_SECTION = [
+  '## The fleet view',
+  '',
+  'A device is judged against its own past and against its class. Findings of detectors whose fleet role is',
+  '*change* wait up to `fleet.hold` (1h) of event time for the rest of the class, then are:',
+  '',
+  '- **folded** when at least `min_devices` (5) devices, or `min_share` (20 %) of the class if fewer, showed the',
+  '  same change within `fleet.window` (6h) of each other — same new destination (its /24 or /64 and port), same',
+  '  firmware version, same metric moving the same way, silence together. The finding is kept at severity info',
+  '  with the original in `evidence.fleet`, and one `fleet_change` finding (device `fleet:<class>`, info) lists the',
+  '  devices and counts. Changes of several kinds on mostly the same devices at once (a rollout: new version, new',
+  '  destination, new rhythm) are one fleet change. A new destination folds only once `min_share` of the class',
+  '  uses it: contact with a destination rare in the fleet never folds;',
+  '- judged a **fleet service** when its destination is used by `common_share` (25 %) of the class (at least 3',
+  '  devices): the class\'s own backends, NTP and DNS servers (info);',
+  '- **raised** when it is an established regular channel (beaconing to a destination the device already used)',
+  '  and next to no other device of the class or fleet uses that destination: an implant\'s server;',
+  '- otherwise passed on as raised.',
+  '',
+  'Attacks never fold: findings of detectors whose role is *attack* pass at once and mark their device, and a',
+  'marked device neither counts towards a fold nor has its own change folded (a worm reaches many devices at',
+  'once; scanning keeps each of them an incident). A mark that arrives after a fold revokes it for that device.',
+  '',
+  'The fleet view needs `new_peer` in the pipeline to know which destinations a class uses. In the service it',
+  'runs as a second stage keyed by device class (docs/operations.md); the backtest runs the same code in-process.',
+  '',
+];
 
 export function renderDetectorDocs(): string {
   const bands = SEVERITY_BANDS.map(([floor, sev]) => `${sev} ≥ ${floor}`).join(', ');
@@ -71,5 +107,5 @@ export function renderDetectorDocs(): string {
     ...DETECTORS.map((d) => `| [\`${d.name}\`](#${d.name}-${d.family}) | ${d.family} | ${d.summary.split('. ')[0]!.replace(/\|/g, '\\|')} |`),
     '',
   ];
-  return [...head, ...DETECTORS.map(section)].join('\n').trimEnd() + '\n';
+  return [...head, ...FLEET_SECTION, ...DETECTORS.map(section)].join('\n').trimEnd() + '\n';
 }

@@ -16,6 +16,7 @@ import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from '.
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp, robustNew, robustReady, robustUpdate } from './util.js';
 import type { RobustStat } from './util.js';
+import { ATTACK } from './fleet.js';
 
 export interface ExfiltrationParams extends Record<string, unknown> {
   window: number;
@@ -62,6 +63,7 @@ export const exfiltration: DetectorSpec<ExfiltrationParams> = {
   example:
     'cam-12 (camera) sent 2.1 GiB in the last 1h, 240× its usual 9 MiB per 1h (mostly to 203.0.113.50); confirm whether a legitimate upload (firmware, logs, recordings) was scheduled, otherwise block the destination and capture traffic for investigation.',
   mitre: ['T1041', 'T1048', 'T0882'],
+  fleet: ATTACK,
   create(params, id) {
     return new ExfiltrationDetector(params, id);
   },

@@ -18,6 +18,7 @@ import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmtDuration } from './util.js';
 import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
 import type { NumTimes, StrTimes } from './keyed.js';
+import { ATTACK } from './fleet.js';
 
 export interface FanoutParams extends Record<string, unknown> {
   window: number;
@@ -80,6 +81,7 @@ export const fanout: DetectorSpec<FanoutParams> = {
   example:
     'plc-07 (plc) contacted 212 distinct hosts within 5m (it normally contacts about 3; threshold 40); treat this as scanning or worm spread: isolate the device and check which process opened the connections.',
   mitre: ['T0846', 'T1046'],
+  fleet: ATTACK,
   create(params, id) {
     return new FanoutDetector(params, id);
   },

@@ -12,6 +12,7 @@ import type { IncidentBook } from './incident.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
 import { compareVersions, fmtDuration } from './util.js';
+import { changeRole } from './fleet.js';
 
 export interface FirmwareChangeParams extends Record<string, unknown> {
   report_upgrades: boolean;
@@ -45,6 +46,7 @@ export const firmwareChange: DetectorSpec<FirmwareChangeParams> = {
   example:
     'plc-07 (plc) now runs firmware 4.1.0, older than the 4.2.1 it ran until 3h ago; confirm the rollback was authorised, otherwise treat it as tampering and reflash from a trusted image.',
   mitre: ['T0857', 'T0839'],
+  fleet: changeRole((f) => f.evidence.to),
   create(params, id) {
     return new FirmwareChangeDetector(params, id);
   },

@@ -21,6 +21,7 @@ import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingD
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
 import { reviveNumbers } from './keyed.js';
+import { changeRole } from './fleet.js';
 
 export interface FlatlineParams extends Record<string, unknown> {
   metrics: string[];
@@ -115,6 +116,7 @@ export const flatline: DetectorSpec<FlatlineParams> = {
   example:
     'tank-2 (level_sensor) has reported level_cm=143.2 unchanged 240 times over 4h, although it normally changes on 96% of readings (longest normal run 4); check the sensor and its link, and do not trust this reading for control decisions.',
   mitre: ['T0856', 'T0815'],
+  fleet: changeRole(),
   create(params, id) {
     return new FlatlineDetector(params, id);
   },

@@ -23,6 +23,7 @@ import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from '.
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
 import { reviveNumbers } from './keyed.js';
+import { ATTACK } from './fleet.js';
 
 export interface FloodParams extends Record<string, unknown> {
   window: number;
@@ -89,6 +90,7 @@ export const flood: DetectorSpec<FloodParams> = {
   example:
     'meter-0042 (smart_meter) opened 412 connections to 198.51.100.7:80/tcp within 1m (its peak to any one host is about 3 per 1m; threshold 20); treat it as DoS participation: isolate the device, and look for the bot that drives it (new processes, a recent login, a changed firmware).',
   mitre: ['T0814', 'T1498', 'T1499'],
+  fleet: ATTACK,
   create(params, id) {
     return new FloodDetector(params, id);
   },

@@ -29,6 +29,7 @@ import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, 
 import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveNumbers, strIndex, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
 import type { NumTimes, StrTimes } from './keyed.js';
 import type { PeerSet } from './peerset.js';
+import { destinationRole } from './fleet.js';
 
 export interface LateralMovementParams extends Record<string, unknown> {
   learning: number;
@@ -79,6 +80,10 @@ export const lateralMovement: DetectorSpec<LateralMovementParams> = {
   example:
     'meter-0042 (smart_meter) reached 4 internal hosts outside its segments within 1h (10.0.3.7:445, 10.0.9.20:3389, 10.20.4.11:502, ...), on administration/ICS ports, with 6 failed logins; it normally talks only to 10.10.4.0/24, 10.1.0.0/24; isolate the device and check the targets for logons from it.',
   mitre: ['T0867', 'T1021', 'T0886', 'T1018'],
+  fleet: destinationRole((f) => {
+    const last = f.evidence.last as { dst_ip?: unknown; dst_port?: unknown } | undefined;
+    return last === undefined ? undefined : { ip: last.dst_ip, port: last.dst_port };
+  }),
   create(params, id) {
     return new LateralMovementDetector(params, id);
   },

@@ -32,6 +32,7 @@ import { scoreFromZ } from './score.js';
 import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from './util.js';
+import { changeRole } from './fleet.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
   metrics: string[];
@@ -383,6 +384,7 @@ export const levelShift: DetectorSpec<LevelShiftParams> = {
   example:
     'pump-3 (pump) flow_lpm has shifted 3.4σ above its usual 118 ± 2.1 for 2.5h (90 readings); confirm whether the setpoint or the process was changed on purpose, otherwise inspect the device and its controller for tampering.',
   mitre: ['T0836', 'T0831'],
+  fleet: changeRole((f) => f.evidence.direction),
   create(params, id) {
     return new LevelShiftDetector(params, id);
   },

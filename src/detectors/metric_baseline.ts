@@ -49,6 +49,7 @@ import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingD
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
+import { changeRole } from './fleet.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];
@@ -252,6 +253,7 @@ export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
   example:
     'meter-0042 (smart_meter) reported current=41.3, 14.2σ above its usual 4.1 ± 2.6 for 12:00 UTC; check the load on this meter and recent commands to it before trusting its readings.',
   mitre: ['T0831', 'T0856'],
+  fleet: changeRole((f) => f.evidence.direction),
   create(params, id) {
     return new MetricBaselineDetector(params, id);
   },

@@ -49,6 +49,7 @@ import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingD
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
 import { doubles, packedDoubles } from './flat.js';
+import { changeRole } from './fleet.js';
 
 export interface MetricRelationParams extends Record<string, unknown> {
   metrics: string[];
@@ -228,6 +229,7 @@ export const metricRelation: DetectorSpec<MetricRelationParams> = {
   example:
     'meter-0191 (smart_meter) power_kw reads 0.42 while its usual relation to current_a, voltage and energy_kwh (rate) implies 0.31 (residual 24σ of this device\'s fit, 2% typical error), for 45m (4 readings); the readings disagree with each other, so one is falsified or faulty: compare with an independent measurement (feeder, neighbouring meter, site visit) before trusting it for billing or control.',
   mitre: ['T0832', 'T0856'],
+  fleet: changeRole((f) => (typeof f.evidence.value === 'number' && typeof f.evidence.implied === 'number' ? (f.evidence.value > f.evidence.implied ? 'above' : 'below') : undefined)),
   create(params, id) {
     return new MetricRelationDetector(params, id);
   },

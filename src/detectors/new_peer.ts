@@ -16,11 +16,12 @@ import { closeStale, extendQuietly, isOpen, raise, raiseThrottled } from './inci
 import type { IncidentBook } from './incident.js';
 import { clamp01, scoreFromP } from './score.js';
 import { CONNECTION_ONLY } from './types.js';
-import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
+import type { DetectorInstance, DetectorSpec, FindingDraft, StepContext, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, isInternalIp } from './util.js';
-import { peerSetHas, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetKeys, peerSetRevive, peerSetSize } from './peerset.js';
+import { peerSetHas, peerSetSighting, peerSetMaxBytes, peerSetNew, peerSetProtect, peerSetTouch, peerSetKeys, peerSetRevive, peerSetSize } from './peerset.js';
 import type { PeerSet } from './peerset.js';
+import { destinationRole, evidenceDestination } from './fleet.js';
 
 export interface NewPeerParams extends Record<string, unknown> {
   learning: number;
@@ -49,6 +50,7 @@ export interface NewPeerState {
   inc: IncidentBook | null;
 }
 
+const MIN_PER_DAY = 24 * 60;
 /** Counts halve past this many connections so novelty rates follow the device's present. */
 const HALVE_AT = 4096;
 /** Tail probabilities multiply; keep the product from claiming certainty. */
@@ -71,6 +73,7 @@ export const newPeer: DetectorSpec<NewPeerParams> = {
   example:
     'plc-07 (plc) connected to 203.0.113.9:4444/tcp, a peer never seen in 3d of history (it uses 3 peers on ports 502); confirm the destination is an approved service, otherwise isolate the device and review what initiated the connection.',
   mitre: ['T0869', 'T1071'],
+  fleet: destinationRole(evidenceDestination),
   create(params, id) {
     return new NewPeerDetector(params, id);
   },
@@ -112,13 +115,14 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
   /** Reused: the engine reads a step's result at once and never keeps it. */
   private readonly res: StepResult<NewPeerState> = { state: undefined as unknown as NewPeerState, findings: NONE };
 
-  step(s: NewPeerState, ev: M2MEvent): StepResult<NewPeerState> {
+  step(s: NewPeerState, ev: M2MEvent, ctx: StepContext): StepResult<NewPeerState> {
     const e = ev as ConnectionEvent;
     const p = this.p;
     const minute = Math.floor(e.ts / 60_000);
     const portKey = `${e.dst_port}/${e.protocol}`;
     const key = p.peer === 'ip' ? e.dst_ip : e.dst_ip.includes(':') ? `[${e.dst_ip}]:${e.dst_port}` : `${e.dst_ip}:${e.dst_port}`;
-    const newKey = !peerSetHas(s.k, key);
+    const sighting = peerSetSighting(s.k, key);
+    const newKey = sighting !== sighting;
     const newIp = !peerSetHas(s.ip, e.dst_ip);
     const newPort = !peerSetHas(s.po, portKey);
     const external = !isInternalIp(e.dst_ip);
@@ -205,6 +209,12 @@ class NewPeerDetector implements DetectorInstance<NewPeerState> {
       s.nk = Math.round(s.nk / 2);
       // Keep "has been external" sticky: halving to 0 would re-arm first-external.
       s.pub = Math.max(s.pub > 0 ? 1 : 0, Math.round(s.pub / 2));
+    }
+    // The fleet view counts, per class, the devices that use each destination: tell it when one
+    // becomes established for this device (learned, or seen a second time: a scan's targets,
+    // seen once, never are) and again at its first use each day (UTC).
+    if (sighting >= 0 ? Math.floor(minute / MIN_PER_DAY) !== Math.floor(sighting / MIN_PER_DAY) : learning || sighting < 0) {
+      ctx.facts.push({ k: 'peer', d: e.device_id, c: e.device_class, ts: e.ts, ip: e.dst_ip, port: e.dst_port });
     }
     // Whatever the device uses while it is learned is its normal, even if seen only once.
     const touch = learning ? peerSetProtect : peerSetTouch;

@@ -39,6 +39,17 @@ export function peerSetHas(s: PeerSet, key: string): boolean {
   return indexOf(s, key) >= 0;
 }
 
+/**
+ * Where `key` stands, in one number so the hot path allocates nothing: NaN when absent; its
+ * last-seen time (≥ 0) when protected; −1 − last-seen when on probation (seen once).
+ */
+export function peerSetSighting(s: PeerSet, key: string): number {
+  const i = indexOf(s, key);
+  if (i < 0) return NaN;
+  const t = s[2 + 2 * i] as number;
+  return i < protectedCount(s) ? t : -1 - t;
+}
+
 /** Whether `key` is in the protected segment. */
 export function peerSetProtected(s: PeerSet, key: string): boolean {
   const i = indexOf(s, key);

@@ -16,6 +16,7 @@ import { TELEMETRY_ONLY, reusedResult, type DetectorInstance, type DetectorSpec,
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
 import { DAY_MS, fmtDuration } from './util.js';
 import { reviveNumbers } from './keyed.js';
+import { changeRole } from './fleet.js';
 
 export interface SequenceParams extends Record<string, unknown> {
   min_gap: number;
@@ -79,6 +80,7 @@ export const sequence: DetectorSpec<SequenceParams> = {
   example:
     'plc-07 (plc) sent seq 18233 again 42m after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.',
   mitre: ['T0856', 'T0830'],
+  fleet: changeRole((f) => f.evidence.kind),
   create(params, id) {
     return new SequenceDetector(params, id);
   },

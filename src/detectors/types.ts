@@ -82,6 +82,41 @@ export function reusedResult<S>(): (state: S, findings: FindingDraft[]) => StepR
 export interface StepContext {
   /** Event-time watermark of the stream (max ts seen minus allowed lateness), ms. */
   watermark: number;
+  /**
+   * Side output for the fleet view (src/fleet): what a device did that its fleet may share.
+   * Detectors push here; the engine's caller takes them (Engine.takeFacts) with the findings.
+   */
+  facts: FleetFact[];
+}
+
+/**
+ * A fact about one device for the fleet view, which judges device findings against the rest of
+ * the class (how many devices use a destination, how many changed the same way at once).
+ * - `seen`: the device was active (at its first event and on each new day);
+ * - `peer`: the device used a destination (when first used, and again each day it is used).
+ */
+export type FleetFact =
+  | { k: 'seen'; d: string; c: string; ts: number }
+  | { k: 'peer'; d: string; c: string; ts: number; ip: string; port: number };
+
+/**
+ * How the fleet view treats a detector's findings.
+ * - `change`: may be a fleet change (a migration, a rollout, an outage): the finding waits for
+ *   fleet context and folds into one fleet finding when enough devices of the class show the
+ *   same change at once, or is judged by how common its destination is in the class;
+ * - `attack`: never folds, and marks its device so that a change it takes part in never folds
+ *   either (a worm also reaches many devices at once).
+ * Detectors without a role pass through the fleet view untouched.
+ */
+export interface FleetRole {
+  role: 'change' | 'attack';
+  /**
+   * What changed, comparable across devices of a class: the same signature on many devices at
+   * once is one fleet change. Undefined: this finding cannot be part of one.
+   */
+  signature?(f: FindingDraft): string | undefined;
+  /** The destination a finding is about, when its judgement depends on how common that is. */
+  peer?(f: FindingDraft): { ip: string; port: number } | undefined;
 }
 
 export interface DetectorInstance<S = unknown> {
@@ -153,6 +188,8 @@ export interface DetectorSpec<P extends Record<string, unknown> = Record<string,
   /** An example explanation as an analyst would see it (docs). */
   example: string;
   mitre: string[];
+  /** How the fleet view treats this detector's findings (see FleetRole); absent: not at all. */
+  fleet?: FleetRole;
   /** Params arrive validated and with defaults applied; durations already in milliseconds. */
   create(params: P, id: string): DetectorInstance<any>;
 }

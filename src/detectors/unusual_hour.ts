@@ -15,6 +15,7 @@ import { scoreFromP } from './score.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
 import { compact, fmtDuration, hourOfDay, isWeekend } from './util.js';
+import { changeRole } from './fleet.js';
 
 export interface UnusualHourParams extends Record<string, unknown> {
   events: 'telemetry' | 'connection' | 'any';
@@ -60,6 +61,7 @@ export const unusualHour: DetectorSpec<UnusualHourParams> = {
   example:
     'hmi-2 (hmi) was active at 03:00 UTC on a weekend, an hour that holds 0.01% of its weekend activity over 3 weeks; confirm with operations whether maintenance was scheduled, otherwise review who logged in and what was changed.',
   mitre: ['T0886', 'T1078'],
+  fleet: changeRole((f) => f.evidence.hour_utc),
   create(params, id) {
     return new UnusualHourDetector(params, id);
   },

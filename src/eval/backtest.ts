@@ -17,8 +17,7 @@ import { decodeEvent, type DecodeOptions } from '../events/decode.js';
 import { CsvMapper, type CsvOptions } from '../events/csv.js';
 import type { M2MEvent } from '../events/types.js';
 import type { Finding } from '../detectors/types.js';
-import { buildDetectors } from '../pipeline/build.js';
-import { createEngine } from '../pipeline/engine.js';
+import { createOfflineDetection } from './detect.js';
 
 export interface BacktestOptions {
   pipeline: PipelineConfig;
@@ -134,19 +133,7 @@ async function openSource(file: string, opts: BacktestOptions, onReject: (file: 
 
 export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult> {
   const cfg = opts.pipeline;
-  const engine = createEngine({
-    pipeline: cfg.name,
-    detectors: buildDetectors(cfg),
-    allowedLatenessMs: cfg.allowed_lateness_ms,
-    idleEvictionMs: cfg.entities.idle_eviction_ms,
-  });
-  const findings = new Map<string, Finding>();
-  const keep = (fs: Finding[]): void => {
-    for (const f of fs) {
-      const prev = findings.get(f.finding_id);
-      if (!prev || f.version >= prev.version) findings.set(f.finding_id, f);
-    }
-  };
+  const det = createOfflineDetection(cfg);
   const rejectedBy: Record<string, RejectReason> = {};
   let rejected = 0;
   let lines = 0;
@@ -187,7 +174,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     if (ev.ts < maxTs) outOfOrder++;
     else maxTs = ev.ts;
     if (ev.ts < firstTs) firstTs = ev.ts;
-    keep(engine.process(ev));
+    det.process(ev);
     if (watch.has(ev.device_id)) record(ev);
     if ((decoded & 0x3fff) === 0 && opts.onProgress) {
       let read = 0;
@@ -195,7 +182,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       opts.onProgress(read / totalBytes, decoded);
     }
   }
-  if (Number.isFinite(maxTs)) keep(engine.advanceTo(maxTs + cfg.allowed_lateness_ms + (opts.flushMs ?? 0)));
+  const findings = det.finish(Number.isFinite(maxTs) ? maxTs + cfg.allowed_lateness_ms + (opts.flushMs ?? 0) : undefined);
   opts.onProgress?.(1, decoded);
 
   for (const [dev, bs] of buckets) {
@@ -207,7 +194,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
 
   const spanDays = Number.isFinite(maxTs) ? Math.max(maxTs - firstTs, 0) / DAY : 0;
   return {
-    findings: [...findings.values()].sort((a, b) => a.first_ts - b.first_ts || (a.finding_id < b.finding_id ? -1 : 1)),
+    findings,
     lines,
     decoded,
     rejected,

@@ -8,7 +8,7 @@
  */
 import * as crypto from 'node:crypto';
 import type { M2MEvent } from '../events/types.js';
-import type { DetectorInstance, Finding, FindingDraft, StepContext } from '../detectors/types.js';
+import type { DetectorInstance, FleetFact, Finding, FindingDraft, StepContext } from '../detectors/types.js';
 
 export interface DeviceState {
   device_class: string;
@@ -62,6 +62,11 @@ export interface Engine {
   /** The event-time clock a checkpoint carries beside the device states. */
   clock(): { max_ts: number; last_tick: number };
   /**
+   * Facts for the fleet view raised since the last call (detectors' and the engine's own `seen`
+   * facts), in the order raised; the caller forwards them with the findings of the same events.
+   */
+  takeFacts(): FleetFact[];
+  /**
    * Call `fn(id)` just before the engine changes or removes device `id`'s state (a step, a tick
    * visit or an eviction), until watch() is called again without one. A checkpoint being encoded
    * while its partition goes on uses it to write a device as it was before it changes.
@@ -86,6 +91,8 @@ export function finalize(pipeline: string, draft: FindingDraft): Finding {
 // Shared result of the (usual) event that raises nothing; frozen so a caller that pushed into it
 // would fail loudly instead of leaking findings into later events.
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
+const NO_FACTS: FleetFact[] = Object.freeze([]) as unknown as FleetFact[];
+const DAY = 86_400_000;
 
 /**
  * Devices live in slots (parallel arrays indexed by a slot number, reused after eviction) so the
@@ -143,7 +150,7 @@ export function createEngine(opts: EngineOptions): Engine {
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
   let watcher: ((id: string) => void) | undefined;
   // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
   // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
@@ -366,7 +373,12 @@ export function createEngine(opts: EngineOptions): Engine {
       if (slot === undefined) {
         slot = alloc(ev.device_id, ev.device_class, ev.ts, ev.ts);
         schedule(slot, ev.ts + idle);
-      } else if (ev.ts > lastTs[slot]!) lastTs[slot] = ev.ts;
+        ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts: ev.ts });
+      } else if (ev.ts > lastTs[slot]!) {
+        // The fleet view counts a class's devices from these: one fact a device and day.
+        if (Math.floor(ev.ts / DAY) !== Math.floor(lastTs[slot]! / DAY)) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts: ev.ts });
+        lastTs[slot] = ev.ts;
+      }
       const ds = dstates[slot]!;
       const fl = flags[slot]!;
       if (fl !== 1) {
@@ -428,6 +440,12 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    takeFacts() {
+      if (ctx.facts.length === 0) return NO_FACTS;
+      const out = ctx.facts;
+      ctx.facts = [];
+      return out;
+    },
     watch(fn) {
       watcher = fn;
     },

@@ -34,18 +34,25 @@ describe('beaconing', () => {
     expect(beaconScore(rand, null, 0.1)!.score).toBeLessThan(0.7);
   });
 
-  it('ignores the device\'s own broker heartbeat but fires on a new C2 beacon', () => {
+  it('leaves the device\'s own broker heartbeat low for the fleet view to weigh, but fires on a new C2 beacon', () => {
     const evs = mqttDevice(3);
-    expect(run([make(beaconing)], evs).latest).toEqual([]);
+    const own = run([make(beaconing)], evs).latest;
+    // The heartbeat is an established channel: reported low, with what it is worth if rare.
+    expect(own.length).toBe(1);
+    expect(own[0]!.severity).toBe('low');
+    expect(own[0]!.evidence.established).toBe(true);
+    expect(own[0]!.evidence.rare_score).toBeGreaterThan(0.5);
     const r0 = rng(5);
     for (let t = T0 + 2 * DAY; t < T0 + 2 * DAY + 3 * HOUR; t += 300_000 + Math.round((r0() - 0.5) * 10_000)) {
       if (r0() < 0.1) continue; // missed beats
       evs.push(conn('cam-12', t, '198.51.100.23', 443, { device_class: 'camera', bytes_out: 512 }));
     }
     const r = run([make(beaconing)], evs.sort((a, b) => a.ts - b.ts));
-    expect(r.latest.length).toBe(1);
-    assertWellFormed(r.latest[0]!);
-    expect(r.latest[0]!.key).toBe('198.51.100.23:443');
+    const fresh = r.latest.filter((f) => f.evidence.established === false);
+    expect(fresh.length).toBe(1);
+    assertWellFormed(fresh[0]!);
+    expect(fresh[0]!.key).toBe('198.51.100.23:443');
+    expect(fresh[0]!.severity).not.toBe('low');
   });
 
   it('does not fire on irregular contacts to a new peer', () => {
@@ -53,7 +60,7 @@ describe('beaconing', () => {
     const r0 = rng(6);
     let t = T0 + DAY + 2 * HOUR;
     for (let i = 0; i < 40; i++) evs.push(conn('cam-12', (t += Math.round(-Math.log(r0()) * 600_000)), '198.51.100.24', 443, { device_class: 'camera', bytes_out: Math.round(r0() * 50_000) }));
-    expect(run([make(beaconing)], evs.sort((a, b) => a.ts - b.ts)).latest).toEqual([]);
+    expect(run([make(beaconing)], evs.sort((a, b) => a.ts - b.ts)).latest.filter((f) => f.key === '198.51.100.24:443')).toEqual([]);
   });
 });
 

@@ -22,7 +22,7 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   let maxTs = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
   // Per event type, the detectors that may apply (in pipeline order, so findings keep their
   // order): a telemetry event is not offered to a dozen connection detectors one by one.
   const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
@@ -107,6 +107,8 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
       return out;
     },
     watermark: () => ctx.watermark,
+    // The reference is about findings and state; the fleet facts it drops are not compared.
+    takeFacts: () => ctx.facts.splice(0),
     deviceCount: () => devices.size,
     snapshot() {
       const obj: Record<string, DeviceState> = {};

@@ -8,6 +8,7 @@ import { createKafka } from '../../src/kafka/client.js';
 import type { PipelineConfig } from '../../src/config/types.js';
 import { detectorSpec } from '../../src/detectors/registry.js';
 import { withDefaults } from '../../src/detectors/params.js';
+import { defaultFleet } from '../../src/config/fleet.js';
 
 export const uid = (prefix: string) => `${prefix}-${randomBytes(4).toString('hex')}`;
 
@@ -27,6 +28,8 @@ export function testPipeline(name: string, detectors: Array<[string, Record<stri
       if (!spec) throw new Error(`no detector ${type}`);
       return { type, id: type, params: withDefaults(spec, params) };
     }),
+    // The device stage alone: these tests pin down its own outputs.
+    fleet: defaultFleet(false),
     findings: { clickhouse: { database: 'm2m', table: 'findings', ttl_days: 30 } },
     alerts: { min_severity: 'medium', suppress_ms: 30 * 60_000, routes: [{ type: 'kafka', name: 'kafka', options: { topic: `${name}.alerts` } }] },
     ...over,

@@ -1,0 +1,108 @@
+/**
+ * Silence judged against the device's own week: devices that sleep on a schedule, or without
+ * one, raise nothing for their sleep, and a device that fails to wake when it always does is
+ * found. Always-on companions drive the watermark, as the rest of a fleet does in production.
+ */
+import { describe, expect, it } from 'vitest';
+import { reporting } from '../../src/detectors/reporting.js';
+import type { Finding } from '../../src/detectors/types.js';
+import type { TelemetryEvent } from '../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, byTs, make, rng, run } from './helpers.js';
+
+const tele = (device: string, ts: number): TelemetryEvent => ({ type: 'telemetry', device_id: device, device_class: 'x', ts, metrics: { v: 1 } });
+const alertWorthy = (fs: Finding[]) => fs.filter((f) => f.severity !== 'low' && f.severity !== 'info');
+const of = (fs: Finding[], device: string) => fs.filter((f) => f.device_id === device);
+
+/** Devices that report every minute, always: the fleet around the device under test. */
+function companions(days: number): TelemetryEvent[] {
+  const out: TelemetryEvent[] = [];
+  for (const d of ['c1', 'c2', 'c3']) for (let t = T0; t < T0 + days * DAY; t += MIN) out.push(tele(d, t + d.charCodeAt(1)));
+  return out;
+}
+
+/**
+ * Reports every minute while awake. `awake(day)` gives the day's [from, to] in hours (UTC), or
+ * null for a day it sleeps through.
+ */
+function scheduled(device: string, days: number, awake: (day: number) => Array<[number, number]> | null): TelemetryEvent[] {
+  const out: TelemetryEvent[] = [];
+  for (let d = 0; d < days; d++) {
+    for (const [a, b] of awake(d) ?? []) for (let t = T0 + d * DAY + a * HOUR; t < T0 + d * DAY + b * HOUR; t += MIN) out.push(tele(device, t));
+  }
+  return out;
+}
+
+describe('reporting: rhythms of silence', () => {
+  // The hours a shop or a commuter's unit is awake drift by up to half an hour from day to day.
+  const r0 = rng(5);
+  const jitter = Array.from({ length: 30 }, () => [(r0() - 0.5), (r0() - 0.5)] as const);
+  const nightly = (day: number): Array<[number, number]> => [[6 + jitter[day]![0], 22 + jitter[day]![1]]];
+
+  it('a device that sleeps every night raises nothing alert-worthy, and nothing at all once its nights are learned', () => {
+    const days = 14;
+    const evs = byTs([...companions(days), ...scheduled('sleeper', days, nightly)]);
+    const r = run([make(reporting)], evs);
+    const mine = of(r.latest, 'sleeper');
+    expect(alertWorthy(mine)).toEqual([]);
+    expect(mine.filter((f) => f.first_ts > T0 + 4 * DAY)).toEqual([]);
+  });
+
+  it('the morning it does not wake is one alert-worthy finding, raised within hours of its usual wake-up', () => {
+    const days = 14;
+    const failDay = 10;
+    const evs = byTs([...companions(days), ...scheduled('sleeper', days, (d) => (d === failDay ? null : nightly(d)))]);
+    const r = run([make(reporting)], evs);
+    const found = alertWorthy(of(r.latest, 'sleeper'));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.key).toBe('silence');
+    // The first report at medium comes a few hours after the usual 06:00, not a day later.
+    const firstAlert = r.findings.find((f) => f.device_id === 'sleeper' && f.severity === 'medium')!;
+    const wake = T0 + failDay * DAY + 6 * HOUR;
+    expect(firstAlert.last_ts).toBeGreaterThan(wake);
+    expect(firstAlert.last_ts - wake).toBeLessThan(4 * HOUR);
+  });
+
+  it('a line that runs weekdays only is quiet through its weekends, and a weekday it stays off is found', () => {
+    const days = 21; // T0 is a Monday
+    const weekday = (d: number) => d % 7 < 5;
+    const quiet = byTs([...companions(days), ...scheduled('line', days, (d) => (weekday(d) ? [[7, 19]] : null))]);
+    expect(alertWorthy(of(run([make(reporting)], quiet).latest, 'line'))).toEqual([]);
+    const dead = byTs([...companions(days), ...scheduled('line', days, (d) => (weekday(d) && d !== 16 ? [[7, 19]] : null))]);
+    const found = alertWorthy(of(run([make(reporting)], dead).latest, 'line'));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.first_ts).toBeGreaterThan(T0 + 15 * DAY + 19 * HOUR);
+    expect(found[0]!.first_ts).toBeLessThan(T0 + 16 * DAY + 12 * HOUR);
+  });
+
+  it('a battery sensor that wakes every 4 h for a short burst is quiet, and found once it misses a few wake-ups', () => {
+    const days = 10;
+    const burst = (device: string, until: number) => {
+      const out: TelemetryEvent[] = [];
+      for (let t = T0 + 17 * MIN; t < until; t += 4 * HOUR) for (let k = 0; k < 5; k++) out.push(tele(device, t + k * 20_000));
+      return out;
+    };
+    const fine = byTs([...companions(days), ...burst('lora', T0 + days * DAY)]);
+    expect(of(run([make(reporting)], fine).latest, 'lora').filter((f) => f.first_ts > T0 + 2 * DAY)).toEqual([]);
+    const deadAt = T0 + 7 * DAY;
+    const dies = byTs([...companions(days), ...burst('lora', deadAt)]);
+    const r = run([make(reporting)], dies);
+    expect(alertWorthy(of(r.latest, 'lora'))).toHaveLength(1);
+    const lastBurst = T0 + 17 * MIN + Math.floor((deadAt - T0 - 17 * MIN) / (4 * HOUR)) * 4 * HOUR;
+    const firstAlert = r.findings.find((f) => f.device_id === 'lora' && f.severity === 'medium')!;
+    expect(firstAlert.last_ts - lastBurst).toBeLessThan(16 * HOUR);
+  });
+
+  it('a van parked at any hour for up to half a day raises nothing alert-worthy after its first days', () => {
+    const days = 14;
+    const r1 = rng(9);
+    const out: TelemetryEvent[] = [];
+    let t = T0 + 7 * HOUR;
+    while (t < T0 + days * DAY) {
+      const trip = (20 + 70 * r1()) * MIN;
+      for (const end = t + trip; t < end; t += 10_000) out.push(tele('van', t));
+      t += (0.5 + 11.5 * r1() * r1()) * HOUR; // mostly short stops, now and then most of a day
+    }
+    const r = run([make(reporting)], byTs([...companions(days), ...out]));
+    expect(alertWorthy(of(r.latest, 'van')).filter((f) => f.first_ts > T0 + 3 * DAY)).toEqual([]);
+  });
+});
