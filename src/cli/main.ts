@@ -22,6 +22,7 @@ const COMMANDS: Array<[string, () => Promise<Registrar>]> = [
   ['backtest', () => import('./commands/backtest.js')],
   ['test', () => import('./commands/test.js')],
   ['hash-password', () => import('./commands/hash-password.js')],
+  ['migrate', () => import('./commands/migrate.js')],
 ];
 
 const EXIT_HELP = `

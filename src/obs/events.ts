@@ -7,6 +7,7 @@ import type { DecodeError } from '../events/decode.js';
 import type { Finding } from '../detectors/types.js';
 import { logger } from './log.js';
 import { countForRate, metrics } from './metrics.js';
+import { excerpt, MAX_DETAIL, skippedSince, throttle } from './throttle.js';
 
 export const emit = {
   eventDecoded(pipeline: string, type: string, n = 1): void {
@@ -22,7 +23,10 @@ export const emit = {
   },
   eventDeadLettered(pipeline: string, err: DecodeError, where: { topic: string; partition: number; offset: string }): void {
     metrics.deadLetters.inc({ pipeline, reason: err.code });
-    logger().warn({ pipeline, reason: err.code, field: err.field, ...where, msg_detail: err.message }, 'event dead-lettered');
+    // Counted always; logged within a budget, with the device's text cut short (throttle.ts).
+    if (!throttle('event_dead_lettered')) return;
+    const skipped = skippedSince('event_dead_lettered');
+    logger().warn({ pipeline, reason: err.code, field: excerpt(err.field), ...where, msg_detail: excerpt(err.message), ...(skipped ? { similar_not_logged: skipped } : {}) }, 'event dead-lettered');
   },
   findingRaised(f: Finding): void {
     metrics.findings.inc({ pipeline: f.pipeline, detector: f.detector, severity: f.severity });
@@ -72,6 +76,16 @@ export const emit = {
   alertDeliveryFailed(pipeline: string, route: string, err: unknown, attempt: number): void {
     metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
     logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  },
+  devicesEvictedByCap(pipeline: string, n: number): void {
+    metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);
+  },
+  alertFolded(pipeline: string, route: string): void {
+    metrics.alertsFolded.inc({ pipeline, route });
+  },
+  outboxRecordDeadLettered(pipeline: string, route: string, reason: string): void {
+    metrics.outboxDeadLetters.inc({ pipeline, route });
+    if (throttle('outbox_dead_letter')) logger().warn({ pipeline, route, reason: reason.slice(0, MAX_DETAIL) }, 'outbox record is not an alert; dead-lettered');
   },
   pipelineFailed(pipeline: string, err: unknown): void {
     logger().error({ pipeline, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'pipeline failed');

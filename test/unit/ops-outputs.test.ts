@@ -36,6 +36,21 @@ describe('stdout route', () => {
     expect(doc.device.uid).toBe('cam-1');
     expect(doc.message).toContain('next line');
   });
+
+  it('a device cannot forge a second line: every line break a reader may split on is escaped', async () => {
+    const lines: string[] = [];
+    vi.spyOn(process.stdout, 'write').mockImplementation(((s: string, cb?: (e?: Error) => void) => {
+      lines.push(String(s));
+      cb?.();
+      return true;
+    }) as typeof process.stdout.write);
+    const forged = finalize('meters', { ...finding, device_id: 'cam-1\u2028{"class_uid":2004}\u0085x\u2029y\r' });
+    const [change] = route(emptyRouterState(), forged, { minSeverity: 'medium', suppressMs: 1_800_000 });
+    await channelFor({ type: 'stdout', name: 'stdout', options: {} })!(toOcsf({ alert: change!.alert, finding: forged, change: { activity: 'create', seq: 1, time: 1, alertable: true }, productVersion: '0.1.0' }));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]!.slice(0, -1).split(/\r\n|\r|\n|\u2028|\u2029|\u0085/)).toHaveLength(1);
+    expect(JSON.parse(lines[0]!).device.uid).toBe(forged.device_id);
+  });
 });
 
 describe('metrics', () => {
