@@ -8,6 +8,7 @@ import type { createChdbConnection as CreateChdbConnection } from 'chdb/connecti
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { PinoClickHouseLogger } from './clickhouse-log.js';
 
 // The embedded engine is a ~150 MiB native library; a service talking to a ClickHouse server
 // never loads it.
@@ -59,8 +60,9 @@ export function openClickHouse(opts: ClickHouseOptions = clickHouseOptionsFromEn
     // Findings are small and few; wait for the insert to be durable before we commit offsets.
     async_insert: 0 as const,
   };
+  const log = { LoggerClass: PinoClickHouseLogger };
   if (opts.url) {
-    const client = createClient({ url: opts.url, clickhouse_settings: settings, request_timeout: 30_000 });
+    const client = createClient({ url: opts.url, clickhouse_settings: settings, request_timeout: 30_000, log });
     return { client, mode: 'server', location: redactUrl(opts.url) };
   }
   const dir = resolve(opts.dataDir ?? './data');
@@ -68,7 +70,7 @@ export function openClickHouse(opts: ClickHouseOptions = clickHouseOptionsFromEn
   // chdb types its Connection against the separately published @clickhouse/client-common, which
   // @clickhouse/client now bundles; the runtime contract is the same, the declarations differ.
   const connection = loadChdb()({ path: dir }) as unknown as NonNullable<ClickHouseClientConfigOptions['connection']>;
-  const client = createClient({ connection, clickhouse_settings: settings });
+  const client = createClient({ connection, clickhouse_settings: settings, log });
   return { client, mode: 'embedded', location: dir };
 }
 

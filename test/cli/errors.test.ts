@@ -103,6 +103,18 @@ describe('validate, run and backtest agree: an invalid pipeline is exit 2', () =
   });
 });
 
+describe('migrate', () => {
+  it('an invalid pipeline is exit 2; an unreachable ClickHouse exit 3 in one line, its password not shown', async () => {
+    usage(await bin(['migrate', 'test/fixtures/broken-pipelines/unknown-detector.yaml'], { env: { CLICKHOUSE_URL: 'http://127.0.0.1:9/' } }), 'unknown detector');
+    const r = await bin(['migrate', 'pipelines/default.yaml'], { env: { CLICKHOUSE_URL: 'http://admin:s3cret-pw@127.0.0.1:9/' } });
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/^m2m-sentinel migrate: ClickHouse at http:\/\/admin:\*+@127\.0\.0\.1:9/);
+    expect(r.stderr).not.toContain('s3cret-pw');
+    expect(r.stderr).not.toMatch(STACK_FRAME);
+  }, 120_000);
+});
+
 describe('backtest --fail-on-targets (a CI gate)', () => {
   let events: string;
   let labels: string;

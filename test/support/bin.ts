@@ -33,8 +33,11 @@ export function bin(args: string[], opts: { env?: Record<string, string | undefi
   });
 }
 
-/** A stack frame line ("    at fn (file.js:1:2)"): what a user's mistake must never print. */
-export const STACK_FRAME = /^\s+at .+(:\d+:\d+\)?|\(native\)|<anonymous>\)?)$/m;
+/**
+ * A stack frame line ("    at fn (file.js:1:2)"): what a user's mistake must never print. Node's
+ * inspection of an error with own properties ends the last frame with " {", so that counts too.
+ */
+export const STACK_FRAME = /^\s+at .+(:\d+:\d+\)?|\(native\)|<anonymous>\)?)(?: \{)?$/m;
 
 /** Port nothing listens on, for "Kafka is unreachable" (the discard port, never served here). */
 export const DEAD_BROKER = '127.0.0.1:9';
