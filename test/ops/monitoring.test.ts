@@ -24,9 +24,11 @@ function exists(name: string): boolean {
 describe('ops/prometheus/alerts.yml', () => {
   const rules = (parse(readFileSync(join(ROOT, 'ops/prometheus/alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string; expr: string; for?: string; labels?: { severity?: string }; annotations?: { summary?: string } }> }> }).groups.flatMap((g) => g.rules);
 
-  it('covers lag, dead letters, delivery failures and checkpoint age', () => {
+  it('covers lag, dead letters, delivery failures and checkpoint age, and the security signals of docs/operations.md', () => {
     const exprs = rules.map((r) => r.expr).join('\n');
     for (const m of ['m2m_consumer_lag', 'm2m_dead_letters_total', 'm2m_alert_deliveries_total', 'm2m_checkpoint_age_seconds', 'm2m_outbox_depth']) expect(exprs).toContain(m);
+    // "Any increase is worth a look" / "a bug or an intrusion": each has a rule that says so.
+    for (const m of ['m2m_outbox_dead_letters_total', 'm2m_devices_evicted_total', 'm2m_alerts_folded_total']) expect(exprs).toContain(m);
   });
 
   it('every rule queries exported series and says what to do', () => {
