@@ -20,6 +20,7 @@ const COMMANDS: Array<[string, () => Promise<Registrar>]> = [
   ['bench', () => import('./commands/bench.js')],
   ['simulate', () => import('./commands/simulate.js')],
   ['backtest', () => import('./commands/backtest.js')],
+  ['robustness', () => import('./commands/robustness.js')],
   ['test', () => import('./commands/test.js')],
   ['hash-password', () => import('./commands/hash-password.js')],
   ['migrate', () => import('./commands/migrate.js')],

@@ -3,7 +3,7 @@
  * a device id that forges a second syslog message, CEF headers and extensions broken by line
  * breaks, Slack mentions and disguised links, and forged lines on the stdout route.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
@@ -149,6 +149,28 @@ describe('line renderings (stdout route)', () => {
     }
     expect(renderLine(a)).toContain('cam-1\\x0a[CRITICAL 99]');
     expect(JSON.parse(renderJson(a)).device.uid).toBe(a.device.uid);
+  });
+
+  it('the stdout route itself writes one line per alert, whatever its format, with no raw line break or terminal escape', async () => {
+    // Whichever rendering the route uses (text or NDJSON), what reaches the terminal or the log
+    // collector is what counts: JSON.stringify alone leaves U+2028/U+2029 and NEL raw.
+    const a = alertFor({ device_id: 'cam-1\u2028[CRITICAL 99] plc-1 all_clear\u0085\u001b]0;pwned\u0007', device_class: 'x\u2029y\u000bz\u000c\r', explanation: 'a\nb\u202ec' });
+    let out = '';
+    const spy = vi.spyOn(process.stdout, 'write').mockImplementation(((s: string | Uint8Array, a?: unknown, b?: unknown) => {
+      out += String(s);
+      const cb = typeof a === 'function' ? a : typeof b === 'function' ? b : undefined;
+      (cb as (() => void) | undefined)?.();
+      return true;
+    }) as typeof process.stdout.write);
+    try {
+      await channelFor({ type: 'stdout', name: 'out', options: {} })!(a);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out.endsWith('\n')).toBe(true);
+    expect(out.slice(0, -1).split(/\r\n|\r|\n|\u000b|\u000c|\u2028|\u2029|\u0085/)).toHaveLength(1);
+    expect(out).not.toMatch(/[\u0000-\u0008\u000e-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
+    expect(out).toContain('cam-1');
   });
 
   it('caps device-controlled lengths', () => {

@@ -25,6 +25,32 @@ const toProperty = (env: string) =>
     .replace(/\u0000/g, '-')
     .replace(/\u0001/g, '_');
 
+/**
+ * Every table the migrations create for the shipped pipelines' findings targets (the runner
+ * writes findings, alerts and alert_events in its checkpoints; the console writes audit_log).
+ * Read from the migrations, so a table added by any stream needs its grant: the console's tables
+ * once arrived without one, and the service in compose could not write an alert.
+ */
+async function serviceTables(): Promise<string[]> {
+  const { loadPipelines } = await import('../../src/config/load.js');
+  const { MIGRATIONS } = await import('../../src/storage/migrations.js');
+  const env = { SIEM_HOST: 'siem.example.com', OT_SLACK_WEBHOOK: 'https://hooks.example.com/x', SOC_WEBHOOK_URL: 'https://soc.example.com/h', SOC_WEBHOOK_SECRET: 's' };
+  const { pipelines, errors } = await loadPipelines(['pipelines/'], env);
+  expect(errors).toEqual([]);
+  const tables = new Set<string>();
+  for (const p of pipelines) {
+    const { database, table, ttl_days: ttlDays } = p.findings.clickhouse;
+    for (const m of MIGRATIONS) {
+      for (const s of m.statements({ database, table, ttlDays })) {
+        const created = /^\s*CREATE TABLE (?:IF NOT EXISTS )?`?(\w+)`?\.`?(\w+)`?/.exec(s);
+        // A migration's scratch copy (<table>__v2) is dropped by the same migration.
+        if (created && !created[2]!.endsWith('__v2')) tables.add(`${created[1]}.${created[2]}`);
+      }
+    }
+  }
+  return [...tables];
+}
+
 describe('docker-compose.yml', () => {
   it('publishes nothing beyond localhost', () => {
     for (const file of [base, secured]) {
@@ -36,7 +62,7 @@ describe('docker-compose.yml', () => {
     expect(base.services.clickhouse!.ports).toBeUndefined();
   });
 
-  it('has no default passwords and runs the service as a least-privilege ClickHouse user', () => {
+  it('has no default passwords and runs the service as a least-privilege ClickHouse user', async () => {
     const text = readFileSync('docker-compose.yml', 'utf8');
     expect(text).not.toMatch(/PASSWORD:-/);
     expect(base.services.clickhouse!.environment!.CLICKHOUSE_PASSWORD).toMatch(/^\$\{CLICKHOUSE_ADMIN_PASSWORD:\?/);
@@ -44,7 +70,7 @@ describe('docker-compose.yml', () => {
     const sql = readFileSync('deploy/clickhouse/least-privilege.sh', 'utf8');
     const grants = [...sql.matchAll(/^GRANT (.+) ON (\S+) TO sentinel;$/gm)].map((m) => [m[1], m[2]]);
     expect(grants).toEqual([
-      ['SELECT, INSERT', 'm2m.findings'],
+      ...(await serviceTables()).map((t) => ['SELECT, INSERT', t]),
       ['SELECT', 'm2m.schema_migrations'],
     ]);
     expect(sql.split('\n').filter((l) => !l.startsWith('#')).join('\n')).not.toMatch(/ACCESS MANAGEMENT|GRANT ALL|WITH GRANT OPTION|GRANT CREATE|GRANT ALTER|GRANT DROP/i);

@@ -23,7 +23,7 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 /** Text an attacker would try: separators, controls, markup, surrogates, long runs. */
 const nasty = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 80 }),
-  fc.string({ unit: fc.constantFrom('\n', '\r', '\u2028', '\u2029', '\u0085', '|', '\\', '=', '<', '>', '&', '!', '@', '"', '\u202e', '\ud800', '\udc00', 'é', '😀', ' ', 'a', '1', '.', ':', '{', '}'), maxLength: 120 }),
+  fc.string({ unit: fc.constantFrom('\n', '\r', '\u2028', '\u2029', '\u0085', '|', '\\', '=', '<', '>', '&', '!', '@', '"', '\u202e', '\u2067', '\ufeff', '\u001b', '\ud800', '\udc00', 'é', '😀', ' ', 'a', '1', '.', ':', '{', '}'), maxLength: 120 }),
   fc.constantFrom('<!channel>', '<https://evil.example|Click>', '__proto__', 'constructor', '1970-01-01T00:00:00Z', 'x'.repeat(5_000), '\r\n<134>1 forged'),
 );
 
@@ -145,14 +145,16 @@ describe('alert renderers', () => {
         const json = renderJson(a);
         const cef = renderCef(a);
         const sys = syslogLine(a);
+        const slack = JSON.stringify(renderSlack(a));
         for (const out of [line, json, cef, sys]) expect(isSingleLine(out)).toBe(true);
+        // No raw bidirectional override or BOM: they reorder what the analyst reads ("Trojan Source").
+        for (const out of [line, json, cef, sys, slack]) expect(out).not.toMatch(/[\u202a-\u202e\u2066-\u2069\ufeff]/);
         expect(JSON.parse(json).device.uid).toBe(a.device.uid);
         expect(cefFields(cef)).toBe(7);
         expect(cef.split('|').slice(0, 3)).toEqual(['CEF:0', 'm2m-sentinel', 'm2m-sentinel']);
         const frames = readFrames(Buffer.concat([octetFrame(sys), octetFrame(sys)]));
         expect(frames).toHaveLength(2);
         expect(frames[0]).toBe(frames[1]);
-        const slack = JSON.stringify(renderSlack(a));
         expect(slack).not.toMatch(/<[!@#]|<https?:|<mailto:/);
         expect(line.length + cef.length).toBeLessThan(8_000);
       }),

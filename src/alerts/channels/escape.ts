@@ -94,10 +94,12 @@ export function slackText(s: unknown, max: number = CAPS.short): string {
 /**
  * One JSON document on one line. JSON.stringify escapes C0 controls and lone surrogates but
  * writes DEL, the C1 controls (U+0085 is NEL, a line break to Unicode-aware readers) and U+2028 /
- * U+2029 raw, which JavaScript-based and some other line readers split on.
+ * U+2029 raw, which JavaScript-based and some other line readers split on; and the bidirectional
+ * overrides, which reorder what an analyst reads in a terminal or `jq` output. The same set as
+ * the text renderings escape, as JSON's own `\uXXXX`, so a parser still gets the exact string.
  */
 export function jsonLine(doc: unknown): string {
-  return JSON.stringify(doc).replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${hex(c, 4)}`);
+  return JSON.stringify(doc).replace(/[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069\ufeff]/g, (c) => `\\u${hex(c, 4)}`);
 }
 
 // ── syslog framing ──
