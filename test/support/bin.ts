@@ -14,7 +14,8 @@ export interface BinResult {
   stderr: string;
 }
 
-export function bin(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<BinResult> {
+/** `script`: another copy of the launcher (a test's slim layout); default the repository's. */
+export function bin(args: string[], opts: { env?: Record<string, string | undefined>; cwd?: string; timeoutMs?: number; input?: string; script?: string } = {}): Promise<BinResult> {
   // The suite's LOG_LEVEL (vitest.config.ts) is not what a user has; undefined unsets a variable.
   const env: NodeJS.ProcessEnv = { ...process.env };
   delete env.LOG_LEVEL;
@@ -25,7 +26,7 @@ export function bin(args: string[], opts: { env?: Record<string, string | undefi
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [BIN, ...args],
+      [opts.script ?? BIN, ...args],
       { encoding: 'utf8', cwd: opts.cwd ?? ROOT, timeout: opts.timeoutMs ?? 60_000, env, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : null) : 0, stdout, stderr }),
     );
