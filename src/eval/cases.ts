@@ -32,7 +32,7 @@ import { SEVERITY_RANK } from '../detectors/score.js';
 import { SEVERITIES, type Finding, type Severity } from '../detectors/types.js';
 import { decodeEvent } from '../events/decode.js';
 import { readNdjsonLines } from '../events/files.js';
-import { buildDetectors } from '../pipeline/build.js';
+import { buildDetectors, engineOptions } from '../pipeline/build.js';
 import { createEngine } from '../pipeline/engine.js';
 
 export interface Expectation {
@@ -167,7 +167,8 @@ function describe(x: Expectation): string {
 
 /** Run one case through the pipeline in-process. Throws only for an unreadable events file. */
 export async function runCase(cfg: PipelineConfig, c: Case): Promise<CaseResult> {
-  const engine = createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
+  // The engine options the service and backtest use (max_future_skew included), so a case judges the pipeline as it runs.
+  const engine = createEngine(engineOptions(cfg, buildDetectors(cfg)));
   const decodeOpts = cfg.mapping ? { mapping: cfg.mapping } : {};
   const router = emptyRouterState();
   const routeOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold: holdPolicy(cfg) };
