@@ -31,6 +31,7 @@ import { migrate } from '../storage/migrations.js';
 import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
 import { retry, sleep } from './retry.js';
 import { createFindingsWriter } from './findings-writer.js';
+import { createFleetForward, fleetTopicSpec, type ForwardState } from './fleet-forward.js';
 import { emit } from '../obs/events.js';
 import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';
@@ -170,6 +171,8 @@ interface PartitionState {
   high: bigint;
   /** When the last batch of this partition finished (wall clock), to tell idle from live. */
   lastBatch: number;
+  /** What this partition sends the fleet stage (pipelines with the fleet view). */
+  fleet?: ForwardState;
   /** Ticket of this partition's latest findings (findings-writer.ts; 0: none since the restore). */
   ticket: number;
   /** Waits on this partition's behalf for its findings; told false when the state is dropped. */
@@ -217,6 +220,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
   const alertOutputs = createAlertOutputs(cfg, deps.productVersion);
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
+  // With the fleet view, change-role findings, attack marks and facts go to the fleet stage.
+  const fwd = cfg.fleet.enabled ? createFleetForward(cfg) : undefined;
+  /** Outputs waiting for publication: dead letters, alerts, and what is due for the fleet stage. */
+  const outputsOf = (ps: PartitionState): number => ps.dlq.length + ps.alerts.length + (ps.fleet ? fwd!.pending(ps.fleet, ps.stats.watermark, Date.now()) : 0);
   // Partitions that start together at the same rate fall due together; a checkpoint of every
   // device of every partition at once (hundreds of MB to encode, compress and write) stalled the
   // instance for seconds. Checkpoints taken and not yet committed are limited instance-wide;
@@ -242,8 +249,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         ...src.topics.map((topic) => ({ topic })),
         { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
         { topic: outbox },
+        ...(fwd ? [fleetTopicSpec(cfg)] : []),
       ]);
       await ensureChangelog(deps.kafka, src.group, src.topics);
+      await fwd?.init(deps.kafka);
     },
     {
       onError: (e, n) => {
@@ -400,6 +409,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       lastBatch: Date.now(),
       ticket: 0,
       waiting: new Set(),
+      ...(fwd ? { fleet: fwd.open(topic, partition) } : {}),
     };
     if (cp) {
       ps.router = cp.router;
@@ -485,7 +495,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (ps.next < 0n) return true;
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
-    if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? settled(ps).then(() => !ps.dropped) : true;
+    if (!force && ps.next === ps.checkpointed && !outputsOf(ps)) return wait ? settled(ps).then(() => !ps.dropped) : true;
     pruneRouter(ps.router, ps.stats.watermark, routerOpts);
     const t0 = Date.now();
     let taken: CheckpointTaken;
@@ -503,7 +513,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const next = ps.next;
     // The outputs of the offsets below `next` go out first, on the publication lane; the
     // checkpoint commits only once they (and every publication before them) have.
-    const nOut = ps.dlq.length + ps.alerts.length;
+    const nOut = outputsOf(ps);
     publishOutputs(ps);
     const published = ps.outLane.tail;
     // The findings of those batches too: a committed state past findings that are lost would never raise them again.
@@ -553,7 +563,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    * partition's state is dropped, as for a checkpoint.
    */
   async function publish(ps: PartitionState, wait = true): Promise<boolean> {
-    if (!ps.dlq.length && !ps.alerts.length) return true;
+    if (!outputsOf(ps)) return true;
     if (ps.committed < 0n) return checkpoint(ps, false, wait);
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     const done = publishOutputs(ps)!;
@@ -562,11 +572,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   /** Queue the pending outputs (those of the offsets below `next`) for publication; undefined if none. */
   function publishOutputs(ps: PartitionState): Promise<boolean> | undefined {
-    const n = ps.dlq.length + ps.alerts.length;
+    const n = outputsOf(ps);
     if (n === 0) return undefined;
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
+      // The fleet stage's inputs of these offsets, with the watermark as of `next`.
+      ...(ps.fleet ? [{ topic: fwd!.topic, messages: fwd!.frames(ps.fleet, ps.stats.watermark, Date.now()) }] : []),
     ];
     const upTo = ps.next;
     // An alert names a finding: it goes out once the finding can be looked up.
@@ -686,6 +698,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // engine and router re-raise exactly those outputs (and must, to reach the same state),
     // but they are in Kafka already.
     const replayedAt = (i: number): boolean => BigInt(msgs[i]!.offset) < ps!.published;
+    if (ps.fleet) fwd!.collect(ps.fleet, out, msgs.map((m) => m.offset), replayedAt);
     const publishAt = (i: number) =>
       replayedAt(i)
         ? null
@@ -714,8 +727,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       }
       for (const f of out.findings[j]!) {
         findings.push(f);
-        stored.push(f);
         emit.findingRaised(f);
+        // Judged by the fleet stage, which writes and routes it (collected above).
+        if (fwd?.leaves(f)) continue;
+        stored.push(f);
         const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         alerted += alertOutputs.handle(changes, stored, publishAt(i));
         for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
@@ -742,7 +757,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
     const now = Date.now();
-    const outputs = ps.dlq.length + ps.alerts.length;
+    const outputs = outputsOf(ps);
     // State on its own cadence (time, or the number of changed devices, which bounds one
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
@@ -849,7 +864,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     for (const [k, ps] of partitions) {
       if (locks.has(k) || ps.verify || ps.next < 0n) continue;
       const since = now - ps.lastCheckpoint;
-      const outputs = ps.dlq.length + ps.alerts.length > 0;
+      const outputs = outputsOf(ps) > 0;
       const progress = ps.next > ps.checkpointed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;
