@@ -70,6 +70,20 @@ export const emit = {
     metrics.deliveries.inc({ route, outcome: 'error' });
     logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
+  fleetInputs(pipeline: string, facts: number, findings: number): void {
+    if (facts) metrics.fleetInputs.inc({ pipeline, kind: 'fact' }, facts);
+    if (findings) metrics.fleetInputs.inc({ pipeline, kind: 'finding' }, findings);
+  },
+  fleetJudged(pipeline: string, verdict: string): void {
+    metrics.fleetVerdicts.inc({ pipeline, verdict });
+  },
+  fleetRestored(pipeline: string, partition: number, r: { records: number; items: number; replayedUpTo: bigint; ms: number }): void {
+    metrics.fleetRestores.inc({ pipeline });
+    logger().info({ pipeline, partition, records: r.records, items: r.items, replayed_up_to: r.replayedUpTo.toString(), ms: r.ms }, 'fleet partition rebuilt from its topic');
+  },
+  fleetBadFrame(pipeline: string, partition: number, offset: string, reason: string): void {
+    logger().warn({ pipeline, partition, offset, reason }, 'fleet frame skipped');
+  },
   pipelineFailed(pipeline: string, err: unknown): void {
     logger().error({ pipeline, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'pipeline failed');
   },

@@ -10,6 +10,7 @@ import type { Kafka } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
 import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '../storage/clickhouse.js';
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
+import { startFleetStage, type FleetStageHandle, type FleetStageOptions } from './fleet-stage.js';
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
 import type { Access } from '../server/access.js';
@@ -23,7 +24,7 @@ import { retry } from './retry.js';
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-export interface ServiceOptions extends RunnerOptions {
+export interface ServiceOptions extends RunnerOptions, FleetStageOptions {
   brokers?: string[];
   clickhouse?: ClickHouseOptions;
   /** HTTP port for /healthz, /readyz, /metrics; 0 = pick a free one, undefined = none. */
@@ -40,6 +41,8 @@ export interface ServiceOptions extends RunnerOptions {
 
 export interface Service {
   pipelines: PipelineHandle[];
+  /** The fleet stages of the pipelines with the fleet view (fleet-stage.ts), in the same order. */
+  fleets: FleetStageHandle[];
   failed: Array<{ name: string; error: string }>;
   clickhouse: ClickHouseHandle;
   http?: Server;
@@ -79,6 +82,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   await admin.disconnect();
   report('kafka', 'ok');
   const pipelines: PipelineHandle[] = [];
+  const fleets: FleetStageHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
   const version = productVersion();
@@ -99,7 +103,10 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
       const k = kafkaFor(cfg);
       const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts);
       const routes: DeliveryHandle[] = [];
+      let fleet: FleetStageHandle | undefined;
       try {
+        // Every instance runs both stages: scaling out splits the fleet partitions as well.
+        if (cfg.fleet.enabled) fleet = await startFleetStage(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, opts);
         if (opts.deliver !== false) {
           for (const r of cfg.alerts.routes) {
             const d = await startDelivery(k, cfg, r);
@@ -108,16 +115,17 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
         }
       } catch (e) {
         // Half a pipeline is not left running: what started is stopped before it is reported.
-        await Promise.allSettled([handle.stop(), ...routes.map((d) => d.stop())]);
+        await Promise.allSettled([handle.stop(), ...(fleet ? [fleet.stop()] : []), ...routes.map((d) => d.stop())]);
         throw e;
       }
-      return { handle, routes };
+      return { handle, fleet, routes };
     }),
   );
   started.forEach((r, i) => {
     const cfg = configs[i]!;
     if (r.status === 'fulfilled') {
       pipelines.push(r.value.handle);
+      if (r.value.fleet) fleets.push(r.value.fleet);
       deliveries.push(...r.value.routes);
     } else {
       failed.push({ name: cfg.name, error: String(r.reason) });
@@ -128,6 +136,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   let stopped: Promise<void> | undefined;
   const svc: Service = {
     pipelines,
+    fleets,
     failed,
     clickhouse,
     stop(timeoutMs = 30_000) {
@@ -138,6 +147,8 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // Pipelines first: their final checkpoints publish the last alerts to the outbox,
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
+          // Then the fleet stages: the device stages' last frames are published by then.
+          await Promise.allSettled(fleets.map((f) => f.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
           await analyst?.close();
           await clickhouse.client.close();
