@@ -219,7 +219,7 @@ export const metrics = {
   fleetInputs: new client.Counter({ name: 'm2m_fleet_inputs_total', help: 'Inputs the fleet stage applied (fact: a device seen or a destination used; finding: a device finding to judge or an attack mark), not counting replays', labelNames: [...labels, 'kind'], registers: [registry] }),
   fleetVerdicts: new client.Counter({
     name: 'm2m_fleet_verdicts_total',
-    help: 'Fleet judgements of device findings by verdict (folded, service, raised, passed), and fleet_change findings raised or updated',
+    help: 'Finding updates the fleet stage wrote, by verdict (folded, service, raised, passed), first judgements and later versions alike; fleet_change: its own findings raised or updated',
     labelNames: [...labels, 'verdict'],
     registers: [registry],
   }),

@@ -159,14 +159,9 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
         if (!fp.emitting) return;
         fp.stored.push(f);
         counts.findings++;
-        if (f.detector === FLEET_DETECTOR) {
-          emit.findingRaised(f);
-          emit.fleetJudged(cfg.name, FLEET_DETECTOR);
-        } else if (input?.finding?.finding_id !== f.finding_id) {
-          // Released by the clock, folded with others, or revoked by an attack: a judgement.
-          const v = (f.evidence.fleet as { verdict?: string } | undefined)?.verdict ?? 'passed';
-          emit.fleetJudged(cfg.name, v);
-        }
+        if (f.detector === FLEET_DETECTOR) emit.findingRaised(f);
+        // Counted per finding update, as m2m_findings_total counts the device's.
+        emit.fleetJudged(cfg.name, f.detector === FLEET_DETECTOR ? FLEET_DETECTOR : ((f.evidence.fleet as { verdict?: string } | undefined)?.verdict ?? 'passed'));
         alertOutputs.handle(changes, fp.stored, publish);
       },
       step(t: number): void {
@@ -289,13 +284,9 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
   }
 
   async function processBatch({ batch, resolveOffset, heartbeat, isStale }: EachBatchPayload): Promise<void> {
-    if (stopping || !batch.messages.length) return;
+    if (stopping || isStale() || !batch.messages.length) return;
     const p = batch.partition;
     let fp = parts.get(p);
-    const first = BigInt(batch.messages[0]!.offset);
-    // Our state is behind the group's offset: another owner moved it. Rebuild.
-    if (fp && first > fp.next) await drop(fp, `group offset ${first} is past our state at ${fp.next}`);
-    fp = parts.get(p);
     if (!fp) {
       fp = await open(p);
       if (stopping || isStale() || (assigned && !assigned.has(p))) {
@@ -304,10 +295,10 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
       }
       parts.set(p, fp);
       if (fp.restore) log.info({ partition: p, from: fp.next.toString(), to: fp.replayUntil.toString() }, 'rebuilding the fleet partition from its topic');
-      if (first !== fp.next) {
-        consumer.seek({ topic, partition: p, offset: fp.next.toString() });
-        return;
-      }
+      // From the start of retention, whatever the group's offset: this batch is dropped. (Offsets
+      // are not contiguous here, transaction markers take some, so no gap can be told from a jump.)
+      consumer.seek({ topic, partition: p, offset: fp.next.toString() });
+      return;
     }
     let last: string | undefined;
     for (const m of batch.messages) {
@@ -323,7 +314,7 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
         fp.restore = undefined;
       }
     }
-    if (last === undefined) return;
+    if (last === undefined || fp.dropped) return;
     if (fp.next > fp.replayUntil && !(await commit(fp, heartbeat))) {
       await drop(fp, 'outputs not committed');
       return;
@@ -335,7 +326,9 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
 
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     assigned = new Set(e.payload.memberAssignment[topic] ?? []);
-    for (const fp of [...parts.values()]) if (!assigned.has(fp.partition)) void drop(fp, 'revoked');
+    // Kept or not, a partition is rebuilt: another owner may have moved it on meanwhile, and with
+    // transaction markers between records a jump in offsets does not tell.
+    for (const fp of [...parts.values()]) void drop(fp, assigned.has(fp.partition) ? 'rebalanced' : 'revoked');
     log.info({ assigned: [...assigned], member: e.payload.memberId }, 'fleet partitions assigned');
   });
   consumer.on(consumer.events.CRASH, (e) => {

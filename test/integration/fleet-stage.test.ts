@@ -14,10 +14,11 @@ import { ensureTopics } from '../../src/kafka/topics.js';
 import { fleetTopic } from '../../src/pipeline/fleet-forward.js';
 import { startService, type Service } from '../../src/pipeline/service.js';
 import { queryRows } from '../../src/storage/clickhouse.js';
+import { registry } from '../../src/obs/metrics.js';
 import type { OcsfDetectionFinding } from '../../src/alerts/ocsf.js';
 import { committedToEnd, readTopic } from '../fault/support/harness.js';
 import { kafka, produce, tempDir, uid, waitFor } from '../support/kafka.js';
-import { fleetEvents, fleetPipeline, INFECTED, toJson, VEHICLES, WORM_HOST } from '../support/fleet-scenario.js';
+import { fleetEvents, fleetPipeline, IMPLANT_HOST, IMPLANTED, INFECTED, toJson, VEHICLES, WORM_HOST } from '../support/fleet-scenario.js';
 
 const k = kafka();
 const events = fleetEvents();
@@ -104,6 +105,14 @@ describe('fleet stage in the service', { timeout: 60_000 }, () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('a change only one device shows (an implant calling a rare host) is passed on and alerted by the fleet stage', () => {
+    const implant = rows.filter((r) => r.device_id === IMPLANTED && r.detector === 'beaconing' && r.key.startsWith(IMPLANT_HOST));
+    expect(implant).toHaveLength(1);
+    expect(alertWorthy(implant[0]!.severity)).toBe(true);
+    const onOutbox = outbox.filter((a) => a.device.uid === IMPLANTED && a.finding_info.uid.length > 0);
+    expect(onOutbox.length).toBeGreaterThan(0);
+  });
+
   it('judges as the backtest does: the same findings, versions, severities and verdicts', () => {
     const offline = createOfflineDetection(cfg);
     for (const e of events) offline.process(e);
@@ -114,9 +123,19 @@ describe('fleet stage in the service', { timeout: 60_000 }, () => {
   });
 
   it('reports the fleet stage in its metrics and leaves its topic consumed', async () => {
-    const fleetOffsets = await readTopic(k, fleetTopic(cfg));
-    expect(fleetOffsets.length).toBeGreaterThan(0);
     await waitFor(() => committedToEnd(k, fleetTopic(cfg), fleetTopic(cfg)), 30_000);
+    const text = await registry.metrics();
+    const value = (name: string, labels: string) => Number(new RegExp(`^${name}\\{pipeline="${cfg.name}"${labels}\\} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+    expect(value('m2m_fleet_verdicts_total', ',verdict="folded"')).toBeGreaterThanOrEqual(VEHICLES.length);
+    expect(value('m2m_fleet_verdicts_total', ',verdict="service"')).toBeGreaterThan(0);
+    expect(value('m2m_fleet_verdicts_total', ',verdict="fleet_change"')).toBeGreaterThan(0);
+    expect(value('m2m_fleet_inputs_total', ',kind="fact"')).toBeGreaterThan(0);
+    expect(value('m2m_fleet_inputs_total', ',kind="finding"')).toBeGreaterThan(0);
+    // Judged to the end: nothing held or waiting, and the fleet watermark with the newest source.
+    expect(value('m2m_fleet_held_findings', '')).toBe(0);
+    expect(value('m2m_fleet_queued_inputs', '')).toBe(0);
+    // Both sources caught up and quiet, so declared idle: the fleet watermark is the newest.
+    await waitFor(async () => Number(/^m2m_fleet_watermark_lag_seconds\{pipeline="[^"]+"\} (\S+)$/m.exec(await registry.metrics())?.[1]) === 0, 15_000);
     expect(svc.fleets[0]!.stats().inputs).toBeGreaterThan(events.length / 20);
   });
 });

@@ -4,7 +4,9 @@
  * - 12 vehicles check in with their cloud backend every five minutes; three hours in they move
  *   to a new endpoint one after another, three minutes apart (a DNS change rolling out);
  * - 12 meters check in with their head-end; four hours in a worm reaches four of them twenty
- *   minutes apart: each scans 40 hosts on telnet, then calls the same rare host every 5 minutes.
+ *   minutes apart: each scans 40 hosts on telnet, then calls the same rare host every 5 minutes;
+ * - from 2.5 hours in, one more meter calls a host no other device uses every 5 minutes (an
+ *   implant): a change only its device shows, which the fleet stage passes on and alerts.
  * Seeded, no clock: every run produces the same events.
  */
 import type { PipelineConfig } from '../../src/config/types.js';
@@ -21,6 +23,8 @@ export const METERS = Array.from({ length: 12 }, (_, i) => `meter-${String(i).pa
 export const INFECTED = ['meter-01', 'meter-04', 'meter-07', 'meter-10'];
 export const NEW_ENDPOINT = '18.200.5.77';
 export const WORM_HOST = '185.220.101.4';
+export const IMPLANTED = 'meter-05';
+export const IMPLANT_HOST = '45.77.13.9';
 
 function rng(seed: number): () => number {
   let s = seed;
@@ -40,6 +44,7 @@ export function fleetEvents(hours = 8): M2MEvent[] {
   METERS.forEach((m, i) => {
     const phase = Math.floor(r() * 4 * MIN);
     for (let t = T0 + phase; t < T0 + hours * HOUR; t += 5 * MIN + Math.floor((r() - 0.5) * 10_000)) out.push(conn(m, 'meter', i, t, '10.50.0.1', 443, { app_protocol: 'https' }));
+    if (m === IMPLANTED) for (let t = T0 + 150 * MIN; t < T0 + hours * HOUR; t += 5 * MIN + Math.floor((r() - 0.5) * 4_000)) out.push(conn(m, 'meter', i, t, IMPLANT_HOST, 80, { tls: false, app_protocol: 'http', bytes_out: 310, bytes_in: 190 }));
     const k = INFECTED.indexOf(m);
     if (k < 0) return;
     const at = T0 + 4 * HOUR + k * 20 * MIN;
