@@ -18,6 +18,15 @@
 #   M2M_CACHE_DIR        cache root (default ~/.cache/m2m-sentinel)
 #   KAFKA_DATA_DIR       log dirs and pid file (default $M2M_CACHE_DIR/kafka-data-$KAFKA_PORT)
 #   KAFKA_HEAP_OPTS      JVM heap (default -Xms256m -Xmx768m)
+#
+# Secured mode (KAFKA_SECURE=1): clients connect with SASL_SSL on KAFKA_PORT, the broker
+# authorizes every request with ACLs (StandardAuthorizer, nothing allowed without one), and the
+# broker and controller talk over PLAINTEXT on 127.0.0.1 only (KAFKA_PORT+2, KAFKA_PORT+1). It
+# needs, made beforehand (the tests do it with openssl: test/support/certs.ts):
+#   KAFKA_SSL_KEYSTORE   PKCS12 keystore with the broker's certificate and key
+#   KAFKA_SSL_PASSWORD   its password
+#   KAFKA_SASL_USERS     "name:password,name:password": accepted with PLAIN, SCRAM-SHA-256 and
+#                        SCRAM-SHA-512; the first one is a super user (it sets the ACLs)
 set -euo pipefail
 
 KAFKA_VERSION="${KAFKA_VERSION:-4.4.0}"
@@ -29,6 +38,7 @@ DATA="${KAFKA_DATA_DIR:-$CACHE/kafka-data-$KAFKA_PORT}"
 PIDFILE="$DATA/broker.pid"
 LOG="$DATA/broker.log"
 READY_TIMEOUT="${KAFKA_READY_TIMEOUT:-90}"
+SECURE="${KAFKA_SECURE:-0}"
 
 say() { printf '[kafka] %s\n' "$*" >&2; }
 
@@ -77,17 +87,60 @@ java_cmd() {
     -Dlog4j2.configurationFile="$DIST/log4j2.yaml" -cp "$DIST/libs/*" "$@"
 }
 
+# The listener lines of a plain broker, or of a secured one (see the header).
+listener_config() {
+  if [ "$SECURE" != 1 ]; then
+    cat <<PROPS
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+PROPS
+    return
+  fi
+  : "${KAFKA_SSL_KEYSTORE:?secured mode needs KAFKA_SSL_KEYSTORE}" "${KAFKA_SSL_PASSWORD:?secured mode needs KAFKA_SSL_PASSWORD}" "${KAFKA_SASL_USERS:?secured mode needs KAFKA_SASL_USERS}"
+  local internal=$((KAFKA_PORT + 2)) plain="" admin
+  admin="${KAFKA_SASL_USERS%%:*}"
+  local IFS=','
+  for u in $KAFKA_SASL_USERS; do plain="$plain user_${u%%:*}=\"${u#*:}\""; done
+  cat <<PROPS
+listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,INTERNAL://127.0.0.1:$internal,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=SASL_SSL://127.0.0.1:$KAFKA_PORT,INTERNAL://127.0.0.1:$internal
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,INTERNAL:PLAINTEXT,SASL_SSL:SASL_SSL
+inter.broker.listener.name=INTERNAL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required$plain;
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$KAFKA_SSL_KEYSTORE
+ssl.keystore.password=$KAFKA_SSL_PASSWORD
+ssl.key.password=$KAFKA_SSL_PASSWORD
+ssl.enabled.protocols=TLSv1.3,TLSv1.2
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+# ANONYMOUS is the broker and controller on their loopback-only PLAINTEXT listeners.
+super.users=User:$admin;User:ANONYMOUS
+PROPS
+}
+
+# SCRAM credentials are stored in the cluster metadata, written when the storage is formatted.
+scram_args() {
+  [ "$SECURE" = 1 ] || return 0
+  local IFS=','
+  for u in $KAFKA_SASL_USERS; do
+    printf -- '--add-scram\nSCRAM-SHA-256=[name=%s,password=%s]\n--add-scram\nSCRAM-SHA-512=[name=%s,password=%s]\n' "${u%%:*}" "${u#*:}" "${u%%:*}" "${u#*:}"
+  done
+}
+
 write_config() {
   mkdir -p "$DATA/logs"
   cat >"$DATA/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.bootstrap.servers=127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+$(listener_config)
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
 log.dirs=$DATA/logs
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -113,10 +166,12 @@ start() {
   write_config
   if [ ! -f "$DATA/logs/meta.properties" ]; then
     say "formatting KRaft storage in $DATA/logs"
+    local scram=()
+    while IFS= read -r a; do [ -n "$a" ] && scram+=("$a"); done < <(scram_args)
     java_cmd kafka.tools.StorageTool format --standalone -t "$(java_cmd kafka.tools.StorageTool random-uuid)" \
-      -c "$DATA/server.properties" >"$DATA/format.log" 2>&1 || { cat "$DATA/format.log" >&2; exit 1; }
+      -c "$DATA/server.properties" "${scram[@]}" >"$DATA/format.log" 2>&1 || { cat "$DATA/format.log" >&2; exit 1; }
   fi
-  say "starting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT (log: $LOG)"
+  say "starting Apache Kafka $KAFKA_VERSION on 127.0.0.1:$KAFKA_PORT$([ "$SECURE" = 1 ] && echo ' (SASL_SSL, ACLs)') (log: $LOG)"
   nohup bash -c "$(declare -f java_cmd); DIST='$DIST' KAFKA_HEAP_OPTS='${KAFKA_HEAP_OPTS:-}' java_cmd kafka.Kafka '$DATA/server.properties'" \
     >"$LOG" 2>&1 </dev/null &
   echo $! >"$PIDFILE"

@@ -38,18 +38,19 @@
     }, data, box);
     note.textContent = 'Observed readings from the source topic; the blue band is the detector’s own expected value ± spread as stated in each finding (carried from that finding’s time); red points and shading mark the findings. Times are event times (UTC).';
   }
+  var fmtCount = function (v) { return v >= 1048576 ? (v / 1048576).toFixed(1) + ' MiB' : v >= 1024 ? (v / 1024).toFixed(0) + ' KiB' : String(v); };
   function connectionChart(d) {
-    titleEl.textContent = 'Connections by peer and port around the incident';
+    titleEl.textContent = (d.measure === 'bytes_out' ? 'Bytes sent' : 'Connections') + ' by peer and port around the incident';
     var palette = ['#0f172a', '#2563eb', '#16a34a', '#9333ea', '#ea580c', '#0891b2', '#be185d', '#65a30d', '#94a3b8'];
     var series = [{}].concat(d.series.map(function (s, i) {
       return { label: s.label + (s.flagged ? ' ⚑' : ''), stroke: s.flagged ? '#dc2626' : palette[i % palette.length], width: s.flagged ? 2.5 : 1.2, points: { show: true, size: 4 } };
     }));
     new uPlot({
       width: width(), height: 320, scales: { x: { time: true } },
-      axes: [timeAxis, { label: 'connections per ' + Math.round(d.bucket_s / 60) + ' min' }],
+      axes: [timeAxis, { label: (d.measure === 'bytes_out' ? 'bytes sent' : 'connections') + ' per ' + Math.round(d.bucket_s / 60) + ' min', size: 70, values: function (u, vals) { return vals.map(d.measure === 'bytes_out' ? fmtCount : String); } }],
       series: series,
     }, [d.x].concat(d.series.map(function (s) { return s.counts; })), box);
-    note.textContent = 'The device’s connections from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
+    note.textContent = 'The device’s ' + (d.measure === 'bytes_out' ? 'bytes sent' : 'connections') + ' from the source topic, per destination; ⚑ red: the peers its findings name. Times are event times (UTC).';
   }
   if (box) {
     fetch('/api/alerts/' + box.dataset.alert + '/series', { credentials: 'same-origin' })

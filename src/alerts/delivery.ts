@@ -15,11 +15,14 @@ import type { AlertRouteConfig, PipelineConfig } from '../config/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { severityOfId, type OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
+import { createBudget, DEFAULT_MAX_PER_MINUTE } from './budget.js';
+import { readOutboxRecord } from './outbox-record.js';
 import { retry, sleep } from '../pipeline/retry.js';
 import { emit } from '../obs/events.js';
 import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';
 import { outboxTopic } from '../pipeline/runner.js';
+import { deadLetterMessage } from '../kafka/dead-letter.js';
 
 
 /** Whether this route takes this alert: its severity floor, and the detector's `routes:` list. */
@@ -34,13 +37,43 @@ export interface DeliveryHandle {
   stop(): Promise<void>;
 }
 
-export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertRouteConfig): Promise<DeliveryHandle | null> {
+export interface DeliveryOptions {
+  productVersion?: string;
+}
+
+export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertRouteConfig, dopts: DeliveryOptions = {}): Promise<DeliveryHandle | null> {
   const send = channelFor(r);
   if (!send) return null;
+  const budget = createBudget({ pipeline: cfg.name, route: r.name, maxPerMinute: r.max_per_minute ?? DEFAULT_MAX_PER_MINUTE, productVersion: dopts.productVersion ?? '0' });
+  // A record that is not an alert goes to the pipeline's dead-letter topic, not round and round.
+  let dlq: ReturnType<Kafka['producer']> | undefined;
+  const deadLetter = async (m: { key: Buffer | null; value: Buffer | null; offset: string }, partition: number, reason: string): Promise<void> => {
+    if (!dlq) {
+      dlq = kafka.producer();
+      await dlq.connect();
+    }
+    const msg = deadLetterMessage(m.key, m.value, { code: 'bad_alert_record', message: reason }, { pipeline: cfg.name, topic, partition, offset: m.offset });
+    await dlq.send({ topic: cfg.source.kafka.dead_letter_topic, messages: [{ ...msg, headers: { ...msg.headers, 'x-m2m-route': r.name } }], acks: -1 });
+    emit.outboxRecordDeadLettered(cfg.name, r.name, reason);
+  };
   const component = `route:${cfg.name}/${r.name}`;
   const topic = outboxTopic(cfg);
-  const consumer = kafka.consumer({ groupId: `${cfg.source.kafka.group}.alerts.${r.name}`, sessionTimeout: 60_000 });
   let stopping = false;
+  const deliver = async (alert: OcsfDetectionFinding, heartbeat: () => Promise<void>): Promise<void> => {
+    await retry(() => send(alert), {
+      initialMs: 1_000,
+      maxMs: 60_000,
+      onError: async (e, n) => {
+        emit.alertDeliveryFailed(r.name, e, n);
+        report(component, 'degraded', `delivery failing: ${String(e)}`);
+        await heartbeat().catch(() => undefined);
+        return !stopping;
+      },
+    });
+    emit.alertDelivered(r.name);
+    report(component, 'ok');
+  };
+  const consumer = kafka.consumer({ groupId: `${cfg.source.kafka.group}.alerts.${r.name}`, sessionTimeout: 60_000 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   await consumer.run({
@@ -56,21 +89,15 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           break;
         }
         const pipeline = m.headers?.['x-m2m-pipeline']?.toString();
-        if (pipeline === cfg.name && m.value) {
-          const alert = JSON.parse(m.value.toString('utf8')) as OcsfDetectionFinding;
-          if (wants(cfg, r, alert)) {
-            await retry(() => send(alert), {
-              initialMs: 1_000,
-              maxMs: 60_000,
-              onError: async (e, n) => {
-                emit.alertDeliveryFailed(r.name, e, n);
-                report(component, 'degraded', `delivery failing: ${String(e)}`);
-                await heartbeat().catch(() => undefined);
-                return !stopping;
-              },
-            });
-            emit.alertDelivered(r.name);
-            report(component, 'ok');
+        if (pipeline === cfg.name) {
+          const rec = readOutboxRecord(m.value);
+          if (!rec.ok) {
+            await retry(() => deadLetter(m, batch.partition, rec.reason), { initialMs: 1_000, maxMs: 30_000, onError: async () => (await heartbeat().catch(() => undefined), !stopping) });
+          } else if (wants(cfg, r, rec.alert)) {
+            const digest = budget.flush(Date.now());
+            if (digest) await deliver(digest, heartbeat);
+            if (budget.admit(rec.alert, Date.now())) await deliver(rec.alert, heartbeat);
+            else emit.alertFolded(cfg.name, r.name);
           }
         }
         resolveOffset(m.offset);
@@ -105,11 +132,23 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
     }
     await admin.disconnect().catch(() => undefined);
   })();
+  // A minute's digest goes out when the minute ends, even if no further alert arrives.
+  const noBeat = async () => undefined;
+  const digester = setInterval(() => {
+    const d = budget.flush(Date.now());
+    if (d) void deliver(d, noBeat).catch((e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
+  }, 5_000);
+  digester.unref();
   return {
     async stop() {
+      clearInterval(digester);
+      // The folded alerts of the minute in progress are reported before the route stops.
+      const d = budget.flush(Date.now(), true);
+      if (d) await send(d).then(() => emit.alertDelivered(r.name), (e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
       stopping = true;
       await consumer.stop();
       await consumer.disconnect();
+      await dlq?.disconnect().catch(() => undefined);
       await poller;
       report(component, 'stopped');
     },

@@ -59,7 +59,8 @@ const ANALYTIC: Record<string, [1 | 2 | 3, 'Rule' | 'Behavioral' | 'Statistical'
   flatline: [3, 'Statistical'],
   reporting: [3, 'Statistical'],
 };
-export const analyticOf = (kind: string): [1 | 2 | 3, string] => ANALYTIC[kind] ?? [3, 'Statistical'];
+// Own keys only: "constructor" or "__proto__" would find Object.prototype's (found by the fuzz test).
+export const analyticOf = (kind: string): [1 | 2 | 3, string] => (Object.hasOwn(ANALYTIC, kind) ? ANALYTIC[kind]! : [3, 'Statistical']);
 
 /** OCSF confidence_id from our calibrated score: the same bands as severity (0.5 medium, 0.7 high). */
 export function confidenceOf(score: number): [1 | 2 | 3, 'Low' | 'Medium' | 'High'] {

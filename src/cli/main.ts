@@ -16,7 +16,9 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
+  () => import('./commands/robustness.js'),
   () => import('./commands/hash-password.js'),
+  () => import('./commands/migrate.js'),
 ];
 
 export async function main(argv: string[]): Promise<void> {

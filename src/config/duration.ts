@@ -4,21 +4,24 @@
  * milliseconds, and guessing wrong silently changes what a detector does.
  */
 
+import { parseDuration as parseAny } from '../detectors/params.js';
+
 const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
 type Unit = keyof typeof UNIT_MS;
 
-/** JSON-Schema `pattern` for a duration; also what editors check against. */
+/**
+ * JSON-Schema `pattern` for a duration; also what editors check against. Anchored, and a unit
+ * must end every number, so it cannot backtrack over a long run of digits more than once.
+ */
 export const DURATION_PATTERN = '^(?:[0-9]+(?:\\.[0-9]+)?(?:ms|s|m|h|d|w))+$';
-const DURATION_RE = new RegExp(DURATION_PATTERN);
-const PART_RE = /([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d|w)/g;
 
-/** Milliseconds, or undefined when `s` is not a duration. */
+/** Milliseconds, or undefined when `s` is not a pipeline duration (a bare number is not one). */
 export function parseDuration(s: string): number | undefined {
   const t = s.trim();
-  if (!DURATION_RE.test(t)) return undefined;
-  let ms = 0;
-  for (const m of t.matchAll(PART_RE)) ms += Number(m[1]) * UNIT_MS[m[2] as Unit];
-  return Math.round(ms);
+  const last = t.charCodeAt(t.length - 1);
+  if (!(last >= 97 && last <= 122)) return undefined; // must end in a unit letter
+  const ms = parseAny(t);
+  return ms === undefined ? undefined : Math.round(ms);
 }
 
 /** The shortest exact spelling ("7d", "90s", "1500ms") for docs, schema defaults and messages. */

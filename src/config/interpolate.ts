@@ -36,6 +36,11 @@ export interface InterpolationResult {
   emptied: Array<{ path: YamlPath; vars: string[] }>;
   /** Values left unexpanded (inside routes switched off by if_env), with their text. */
   unresolved: Array<{ path: YamlPath; template: string }>;
+  /**
+   * Every value that came from a variable, with its text as written. Messages show that text,
+   * never the value: a credential can sit in a variable whose name does not look secret.
+   */
+  interpolated: SecretValue[];
 }
 
 export interface InterpolationOptions {
@@ -60,7 +65,7 @@ function under(path: YamlPath, prefixes: YamlPath[]): boolean {
 }
 
 export function interpolateDocument(doc: Document, env: Record<string, string | undefined>, opts: InterpolationOptions = {}): InterpolationResult {
-  const res: InterpolationResult = { issues: [], secrets: [], emptied: [], unresolved: [] };
+  const res: InterpolationResult = { issues: [], secrets: [], emptied: [], unresolved: [], interpolated: [] };
   const lenient = opts.lenient ?? [];
   const toDelete: Array<{ map: YAMLMap; key: unknown }> = [];
 
@@ -139,6 +144,7 @@ export function interpolateDocument(doc: Document, env: Record<string, string | 
       return;
     }
     if (secret) res.secrets.push({ path, template: safeTemplate(text) });
+    res.interpolated.push({ path, template: safeTemplate(text) });
     if (whole && out === '' && parent) {
       toDelete.push({ map: parent, key });
       res.emptied.push({ path, vars });

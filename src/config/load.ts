@@ -43,6 +43,10 @@ interface Loaded extends LoadResult {
 }
 
 const PIPELINE_EXT = /\.ya?ml$/i;
+/** Alias expansions allowed per file: plenty for shared tuning, far from an exponential bomb. */
+const MAX_ALIAS_COUNT = 1000;
+/** A pipeline file is a page or two of YAML; a larger one is refused before parsing. */
+export const MAX_PIPELINE_BYTES = 1024 * 1024;
 
 function at(file: string, code: ConfigError['code'], message: string, extra: Partial<ConfigError> = {}): ConfigError {
   return { code, file, line: 1, column: 1, path: '', message, ...extra };
@@ -140,13 +144,21 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
     warnings.push({ code: 'route_off', file, ...p, path: `alerts.routes[${o.index}]`, message: `route switched off: ${o.variable} is not set` });
   }
 
-  const data = doc.toJS({ maxAliasCount: 1000 }) as Record<string, unknown>;
+  let data: Record<string, unknown>;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (e) {
+    // yaml throws (a ReferenceError) when aliases expand past the limit ("billion laughs"): this
+    // file is refused with its reason; the other files of the run go on.
+    return { file, errors: [at(file, 'yaml_syntax', 'too many alias expansions (*name) in this file', { note: `YAML aliases may expand at most ${MAX_ALIAS_COUNT} times per file: ${(e as Error).message.slice(0, 120)}` })], warnings, locate };
+  }
   const detectors = opts.detectors ?? DETECTORS;
   errors.push(
     ...validatePipelineData(data, {
       file,
       locate,
       secrets: interp.secrets,
+      interpolated: interp.interpolated,
       emptied: interp.emptied,
       unresolved: interp.unresolved,
       switchedOff,
@@ -176,6 +188,8 @@ export function loadPipelineText(text: string, file = '<input>', env: Env = proc
 async function loadFile(path: string, env: Env, opts: LoadOptions): Promise<Loaded> {
   let text: string;
   try {
+    const st = await stat(path);
+    if (st.size > MAX_PIPELINE_BYTES) return { file: path, errors: [at(path, 'io_error', `the file is ${st.size} bytes; a pipeline file is at most ${MAX_PIPELINE_BYTES}`)], warnings: [] };
     text = await readFile(path, 'utf8');
   } catch (e) {
     return { file: path, errors: [at(path, 'io_error', `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)], warnings: [] };

@@ -6,10 +6,12 @@
 import type { Severity } from '../detectors/types.js';
 import type { DetectorSpec } from '../detectors/types.js';
 import { parseDuration, withDefaults } from '../detectors/params.js';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
 import { FLEET_DEFAULTS } from './fleet.js';
 import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
+import { DEFAULT_MAX_DEVICES_PER_PARTITION } from './schema.js';
 import { entryType, routeActive, routeNames } from './validate.js';
 
 type Obj = Record<string, unknown>;
@@ -43,6 +45,8 @@ export function normalizePipeline(
     },
   };
   if (Array.isArray(k.brokers)) source.kafka.brokers = [...(k.brokers as string[])];
+  if (isObj(k.ssl)) source.kafka.ssl = { ...(k.ssl as KafkaTls) };
+  if (isObj(k.sasl)) source.kafka.sasl = { ...(k.sasl as unknown as KafkaSasl) };
 
   let mapping: MappingConfig | undefined;
   if (isObj(data.mapping)) {
@@ -85,8 +89,11 @@ export function normalizePipeline(
       if (v === undefined) continue;
       options[name] = o.type === 'duration' ? ms(v, String(o.default)) : v;
     }
+    // The syslog port's default depends on the transport: 6514 is syslog over TLS (RFC 5425).
+    if (type === 'syslog' && options.port === undefined) options.port = options.protocol === 'tls' ? 6514 : 514;
     const route: AlertRouteConfig = { type, name: names[i]!, options };
     if (typeof r.min_severity === 'string') route.min_severity = r.min_severity as Severity;
+    if (typeof r.max_per_minute === 'number') route.max_per_minute = r.max_per_minute;
     routeIndex.set(i, routes.length);
     routes.push(route);
   });
@@ -114,7 +121,7 @@ export function normalizePipeline(
     ...(opts.file !== undefined ? { file: opts.file } : {}),
     source,
     ...(mapping ? { mapping } : {}),
-    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d') },
+    entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d'), max_devices_per_partition: typeof entities.max_devices_per_partition === 'number' ? entities.max_devices_per_partition : DEFAULT_MAX_DEVICES_PER_PARTITION },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
     detectors,
     fleet: {

@@ -23,6 +23,12 @@ export interface RouteSpec {
 
 const URL_SCHEMA = { format: 'uri', pattern: '^https?://', patternErrorMessage: 'an http:// or https:// URL' };
 
+const DENY_PRIVATE: RouteOptionSpec = {
+  type: 'boolean',
+  description: 'Default false. Refuse to deliver to loopback, private, link-local (cloud metadata), CGNAT and multicast addresses, checked on the address actually connected to after DNS resolution. Set it when the URL comes from people who should not reach internal services. Redirects are never followed either way.',
+  examples: [true],
+};
+
 export const ROUTE_SPECS: readonly RouteSpec[] = [
   {
     type: 'webhook',
@@ -30,8 +36,14 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     example: '- webhook: { url: "${SOC_WEBHOOK_URL}", secret: "${SOC_WEBHOOK_SECRET}" }',
     options: {
       url: { type: 'string', required: true, description: 'Endpoint receiving the alert (http or https).', schema: URL_SCHEMA, examples: ['https://soc.example.com/hooks/m2m'] },
-      secret: { type: 'string', secret: true, description: 'HMAC-SHA256 key; the signature of the body is sent as `x-m2m-signature: sha256=<hex>`. Never logged.', examples: ['${SOC_WEBHOOK_SECRET}'] },
+      secret: {
+        type: 'string',
+        secret: true,
+        description: 'HMAC-SHA256 key. Each delivery carries `x-m2m-timestamp: <unix seconds>` and `x-m2m-signature: t=<timestamp>,v1=<hex HMAC of "<timestamp>.<body>">`; receivers verify it with a constant-time compare and refuse old timestamps (docs/security.md). Never logged.',
+        examples: ['${SOC_WEBHOOK_SECRET}'],
+      },
       timeout: { type: 'duration', default: '10s', description: 'Per-request timeout; a timed-out delivery is retried from the outbox.', examples: ['5s'] },
+      deny_private: DENY_PRIVATE,
     },
   },
   {
@@ -41,16 +53,22 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
     options: {
       url: { type: 'string', required: true, secret: true, description: 'Incoming-webhook URL. It embeds a credential, so it is never logged.', schema: URL_SCHEMA, examples: ['${SLACK_WEBHOOK_URL}'] },
       timeout: { type: 'duration', default: '10s', description: 'Per-request timeout; a timed-out delivery is retried from the outbox.', examples: ['5s'] },
+      deny_private: DENY_PRIVATE,
     },
   },
   {
     type: 'syslog',
-    summary: 'Send the alert as a CEF line over syslog (RFC 5424 framing).',
-    example: '- syslog: { host: siem.example.com, port: 514, protocol: tcp }',
+    summary: 'Send the alert as a CEF record over syslog (RFC 5424 header): UDP, TCP, or TLS (RFC 5425) with the collector\'s certificate checked.',
+    example: '- syslog: { host: siem.example.com, protocol: tls, ca: /etc/m2m/siem-ca.pem }',
     options: {
       host: { type: 'string', required: true, description: 'Syslog collector host name or IP.', schema: { minLength: 1 }, examples: ['siem.example.com'] },
-      port: { type: 'integer', default: 514, minimum: 1, maximum: 65535, description: 'Collector port.', examples: [6514] },
-      protocol: { type: 'string', enum: ['udp', 'tcp'], default: 'udp', description: 'Transport. TCP uses octet-counted framing.', examples: ['tcp'] },
+      port: { type: 'integer', minimum: 1, maximum: 65535, description: 'Collector port; default 6514 with tls, else 514. 6514 is syslog over TLS: plaintext to it is refused.', examples: [6514] },
+      protocol: { type: 'string', enum: ['udp', 'tcp', 'tls'], default: 'udp', description: 'Transport. tcp and tls use octet-counted framing (RFC 6587/5425); tls checks the collector\'s certificate chain and name.', examples: ['tls'] },
+      ca: { type: 'string', description: 'tls: PEM file of the CA(s) that signed the collector\'s certificate; default: the system\'s trusted CAs.', schema: { minLength: 1 }, examples: ['/etc/m2m/siem-ca.pem'] },
+      servername: { type: 'string', description: 'tls: the name the collector\'s certificate must carry (SNI and verification); default: host.', schema: { minLength: 1 }, examples: ['siem.example.com'] },
+      cert: { type: 'string', description: 'tls: PEM client certificate file, for collectors that authenticate senders (mutual TLS).', schema: { minLength: 1 }, examples: ['/etc/m2m/sentinel.pem'] },
+      key: { type: 'string', description: 'tls: PEM private key file of `cert`.', schema: { minLength: 1 }, examples: ['/etc/m2m/sentinel.key'] },
+      timeout: { type: 'duration', default: '10s', description: 'Connect and send timeout (tcp, tls).', examples: ['5s'] },
       format: { type: 'string', enum: ['cef'], default: 'cef', description: 'Message format (CEF is what ArcSight, QRadar and most SIEM syslog inputs parse).', examples: ['cef'] },
     },
   },

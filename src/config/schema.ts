@@ -10,9 +10,13 @@ import { SEVERITIES } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+import { SASL_MECHANISMS } from '../kafka/security.js';
 import { FLEET_DEFAULTS } from './fleet.js';
 
 export type JsonSchema = Record<string, unknown>;
+
+/** Per source partition: far above the bench's 12,500, still a bound (~1.2 GB of mature state). */
+export const DEFAULT_MAX_DEVICES_PER_PARTITION = 100_000;
 
 export const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
 export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
@@ -147,6 +151,14 @@ function routeEntrySchema(routes: readonly RouteSpec[]): JsonSchema {
   });
   props.min_severity = { type: 'string', enum: [...SEVERITIES], description: 'Only alerts at or above this severity take this route; default: alerts.min_severity.', examples: ['high'] };
   props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the route off.' };
+  props.max_per_minute = {
+    type: 'integer',
+    minimum: 1,
+    maximum: 100000,
+    default: 120,
+    description: 'Alert budget of this route: at most this many alerts per minute are delivered one by one; the rest of the minute is folded into one digest alert (counts by detector and severity, the devices) sent when the minute ends, so a flood cannot bury the SOC and nothing is dropped silently.',
+    examples: [30],
+  };
   props.if_env = str('Keep this route only when this environment variable is set and not empty; otherwise it is dropped, and its ${...} references need not resolve.', {
     pattern: ENV_PATTERN,
     patternErrorMessage: 'an environment variable name',
@@ -251,12 +263,32 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
           start: { type: 'string', enum: ['earliest', 'latest'], default: 'latest', description: 'Where a group with no committed offsets starts; committed offsets always win.', examples: ['earliest'] },
           format: { type: 'string', enum: ['json'], default: 'json', description: 'Message encoding.', examples: ['json'] },
           dead_letter_topic: { ...topic, description: 'Where undecodable messages go (original bytes plus the reason); default: "<first topic>.dlq".', examples: ['m2m.telemetry.dlq'] },
+          ssl: obj('TLS to the brokers (SSL or SASL_SSL listeners); `ssl: {}` checks their certificates against the system\'s CAs. Default: the KAFKA_SSL_* environment variables.', {
+            ca: str('PEM file of the CA that signed the brokers\' certificates.', { minLength: 1, examples: ['/etc/m2m/kafka-ca.pem'] }),
+            cert: str('PEM client certificate file, for brokers that authenticate clients by certificate (mTLS).', { minLength: 1, examples: ['/etc/m2m/sentinel.pem'] }),
+            key: str('PEM private key file of `cert`.', { minLength: 1, examples: ['/etc/m2m/sentinel.key'] }),
+            servername: str('Name the brokers\' certificates must carry, when it differs from the bootstrap host.', { minLength: 1, examples: ['kafka.internal.example'] }),
+          }, { examples: [{ ca: '/etc/m2m/kafka-ca.pem' }] }),
+          sasl: obj('SASL authentication to the brokers. Default: the KAFKA_SASL_* environment variables. The password comes from the environment (a ${VAR} reference; a literal is refused) or a file.', {
+            mechanism: { type: 'string', enum: [...SASL_MECHANISMS], description: 'SASL mechanism.', examples: ['scram-sha-512'] },
+            username: str('SASL user (the service\'s Kafka principal, User:<username>).', { minLength: 1, examples: ['sentinel'] }),
+            password: str('Password, as a ${VAR} reference.', { minLength: 1, examples: ['${KAFKA_PASSWORD}'] }),
+            password_file: str('File holding the password (e.g. a mounted secret).', { minLength: 1, examples: ['/run/secrets/kafka-password'] }),
+          }, { required: ['mechanism', 'username'], examples: [{ mechanism: 'scram-sha-512', username: 'sentinel', password: '${KAFKA_PASSWORD}' }] }),
         }, { required: ['topics', 'group'] }),
       }, { required: ['kafka'] }),
       mapping: mappingSchema(),
       entities: obj('What a per-device state is keyed by and how long it is kept.', {
         key: { type: 'string', enum: ['device_id'], default: 'device_id', description: 'Entity key (only device_id for now).', examples: ['device_id'] },
         idle_eviction: durationSchema('Drop a device\'s state after this long without events (event time).', '7d', ['30d']),
+        max_devices_per_partition: {
+          type: 'integer',
+          minimum: 1,
+          maximum: 10_000_000,
+          default: DEFAULT_MAX_DEVICES_PER_PARTITION,
+          description: 'Most devices kept per source partition. Past it the least recently seen are evicted (they relearn if they come back) and a device_cap finding is raised: a flood of invented ids must not exhaust memory, and is itself an anomaly. Size it at about twice the devices a partition normally holds (a mature device holds ~12 kB).',
+          examples: [20000],
+        },
       }),
       allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
       detectors: {

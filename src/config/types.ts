@@ -3,6 +3,7 @@
  * backtest and the demo consume. Durations are milliseconds here (the YAML says "5m", "24h").
  */
 import type { Severity } from '../detectors/types.js';
+import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 
 /** Where to find a canonical field in what devices actually send. */
 export interface FieldRule {
@@ -32,6 +33,10 @@ export interface KafkaSourceConfig {
   start: 'earliest' | 'latest';
   format: 'json';
   dead_letter_topic: string;
+  /** TLS to the brokers (src/kafka/security.ts); absent: from the environment. */
+  ssl?: KafkaTls;
+  /** SASL to the brokers; absent: from the environment. */
+  sasl?: KafkaSasl;
 }
 
 export interface DetectorConfig {
@@ -53,6 +58,8 @@ export interface AlertRouteConfig {
   /** Route name (defaults to type, or type-N when repeated). */
   name: string;
   min_severity?: Severity;
+  /** Alert budget: alerts delivered one by one per minute; the rest fold into a digest (default 120). */
+  max_per_minute?: number;
   options: Record<string, unknown>;
 }
 
@@ -73,7 +80,7 @@ export interface PipelineConfig {
   file?: string;
   source: { kafka: KafkaSourceConfig };
   mapping?: MappingConfig;
-  entities: { key: 'device_id'; idle_eviction_ms: number };
+  entities: { key: 'device_id'; idle_eviction_ms: number; /** Device cap per source partition (engine.ts). */ max_devices_per_partition?: number };
   /** How far behind the newest event time an event may arrive and still be in order. */
   allowed_lateness_ms: number;
   detectors: DetectorConfig[];

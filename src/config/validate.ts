@@ -7,6 +7,7 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { DETECTORS } from '../detectors/registry.js';
 import { parseDuration } from '../detectors/params.js';
+import { isVersion, parseCidr } from '../detectors/util.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration, suggestDuration } from './duration.js';
 import { describeValue, didYouMean, formatPath, type ConfigError, type ConfigErrorCode } from './errors.js';
@@ -21,7 +22,7 @@ import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
 export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes'] as const;
-export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env'] as const;
+export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
 /** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
 export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
 
@@ -30,6 +31,8 @@ export interface ValidationContext {
   locate: Locate;
   /** Paths whose values came from secret variables, with their safe text. */
   secrets: Array<{ path: YamlPath; template: string }>;
+  /** Paths whose values came from any variable, with their text as written (shown instead of the value). */
+  interpolated?: Array<{ path: YamlPath; template: string }>;
   emptied: Array<{ path: YamlPath; vars: string[] }>;
   unresolved: Array<{ path: YamlPath; template: string }>;
   /**
@@ -58,6 +61,7 @@ function compiled(detectors: readonly DetectorSpec<any>[]): Compiled {
   const ajv = new Ajv({ allErrors: true, verbose: true, strict: true, strictRequired: false, allowUnionTypes: true });
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
+  addPipelineFormats(ajv);
   const c = { validate: ajv.compile(schema), schema };
   cache = { key: detectors, len: detectors.length, compiled: c };
   return c;
@@ -66,6 +70,17 @@ function compiled(detectors: readonly DetectorSpec<any>[]): Compiled {
 /** The ajv-compiled validator for the strict (interpolated) schema; exported for tests. */
 export function schemaValidator(detectors: readonly DetectorSpec<any>[] = DETECTORS): ValidateFunction {
   return compiled(detectors).validate;
+}
+
+/** Formats detector parameters use beyond JSON Schema's own, with what to tell the author. */
+export const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
+  cidr: { validate: (s) => parseCidr(s) !== undefined, name: 'CIDR', what: 'an IPv4 or IPv6 network like 10.20.0.0/16 or fd00::/8 (prefix 0-32 or 0-128)' },
+  version: { validate: isVersion, name: 'version', what: 'a version like 4.2.1, v2.0 or 1.12.0-rc1' },
+};
+
+/** Register the pipeline's own formats on an ajv instance (the validator here, the schema test). */
+export function addPipelineFormats(ajv: Ajv): void {
+  for (const [name, f] of Object.entries(PIPELINE_FORMATS)) ajv.addFormat(name, { type: 'string', validate: f.validate });
 }
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -144,14 +159,22 @@ class Reporter {
     this.seen.add(key);
     const p = this.ctx.locate(path, at ?? 'value');
     const e: ConfigError = { code, file: this.ctx.file, line: p.line, column: p.column, path: formatPath(path), message };
-    for (const [k, v] of Object.entries(rest)) if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v;
+    // A did-you-mean or a note is built from the value; for a value from a variable, that value
+    // may be a credential, so only the reference as written (in found) is shown.
+    const fromVariable = this.ctx.interpolated?.some((x) => samePath(x.path, path));
+    for (const [k, v] of Object.entries(rest)) if (v !== undefined && !(fromVariable && (k === 'hint' || k === 'note'))) (e as unknown as Record<string, unknown>)[k] = v;
     this.errors.push(e);
+  }
+
+  /** Whether the value at `path` came from a ${VAR} reference. */
+  fromVariable(path: YamlPath): boolean {
+    return this.ctx.interpolated?.some((x) => samePath(x.path, path)) ?? false;
   }
 
   /** "found …" for a value, without leaking credentials. */
   found(path: YamlPath, v: unknown, render: (v: unknown) => string = describeValue): string {
-    const s = this.ctx.secrets.find((x) => samePath(x.path, path));
-    if (s) return JSON.stringify(s.template);
+    const s = this.ctx.secrets.find((x) => samePath(x.path, path)) ?? this.ctx.interpolated?.find((x) => samePath(x.path, path));
+    if (s) return `${JSON.stringify(s.template)} (value not shown)`;
     const last = path[path.length - 1];
     if (typeof last === 'string' && /secret|token|password/i.test(last) && v !== undefined && v !== null) return '(redacted)';
     // Route options that are credentials (a Slack webhook URL embeds its token).
@@ -274,9 +297,11 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
         break;
       }
       case 'format': {
-        const what = (e.params as { format: string }).format === 'uri' ? 'an absolute URL' : (e.params as { format: string }).format;
+        const fmt = (e.params as { format: string }).format;
+        const own = PIPELINE_FORMATS[fmt];
+        const what = fmt === 'uri' ? 'an absolute URL' : own ? own.what : fmt;
         if (typeof ps.pattern === 'string' && !new RegExp(ps.pattern).test(String(e.data))) break; // reported by the pattern
-        rep.add('bad_format', path, `invalid ${fieldWord(path)}`, { expected: what, found: rep.found(path, e.data) });
+        rep.add('bad_format', path, `invalid ${own ? own.name : fieldWord(path)}`, { expected: what, found: rep.found(path, e.data) });
         break;
       }
       case 'minimum':
@@ -396,6 +421,21 @@ function checkDurationRange(rep: Reporter, path: YamlPath, v: unknown, p: ParamS
   }
 }
 
+/**
+ * Port 6514 is syslog over TLS (RFC 5425): plaintext sent there crosses the network readable
+ * while the configuration looks encrypted. TLS-only options without TLS would be ignored.
+ */
+function syslogChecks(rep: Reporter, at: YamlPath, o: Record<string, unknown>): void {
+  const protocol = typeof o.protocol === 'string' ? o.protocol : 'udp';
+  if (protocol === 'tls') return;
+  if (o.port === 6514) {
+    rep.add('bad_value', [...at, 'port'], `port 6514 is syslog over TLS, but protocol is ${protocol}`, { note: 'set protocol: tls (and ca: <collector CA file>), or use the collector\'s plaintext port' });
+  }
+  for (const k of ['ca', 'servername', 'cert', 'key']) {
+    if (o[k] !== undefined) rep.add('bad_value', [...at, k], `${k} applies to protocol: tls only`, { at: 'key', note: `protocol is ${protocol}; set protocol: tls` });
+  }
+}
+
 function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors: readonly DetectorSpec<any>[]): void {
   const detectorNames = detectors.map((d) => d.name);
   const source = isObj(data.source) && isObj(data.source.kafka) ? data.source.kafka : {};
@@ -435,6 +475,16 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
     rep.add('feedback_loop', ['source', 'kafka', 'dead_letter_topic'], 'the dead-letter topic is also a source topic', { note: 'bad messages would be consumed again forever' });
   }
 
+  // Kafka SASL: the password comes from the environment or a file, never the pipeline file.
+  const sasl = isObj(source.sasl) ? source.sasl : undefined;
+  if (sasl) {
+    const at: YamlPath = ['source', 'kafka', 'sasl'];
+    if ((sasl.password === undefined) === (sasl.password_file === undefined)) rep.add('missing_key', at, 'give exactly one of password or password_file', { at: 'key' });
+    else if (sasl.password !== undefined && !rep.fromVariable([...at, 'password'])) {
+      rep.add('bad_value', [...at, 'password'], 'a password is never written into a pipeline file', { note: 'write password: "${KAFKA_PASSWORD}" and set the variable, or use password_file' });
+    }
+  }
+
   // Detectors: unique ids, route references, duration bounds.
   const dets = Array.isArray(data.detectors) ? data.detectors : [];
   const ids = new Map<string, number>();
@@ -466,6 +516,7 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
         const p = (spec.params as Record<string, ParamSpec>)[k];
         if (p) checkDurationRange(rep, ['detectors', i, t, k], v, p);
       }
+      for (const c of spec.check?.(params) ?? []) rep.add('out_of_range', ['detectors', i, t, ...c.path], c.message);
     }
   });
 
@@ -475,6 +526,7 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
     const spec = ROUTE_SPECS.find((s) => s.type === t);
     const opts = t && isObj(r) ? r[t] : undefined;
     if (spec && isObj(opts)) for (const [k, v] of Object.entries(opts)) if (spec.options[k]) checkDurationRange(rep, ['alerts', 'routes', i, t!, k], v, spec.options[k]!);
+    if (t === 'syslog' && isObj(opts)) syslogChecks(rep, ['alerts', 'routes', i, 'syslog'], opts);
   });
 
   // Static durations with cross-field meaning.

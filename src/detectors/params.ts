@@ -16,32 +16,49 @@ const UNIT_MS: Record<string, number> = {
   w: 7 * 86_400_000,
 };
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)$/;
-const PART_RE = /(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/g;
+/** Longer text is not a duration (no real one is; the bound keeps parsing cheap). */
+const MAX_DURATION_CHARS = 64;
 
 /**
  * "500ms", "30s", "5m", "24h", "7d", "2w" and compounds such as "1h30m" → milliseconds.
  * A bare number is taken as milliseconds. Anything else (negative, empty, unknown unit) is
  * undefined so the caller can report it as a user error with its location.
+ *
+ * A hand-written scanner, one pass: the regular expressions it replaces backtracked
+ * quadratically (a 100,000-digit "duration" took 4.3 s to refuse). This is the one parser of
+ * durations; config/duration.ts builds the pipeline grammar (no bare numbers) on it.
  */
 export function parseDuration(s: unknown): number | undefined {
   if (typeof s === 'number') return Number.isFinite(s) && s >= 0 ? s : undefined;
   if (typeof s !== 'string') return undefined;
   const t = s.trim();
-  if (t === '') return undefined;
-  if (/^\d+(?:\.\d+)?$/.test(t)) return Number(t);
-  const single = DURATION_RE.exec(t);
-  if (single) return Number(single[1]) * UNIT_MS[single[2]!]!;
-  // Compound: the parts must cover the whole string, so "5m junk" is rejected.
+  if (t === '' || t.length > MAX_DURATION_CHARS) return undefined;
   let total = 0;
-  let covered = 0;
-  for (const m of t.matchAll(PART_RE)) {
-    if (m.index !== covered) return undefined;
-    total += Number(m[1]) * UNIT_MS[m[2]!]!;
-    covered += m[0].length;
+  let i = 0;
+  let parts = 0;
+  while (i < t.length) {
+    const start = i;
+    while (i < t.length && isDigit(t.charCodeAt(i))) i++;
+    if (i === start) return undefined;
+    if (t[i] === '.') {
+      i++;
+      const frac = i;
+      while (i < t.length && isDigit(t.charCodeAt(i))) i++;
+      if (i === frac) return undefined;
+    }
+    const num = Number(t.slice(start, i));
+    if (i === t.length) return parts === 0 ? num : undefined; // a bare number: milliseconds
+    const unit = t[i] === 'm' && t[i + 1] === 's' ? 'ms' : t[i]!;
+    const f = UNIT_MS[unit];
+    if (f === undefined) return undefined;
+    i += unit.length;
+    total += num * f;
+    parts++;
   }
-  return covered === t.length && covered > 0 ? total : undefined;
+  return total;
 }
+
+const isDigit = (c: number) => c >= 48 && c <= 57;
 
 /** Milliseconds → the shortest exact duration string ("90000" → "90s", "5400000" → "90m"). */
 export function formatDuration(ms: number): string {

@@ -56,6 +56,17 @@ export const rangeLimits: DetectorSpec<RangeLimitsParams> = {
   example:
     'meter-0042 (smart_meter) reported voltage=912, above its physical limit 260 (allowed 180..260); treat the reading as untrustworthy, check the sensor, and look for spoofed telemetry if the device is otherwise healthy.',
   mitre: ['T0856', 'T0832'],
+  check(p) {
+    const out: Array<{ path: Array<string | number>; message: string }> = [];
+    const one = (path: Array<string | number>, l: unknown) => {
+      const { min, max } = (l ?? {}) as Limit;
+      if (typeof min === 'number' && typeof max === 'number' && min > max) out.push({ path: [...path, 'min'], message: `min ${min} is above max ${max}: no reading could ever be in range` });
+    };
+    const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+    if (isObj(p.limits)) for (const [m, l] of Object.entries(p.limits)) one(['limits', m], l);
+    if (isObj(p.class_limits)) for (const [c, ls] of Object.entries(p.class_limits)) if (isObj(ls)) for (const [m, l] of Object.entries(ls)) one(['class_limits', c, m], l);
+    return out;
+  },
   create(params, id) {
     return new RangeLimitsDetector(params, id);
   },

@@ -192,4 +192,10 @@ export interface DetectorSpec<P extends Record<string, unknown> = Record<string,
   fleet?: FleetRole;
   /** Params arrive validated and with defaults applied; durations already in milliseconds. */
   create(params: P, id: string): DetectorInstance<any>;
+  /**
+   * Optional: rules between parameters that a JSON Schema cannot state (a range's min above its
+   * max), checked by `validate` on the params as written. Each problem names its path inside the
+   * params, so the error points at the line; a rule left unchecked would silently never fire.
+   */
+  check?(params: Record<string, unknown>): Array<{ path: Array<string | number>; message: string }>;
 }

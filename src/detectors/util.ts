@@ -244,8 +244,10 @@ export interface Cidr {
 }
 
 export function parseCidr(text: string): Cidr | undefined {
-  const [addr, len] = text.trim().split('/');
-  if (addr === undefined) return undefined;
+  const parts = text.trim().split('/');
+  if (parts.length > 2) return undefined;
+  const [addr, len] = parts;
+  if (addr === undefined || (len !== undefined && !/^[0-9]{1,3}$/.test(len))) return undefined;
   const v4 = ipv4ToInt(addr);
   if (v4 >= 0) {
     const bits = len === undefined ? 32 : Number(len);
@@ -305,6 +307,17 @@ export function isInternalIp(ip: string): boolean {
 }
 
 // ---------------------------------------------------------------- versions
+
+/**
+ * What compareVersions can order: digits separated by dots or underscores, an optional leading
+ * "v", an optional pre-release ("-rc1") and build metadata ("+b7"). "banana" is not a version: a
+ * minimum written that way compared as text and silently switched the firmware rule off.
+ */
+const VERSION_RE = /^[vV]?[0-9]{1,9}(?:[._][0-9]{1,9}){0,7}(?:-[0-9A-Za-z.-]{1,64})?(?:\+[0-9A-Za-z.-]{1,64})?$/;
+
+export function isVersion(v: string): boolean {
+  return VERSION_RE.test(v.trim());
+}
 
 /**
  * Compare firmware versions semver-ishly: numeric dot-separated parts compared as numbers,

@@ -79,11 +79,21 @@ export function splitCsvLine(line: string, delim: string): string[] {
   return out.map((s) => s.trim());
 }
 
+/**
+ * A number in a cell. Every quantifier here is followed by something it cannot also match, so a
+ * long run of digits is scanned once: the pattern this replaces, `\d+\.?\d*`, could split the
+ * run between its two quantifiers at every position and took quadratic time to refuse one.
+ */
+const NUMBER_CELL = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
+/** Longer cells are text: no reading needs more digits than this. */
+const MAX_NUMBER_CHARS = 64;
+
 /** A cell as a number when it is one (decimal comma accepted with `;` files), else the raw text. */
 export function parseCell(cell: string, decimalComma: boolean): number | string | null {
   if (MISSING.has(cell.toLowerCase())) return null;
+  if (cell.length > MAX_NUMBER_CHARS) return cell;
   const s = decimalComma && /^[+-]?\d+,\d+$/.test(cell) ? cell.replace(',', '.') : cell;
-  if (/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return Number(s);
+  if (NUMBER_CELL.test(s)) return Number(s);
   if (/^(true|false)$/i.test(s)) return s.toLowerCase() === 'true' ? 1 : 0;
   return cell;
 }

@@ -34,12 +34,31 @@ export interface DecodeOptions {
   minTs?: number;
   maxTs?: number;
   mapping?: MappingConfig;
+  /** Readings per telemetry event; default DEFAULT_MAX_METRICS. */
+  maxMetrics?: number;
 }
 
 export const DEFAULT_MAX_BYTES = 64 * 1024;
+/**
+ * Readings per telemetry event. Every detector runs per metric, so an event with thousands of
+ * invented metrics costs thousands of detector steps (4,800 metrics: 1.8 ms an event) and as
+ * many state entries: such events are dead letters, not telemetry.
+ */
+export const DEFAULT_MAX_METRICS = 256;
+/** Longest metric name (it becomes a state key, a finding key and alert text). */
+export const MAX_METRIC_NAME = 128;
+/** Longest excerpt of a device's value quoted in a reason (dead-letter headers, logs). */
+const SHOW_MAX = 64;
+const show = (v: unknown): string => {
+  const s = JSON.stringify(v) ?? String(v);
+  return s.length > SHOW_MAX ? `${s.slice(0, SHOW_MAX)}… (${s.length} chars)` : s;
+};
 export const DEFAULT_MIN_TS = Date.UTC(2000, 0, 1);
 export const DEFAULT_MAX_TS = Date.UTC(2100, 0, 1);
 const MAX_ID_LEN = 256;
+
+/** A time for a message; toISOString throws past ±8.64e15 ms, and this is on the path of every bad event. */
+const isoOrNumber = (t: number): string => (Math.abs(t) <= 8.64e15 ? new Date(t).toISOString() : String(t));
 
 function fail(code: DecodeErrorCode, message: string, field?: string): DecodeResult {
   return { ok: false, error: field === undefined ? { code, message } : { code, field, message } };
@@ -136,8 +155,17 @@ export function parseTimestamp(v: unknown, format: 'iso' | 'epoch_s' | 'epoch_ms
   return NaN;
 }
 
+/**
+ * Objects built from device data have no prototype: JSON.parse makes `"__proto__"` an ordinary
+ * own key, but assigning it to a plain object (`metrics[name] = v`) sets that object's
+ * prototype instead, which let a device skip the mapping's renames and scales and slip metrics
+ * in through inheritance. On a null-prototype object it stays a key, and validateEvent refuses
+ * it as a reserved name.
+ */
+const bare = (): Record<string, unknown> => Object.create(null) as Record<string, unknown>;
+
 function applyMapping(raw: Record<string, unknown>, m: MappingConfig): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...raw };
+  const out = Object.assign(bare(), raw);
   for (const [k, v] of Object.entries(m.constants)) if (out[k] === undefined) out[k] = v;
   for (const [field, rule] of Object.entries(m.fields)) {
     let v = readPath(raw, rule.path);
@@ -149,9 +177,9 @@ function applyMapping(raw: Record<string, unknown>, m: MappingConfig): Record<st
   }
   const mm = m.metrics;
   if (Object.keys(mm).length > 0 && out.metrics && typeof out.metrics === 'object' && !Array.isArray(out.metrics)) {
-    const metrics: Record<string, unknown> = {};
+    const metrics = bare();
     for (const [name, val] of Object.entries(out.metrics as Record<string, unknown>)) {
-      const r = mm[name];
+      const r = Object.hasOwn(mm, name) ? mm[name] : undefined;
       if (!r) {
         metrics[name] = val;
         continue;
@@ -242,7 +270,7 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
   const type = o.type;
   if (type === undefined) return fail('missing_field', 'required field "type" is missing', 'type');
   if (type !== 'telemetry' && type !== 'connection') {
-    return fail('unknown_type', `"type" must be "telemetry" or "connection", got ${JSON.stringify(type)}`, 'type');
+    return fail('unknown_type', `"type" must be "telemetry" or "connection", got ${show(type)}`, 'type');
   }
   const device_id = str(o, 'device_id', true);
   if (isErr(device_id)) return device_id;
@@ -250,11 +278,11 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
   if (isErr(cls)) return cls;
   if (o.ts === undefined || o.ts === null) return fail('missing_field', 'required field "ts" is missing', 'ts');
   const ts = typeof o.ts === 'number' && opts.mapping?.fields.ts ? o.ts : parseTimestamp(o.ts);
-  if (!Number.isFinite(ts)) return fail('bad_timestamp', `"ts" is not an ISO-8601 time or epoch number: ${JSON.stringify(o.ts)}`, 'ts');
+  if (!Number.isFinite(ts)) return fail('bad_timestamp', `"ts" is not an ISO-8601 time or epoch number: ${show(o.ts)}`, 'ts');
   const minTs = opts.minTs ?? DEFAULT_MIN_TS;
   const maxTs = opts.maxTs ?? DEFAULT_MAX_TS;
   if (ts < minTs || ts > maxTs) {
-    return fail('bad_timestamp', `"ts" ${new Date(ts).toISOString()} is outside the plausible range ${new Date(minTs).toISOString()} – ${new Date(maxTs).toISOString()}`, 'ts');
+    return fail('bad_timestamp', `"ts" ${isoOrNumber(ts)} is outside the plausible range ${isoOrNumber(minTs)} – ${isoOrNumber(maxTs)}`, 'ts');
   }
   const firmware = str(o, 'firmware', false, 64);
   if (isErr(firmware)) return firmware;
@@ -269,12 +297,16 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
     const raw = m as Record<string, unknown>;
     let metrics = raw as Record<string, number>;
     let n = 0;
+    let seen = 0;
+    const maxMetrics = opts.maxMetrics ?? DEFAULT_MAX_METRICS;
     let copy = false;
     for (const k in raw) {
       // Detectors keep per-metric state in objects keyed by metric name: a name that is also an
       // Object.prototype property ("constructor", "__proto__") would read or replace the
       // prototype's instead of the metric's.
-      if (PROTO_NAMES.has(k)) return fail('bad_field', `metric name "${k}" is reserved (a JavaScript object property); rename it in the pipeline mapping`, `metrics.${k}`);
+      if (PROTO_NAMES.has(k)) return fail('bad_field', `metric name "${k}" is reserved (a JavaScript object property); rename it in the pipeline mapping`, `metrics.${k.slice(0, MAX_METRIC_NAME)}`);
+      if (k.length > MAX_METRIC_NAME || k.length === 0) return fail('bad_field', `metric name ${show(k)} must be 1 to ${MAX_METRIC_NAME} characters`, 'metrics');
+      if (++seen > maxMetrics) return fail('bad_field', `"metrics" holds more than ${maxMetrics} readings`, 'metrics');
       const v = raw[k];
       if (typeof v === 'number' && Number.isFinite(v)) {
         n++;
@@ -284,7 +316,7 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
         copy = true;
         continue;
       }
-      return fail('bad_field', `metric "${k}" must be a finite number, got ${typeName(v)}`, `metrics.${k}`);
+      return fail('bad_field', `metric ${show(k)} must be a finite number, got ${typeName(v)}`, `metrics.${k.slice(0, MAX_METRIC_NAME)}`);
     }
     if (copy) {
       metrics = {};
@@ -307,10 +339,10 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
 
   const src_ip = str(o, 'src_ip', true, 64);
   if (isErr(src_ip)) return src_ip;
-  if (!isAddress(src_ip!)) return fail('bad_field', `"src_ip" is not an IP address: ${JSON.stringify(src_ip)}`, 'src_ip');
+  if (!isAddress(src_ip!)) return fail('bad_field', `"src_ip" is not an IP address: ${show(src_ip)}`, 'src_ip');
   const dst_ip = str(o, 'dst_ip', true, 64);
   if (isErr(dst_ip)) return dst_ip;
-  if (!isAddress(dst_ip!)) return fail('bad_field', `"dst_ip" is not an IP address: ${JSON.stringify(dst_ip)}`, 'dst_ip');
+  if (!isAddress(dst_ip!)) return fail('bad_field', `"dst_ip" is not an IP address: ${show(dst_ip)}`, 'dst_ip');
   if (o.dst_port === undefined || o.dst_port === null) return fail('missing_field', 'required field "dst_port" is missing', 'dst_port');
   const dst_port = num(o, 'dst_port', 0, 65535, true);
   if (isErr(dst_port)) return dst_port;
@@ -340,7 +372,7 @@ export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = 
   }
   if (o.auth !== undefined && o.auth !== null) {
     if (o.auth !== 'ok' && o.auth !== 'failed' && o.auth !== 'none') {
-      return fail('bad_field', `"auth" must be one of ok, failed, none; got ${JSON.stringify(o.auth)}`, 'auth');
+      return fail('bad_field', `"auth" must be one of ok, failed, none; got ${show(o.auth)}`, 'auth');
     }
     ev.auth = o.auth as AuthOutcome;
   }

@@ -30,6 +30,7 @@ import type { FleetFact, FleetRole, Finding, FindingDraft } from '../detectors/t
 import { finalize } from '../pipeline/engine.js';
 import { severityOf } from '../detectors/score.js';
 import { peerGroup } from '../detectors/fleet.js';
+import { isInternalIp } from '../detectors/util.js';
 import { classSize, newProfile, observe, prevalence, prune, type ClassProfile } from './profile.js';
 
 export interface FleetOptions {
@@ -187,7 +188,7 @@ export function createFleet(opts: FleetOptions): Fleet {
     // A finding that says what it is worth when its destination is rare (an established regular
     // channel) is raised to that when next to no other device of the class, or of the fleet, uses
     // the destination: the class's own backends are shared, an implant's server is not.
-    if (group !== undefined && typeof f.evidence.rare_score === 'number' && f.evidence.rare_score > f.score) {
+    if (group !== undefined && typeof f.evidence.rare_score === 'number' && f.evidence.rare_score > f.score && !siteLocal(peer!.ip, f.evidence.src_ip)) {
       const fleetSize = classSize(all);
       const others = prevalence(all, group, f.device_id);
       const allowed = (n: number) => Math.floor(RARE_SHARE * n);
@@ -425,6 +426,16 @@ export function createFleet(opts: FleetOptions): Fleet {
     },
     held: () => held.size,
   };
+}
+
+/**
+ * A destination on the device's own local network (private, same /24 or /64): its gateway, its
+ * site's time or name server. One exists per site, so it is rare in any class by design and
+ * rarity says nothing of it; a local host turned command server is lateral movement's to find.
+ */
+function siteLocal(dst: string, src: unknown): boolean {
+  if (typeof src !== 'string' || !isInternalIp(dst)) return false;
+  return peerGroup(dst, 0) === peerGroup(src, 0);
 }
 
 function sigKey(cls: string, sig: string): string {

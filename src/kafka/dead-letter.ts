@@ -12,7 +12,10 @@ export interface DeadLetterOrigin {
   offset: string;
 }
 
-export function deadLetterMessage(key: Buffer | null, value: Buffer | null, err: DecodeError, origin: DeadLetterOrigin): Message {
+/** Why a record is dead-lettered: a decode error, or another stage's reason (e.g. a bad outbox record). */
+export type DeadLetterReason = Pick<DecodeError, 'message' | 'field'> & { code: string };
+
+export function deadLetterMessage(key: Buffer | null, value: Buffer | null, err: DeadLetterReason, origin: DeadLetterOrigin): Message {
   const headers: IHeaders = {
     'x-m2m-reason-code': err.code,
     'x-m2m-reason': err.message,

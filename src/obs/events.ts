@@ -7,6 +7,7 @@ import type { DecodeError } from '../events/decode.js';
 import type { Finding } from '../detectors/types.js';
 import { logger } from './log.js';
 import { countForRate, metrics } from './metrics.js';
+import { excerpt, MAX_DETAIL, skippedSince, throttle } from './throttle.js';
 
 export const emit = {
   eventDecoded(pipeline: string, type: string, n = 1): void {
@@ -22,7 +23,10 @@ export const emit = {
   },
   eventDeadLettered(pipeline: string, err: DecodeError, where: { topic: string; partition: number; offset: string }): void {
     metrics.deadLetters.inc({ pipeline, reason: err.code });
-    logger().warn({ pipeline, reason: err.code, field: err.field, ...where, msg_detail: err.message }, 'event dead-lettered');
+    // Counted always; logged within a budget, with the device's text cut short (throttle.ts).
+    if (!throttle('event_dead_lettered')) return;
+    const skipped = skippedSince('event_dead_lettered');
+    logger().warn({ pipeline, reason: err.code, field: excerpt(err.field), ...where, msg_detail: excerpt(err.message), ...(skipped ? { similar_not_logged: skipped } : {}) }, 'event dead-lettered');
   },
   findingRaised(f: Finding): void {
     metrics.findings.inc({ pipeline: f.pipeline, detector: f.detector, severity: f.severity });
@@ -82,7 +86,17 @@ export const emit = {
     logger().info({ pipeline, partition, records: r.records, items: r.items, replayed_up_to: r.replayedUpTo.toString(), ms: r.ms }, 'fleet partition rebuilt from its topic');
   },
   fleetBadFrame(pipeline: string, partition: number, offset: string, reason: string): void {
-    logger().warn({ pipeline, partition, offset, reason }, 'fleet frame skipped');
+    if (throttle('fleet_bad_frame')) logger().warn({ pipeline, partition, offset, reason: reason.slice(0, MAX_DETAIL) }, 'fleet frame skipped');
+  },
+  devicesEvictedByCap(pipeline: string, n: number): void {
+    metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);
+  },
+  alertFolded(pipeline: string, route: string): void {
+    metrics.alertsFolded.inc({ pipeline, route });
+  },
+  outboxRecordDeadLettered(pipeline: string, route: string, reason: string): void {
+    metrics.outboxDeadLetters.inc({ pipeline, route });
+    if (throttle('outbox_dead_letter')) logger().warn({ pipeline, route, reason: reason.slice(0, MAX_DETAIL) }, 'outbox record is not an alert; dead-lettered');
   },
   pipelineFailed(pipeline: string, err: unknown): void {
     logger().error({ pipeline, err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err) }, 'pipeline failed');

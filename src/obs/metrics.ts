@@ -255,6 +255,10 @@ export const metrics = {
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
   deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per route and outcome', labelNames: ['route', 'outcome'], registers: [registry] }),
   outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: ['route'], registers: [registry] }),
+  devicesEvicted: new client.Counter({ name: 'm2m_devices_evicted_total', help: 'Device states evicted to stay under entities.max_devices_per_partition (reason=cap); each round also raises a device_cap finding', labelNames: [...labels, 'reason'], registers: [registry] }),
+  alertsFolded: new client.Counter({ name: 'm2m_alerts_folded_total', help: 'Alerts over a route\'s per-minute budget, folded into that minute\'s digest alert instead of delivered one by one', labelNames: [...labels, 'route'], registers: [registry] }),
+  outboxDeadLetters: new client.Counter({ name: 'm2m_outbox_dead_letters_total', help: 'Outbox records that are not alerts, dead-lettered by a delivery route instead of stalling it', labelNames: [...labels, 'route'], registers: [registry] }),
+  logsThrottled: new client.Counter({ name: 'm2m_log_lines_throttled_total', help: 'Repeated warnings about bad input not logged (counted here instead) to keep logs bounded under a flood', labelNames: ['event'], registers: [registry] }),
   batchSeconds: new client.Histogram({ name: 'm2m_batch_seconds', help: 'Time to process one fetched batch', labelNames: labels, buckets: [0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
   checkpointSeconds: new client.Histogram({ name: 'm2m_checkpoint_seconds', help: 'Time to commit one checkpoint transaction', labelNames: labels, buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5], registers: [registry] }),
 };

@@ -18,6 +18,8 @@ export interface EngineStats {
   changed: number;
   devices: number;
   watermark: number;
+  /** Devices evicted by the device cap since the engine was opened. */
+  capEvicted?: number;
 }
 
 /**
@@ -108,7 +110,7 @@ export function createDetection(cfg: PipelineConfig): Detection {
     if (e === undefined) throw new Error(`no detection state for partition ${key} (worker restarted?)`);
     return e;
   };
-  const stats = (e: Engine): EngineStats => ({ changed: e.changedCount(), devices: e.deviceCount(), watermark: e.watermark() });
+  const stats = (e: Engine): EngineStats => ({ changed: e.changedCount(), devices: e.deviceCount(), watermark: e.watermark(), capEvicted: e.capEvictions() });
   /** Takes whose devices are not all encoded yet, by partition. */
   const taking = new Map<string, { t: TakenState; cancel(): void }>();
   const take = (key: string): TakenState => {
@@ -169,7 +171,14 @@ export function createDetection(cfg: PipelineConfig): Detection {
   return {
     open(key, snapshot) {
       forget(key);
-      const engine = createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
+      const engine = createEngine({
+        pipeline: cfg.name,
+        detectors: buildDetectors(cfg),
+        allowedLatenessMs: cfg.allowed_lateness_ms,
+        idleEvictionMs: cfg.entities.idle_eviction_ms,
+        ...(cfg.entities.max_devices_per_partition !== undefined ? { maxDevices: cfg.entities.max_devices_per_partition } : {}),
+        scope: key.replace(/#\d+$/, ''),
+      });
       if (snapshot) engine.restore(snapshot);
       engines.set(key, engine);
       return stats(engine);

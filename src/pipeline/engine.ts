@@ -32,6 +32,14 @@ export interface EngineOptions {
   idleEvictionMs: number;
   /** How often (event time) silence-style detectors are ticked. */
   tickEveryMs?: number;
+  /**
+   * Most devices this engine (one partition) keeps. Past it, the least recently seen (by event
+   * time) are evicted to make room, and a `device_cap` finding says so: invented ids are an
+   * attack on memory and an anomaly in themselves. Undefined: no cap (backtests).
+   */
+  maxDevices?: number;
+  /** What the engine runs for (e.g. "topic:partition"), for the device_cap finding. */
+  scope?: string;
 }
 
 export interface Engine {
@@ -61,6 +69,8 @@ export interface Engine {
   device(id: string): DeviceState | undefined;
   /** The event-time clock a checkpoint carries beside the device states. */
   clock(): { max_ts: number; last_tick: number };
+  /** Devices evicted to stay under maxDevices since the engine was created. */
+  capEvictions(): number;
   /**
    * Facts for the fleet view raised since the last call (detectors' and the engine's own `seen`
    * facts), in the order raised; the caller forwards them with the findings of the same events.
@@ -282,6 +292,70 @@ export function createEngine(opts: EngineOptions): Engine {
     free.push(slot);
   }
 
+  // ── device cap ──
+  const maxDevices = opts.maxDevices ?? Number.POSITIVE_INFINITY;
+  /** Evicted per round: 1% of the cap, so the scan below costs O(100) per new device amortized. */
+  const capRound = Math.max(1, Math.ceil(Math.min(maxDevices, 1e9) / 100));
+  let capEvicted = 0;
+  /** The open device_cap incident: one finding per hour of event time, updated at powers of two. */
+  let capWindow = Number.NEGATIVE_INFINITY;
+  let capCount = 0;
+  const CAP_WINDOW_MS = 3_600_000;
+
+  /**
+   * Make room for one device: evict the `capRound` least recently seen (lowest last event time;
+   * ties in creation order, so a replay evicts the same ones). Off the per-event path: it runs
+   * only when a new device arrives at the cap.
+   */
+  function evictForCap(ts: number, out: Finding[]): void {
+    const last = new Float64Array(devices.size);
+    let i = 0;
+    for (const slot of devices.values()) last[i++] = lastTs[slot]!;
+    last.sort();
+    const threshold = last[Math.min(capRound, last.length) - 1]!;
+    let below = 0;
+    for (let j = 0; j < last.length && last[j]! < threshold; j++) below++;
+    let tiesLeft = capRound - below;
+    const victims: number[] = [];
+    for (const slot of devices.values()) {
+      const t = lastTs[slot]!;
+      if (t < threshold || (t === threshold && tiesLeft-- > 0)) victims.push(slot);
+    }
+    for (const slot of victims) {
+      if (watcher !== undefined) watcher(ids[slot]!);
+      evict(slot);
+    }
+    capEvicted += victims.length;
+    const window = Math.floor(ts / CAP_WINDOW_MS) * CAP_WINDOW_MS;
+    if (window !== capWindow) {
+      capWindow = window;
+      capCount = 0;
+    }
+    const before = capCount;
+    capCount += victims.length;
+    // First round of the hour, then whenever the count passes a power of two.
+    if (before === 0 || Math.floor(Math.log2(capCount)) > Math.floor(Math.log2(before))) {
+      out.push(
+        finalize(opts.pipeline, {
+          detector: 'device_cap',
+          key: opts.scope ?? 'partition',
+          device_id: '*',
+          device_class: 'fleet',
+          first_ts: window,
+          last_ts: ts,
+          count: capCount,
+          score: 0.75,
+          severity: 'high',
+          observed: `${maxDevices} devices held, ${capCount} evicted to admit new ids`,
+          expected: `at most ${maxDevices} devices on ${opts.scope ?? 'this partition'}`,
+          explanation: `The device cap of ${maxDevices} per partition was reached on ${opts.scope ?? 'a partition'}: ${capCount} least recently seen devices were evicted since ${new Date(window).toISOString()} (event time) to admit new device ids. A burst of new ids is a flood of invented or spoofed devices, or a fleet that outgrew entities.max_devices_per_partition; evicted devices start learning afresh.`,
+          evidence: { cap: maxDevices, evicted_this_hour: capCount, evicted_total: capEvicted, scope: opts.scope ?? null },
+          mitre: ['T1498', 'T0814'],
+        }),
+      );
+    }
+  }
+
   /** The checkpoint form of a slot: detector states keyed by id, in pipeline order, then any extras. */
   function deviceState(slot: number): DeviceState {
     const d: Record<string, unknown> = {};
@@ -371,6 +445,10 @@ export function createEngine(opts: EngineOptions): Engine {
       if (watcher !== undefined) watcher(ev.device_id);
       let slot = devices.get(ev.device_id);
       if (slot === undefined) {
+        if (devices.size >= maxDevices) {
+          if (out === NO_FINDINGS) out = [];
+          evictForCap(ev.ts, out);
+        }
         slot = alloc(ev.device_id, ev.device_class, ev.ts, ev.ts);
         schedule(slot, ev.ts + idle);
         ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts: ev.ts });
@@ -440,6 +518,7 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    capEvictions: () => capEvicted,
     takeFacts() {
       if (ctx.facts.length === 0) return NO_FACTS;
       const out = ctx.facts;

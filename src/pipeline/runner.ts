@@ -28,8 +28,9 @@ import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { migrate } from '../storage/migrations.js';
-import { ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
-import { retry, sleep } from './retry.js';
+import { changelogTopic, ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
+import { GaveUp, retry, sleep } from './retry.js';
+import { AccessDenied, attempt, preflight } from '../kafka/authz.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { createFleetForward, fleetTopicSpec, type ForwardState } from './fleet-forward.js';
 import { emit } from '../obs/events.js';
@@ -245,24 +246,43 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
   await retry(
     async () => {
-      await ensureTopics(deps.kafka, [
-        ...src.topics.map((topic) => ({ topic })),
-        { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
-        { topic: outbox },
-        ...(fwd ? [fleetTopicSpec(cfg)] : []),
-      ]);
-      await ensureChangelog(deps.kafka, src.group, src.topics);
-      await fwd?.init(deps.kafka);
+      const fleetOut = fwd ? fleetTopicSpec(cfg) : undefined;
+      const topics = [...src.topics, src.dead_letter_topic, outbox, ...(fleetOut ? [fleetOut.topic] : [])].join(', ');
+      await attempt({ operation: 'DESCRIBE and CREATE', resource: `topics ${topics}`, why: 'set up the pipeline\'s topics (or create them beforehand and grant DESCRIBE)' }, () =>
+        ensureTopics(deps.kafka, [
+          ...src.topics.map((topic) => ({ topic })),
+          { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
+          { topic: outbox },
+          ...(fleetOut ? [fleetOut] : []),
+        ]),
+      );
+      const changelog = await attempt({ operation: 'DESCRIBE and CREATE', resource: `topic ${changelogTopic(src.group)}`, why: 'set up the state changelog' }, () => ensureChangelog(deps.kafka, src.group, src.topics));
+      if (fwd) await attempt({ operation: 'DESCRIBE', resource: `topics ${fwd.topic}, ${src.topics.join(', ')}`, why: 'count the fleet topic\'s and the sources\' partitions' }, () => fwd.init(deps.kafka));
+      // With ACLs on, a missing grant found now is one clear message; found later, inside a
+      // checkpoint transaction, it was a checkpoint failing and restoring forever.
+      await preflight(deps.kafka, {
+        group: src.group,
+        sources: src.topics,
+        outputs: [
+          { topic: outbox, what: 'alert outbox' },
+          { topic: src.dead_letter_topic, what: 'dead letters' },
+          { topic: changelog, what: 'state changelog' },
+          ...(fwd ? [{ topic: fwd.topic, what: 'fleet topic (the fleet stage\'s inputs)' }] : []),
+        ],
+      });
     },
     {
       onError: (e, n) => {
-        report(component, 'degraded', `cannot create topics: ${String(e)}`);
+        report(component, isRetriable(e) ? 'degraded' : 'down', `cannot set up topics: ${String(e)}`);
         if (!isRetriable(e)) return false;
         log.warn({ attempt: n, err: String(e) }, 'topic setup failed; retrying');
         return n < 20;
       },
     },
-  );
+  ).catch((e: unknown) => {
+    // The reason itself, not "gave up after 1 attempts: …", is what the operator reads.
+    throw e instanceof GaveUp && e.cause instanceof AccessDenied ? e.cause : e;
+  });
 
   const partitions = new Map<string, PartitionState>();
   const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
@@ -687,6 +707,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const msgs = batch.messages.filter((m) => BigInt(m.offset) >= ps!.next);
     if (!msgs.length || !isRunning() || isStale() || stopping) return;
     const out = await detection.process(ps.engine, msgs.map((m) => m.value));
+    const evicted = (out.stats.capEvicted ?? 0) - (ps.stats.capEvicted ?? 0);
+    if (evicted > 0) emit.devicesEvictedByCap(cfg.name, evicted);
     ps.stats = out.stats;
     const findings: Finding[] = [];
     /** Findings and the alert rows they cause, for ClickHouse (alert-outputs.ts). */
@@ -900,7 +922,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       // still own the partitions, then leave the group.
       stopping = true;
       clearInterval(flusher);
-      consumer.pause(src.topics.map((topic) => ({ topic })));
+      try {
+        consumer.pause(src.topics.map((topic) => ({ topic })));
+      } catch {
+        // A consumer that crashed for good (kafkajs would not restart it) has nothing to pause.
+      }
       await Promise.allSettled([...inFlight]);
       // As many side by side as checkpoint slots: one partition's encoding overlaps another's
       // broker round trips, and the memory of taken states stays bounded as in operation.

@@ -8,6 +8,7 @@ import type { Server } from 'node:http';
 import type { PipelineConfig } from '../config/types.js';
 import type { Kafka } from 'kafkajs';
 import { createKafka } from '../kafka/client.js';
+import { securityKey, type KafkaSecurity } from '../kafka/security.js';
 import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '../storage/clickhouse.js';
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
 import { startFleetStage, type FleetStageHandle, type FleetStageOptions } from './fleet-stage.js';
@@ -19,13 +20,17 @@ import { createConsole, type ConsoleHandler } from '../server/console.js';
 import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
-import { retry } from './retry.js';
+import { GaveUp, retry } from './retry.js';
+import { AccessDenied, attempt } from '../kafka/authz.js';
+import { isRetriable } from '../kafka/client.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
 export interface ServiceOptions extends RunnerOptions, FleetStageOptions {
   brokers?: string[];
+  /** TLS and SASL for the default cluster; default: the environment (KAFKA_SSL_*, KAFKA_SASL_*). */
+  security?: KafkaSecurity;
   clickhouse?: ClickHouseOptions;
   /** HTTP port for /healthz, /readyz, /metrics; 0 = pick a free one, undefined = none. */
   httpPort?: number;
@@ -52,7 +57,7 @@ export interface Service {
 export async function startService(configs: PipelineConfig[], opts: ServiceOptions = {}): Promise<Service> {
   const log = logger();
   const clickhouse = openClickHouse(opts.clickhouse);
-  const kafka = createKafka(opts.brokers ? { brokers: opts.brokers } : {});
+  const kafka = createKafka({ ...(opts.brokers ? { brokers: opts.brokers } : {}), ...(opts.security ? { security: opts.security } : {}) });
   let http: Server | undefined;
   let analyst: ConsoleHandler | undefined;
   if (opts.httpPort !== undefined) {
@@ -63,21 +68,24 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
     http = await startHttp({
       port: opts.httpPort,
       ...(opts.httpHost !== undefined ? { host: opts.httpHost } : {}),
+      ...(opts.access ? { access: opts.access } : {}),
       ...(analyst ? { console: analyst } : {}),
       ...(first ? { findings: { client: clickhouse.client, database: first.database, table: first.table } } : {}),
     });
   }
   report('kafka', 'starting');
   const admin = kafka.admin();
-  await retry(() => admin.connect(), {
+  await retry(() => attempt({ operation: 'DESCRIBE', resource: 'the cluster', why: 'connect' }, () => admin.connect()), {
     onError: (e, n) => {
       report('kafka', 'degraded', `cannot reach brokers: ${String(e)}`);
+      // Refused credentials or a TLS setting that cannot work do not get better by retrying.
+      if (!isRetriable(e)) return false;
       log.warn({ attempt: n, err: String(e) }, 'Kafka not reachable; retrying');
       return n < 20;
     },
   }).catch(async (e: unknown) => {
     if (http) await new Promise<void>((r) => http!.close(() => r()));
-    throw e;
+    throw e instanceof GaveUp && (e.cause instanceof AccessDenied || !isRetriable(e.cause)) ? e.cause : e;
   });
   await admin.disconnect();
   report('kafka', 'ok');
@@ -86,14 +94,16 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
   const version = productVersion();
-  // A pipeline that names its own brokers reads from (and delivers through) that cluster.
+  // A pipeline that names its own brokers or credentials reads from (and delivers through) that
+  // cluster as that principal; one client per distinct setting.
   const clusters = new Map<string, Kafka>();
   const kafkaFor = (cfg: PipelineConfig): Kafka => {
-    const brokers = cfg.source.kafka.brokers;
-    if (!brokers?.length) return kafka;
-    const id = brokers.join(',');
+    const { brokers, ssl, sasl } = cfg.source.kafka;
+    if (!brokers?.length && !ssl && !sasl) return kafka;
+    const security: KafkaSecurity | undefined = ssl || sasl ? { ...(ssl ? { ssl } : {}), ...(sasl ? { sasl } : {}) } : undefined;
+    const id = `${(brokers ?? opts.brokers ?? []).join(',')}#${securityKey(security)}`;
     let k = clusters.get(id);
-    if (!k) clusters.set(id, (k = createKafka({ brokers })));
+    if (!k) clusters.set(id, (k = createKafka({ ...(brokers?.length ? { brokers } : opts.brokers ? { brokers: opts.brokers } : {}), ...(security ? { security } : {}) })));
     return k;
   };
   // Pipelines start side by side: one that keeps retrying (a broker it cannot reach, a store
@@ -109,7 +119,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
         if (cfg.fleet.enabled) fleet = await startFleetStage(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, opts);
         if (opts.deliver !== false) {
           for (const r of cfg.alerts.routes) {
-            const d = await startDelivery(k, cfg, r);
+            const d = await startDelivery(k, cfg, r, { productVersion: version });
             if (d) routes.push(d);
           }
         }

@@ -56,7 +56,9 @@ export async function alertSeries(kafka: Kafka | undefined, cfg: PipelineConfig,
     to: BigInt(a.last_offset) + AFTER,
     ...(cfg.mapping ? { decode: { mapping: cfg.mapping } } : {}),
   });
-  const out = metric ? metricSeries(metric, events, findings) : connectionSeries(events, findings);
+  // Volume anomalies are about bytes sent, the others about who the device talks to how often.
+  const kind = cfg.detectors.find((d) => d.id === a.detector)?.type ?? a.detector;
+  const out = metric ? metricSeries(metric, events, findings) : connectionSeries(events, findings, kind === 'exfiltration' ? 'bytes_out' : 'connections');
   charts.set(cacheKey, out);
   return out;
 }

@@ -25,6 +25,8 @@ export interface MetricSeries {
 
 export interface ConnectionSeries {
   kind: 'connections';
+  /** What each bucket counts: connections, or bytes sent (volume anomalies). */
+  measure: 'connections' | 'bytes_out';
   /** Bucket starts (seconds) and, per peer:port, connections in each bucket. */
   x: number[];
   bucket_s: number;
@@ -72,11 +74,11 @@ export function metricSeries(metric: string, events: M2MEvent[], findings: Findi
 }
 
 /** Connections per peer:port in about 40 buckets; the eight busiest peers and the flagged ones apart, the rest as "other". */
-export function connectionSeries(events: M2MEvent[], findings: FindingView[]): ConnectionSeries {
+export function connectionSeries(events: M2MEvent[], findings: FindingView[], measure: ConnectionSeries['measure'] = 'connections'): ConnectionSeries {
   const conns = events.filter((e): e is Extract<M2MEvent, { type: 'connection' }> => e.type === 'connection');
   const flagged = new Set(findings.flatMap((f) => (f.dst_ip ? [`${f.dst_ip}:${f.dst_port ?? '*'}`, `${f.dst_ip}:*`] : [])));
   const fsOut = findings.map((f) => ({ finding_id: f.finding_id, first_ts: f.first_ts, last_ts: f.last_ts, severity: f.severity }));
-  if (!conns.length) return { kind: 'connections', x: [], bucket_s: 60, series: [], findings: fsOut };
+  if (!conns.length) return { kind: 'connections', measure, x: [], bucket_s: 60, series: [], findings: fsOut };
   const t0 = Math.min(...conns.map((e) => e.ts));
   const t1 = Math.max(...conns.map((e) => e.ts));
   const steps = [60, 300, 600, 900, 1800, 3600, 7200, 21600];
@@ -89,8 +91,9 @@ export function connectionSeries(events: M2MEvent[], findings: FindingView[]): C
     const label = `${e.dst_ip}:${e.dst_port}`;
     let arr = per.get(label);
     if (!arr) per.set(label, (arr = new Array<number>(n).fill(0)));
-    arr[Math.floor((e.ts / 1000 - start) / bucket)]! += 1;
-    totals.set(label, (totals.get(label) ?? 0) + 1);
+    const v = measure === 'bytes_out' ? (e.bytes_out ?? 0) : 1;
+    arr[Math.floor((e.ts / 1000 - start) / bucket)]! += v;
+    totals.set(label, (totals.get(label) ?? 0) + v);
   }
   const isFlagged = (l: string) => flagged.has(l) || flagged.has(`${l.slice(0, l.lastIndexOf(':'))}:*`);
   const ranked = [...totals.keys()].sort((a, b) => Number(isFlagged(b)) - Number(isFlagged(a)) || totals.get(b)! - totals.get(a)!);
@@ -102,5 +105,5 @@ export function connectionSeries(events: M2MEvent[], findings: FindingView[]): C
     for (const l of rest) per.get(l)!.forEach((c, i) => (other[i]! += c));
     series.push({ label: `${rest.length} other peers`, counts: other, flagged: false });
   }
-  return { kind: 'connections', x: Array.from({ length: n }, (_, i) => start + i * bucket), bucket_s: bucket, series, findings: fsOut };
+  return { kind: 'connections', measure, x: Array.from({ length: n }, (_, i) => start + i * bucket), bucket_s: bucket, series, findings: fsOut };
 }

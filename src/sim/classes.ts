@@ -11,20 +11,20 @@ import type { SimEvent } from './types.js';
 
 const SECOND = 1000;
 
-function bump(h: number, mu: number, sd: number): number {
+export function bump(h: number, mu: number, sd: number): number {
   const d = h - mu;
   return Math.exp(-(d * d) / (2 * sd * sd));
 }
 
 /** Smooth 0..1 step between hours a and b (ramps of `w` hours), for opening hours and shifts. */
-function window01(h: number, a: number, b: number, w = 0.5): number {
+export function window01(h: number, a: number, b: number, w = 0.5): number {
   const up = 1 / (1 + Math.exp(-(h - a) / (w / 4)));
   const down = 1 / (1 + Math.exp((h - b) / (w / 4)));
   return up * down;
 }
 
 /** Periodic process with a fixed phase and small timing jitter (the device's own clock). */
-function every(
+export function every(
   first: number,
   periodMs: number,
   jitterMs: number,
@@ -44,7 +44,7 @@ function every(
 }
 
 /** Poisson-ish background process (DNS lookups, NTP polls with random phase). */
-function poissonProc(start: number, meanMs: number, rng: Rng, fn: (ts: number, out: SimEvent[]) => void): Process {
+export function poissonProc(start: number, meanMs: number, rng: Rng, fn: (ts: number, out: SimEvent[]) => void): Process {
   const p: Process = {
     next: start + Math.floor(rng.exp(meanMs)),
     step(out) {
@@ -55,7 +55,7 @@ function poissonProc(start: number, meanMs: number, rng: Rng, fn: (ts: number, o
   return p;
 }
 
-function ntp(dev: SimDevice, server: string, start: number): Process {
+export function ntp(dev: SimDevice, server: string, start: number): Process {
   // Embedded SNTP clients poll hourly; each device has its own phase.
   const first = start + Math.floor(dev.rng.next() * HOUR);
   return every(first, HOUR, 200, dev.rng, (ts, out) => {
@@ -67,7 +67,7 @@ function ntp(dev: SimDevice, server: string, start: number): Process {
   });
 }
 
-function dnsLookup(dev: SimDevice, ts: number, server: string, out: SimEvent[]): void {
+export function dnsLookup(dev: SimDevice, ts: number, server: string, out: SimEvent[]): void {
   dev.connection(
     ts,
     {
@@ -162,7 +162,7 @@ export function smartMeter(dev: SimDevice, start: number, _end: number): Process
 }
 
 /** Next instant at local wall-clock hour `h` after `ts` (with a few minutes of jitter). */
-function nextLocal(dev: SimDevice, ts: number, h: number, r: Rng): number {
+export function nextLocal(dev: SimDevice, ts: number, h: number, r: Rng): number {
   const lt = localTime(dev.zone, ts);
   let t = lt.dayStartUtc + h * HOUR + r.int(0, 300) * SECOND;
   if (t <= ts) {
@@ -230,6 +230,7 @@ export function vehicle(dev: SimDevice, start: number, _end: number): Process[] 
     return merged;
   }
 
+  dev.active = false; // parked until the first trip
   let trips: Trip[] = [];
   let plannedUntil = start;
   let tripIdx = 0;
@@ -260,6 +261,7 @@ export function vehicle(dev: SimDevice, start: number, _end: number): Process[] 
       if (trip && ts >= trip.start) {
         if (!inTrip) {
           inTrip = true;
+          dev.active = true;
           sample = 0;
           // A new data session often comes with a new carrier-assigned address.
           if (r.chance(0.5)) dev.ip = cgnatIp(r);
@@ -291,6 +293,7 @@ export function vehicle(dev: SimDevice, start: number, _end: number): Process[] 
       }
       if (inTrip) {
         inTrip = false;
+        dev.active = false;
         speed = 0;
         nextHeartbeat = ts + HOUR;
       }
@@ -353,6 +356,7 @@ export function plc(dev: SimDevice, start: number, _end: number): Process[] {
     const target = dev.stopped(ts) ? 0 : scheduled(ts);
     level += (target - level) * 0.15;
     if (Math.abs(level - target) < 0.01) level = target;
+    dev.active = target > 0 || level > 0;
     temp += (tempNominal * (0.55 + 0.45 * level) - temp) * 0.05 + r.normal(0, 0.4);
     const days = (ts - start) / DAY;
     dev.telemetry(
@@ -452,6 +456,8 @@ export function posTerminal(dev: SimDevice, start: number, _end: number): Proces
   const first = Math.ceil(start / (5 * MINUTE)) * 5 * MINUTE + r.int(0, 299) * SECOND;
   const health = every(first, 5 * MINUTE, SECOND, r, (ts, out) => {
     const lt = localTime(dev.zone, ts);
+    // Open (or about to open / just closed): staff are at the till.
+    dev.active = rate(ts) > 0.01 * maxRate || rate(ts + 30 * MINUTE) > 0.01 * maxRate;
     mem = lt.hour >= 3 && lt.hour < 3.09 ? r.uniform(35, 45) : Math.min(92, mem + r.uniform(0, 0.12));
     dev.telemetry(
       ts,

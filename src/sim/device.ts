@@ -79,6 +79,30 @@ export interface ConnMod {
   toPort?: number;
 }
 
+/**
+ * A world's habits laid over a class model (src/sim/worlds): whether the device sends what its
+ * model produced (a sleeping terminal does not), and what it looks like on the wire (a migrated
+ * endpoint). Called before a telemetry reading takes its sequence number, so a device that
+ * sleeps has no gaps in `seq`. Returns false to drop the event.
+ */
+export interface DeviceHook {
+  telemetry?(ts: number, metrics: Record<string, number>, out: SimEvent[]): boolean;
+  connection?(ts: number, c: ConnectionSpec, out: SimEvent[]): boolean;
+}
+
+export interface ConnectionSpec {
+  dst_ip: string;
+  dst_port: number;
+  protocol: string;
+  app_protocol?: string;
+  bytes_out: number;
+  bytes_in: number;
+  duration_ms: number;
+  tls?: boolean;
+  auth?: 'ok' | 'failed' | 'none';
+  src_ip?: string;
+}
+
 export interface Uplink {
   ip: string;
   port: number;
@@ -109,6 +133,16 @@ export class SimDevice {
   noise: Record<string, number> = {};
   /** Typical telemetry interval, for clones. */
   telemetryEveryMs = 60_000;
+  /**
+   * Whether the device is doing its job right now (a vehicle on a trip, a line producing, a store
+   * open), set by the class model; worlds decide what an idle device sends.
+   */
+  active = true;
+  /** Set by a world only; the plain simulator never has one. */
+  hook: DeviceHook | undefined;
+  /** Metrics a spoofing or stuck-sensor incident may pick, for classes the injectors do not list. */
+  spoofable: string[] | undefined;
+  stuckable: string[] | undefined;
 
   constructor(
     readonly idx: number,
@@ -157,6 +191,7 @@ export class SimDevice {
   telemetry(ts: number, metrics: Record<string, number>, out: SimEvent[]): void {
     const sil = this.silenceAt(ts);
     if (sil && !sil.catchup) return;
+    if (this.hook?.telemetry && !this.hook.telemetry(ts, metrics, out)) return;
     while (this.rebootIdx < this.reboots.length && this.reboots[this.rebootIdx]! <= ts) {
       this.rebootIdx++;
       this.seq = 0;
@@ -191,23 +226,9 @@ export class SimDevice {
   }
 
   /** A connection (flow/session record) from this device. Returns false when suppressed by a silence. */
-  connection(
-    ts: number,
-    c: {
-      dst_ip: string;
-      dst_port: number;
-      protocol: string;
-      app_protocol?: string;
-      bytes_out: number;
-      bytes_in: number;
-      duration_ms: number;
-      tls?: boolean;
-      auth?: 'ok' | 'failed' | 'none';
-      src_ip?: string;
-    },
-    out: SimEvent[],
-  ): boolean {
+  connection(ts: number, c: ConnectionSpec, out: SimEvent[]): boolean {
     if (this.silenceAt(ts)) return false;
+    if (this.hook?.connection && !this.hook.connection(ts, c, out)) return false;
     let port = c.dst_port;
     let tls = c.tls;
     for (const m of this.cmods) {

@@ -12,6 +12,8 @@ import { INJECTORS } from './incidents.js';
 import type { Evidence } from './device.js';
 import { PLAN, cgnatIp } from './net.js';
 import { Rng } from './prng.js';
+// The detectors' own version order, so the simulator's downgrades are downgrades to them.
+import { compareVersions } from '../detectors/util.js';
 import { DAY, HOUR, MINUTE, ZONES, dstTransitions, iso, localTime, type Zone } from './time.js';
 import {
   DEVICE_CLASSES,
@@ -85,17 +87,6 @@ const FIRMWARE: Record<DeviceClass, { current: string; next?: string; older: str
   patient_monitor: { current: '1.12.0', next: '1.12.3', older: ['1.9.8', '1.10.2'] },
   pos_terminal: { current: '7.4.2', next: '7.5.0', older: ['6.8.1', '7.1.0'] },
 };
-
-/** Semver-ish compare for the dotted numeric versions above. */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split('.').map(Number);
-  const pb = b.split('.').map(Number);
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
-    if (d !== 0) return d;
-  }
-  return 0;
-}
 
 export interface Fleet {
   start: number;

@@ -217,7 +217,7 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
     classes: ['smart_meter', 'plc', 'patient_monitor'],
     duration: (r, dev) => r.logUniform(dev.cls === 'smart_meter' ? 3 : 1, 10) * HOUR,
     inject(dev, start, duration, r, ctx) {
-      const metric = r.pick(SPOOFABLE[dev.cls]!);
+      const metric = r.pick(dev.spoofable ?? SPOOFABLE[dev.cls]!);
       const sd = dev.noise[metric] ?? 1;
       const end = start + duration;
       // Multiplicative falsification only makes sense for quantities (energy theft, flow);
@@ -250,7 +250,7 @@ export const INJECTORS: Record<IncidentKind, Injector> = {
     classes: ['smart_meter', 'plc', 'patient_monitor', 'pos_terminal'],
     duration: (r, dev) => (dev.cls === 'smart_meter' ? r.logUniform(3, 12) : r.logUniform(0.5, 6)) * HOUR,
     inject(dev, start, duration, r, ctx) {
-      const metric = r.pick(STUCKABLE[dev.cls]!);
+      const metric = r.pick(dev.stuckable ?? STUCKABLE[dev.cls]!);
       const end = start + duration;
       const ev = sensorEvidence(dev, duration, end, ctx);
       dev.tmods.push({ kind: 'stuck', metric, start, end, ev });

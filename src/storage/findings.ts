@@ -88,21 +88,45 @@ export interface FindingQuery {
   pipeline?: string;
   device_id?: string;
   min_score?: number;
+  /** First seen at or after / before this time (epoch ms). The HTTP API always bounds both. */
+  since?: number;
+  until?: number;
   limit?: number;
 }
 
-/** Newest version of each finding, newest first. */
+/** Longest a findings query may run; past it ClickHouse stops it and the API answers 500. */
+const QUERY_SECONDS = 10;
+
+/**
+ * Newest version of each finding, newest first. Instead of FINAL (which merges every part of the
+ * table at read time), the rows of the time range are reduced to each finding's newest version
+ * with LIMIT 1 BY; `first_ts` bounds prune whole monthly partitions.
+ */
 export async function selectFindings(client: ClickHouseClient, database: string, table: string, q: FindingQuery = {}): Promise<FindingRow[]> {
   const where: string[] = [];
   if (q.pipeline) where.push('pipeline = {pipeline:String}');
   if (q.device_id) where.push('device_id = {device_id:String}');
   if (q.min_score !== undefined) where.push('score >= {min_score:Float64}');
+  const params: Record<string, unknown> = { ...q, limit: q.limit ?? 1000 };
+  if (q.since !== undefined) {
+    where.push('first_ts >= {since:DateTime64(3, \'UTC\')}');
+    params.since = chTime(q.since);
+  }
+  if (q.until !== undefined) {
+    where.push('first_ts <= {until:DateTime64(3, \'UTC\')}');
+    params.until = chTime(q.until);
+  }
   const sql = `SELECT finding_id, pipeline, detector, device_id, device_class, key,
       toString(first_ts) AS first_ts, toString(last_ts) AS last_ts, count, score, severity,
       observed, expected, explanation, evidence, mitre, version
-    FROM ${ident(database)}.${ident(table)} FINAL
-    ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+    FROM (
+      SELECT * FROM ${ident(database)}.${ident(table)}
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY finding_id, version DESC
+      LIMIT 1 BY finding_id
+    )
     ORDER BY first_ts DESC, finding_id
-    LIMIT {limit:UInt32}`;
-  return queryRows<FindingRow>(client, sql, { ...q, limit: q.limit ?? 1000 });
+    LIMIT {limit:UInt32}
+    SETTINGS max_execution_time = ${QUERY_SECONDS}`;
+  return queryRows<FindingRow>(client, sql, params);
 }

@@ -68,7 +68,22 @@ export const MIGRATIONS: Migration[] = [
   },
 ];
 
+/** Versions recorded for the target, or undefined when the migrations table cannot be read. */
+async function appliedVersions(client: ClickHouseClient, t: Target): Promise<Set<number> | undefined> {
+  try {
+    const rows = await queryRows<{ version: number }>(client, `SELECT version FROM ${q(t, 'schema_migrations')} FINAL WHERE target = {target:String}`, { target: t.table });
+    return new Set(rows.map((r) => Number(r.version)));
+  } catch {
+    return undefined;
+  }
+}
+
 export async function migrate(client: ClickHouseClient, t: Target): Promise<number[]> {
+  // Up to date: no DDL at all, so the service can run as a user with SELECT and INSERT on its
+  // tables only (the secured compose setup migrates once with an administrator: `m2m-sentinel
+  // migrate`).
+  const known = await appliedVersions(client, t);
+  if (known && MIGRATIONS.every((m) => known.has(m.version))) return [];
   await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${ident(t.database)}` });
   await client.command({
     query: `CREATE TABLE IF NOT EXISTS ${q(t, 'schema_migrations')} (

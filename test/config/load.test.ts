@@ -70,8 +70,8 @@ describe('defaults and normalization', () => {
       auto_close_ms: 86_400_000,
       routes: [
         { type: 'stdout', name: 'stdout', options: {} },
-        { type: 'syslog', name: 'syslog', options: { host: 'a', port: 514, protocol: 'udp', format: 'cef' } },
-        { type: 'syslog', name: 'syslog-2', min_severity: 'critical', options: { host: 'b', port: 514, protocol: 'tcp', format: 'cef' } },
+        { type: 'syslog', name: 'syslog', options: { host: 'a', port: 514, protocol: 'udp', format: 'cef', timeout: 10_000 } },
+        { type: 'syslog', name: 'syslog-2', min_severity: 'critical', options: { host: 'b', port: 514, protocol: 'tcp', format: 'cef', timeout: 10_000 } },
       ],
     });
   });
@@ -110,9 +110,9 @@ describe('${VAR} interpolation', () => {
 
   it('gives an unquoted single reference the type of its value; quoted stays text', () => {
     const routes = (port: string) => y('g', `alerts:\n  routes:\n    - syslog:\n        host: h\n        port: ${port}\n`);
-    expect(ok(routes('${P}'), { P: '6514' }).alerts.routes[0]!.options.port).toBe(6514);
+    expect(ok(routes('${P}'), { P: '5514' }).alerts.routes[0]!.options.port).toBe(5514);
     expect(ok(routes('${P:-514}')).alerts.routes[0]!.options.port).toBe(514);
-    const e = errs(routes('"${P}"'), { P: '6514' });
+    const e = errs(routes('"${P}"'), { P: '5514' });
     expect(e[0]).toMatchObject({ code: 'wrong_type', line: 10, path: 'alerts.routes[0].syslog.port', expected: 'an integer' });
     const flag = y('g', 'alerts:\n  routes:\n    - stdout: {}\n      enabled: ${STDOUT_ON:-false}\n');
     expect(ok(flag).alerts.routes).toEqual([]);

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { buildPipelineSchema, renderEditorSchema } from '../../src/config/schema.js';
 import { loadPipelineText, formatConfigError } from '../../src/config/load.js';
 import { DETECTORS } from '../../src/detectors/registry.js';
+import { addPipelineFormats } from '../../src/config/validate.js';
 import type { DetectorSpec } from '../../src/detectors/types.js';
 
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
@@ -15,6 +16,8 @@ function editorValidator() {
   const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
   addFormats(ajv);
   ajv.addKeyword({ keyword: 'patternErrorMessage', schemaType: 'string' });
+  // The pipeline's own formats (cidr, version); editors that do not know a format skip it.
+  addPipelineFormats(ajv);
   return ajv.compile(JSON.parse(readFileSync('schemas/pipeline.schema.json', 'utf8')));
 }
 

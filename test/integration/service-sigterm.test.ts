@@ -6,7 +6,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync, spawn } from 'node:child_process';
-import { createWriteStream, existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { accounting, committedToEnd, committedTotal, freePort, kafkaAt, produceEvents, ready, ROOT, scenario, sleep, waitFor, type Child } from '../fault/support/harness.js';
 
@@ -23,13 +23,17 @@ beforeAll(() => {
   }
 }, 200_000);
 
+const TOKEN = 'prometheus-scrape-token-0123456789';
+
 async function startBin(s: ReturnType<typeof scenario>, chDir: string, n: number): Promise<Child> {
   const httpPort = await freePort();
   const log = join(s.dir, `bin-${n}.log`);
   const out = createWriteStream(log);
-  const proc = spawn(process.execPath, ['bin/m2m-sentinel.js', 'run', s.yaml, '--http-port', String(httpPort), '--checkpoint-every', '60000', '--no-deliver'], {
+  const access = join(s.dir, 'access.yaml');
+  writeFileSync(access, 'tokens: [{ name: prometheus, role: viewer, token_env: M2M_TOKEN_PROM }]\n');
+  const proc = spawn(process.execPath, ['bin/m2m-sentinel.js', 'run', s.yaml, '--http-port', String(httpPort), '--checkpoint-every', '60000', '--no-deliver', '--access', access], {
     cwd: ROOT,
-    env: { ...process.env, KAFKA_BROKERS: brokers, CLICKHOUSE_DATA_DIR: chDir, CLICKHOUSE_URL: '', LOG_LEVEL: 'info' },
+    env: { ...process.env, KAFKA_BROKERS: brokers, CLICKHOUSE_DATA_DIR: chDir, CLICKHOUSE_URL: '', LOG_LEVEL: 'info', M2M_TOKEN_PROM: TOKEN },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.pipe(out);
@@ -56,7 +60,14 @@ describe('graceful shutdown of `m2m-sentinel run`', () => {
     // A long checkpoint interval, so what is committed at exit is the shutdown's own checkpoint
     // (or a caught-up one), not a periodic one.
     await produceEvents(k, s.topic, s.events.slice(0, half), 50, () => sleep(100));
-    await waitFor('first half processed', async () => (await fetch(`http://127.0.0.1:${a.httpPort}/metrics`).then((r) => r.text())).includes('m2m_events_decoded_total'), 30_000);
+    // Handled = decoded (type "any") + dead-lettered, from the service's own counters.
+    const handled = async () => {
+      const text = await fetch(`http://127.0.0.1:${a.httpPort}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.text());
+      let n = 0;
+      for (const m of text.matchAll(/^(m2m_events_decoded_total\{[^}]*type="any"[^}]*\}|m2m_dead_letters_total\{[^}]*\}) (\d+)$/gm)) n += Number(m[2]);
+      return n;
+    };
+    await waitFor('first half processed', async () => (await handled()) >= half, 60_000);
     const producing = produceEvents(k, s.topic, s.events.slice(half), 50, () => sleep(100));
     await sleep(500);
     const t0 = Date.now();

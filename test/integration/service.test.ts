@@ -12,6 +12,7 @@ import { kafka, produce, tempDir, testPipeline, uid, waitFor } from '../support/
 import { threadCpuTimes } from '../../src/obs/proc.js';
 import { defaultDetectWorkers } from '../../src/pipeline/detection-host.js';
 import { startService, type Service } from '../../src/pipeline/service.js';
+import { parseAccess } from '../../src/server/access.js';
 import { queryRows } from '../../src/storage/clickhouse.js';
 import { fleet } from '../fault/support/fleet.js';
 import { committedToEnd, readTopic } from '../fault/support/harness.js';
@@ -33,6 +34,7 @@ const delivered: string[] = [];
 let webhook: Server;
 
 let svc: Service;
+const TOKEN = 'prometheus-scrape-token-0123456789';
 let base = '';
 const cfgs: Record<'obs' | 'bp' | 'ref', PipelineConfig> = {} as Record<'obs' | 'bp' | 'ref', PipelineConfig>;
 
@@ -64,6 +66,7 @@ beforeAll(async () => {
   svc = await startService(Object.values(cfgs), {
     clickhouse: { dataDir: join(tempDir('m2m-svc'), 'ch') },
     httpPort: 0,
+    access: parseAccess('tokens: [{ name: prometheus, role: viewer, token_env: T }]', 'access.yaml', { T: TOKEN }).access!,
     deliver: true,
     checkpointEveryMs: 300,
   });
@@ -77,7 +80,7 @@ afterAll(async () => {
 });
 
 const get = async (path: string) => {
-  const r = await fetch(base + path);
+  const r = await fetch(base + path, { headers: { authorization: `Bearer ${TOKEN}` } });
   return { status: r.status, text: await r.text() };
 };
 

@@ -139,6 +139,8 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
     changedCount: () => dirty.size,
     device: (id) => devices.get(id),
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
+    // The reference has no device cap (the engine's is tested on its own: test/security/device-cap.test.ts).
+    capEvictions: () => 0,
     restore(snap) {
       devices.clear();
       dirty.clear();

@@ -179,9 +179,9 @@ describe('OCSF and renderings', () => {
     expect(JSON.stringify(renderSlack(doc))).toContain('57 distinct hosts');
   });
 
-  it('signs webhook bodies with HMAC-SHA256', () => {
+  it('signs webhook timestamp and body with HMAC-SHA256', () => {
     const body = '{"a":1}';
-    expect(signBody(body, 's3cret')).toBe('sha256=' + createHmac('sha256', 's3cret').update(body).digest('hex'));
+    expect(signBody(body, 's3cret', 1_700_000_000)).toBe('t=1700000000,v1=' + createHmac('sha256', 's3cret').update(`1700000000.${body}`).digest('hex'));
   });
 });
 

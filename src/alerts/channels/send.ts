@@ -3,65 +3,54 @@
  * delivery worker retries with backoff. Receivers dedupe on the alert id header / field.
  */
 import { createHmac } from 'node:crypto';
-import { createSocket } from 'node:dgram';
-import { connect } from 'node:net';
 import type { AlertRouteConfig } from '../../config/types.js';
 import type { OcsfDetectionFinding } from '../ocsf.js';
-import { renderCef, renderLine, renderSlack } from './render.js';
+import { postJson } from './http-post.js';
+import { renderLine, renderSlack } from './render.js';
+import { sendSyslog, syslogOptions } from './syslog.js';
 
 export type Send = (alert: OcsfDetectionFinding) => Promise<void>;
 
-export function signBody(body: string, secret: string): string {
-  return 'sha256=' + createHmac('sha256', secret).update(body).digest('hex');
-}
+/** Header carrying the signing time (Unix seconds); the signature covers it. */
+export const TIMESTAMP_HEADER = 'x-m2m-timestamp';
+export const SIGNATURE_HEADER = 'x-m2m-signature';
 
-async function post(url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<void> {
-  const res = await fetch(url, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers }, signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`HTTP ${res.status} from ${new URL(url).host}`);
-  await res.arrayBuffer();
+/**
+ * HMAC-SHA256 over `<timestamp>.<body>` (as Stripe signs webhooks), as `t=<timestamp>,v1=<hex>`.
+ * The timestamp is inside the MAC, so a receiver that refuses old timestamps (docs/security.md:
+ * five minutes) cannot be fed a captured alert again later.
+ */
+export function signBody(body: string, secret: string, timestampS: number = Math.floor(Date.now() / 1000)): string {
+  const mac = createHmac('sha256', secret).update(`${timestampS}.${body}`).digest('hex');
+  return `t=${timestampS},v1=${mac}`;
 }
 
 function webhook(o: Record<string, unknown>): Send {
   const url = String(o.url);
   const secret = o.secret ? String(o.secret) : undefined;
-  const timeout = Number(o.timeout ?? 10_000);
+  const post = { timeoutMs: Number(o.timeout ?? 10_000), denyPrivate: o.deny_private === true };
   return async (a) => {
     const body = JSON.stringify(a);
     const headers: Record<string, string> = { 'x-m2m-alert-id': a.metadata.uid, 'user-agent': 'm2m-sentinel' };
-    if (secret) headers['x-m2m-signature'] = signBody(body, secret);
-    await post(url, body, headers, timeout);
+    if (secret) {
+      // Each attempt is signed afresh: a retry hours later must still pass the receiver's window.
+      const t = Math.floor(Date.now() / 1000);
+      headers[TIMESTAMP_HEADER] = String(t);
+      headers[SIGNATURE_HEADER] = signBody(body, secret, t);
+    }
+    await postJson(url, body, headers, post);
   };
 }
 
 function slack(o: Record<string, unknown>): Send {
   const url = String(o.url);
-  return (a) => post(url, JSON.stringify(renderSlack(a)), {}, Number(o.timeout ?? 10_000));
+  const post = { timeoutMs: Number(o.timeout ?? 10_000), denyPrivate: o.deny_private === true };
+  return (a) => postJson(url, JSON.stringify(renderSlack(a)), {}, post);
 }
 
 function syslog(o: Record<string, unknown>): Send {
-  const host = String(o.host ?? '127.0.0.1');
-  const port = Number(o.port ?? 514);
-  const proto = String(o.protocol ?? 'udp');
-  return (a) => {
-    // RFC 5424 header, facility local4 (20), severity mapped from OCSF.
-    const sev = [6, 6, 5, 4, 3, 2][a.severity_id] ?? 5;
-    const line = `<${20 * 8 + sev}>1 ${new Date(a.time).toISOString()} - m2m-sentinel - - - ${renderCef(a)}`;
-    if (proto === 'tcp') {
-      return new Promise<void>((resolve, reject) => {
-        const s = connect({ host, port }, () => s.end(`${line.length} ${line}`, () => resolve()));
-        s.setTimeout(10_000, () => s.destroy(new Error('syslog tcp timeout')));
-        s.on('error', reject);
-      });
-    }
-    return new Promise<void>((resolve, reject) => {
-      const s = createSocket(host.includes(':') ? 'udp6' : 'udp4');
-      s.send(line, port, host, (err) => {
-        s.close();
-        if (err) reject(err);
-        else resolve();
-      });
-    });
-  };
+  const so = syslogOptions(o);
+  return (a) => sendSyslog(so, a);
 }
 
 function stdout(): Send {

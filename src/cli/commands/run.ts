@@ -9,6 +9,10 @@ import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
 import { loadConsoleAccess } from '../console-access.js';
+import { ACCESS_ENV } from '../../server/access.js';
+import { DEFAULT_HTTP_HOST } from '../../server/http.js';
+import { AccessDenied } from '../../kafka/authz.js';
+import { KafkaSecurityError } from '../../kafka/security.js';
 
 interface RunFlags {
   httpPort: string;
@@ -48,8 +52,8 @@ export function register(program: Command): void {
     .description('Run one or more pipelines as a long-lived service (Kafka in, ClickHouse findings, alerts out)')
     .argument('<pipelines...>', 'pipeline YAML files or directories of them')
     .option('--http-port <port>', 'port for /healthz, /readyz, /metrics and /api/findings', process.env.HTTP_PORT ?? '9464')
-    .option('--http-host <host>', 'interface for the HTTP endpoints (0.0.0.0 to serve the network, e.g. in a container)', process.env.HTTP_HOST ?? '127.0.0.1')
-    .option('--access <file>', 'access file: API tokens and console users with roles (default: M2M_ACCESS_FILE); without it only /healthz and /readyz are served to the public, and no console', process.env.M2M_ACCESS_FILE)
+    .option('--http-host <host>', 'interface for the HTTP endpoints (0.0.0.0 to serve the network, e.g. in a container)', process.env.HTTP_HOST ?? DEFAULT_HTTP_HOST)
+    .option('--access <file>', `access file: API tokens and console users with roles (default: ${ACCESS_ENV}); without it only /healthz and /readyz are served, and no console`, process.env[ACCESS_ENV])
     .option('--no-deliver', 'do not start alert delivery routes (alerts still go to the outbox topic)')
     .option('--checkpoint-every <ms>', 'state checkpoint and offset commit interval of a busy partition (see --events-per-state-record)', positive('--checkpoint-every'), 5000)
     .option('--max-checkpoint-every <ms>', 'longest interval between checkpoints of a busy partition: bounds the events replayed after a crash (default 12 × --checkpoint-every)', positive('--max-checkpoint-every'))
@@ -70,8 +74,12 @@ many devices that each report rarely write less state per event with a higher
 --events-per-state-record or --checkpoint-every, at the cost of a longer replay after a crash
 (at most --max-checkpoint-every of events). Alerts do not wait for checkpoints (--publish-gap).
 
+HTTP: the endpoints bind 127.0.0.1 unless --http-host says otherwise; /metrics and /api/findings
+need "Authorization: Bearer <token>" with a token from the --access file (docs/security.md).
+
 Examples:
   m2m-sentinel run pipelines/default.yaml
+  M2M_TOKEN_PROM=$(cat /run/secrets/prom) m2m-sentinel run --access access.yaml --http-host 0.0.0.0 pipelines/
   KAFKA_BROKERS=kafka:9092 CLICKHOUSE_URL=http://clickhouse:8123 m2m-sentinel run pipelines/`,
     )
     .action(async (paths: string[], o: RunFlags) => {
@@ -93,20 +101,32 @@ Examples:
         process.exitCode = 2;
         return;
       }
-      const svc = await startService(pipelines, {
-        httpHost: o.httpHost,
-        ...(access?.ok ? { access: access.access, users: access.users } : {}),
-        brokers: brokersFromEnv(),
-        clickhouse: clickHouseOptionsFromEnv(),
-        httpPort: Number(o.httpPort),
-        deliver: o.deliver,
-        checkpointEveryMs: o.checkpointEvery,
-        ...(o.maxCheckpointEvery !== undefined ? { maxCheckpointEveryMs: o.maxCheckpointEvery } : {}),
-        ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
-        ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
-        ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
-        ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}),
-      });
+      let svc: Awaited<ReturnType<typeof startService>>;
+      try {
+        svc = await startService(pipelines, {
+          httpHost: o.httpHost,
+          ...(access?.ok ? { access: access.access, users: access.users } : {}),
+          brokers: brokersFromEnv(),
+          clickhouse: clickHouseOptionsFromEnv(),
+          httpPort: Number(o.httpPort),
+          deliver: o.deliver,
+          checkpointEveryMs: o.checkpointEvery,
+          ...(o.maxCheckpointEvery !== undefined ? { maxCheckpointEveryMs: o.maxCheckpointEvery } : {}),
+          ...(o.eventsPerStateRecord !== undefined ? { minEventsPerStateRecord: o.eventsPerStateRecord } : {}),
+          ...(o.publishGap !== undefined ? { publishGapMs: o.publishGap } : {}),
+          ...(o.concurrency !== undefined ? { partitionsConsumedConcurrently: o.concurrency } : {}),
+          ...(o.detectWorkers !== undefined ? { detectWorkers: o.detectWorkers } : {}),
+        });
+      } catch (e) {
+        // Refused credentials, a missing grant, an unreadable certificate: the operator's to fix,
+        // said in one line (the reason names what), not a stack trace.
+        if (e instanceof AccessDenied || e instanceof KafkaSecurityError) {
+          process.stderr.write(`m2m-sentinel: ${e.message}\n`);
+          process.exitCode = 2;
+          return;
+        }
+        throw e;
+      }
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
         await svc.stop();
