@@ -31,8 +31,10 @@ async function sigkillRun(ref: Reference, name: string, checkpointEveryMs: numbe
   let kills = 0;
   const killAndRestart = async () => {
     // Once it runs, let it get somewhere (restores, batches, perhaps a checkpoint), then kill
-    // it without warning.
+    // it without warning. Ready is not enough: a partition's state is read from the changelog
+    // after the group hands it over, which takes seconds, and a kill before that tests nothing.
     await ready(child);
+    await restoredOne(child);
     await sleep(delay(200, 1_500));
     child.proc.kill('SIGKILL');
     expect((await child.exited).signal).toBe('SIGKILL');
@@ -59,6 +61,11 @@ async function sigkillRun(ref: Reference, name: string, checkpointEveryMs: numbe
 
   expectSameResults(ref, s, await accounting(k, s), await dumpFindings(chDir));
   return logs;
+}
+
+/** Waits until the child has restored (or found no checkpoint for) at least one partition. */
+async function restoredOne(c: Child): Promise<void> {
+  await waitFor(`child restored a partition (log: ${c.log})`, async () => /state restored from changelog|no checkpoint yet/.test(readFileSync(c.log, 'utf8')), 60_000);
 }
 
 describe('fault: process killed mid-stream', () => {
