@@ -300,7 +300,7 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
       },
       fleet: obj('The fleet view: device findings judged against the rest of their class (docs/detectors.md, "The fleet view").', {
         enabled: { type: 'boolean', default: true, description: 'Judge findings against the class (fold fleet changes, weigh destinations by how common they are). Off: every finding is alerted as its device raised it.', examples: [false] },
-        hold: durationSchema('How long a finding that may be part of a fleet change waits for the rest of its class before it is alerted (the alert latency of those findings).', FLEET_DEFAULTS.hold, ['30m']),
+        hold: durationSchema('How long a finding that may be part of a fleet change waits for the rest of its class before it is alerted (the alert latency of those findings); it waits another hold, up to `window`, while more devices of the class keep showing the same change.', FLEET_DEFAULTS.hold, ['30m']),
         window: durationSchema('Devices showing the same change within this of each other form one fleet change.', FLEET_DEFAULTS.window, ['12h']),
         min_devices: { type: 'integer', minimum: 3, default: FLEET_DEFAULTS.min_devices, description: 'A change (other than a new destination) on this many devices of a class, or on min_share of it if that is fewer, is a fleet change.', examples: [10] },
         min_share: { type: 'number', minimum: 0, maximum: 1, default: FLEET_DEFAULTS.min_share, description: 'Share of a class that makes a change a fleet change; a new destination needs this share (never fewer than 3 devices).', examples: [0.1] },

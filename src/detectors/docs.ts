@@ -61,7 +61,7 @@ const FLEET_SECTION = [
   '## The fleet view',
   '',
   'A device is judged against its own past and against its class. Findings of detectors whose fleet role is',
-  '*change* wait up to `fleet.hold` (1h) of event time for the rest of the class, then are:',
+  '*change* wait `fleet.hold` (1h) of event time for the rest of the class (another hold, up to `fleet.window`, while more devices keep showing the same change: rollouts and migrations spread over hours), then are:',
   '',
   '- **folded** when at least `min_devices` (5) devices, or `min_share` (20 %) of the class if fewer, showed the',
   '  same change within `fleet.window` (6h) of each other — same new destination (its /24 or /64 and port), same',

@@ -4,7 +4,8 @@
  * A change seen on many devices of a class at once is a fleet event (a migration to a new cloud
  * endpoint, a firmware rollout, a site outage, a shift that ends), not N device incidents. The
  * per-device engine cannot see that, so findings of detectors whose role is `change` come here
- * and wait up to `hold` of fleet time for context. Then each is:
+ * and wait `hold` of fleet time for context (another hold, up to `window`, while other devices
+ * keep showing the same change: rollouts spread over hours). Then each is:
  * - **folded** when enough devices of its class showed the same change (same signature) within
  *   `window` of it: it is kept (severity info, the original in its evidence) and one fleet
  *   finding (`fleet_change`, info, the devices and counts) stands for them all;
@@ -81,6 +82,8 @@ interface Held {
   f: Finding;
   release: number;
   sig?: string;
+  /** Clean devices sharing its change when it was offered or its hold last ended. */
+  seen: number;
 }
 
 interface Change {
@@ -362,12 +365,34 @@ export function createFleet(opts: FleetOptions): Fleet {
     for (const [d, m] of marks) if (now - m[m.length - 1]! > KEEP) marks.delete(d);
   }
 
+  /**
+   * A hold that ends while other devices of the class show the same change, more of them than
+   * when it last ended, is a fleet change forming (a rollout or a migration spreads over hours):
+   * wait another hold for it, while it keeps growing and within `window` of the finding. A change
+   * that stops spreading is judged at once, so an incident on a few devices waits one hold more.
+   */
+  function extend(id: string, h: Held): boolean {
+    if (h.sig === undefined) return false;
+    const ch = cls(h.f.device_class).changes.get(h.sig);
+    if (ch === undefined) return false;
+    const n = cleanMembers(ch, h.f.first_ts).length;
+    if (n < 2 || n <= h.seen || h.release + opts.hold > h.f.first_ts + opts.window) return false;
+    if (verdictFor(h.f, h.sig).verdict !== 'passed') return false;
+    h.seen = n;
+    h.release += opts.hold;
+    heapPush(queue, [h.release, id]);
+    return true;
+  }
+
   function release(upTo: number): Finding[] {
     const out: Finding[] = [];
     while (queue.length > 0 && queue[0]![0] <= upTo) {
-      const id = heapPop(queue)[1];
+      const [at, id] = heapPop(queue);
       const h = held.get(id);
-      if (h !== undefined) judge(id, h, out);
+      // Entries of an extended hold that were queued before it are stale.
+      if (h === undefined || at !== h.release) continue;
+      if (upTo !== Number.POSITIVE_INFINITY && extend(id, h)) continue;
+      judge(id, h, out);
     }
     return out;
   }
@@ -399,7 +424,7 @@ export function createFleet(opts: FleetOptions): Fleet {
       }
       const sig = role.signature?.(f);
       const out: Finding[] = [];
-      held.set(f.finding_id, { f, release: f.first_ts + opts.hold, sig });
+      held.set(f.finding_id, { f, release: f.first_ts + opts.hold, sig, seen: 1 });
       heapPush(queue, [f.first_ts + opts.hold, f.finding_id]);
       if (sig !== undefined) {
         const k = sigKey(f.device_class, sig);
@@ -411,6 +436,7 @@ export function createFleet(opts: FleetOptions): Fleet {
         if (ch === undefined) c.changes.set(sig, (ch = { members: new Map() }));
         const prev = ch.members.get(f.device_id);
         if (prev === undefined || f.first_ts < prev) ch.members.set(f.device_id, f.first_ts);
+        held.get(f.finding_id)!.seen = cleanMembers(ch, f.first_ts).length;
         foldHeld(f.device_class, sig, out);
       }
       return out;

@@ -58,3 +58,44 @@ describe('fleet verdicts on established channels', () => {
     expect((f.evidence.fleet as { verdict: string }).verdict).toBe('service');
   });
 });
+
+/** A new-peer beaconing finding (not established) from `d` to `dst` at `t`, with its peer fact. */
+function moved(fl: ReturnType<typeof fleet>, d: string, dst: string, t: number): Finding[] {
+  fl.facts([{ k: 'peer', d, c: 'pos', ts: t, ip: dst, port: 8883 }]);
+  const f = finalize('p', {
+    detector: 'beaconing', key: `${dst}:8883`, device_id: d, device_class: 'pos', first_ts: t, last_ts: t, count: 1, score: 0.7, severity: 'high',
+    observed: 'every 60s', expected: 'known peers', explanation: `${d} (pos) has contacted a new peer regularly.`, mitre: [],
+    evidence: { dst_ip: dst, dst_port: 8883, src_ip: '10.40.1.11', established: false },
+  });
+  return [...fl.offer(f), ...fl.advanceTo(t)];
+}
+
+describe('fleet view on a change that spreads slowly', () => {
+  const severities = (out: Finding[]) => out.filter((f) => f.detector === 'beaconing').map((f) => [f.device_id, f.severity]);
+
+  it('folds a migration that reaches the class over three hours, its first devices too', () => {
+    const fl = fleet();
+    fl.facts(stores());
+    const out: Finding[] = [];
+    // One till every 9 minutes: 20 of 40 after 3 h, far slower than the hold.
+    for (let i = 0; i < 20; i++) out.push(...moved(fl, `pos-${i}`, '52.9.9.9', T0 + HOUR + i * 9 * 60_000));
+    out.push(...fl.flush());
+    const judged = severities(out);
+    expect(judged).toHaveLength(20);
+    expect(judged.filter(([, s]) => s !== 'info')).toEqual([]);
+    expect(out.filter((f) => f.detector === 'fleet_change').length).toBeGreaterThan(0);
+  });
+
+  it('passes a change on a few devices that stops spreading after one more hold', () => {
+    const fl = fleet();
+    fl.facts(stores());
+    const out: Finding[] = [];
+    out.push(...moved(fl, 'pos-1', '45.9.9.9', T0 + HOUR));
+    out.push(...moved(fl, 'pos-2', '45.9.9.9', T0 + HOUR + 30 * 60_000));
+    out.push(...fl.advanceTo(T0 + 3 * HOUR + 1));
+    // The second is judged after its own hold (nothing joined since), the first after its hold
+    // and one more (a second device had joined during it), so after the second.
+    expect(severities(out)).toEqual([['pos-2', 'high'], ['pos-1', 'high']]);
+    expect(fl.held()).toBe(0);
+  });
+});
