@@ -123,6 +123,7 @@ export function normalizePipeline(
     ...(mapping ? { mapping } : {}),
     entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d'), max_devices_per_partition: typeof entities.max_devices_per_partition === 'number' ? entities.max_devices_per_partition : DEFAULT_MAX_DEVICES_PER_PARTITION },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
+    max_future_skew_ms: ms(data.max_future_skew, '1d'),
     detectors,
     fleet: {
       enabled: fleet.enabled !== false,

@@ -290,7 +290,12 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
           examples: [20000],
         },
       }),
-      allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
+      allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails stream time (the newest event time several devices agree on, so one bad clock cannot move it) by this much.', '1m', ['5m']),
+      max_future_skew: durationSchema(
+        'How far ahead an event may be dated: later than this past the wall clock (in the service) or the stream time most devices report (whichever is later; a backtest has only the latter) it goes to the dead-letter topic as future_timestamp instead of moving time. The default admits a device whose time zone is set wrong (up to 14 h ahead), which is then judged in its own clock frame; at least 1m.',
+        '1d',
+        ['2h'],
+      ),
       detectors: {
         type: 'array',
         description: 'Detectors to run on every device, in order. `- <detector>: {}` takes all defaults.',

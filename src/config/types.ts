@@ -83,6 +83,12 @@ export interface PipelineConfig {
   entities: { key: 'device_id'; idle_eviction_ms: number; /** Device cap per source partition (engine.ts). */ max_devices_per_partition?: number };
   /** How far behind the newest event time an event may arrive and still be in order. */
   allowed_lateness_ms: number;
+  /**
+   * Events dated more than this ahead of max(wall clock, stream time) are dead letters
+   * (pipeline/time.ts). Loading a pipeline always sets it; absent (a pipeline built in code),
+   * the engine's default applies.
+   */
+  max_future_skew_ms?: number;
   detectors: DetectorConfig[];
   /** The fleet view (src/fleet); durations in ms. */
   fleet: FleetConfig;

@@ -536,6 +536,14 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
   if (ttl !== undefined && (ttl < 86_400_000 || ttl % 86_400_000 !== 0)) {
     rep.add('out_of_range', ['findings', 'clickhouse', 'ttl'], 'retention is kept in whole days', { expected: 'a whole number of days, at least 1d', found: JSON.stringify(findings.ttl), hint: `${Math.max(1, Math.round(ttl / 86_400_000))}d` });
   }
+  const skew = dur(data.max_future_skew);
+  if (skew !== undefined && skew < 60_000) {
+    rep.add('out_of_range', ['max_future_skew'], 'max_future_skew must be at least a minute', {
+      note: 'device clocks and the service clock are never exactly in step; a smaller skew dead-letters honest events',
+      expected: 'at least 1m',
+      found: JSON.stringify(data.max_future_skew),
+    });
+  }
   const entities = isObj(data.entities) ? data.entities : {};
   const idle = dur(entities.idle_eviction) ?? 7 * 86_400_000;
   const late = dur(data.allowed_lateness) ?? 60_000;

@@ -18,6 +18,10 @@ export const emit = {
     if (decoded) metrics.eventsDecoded.inc({ pipeline, type: 'any' }, decoded);
     countForRate(pipeline, decoded + deadLettered);
   },
+  /** Exact repeats dropped before the detectors: counted, not logged one by one (redelivery comes in bursts). */
+  duplicatesSuppressed(pipeline: string, n: number): void {
+    if (n) metrics.duplicates.inc({ pipeline }, n);
+  },
   batchProcessed(pipeline: string, seconds: number): void {
     metrics.batchSeconds.observe({ pipeline }, seconds);
   },

@@ -129,6 +129,7 @@ function perPartition(g: client.Gauge<string>, pick: (p: ReturnType<PartitionPro
 export const metrics = {
   eventsDecoded: new client.Counter({ name: 'm2m_events_decoded_total', help: 'Events decoded and scored', labelNames: [...labels, 'type'], registers: [registry] }),
   deadLetters: new client.Counter({ name: 'm2m_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: [...labels, 'reason'], registers: [registry] }),
+  duplicates: new client.Counter({ name: 'm2m_duplicates_suppressed_total', help: 'Exact repeats of a device\'s recent messages (at-least-once delivery, e.g. MQTT QoS 1) dropped before the detectors', labelNames: labels, registers: [registry] }),
   findings: new client.Counter({ name: 'm2m_findings_total', help: 'Finding updates raised (first raise and extensions)', labelNames: [...labels, 'detector', 'severity'], registers: [registry] }),
   findingsWritten: new client.Counter({ name: 'm2m_findings_written_total', help: 'Finding rows written to ClickHouse', labelNames: labels, registers: [registry] }),
   writeErrors: new client.Counter({ name: 'm2m_clickhouse_write_errors_total', help: 'Failed ClickHouse writes (retried)', labelNames: labels, registers: [registry] }),

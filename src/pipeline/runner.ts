@@ -116,7 +116,7 @@ export interface PipelineHandle {
   /** Next offset to process, per "topic:partition", for partitions this instance owns. */
   positions(): Map<string, bigint>;
   /** Counts since start (a replay after a restore counts again). */
-  stats(): { events: number; deadLetters: number; findings: number; alerts: number };
+  stats(): { events: number; deadLetters: number; duplicates: number; findings: number; alerts: number };
   /** Stop fetching, flush, checkpoint, commit and leave the group. */
   stop(): Promise<void>;
 }
@@ -285,7 +285,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
 
   const partitions = new Map<string, PartitionState>();
-  const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
+  /** events: decoded and accepted (duplicates included, as in the events metric); duplicates: of those, dropped as exact repeats. */
+  const counts = { events: 0, deadLetters: 0, duplicates: 0, findings: 0, alerts: 0 };
   let stopping = false;
   /** The partitions of our latest assignment (undefined until the first join). */
   let assigned: Set<string> | undefined;
@@ -775,9 +776,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     ps.sinceCheckpoint += decoded + dead;
     counts.events += decoded;
     counts.deadLetters += dead;
+    counts.duplicates += out.duplicates;
     counts.findings += findings.length;
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
+    emit.duplicatesSuppressed(cfg.name, out.duplicates);
     const now = Date.now();
     const outputs = outputsOf(ps);
     // State on its own cadence (time, or the number of changed devices, which bounds one

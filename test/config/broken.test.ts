@@ -59,6 +59,7 @@ const CASES: Record<string, Case> = {
   'mapping-rename-collision.yaml': { code: 'duplicate_value', message: 'metrics "temp_k" and "temp_f" both become "temperature_c"' },
   'ttl-not-whole-days.yaml': { code: 'out_of_range', message: 'retention is kept in whole days', hint: '2d' },
   'eviction-shorter-than-lateness.yaml': { code: 'out_of_range', message: 'idle_eviction must be longer than allowed_lateness' },
+  'future-skew-too-small.yaml': { code: 'out_of_range', message: 'max_future_skew must be at least a minute' },
   'min-severity-typo.yaml': { code: 'bad_value', message: 'must be one of info, low, medium, high, critical', hint: 'high' },
   'duplicate-route-name.yaml': { code: 'duplicate_value', message: 'route name "soc" is already used by alerts.routes[0]' },
   'two-kafka-routes.yaml': { code: 'route_entry', message: 'only one kafka route per pipeline' },

@@ -171,6 +171,7 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
           out.write(`rejected lines by reason:\n`);
           for (const [k, v] of Object.entries(result.rejectedBy).sort((a, b) => b[1].count - a[1].count)) out.write(`  ${k.padEnd(28)} ${String(v.count).padStart(8)}  e.g. ${v.example.file}:${v.example.line}: ${v.example.message}\n`);
         }
+        if (result.duplicates) out.write(`duplicate deliveries dropped (exact repeats of a device's recent messages): ${result.duplicates}\n`);
         if (report.alert) {
           out.write('\n' + renderMarkdown(report));
           const failed = checkTargets(report.alert, ISSUE_TARGETS).filter((c) => !c.ok);
