@@ -17,11 +17,12 @@ import type { Locate } from './locate.js';
 import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
+import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
 
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
-export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes'] as const;
+export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
 export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
 /** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
 export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
@@ -220,7 +221,8 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
           rep.add('unknown_detector', kp, `unknown detector "${k}"`, {
             at: 'key',
             hint: didYouMean(k, [...detectorNames, ...DETECTOR_META_KEYS]),
-            expected: detectorNames.length <= 12 ? `one of ${detectorNames.join(', ')}` : 'a detector name (see docs/pipelines.md)',
+            // All of them, however many: a typo far from every name still needs the list.
+            expected: `one of ${detectorNames.join(', ')}`,
             note: routeNote,
           });
         } else if (kind === 'route') {
@@ -519,6 +521,8 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
       for (const c of spec.check?.(params) ?? []) rep.add('out_of_range', ['detectors', i, t, ...c.path], c.message);
     }
   });
+
+  knobChecks(data, (code, path, message, extra = {}) => rep.add(code, path, message, extra), detectors, (e) => entryType(e, detectorNames));
 
   // Route option duration bounds and route enabling.
   routes.forEach((r, i) => {

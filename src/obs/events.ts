@@ -68,15 +68,18 @@ export const emit = {
   alertEmitted(pipeline: string, severity: string): void {
     metrics.alerts.inc({ pipeline, severity });
   },
+  alertWithheld(pipeline: string, reason: string): void {
+    metrics.alertsWithheld.inc({ pipeline, reason });
+  },
   alertSuppressed(pipeline: string): void {
     metrics.alertsSuppressed.inc({ pipeline });
   },
-  alertDelivered(route: string): void {
-    metrics.deliveries.inc({ route, outcome: 'ok' });
+  alertDelivered(pipeline: string, route: string): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'ok' });
   },
-  alertDeliveryFailed(route: string, err: unknown, attempt: number): void {
-    metrics.deliveries.inc({ route, outcome: 'error' });
-    logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  alertDeliveryFailed(pipeline: string, route: string, err: unknown, attempt: number): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
+    logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
   fleetInputs(pipeline: string, facts: number, findings: number): void {
     if (facts) metrics.fleetInputs.inc({ pipeline, kind: 'fact' }, facts);

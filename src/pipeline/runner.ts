@@ -21,7 +21,10 @@ import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './detection-host.js';
 import type { EngineStats } from './detection.js';
+import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } from '../alerts/router.js';
+import { holdPolicy } from '../alerts/hold.js';
+import type { AdhocWindow } from '../alerts/maintenance.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
 import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
@@ -90,6 +93,8 @@ export interface RunnerOptions {
    * at least one.
    */
   maxConcurrentCheckpoints?: number;
+  /** Ad hoc maintenance windows known to this instance (the maintenance topic's book). */
+  maintenance?: () => Iterable<AdhocWindow>;
   /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
@@ -218,7 +223,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
-  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
+  // Per-detector min_severity and maintenance windows (scheduled, and ad hoc from the service's book).
+  const hold = holdPolicy(cfg, opts.maintenance);
+  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
   const alertOutputs = createAlertOutputs(cfg, deps.productVersion);
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
   // With the fleet view, change-role findings, attack marks and facts go to the fleet stage.
@@ -757,6 +764,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         alerted += alertOutputs.handle(changes, stored, publishAt(i));
         for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
+        if (!changes.length && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
+          const why = hold.held(f);
+          if (why) emit.alertWithheld(cfg.name, why);
+        }
       }
     }
     clockUpTo(Number.POSITIVE_INFINITY);

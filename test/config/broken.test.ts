@@ -44,7 +44,7 @@ const CASES: Record<string, Case> = {
   'bad-interpolation.yaml': { code: 'bad_interpolation', message: 'bad reference ${SOC URL}' },
   'unquoted-variable-in-flow-map.yaml': { code: 'yaml_syntax', message: 'unquoted ${...} inside { } or [ ]' },
   'duplicate-key.yaml': { code: 'yaml_syntax', message: 'duplicate key' },
-  'tab-indentation.yaml': { code: 'yaml_syntax', message: 'Tabs are not allowed' },
+  'tab-indentation.yaml': { code: 'yaml_syntax', message: 'tab used for indentation' },
   'unknown-route-type.yaml': { code: 'unknown_route_type', message: 'unknown alert route "email"' },
   'webhook-bad-url.yaml': { code: 'bad_format', message: 'invalid url' },
   'syslog-port-out-of-range.yaml': { code: 'out_of_range', message: 'out of range' },

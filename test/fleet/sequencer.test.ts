@@ -115,7 +115,7 @@ describe('fleet sequencer', { timeout: 120_000 }, () => {
     expect(heldByActive).toBeLessThan(waiting.queued / 10);
     expect(idle.queued).toBeLessThanOrEqual(heldByActive);
     // Once they too are caught up and quiet (declared idle, as the fleet stage does), nothing waits.
-    const quiet = [0, 1].map((i) => ({ ...sources[i]!.at(-1)!, items: [] }));
+    const quiet: SourceFrame[] = [0, 1].map((i) => ({ ...sources[i]!.at(-1)!, items: [] }));
     const allIdle = judge([...behind, idleAt, ...quiet], (f) => f === idleAt || quiet.includes(f), false);
     expect(allIdle.queued).toBe(0);
     const resumedQuiet = judge([...behind, idleAt, ...sources[2]!.slice(cut), ...quiet], (f) => f === idleAt || quiet.includes(f), false);

@@ -7,6 +7,7 @@
  * gets a fresh heap, its own embedded ClickHouse and an RSS that is its own; the parent only
  * generates and produces events, orchestrates, and collects figures over IPC.
  */
+import { UsageError } from '../exit.js';
 import { Option, type Command } from 'commander';
 import { fork, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -931,9 +932,9 @@ async function bench(o: BenchOptions): Promise<void> {
   const seed = Number(o.seed);
   const partitions = Number(o.partitions);
   const intervalMs = Number(o.interval);
-  if (!(N > 0 && D > 0 && partitions > 0 && intervalMs > 0)) throw new Error('--events, --devices, --partitions and --interval must be positive');
+  if (!(N > 0 && D > 0 && partitions > 0 && intervalMs > 0)) throw new UsageError('--events, --devices, --partitions and --interval must be positive');
   const only = new Set<Phase>(o.only ? (o.only.split(',').map((s) => s.trim()) as Phase[]) : PHASES);
-  for (const p of only) if (!PHASES.includes(p)) throw new Error(`unknown phase "${p}"; phases: ${PHASES.join(', ')}`);
+  for (const p of only) if (!PHASES.includes(p)) throw new UsageError(`unknown phase "${p}"; phases: ${PHASES.join(', ')}`);
   const outFile = resolve(o.out ?? root(quick ? 'bench/results-quick.json' : 'bench/results.json'));
   const profileDir = o.profile ? resolve(o.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
