@@ -13,7 +13,6 @@ const COMMANDS: Array<() => Promise<Registrar>> = [
   () => import('./commands/run.js'),
   () => import('./commands/replay.js'),
   () => import('./commands/validate.js'),
-  () => import('./commands/bench.js'),
   () => import('./commands/simulate.js'),
   () => import('./commands/backtest.js'),
   () => import('./commands/robustness.js'),
