@@ -17,6 +17,7 @@ import type { PipelineConfig } from '../src/config/types.js';
 import { createKafka } from '../src/kafka/client.js';
 import { setLogger } from '../src/obs/log.js';
 import { pressureTotals } from '../src/obs/proc.js';
+import { reportError, UsageError } from '../src/cli/exit.js';
 import { brokerVersion, ensureLocalBroker, localBrokerPid, stopLocalBroker } from '../src/cli/local-broker.js';
 import { GEN_VERSION, type GenOptions } from '../src/sim/bench-fleet.js';
 import { latencyPhase } from './latency.js';
@@ -70,9 +71,9 @@ async function bench(o: BenchOptions): Promise<void> {
   const seed = Number(o.seed);
   const partitions = Number(o.partitions);
   const intervalMs = Number(o.interval);
-  if (!(N > 0 && D > 0 && partitions > 0 && intervalMs > 0)) throw new Error('--events, --devices, --partitions and --interval must be positive');
+  if (!(N > 0 && D > 0 && partitions > 0 && intervalMs > 0)) throw new UsageError('--events, --devices, --partitions and --interval must be positive');
   const only = new Set<Phase>(o.only ? (o.only.split(',').map((s) => s.trim()) as Phase[]) : PHASES);
-  for (const p of only) if (!PHASES.includes(p)) throw new Error(`unknown phase "${p}"; phases: ${PHASES.join(', ')}`);
+  for (const p of only) if (!PHASES.includes(p)) throw new UsageError(`unknown phase "${p}"; phases: ${PHASES.join(', ')}`);
   const outFile = resolve(o.out ?? root(quick ? 'bench/results-quick.json' : 'bench/results.json'));
   const profileDir = o.profile ? resolve(o.profile) : undefined;
   if (profileDir) mkdirSync(profileDir, { recursive: true });
@@ -375,7 +376,7 @@ Examples:
     });
 
 
+// The CLI's exit convention (src/cli/exit.ts): 2 for a usage error, 3 when it could not run.
 await program.parseAsync(process.argv).catch((e: unknown) => {
-  process.stderr.write(`bench: ${(e as Error).stack ?? String(e)}\n`);
-  process.exitCode = 1;
+  process.exitCode = reportError(e);
 });

@@ -11,7 +11,7 @@ const hr = () => Number(process.hrtime.bigint()) / 1e9;
 export async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>): Promise<Record<string, unknown>> {
   const rss = rssSampler();
   const { createEngine } = await import('../../src/pipeline/engine.js');
-  const { buildDetectors } = await import('../../src/pipeline/build.js');
+  const { buildDetectors, engineOptions } = await import('../../src/pipeline/build.js');
   // The checkpoint format is the state owner's; the engine snapshot as JSON is what any of them stores.
   const stateJson = (e: { snapshot(): unknown }) => JSON.stringify(e.snapshot(), (_k, v: unknown) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
   const { DETECTORS } = await import('../../src/detectors/registry.js');
@@ -22,8 +22,7 @@ export async function detectWorker(spec: Extract<WorkerSpec, { role: 'detect' }>
     gc?.();
   };
   const cfg = spec.cfg;
-  const engineFor = (dets: ReturnType<typeof buildDetectors>) =>
-    createEngine({ pipeline: cfg.name, detectors: dets, allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
+  const engineFor = (dets: ReturnType<typeof buildDetectors>) => createEngine(engineOptions(cfg, dets));
 
   /**
    * Serialising one device's state: JSON (the first checkpoint format, still read) against V8's

@@ -6,6 +6,9 @@ B="${KAFKA_BOOTSTRAP:-kafka:9093}"
 P="${SENTINEL_PRINCIPAL:-User:sentinel}"
 C="${ADMIN_CONFIG:-/tmp/admin.properties}"
 acl() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$B" --command-config "$C" --add --allow-principal "$P" "$@" >/dev/null; }
+# service (maintenance windows)
+acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.maintenance
+acl --operation Read --operation Describe --group m2m-maintenance- --resource-pattern-type prefixed
 # pipeline default
 acl --operation Read --operation Describe --topic m2m.telemetry
 acl --operation Read --operation Describe --topic m2m.connections

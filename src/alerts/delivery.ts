@@ -64,13 +64,13 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       initialMs: 1_000,
       maxMs: 60_000,
       onError: async (e, n) => {
-        emit.alertDeliveryFailed(r.name, e, n);
+        emit.alertDeliveryFailed(cfg.name, r.name, e, n);
         report(component, 'degraded', `delivery failing: ${String(e)}`);
         await heartbeat().catch(() => undefined);
         return !stopping;
       },
     });
-    emit.alertDelivered(r.name);
+    emit.alertDelivered(cfg.name, r.name);
     report(component, 'ok');
   };
   const consumer = kafka.consumer({ groupId: `${cfg.source.kafka.group}.alerts.${r.name}`, sessionTimeout: 60_000 });
@@ -124,7 +124,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           await admin.connect();
           connected = true;
         }
-        metrics.outboxDepth.set({ route: r.name }, await outboxDepth(admin, groupId, topic));
+        metrics.outboxDepth.set({ pipeline: cfg.name, route: r.name }, await outboxDepth(admin, groupId, topic));
       } catch {
         // The broker is away; the consumer reports that. Keep the last depth.
       }
@@ -136,7 +136,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
   const noBeat = async () => undefined;
   const digester = setInterval(() => {
     const d = budget.flush(Date.now());
-    if (d) void deliver(d, noBeat).catch((e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
+    if (d) void deliver(d, noBeat).catch((e: unknown) => emit.alertDeliveryFailed(cfg.name, r.name, e, 0));
   }, 5_000);
   digester.unref();
   return {
@@ -144,7 +144,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       clearInterval(digester);
       // The folded alerts of the minute in progress are reported before the route stops.
       const d = budget.flush(Date.now(), true);
-      if (d) await send(d).then(() => emit.alertDelivered(r.name), (e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
+      if (d) await send(d).then(() => emit.alertDelivered(cfg.name, r.name), (e: unknown) => emit.alertDeliveryFailed(cfg.name, r.name, e, 0));
       stopping = true;
       await consumer.stop();
       await consumer.disconnect();

@@ -50,7 +50,7 @@ export function schemaKeys(schema: JsonSchema = buildPipelineSchema()): KeyDoc[]
     }
     if (s.items && typeof s.items === 'object' && (s.items.properties || s.items.additionalProperties)) walk(s.items, `${path}[]`, false);
     if (s.additionalProperties && typeof s.additionalProperties === 'object' && s.additionalProperties.properties) {
-      const name = path.endsWith('.metrics') ? '<metric>' : '<name>';
+      const name = path.endsWith('.metrics') || path.endsWith('.min_deviation') ? '<metric>' : '<name>';
       walk(s.additionalProperties, `${path}.${name}`, false);
     }
     // Mapping rules: `field: path` or `field: { path, format, scale, offset }`; the map form's keys

@@ -80,7 +80,12 @@ export function reusedResult<S>(): (state: S, findings: FindingDraft[]) => StepR
 
 /** What the engine tells a detector about time beyond the event itself. */
 export interface StepContext {
-  /** Event-time watermark of the stream (max ts seen minus allowed lateness), ms. */
+  /**
+   * Event-time watermark (ms) in the device's own clock frame: the stream's watermark (stream time
+   * minus allowed lateness) shifted by how far behind the stream the device's latest event
+   * arrived, so a device whose clock is off, or that uploads a backlog, is compared with its own
+   * timestamps (pipeline/engine.ts, "Time").
+   */
   watermark: number;
   /**
    * Side output for the fleet view (src/fleet): what a device did that its fleet may share.

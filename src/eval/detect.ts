@@ -6,13 +6,19 @@
  */
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
+import type { DecodeError } from '../events/decode.js';
 import type { M2MEvent } from '../events/types.js';
 import { fleetFor } from '../fleet/options.js';
-import { buildDetectors } from '../pipeline/build.js';
-import { createEngine } from '../pipeline/engine.js';
+import { buildDetectors, engineOptions } from '../pipeline/build.js';
+import { createEngine, type EventOutcome } from '../pipeline/engine.js';
 
 export interface OfflineDetection {
-  process(ev: M2MEvent): void;
+  /** Score one event: 'duplicate' and 'future' (a dead letter, see futureError) were dropped. */
+  process(ev: M2MEvent): EventOutcome;
+  /** The dead-letter reason of an event process() rejected as 'future'. */
+  futureError(ev: M2MEvent): DecodeError;
+  /** Stream time so far (several devices' newest time, not one device's). */
+  streamTime(): number;
   /** Advance time to `until` (when given), judge what the fleet view still holds, and return the final findings by first_ts. */
   finish(until?: number): Finding[];
 }
@@ -22,12 +28,7 @@ const FLEET_STEP = 60_000;
 
 export function createOfflineDetection(cfg: PipelineConfig): OfflineDetection {
   const detectors = buildDetectors(cfg);
-  const engine = createEngine({
-    pipeline: cfg.name,
-    detectors,
-    allowedLatenessMs: cfg.allowed_lateness_ms,
-    idleEvictionMs: cfg.entities.idle_eviction_ms,
-  });
+  const engine = createEngine(engineOptions(cfg, detectors));
   const fleet = fleetFor(cfg, detectors);
   const findings = new Map<string, Finding>();
   const store = (fs: readonly Finding[]): void => {
@@ -49,7 +50,12 @@ export function createOfflineDetection(cfg: PipelineConfig): OfflineDetection {
     }
   };
   return {
-    process: (ev) => keep(engine.process(ev)),
+    process(ev) {
+      keep(engine.process(ev));
+      return engine.lastOutcome();
+    },
+    futureError: (ev) => engine.futureError(ev),
+    streamTime: () => engine.clock().max_ts,
     finish(until) {
       if (until !== undefined) keep(engine.advanceTo(until));
       if (fleet !== undefined) store(fleet.flush());

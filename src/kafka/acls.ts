@@ -8,6 +8,7 @@
 import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
 import { outboxTopic } from '../pipeline/runner.js';
+import { maintenanceTopic } from './maintenance-topic.js';
 
 export interface AclSpec {
   resource: 'topic' | 'group' | 'transactional-id';
@@ -30,6 +31,17 @@ export function pipelineAcls(cfg: PipelineConfig): AclSpec[] {
   ];
 }
 
+/**
+ * What every instance needs whatever its pipelines: the ad hoc maintenance windows topic, read
+ * by each instance in a throwaway group and written by the API (and the CLI, run as an operator).
+ */
+export function serviceAcls(env: NodeJS.ProcessEnv = process.env): AclSpec[] {
+  return [
+    { resource: 'topic', name: maintenanceTopic(env), pattern: 'literal', operations: ['READ', 'WRITE', 'DESCRIBE', 'CREATE'], why: 'ad hoc maintenance windows: read by every instance, written by /api/maintenance' },
+    { resource: 'group', name: 'm2m-maintenance-', pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the throwaway groups that read the maintenance topic' },
+  ];
+}
+
 /** deploy/kafka/acls.sh: run inside the Kafka container by the secured compose setup. */
 export function renderAclScript(pipelines: PipelineConfig[]): string {
   const lines = [
@@ -43,9 +55,10 @@ export function renderAclScript(pipelines: PipelineConfig[]): string {
     'acl() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$B" --command-config "$C" --add --allow-principal "$P" "$@" >/dev/null; }',
   ];
   const seen = new Set<string>();
-  for (const cfg of pipelines) {
-    lines.push(`# pipeline ${cfg.name}`);
-    for (const a of pipelineAcls(cfg)) {
+  const groups: Array<[string, AclSpec[]]> = [['service (maintenance windows)', serviceAcls()], ...pipelines.map((cfg): [string, AclSpec[]] => [`pipeline ${cfg.name}`, pipelineAcls(cfg)])];
+  for (const [title, acls] of groups) {
+    lines.push(`# ${title}`);
+    for (const a of acls) {
       const res = a.resource === 'topic' ? `--topic ${a.name}` : a.resource === 'group' ? `--group ${a.name}` : `--transactional-id ${a.name}`;
       const line = `acl ${a.operations.map((o) => `--operation ${o[0]}${o.slice(1).toLowerCase()}`).join(' ')} ${res}${a.pattern === 'prefixed' ? ' --resource-pattern-type prefixed' : ''}`;
       if (!seen.has(line)) lines.push(line);

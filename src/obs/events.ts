@@ -40,6 +40,10 @@ export const emit = {
     if (decoded) metrics.eventsDecoded.inc({ pipeline, type: 'any' }, decoded);
     countForRate(pipeline, decoded + deadLettered);
   },
+  /** Exact repeats dropped before the detectors: counted, not logged one by one (redelivery comes in bursts). */
+  duplicatesSuppressed(pipeline: string, n: number): void {
+    if (n) metrics.duplicates.inc({ pipeline }, n);
+  },
   batchProcessed(pipeline: string, seconds: number): void {
     metrics.batchSeconds.observe({ pipeline }, seconds);
   },
@@ -92,15 +96,18 @@ export const emit = {
   alertEmitted(pipeline: string, severity: string): void {
     metrics.alerts.inc({ pipeline, severity });
   },
+  alertWithheld(pipeline: string, reason: string): void {
+    metrics.alertsWithheld.inc({ pipeline, reason });
+  },
   alertSuppressed(pipeline: string): void {
     metrics.alertsSuppressed.inc({ pipeline });
   },
-  alertDelivered(route: string): void {
-    metrics.deliveries.inc({ route, outcome: 'ok' });
+  alertDelivered(pipeline: string, route: string): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'ok' });
   },
-  alertDeliveryFailed(route: string, err: unknown, attempt: number): void {
-    metrics.deliveries.inc({ route, outcome: 'error' });
-    logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  alertDeliveryFailed(pipeline: string, route: string, err: unknown, attempt: number): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
+    logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
   devicesEvictedByCap(pipeline: string, n: number): void {
     metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);

@@ -10,7 +10,9 @@ import client from 'prom-client';
 import { cpuBetween, cpuByRole, threadCpuTimes, type CpuByRole, type ThreadCpu } from './proc.js';
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
+// Unprefixed on purpose: process_cpu_seconds_total, nodejs_heap_size_used_bytes... are the names
+// stock Node.js dashboards and alert rules query; a prefix would hide the service from them.
+client.collectDefaultMetrics({ register: registry });
 
 const labels = ['pipeline'] as const;
 
@@ -101,6 +103,7 @@ function perPartition(g: client.Gauge<string>, pick: (p: ReturnType<PartitionPro
 export const metrics = {
   eventsDecoded: new client.Counter({ name: 'm2m_events_decoded_total', help: 'Events decoded and scored', labelNames: [...labels, 'type'], registers: [registry] }),
   deadLetters: new client.Counter({ name: 'm2m_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: [...labels, 'reason'], registers: [registry] }),
+  duplicates: new client.Counter({ name: 'm2m_duplicates_suppressed_total', help: 'Exact repeats of a device\'s recent messages (at-least-once delivery, e.g. MQTT QoS 1) dropped before the detectors', labelNames: labels, registers: [registry] }),
   findings: new client.Counter({ name: 'm2m_findings_total', help: 'Finding updates raised (first raise and extensions)', labelNames: [...labels, 'detector', 'severity'], registers: [registry] }),
   findingsWritten: new client.Counter({ name: 'm2m_findings_written_total', help: 'Finding rows written to ClickHouse', labelNames: labels, registers: [registry] }),
   writeErrors: new client.Counter({ name: 'm2m_clickhouse_write_errors_total', help: 'Failed ClickHouse writes (retried)', labelNames: labels, registers: [registry] }),
@@ -189,9 +192,11 @@ export const metrics = {
     },
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),
+  alertsWithheld: new client.Counter({ name: 'm2m_alerts_withheld_total', help: 'Alert-worthy findings kept in ClickHouse but not alerted, by reason (maintenance, detector_min_severity)', labelNames: [...labels, 'reason'], registers: [registry] }),
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
-  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per route and outcome', labelNames: ['route', 'outcome'], registers: [registry] }),
-  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: ['route'], registers: [registry] }),
+  // Route names are per pipeline (two pipelines may both call a route "soc"): the pipeline label tells them apart.
+  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per pipeline, route and outcome', labelNames: [...labels, 'route', 'outcome'], registers: [registry] }),
+  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: [...labels, 'route'], registers: [registry] }),
   devicesEvicted: new client.Counter({ name: 'm2m_devices_evicted_total', help: 'Device states evicted to stay under entities.max_devices_per_partition (reason=cap); each round also raises a device_cap finding', labelNames: [...labels, 'reason'], registers: [registry] }),
   alertsFolded: new client.Counter({ name: 'm2m_alerts_folded_total', help: 'Alerts over a route\'s per-minute budget, folded into that minute\'s digest alert instead of delivered one by one', labelNames: [...labels, 'route'], registers: [registry] }),
   outboxDeadLetters: new client.Counter({ name: 'm2m_outbox_dead_letters_total', help: 'Outbox records that are not alerts, dead-lettered by a delivery route instead of stalling it', labelNames: [...labels, 'route'], registers: [registry] }),

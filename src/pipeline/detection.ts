@@ -9,7 +9,7 @@ import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import { decodeEvent, type DecodeError, type DecodeOptions } from '../events/decode.js';
 import { encodeDevice } from '../state/changelog.js';
-import { buildDetectors } from './build.js';
+import { buildDetectors, engineOptions } from './build.js';
 import { createEngine, type Engine, type EngineSnapshot } from './engine.js';
 
 /** What the runner keeps of an engine between calls (it decides checkpoints from these). */
@@ -24,10 +24,14 @@ export interface EngineStats {
 
 /**
  * The outcome of a batch, message by message, for messages that raised something: `findings[i]`
- * and `errors[i]` are undefined for a message decoded and scored without a finding.
+ * and `errors[i]` are undefined for a message decoded and scored without a finding. An error is
+ * a dead letter: undecodable, or rejected by the engine (dated too far ahead: future_timestamp).
  */
 export interface BatchOutcome {
+  /** Messages decoded and accepted (duplicates included); the others are the errors. */
   decoded: number;
+  /** Of those, exact repeats of a device's recent messages, dropped before the detectors. */
+  duplicates: number;
   /** Indices (ascending) of the messages listed in `findings` or `errors`. */
   at: number[];
   findings: (Finding[] | undefined)[];
@@ -161,11 +165,9 @@ export function createDetection(cfg: PipelineConfig): Detection {
   return {
     open(key, snapshot) {
       forget(key);
+      // The service caps a partition's devices (backtests run uncapped: engineOptions has no cap).
       const engine = createEngine({
-        pipeline: cfg.name,
-        detectors: buildDetectors(cfg),
-        allowedLatenessMs: cfg.allowed_lateness_ms,
-        idleEvictionMs: cfg.entities.idle_eviction_ms,
+        ...engineOptions(cfg, buildDetectors(cfg)),
         ...(cfg.entities.max_devices_per_partition !== undefined ? { maxDevices: cfg.entities.max_devices_per_partition } : {}),
         scope: key.replace(/#\d+$/, ''),
       });
@@ -175,8 +177,11 @@ export function createDetection(cfg: PipelineConfig): Detection {
     },
     process(key, values) {
       const engine = engineOf(key);
-      const out: BatchOutcome = { decoded: 0, at: [], findings: [], errors: [], clockAt: [], clockWm: [], stats: undefined as unknown as EngineStats };
+      const out: BatchOutcome = { decoded: 0, duplicates: 0, at: [], findings: [], errors: [], clockAt: [], clockWm: [], stats: undefined as unknown as EngineStats };
       let minute = Math.floor(engine.watermark() / CLOCK_STEP_MS);
+      // The service has a wall clock: an event far ahead of it is judged even before the
+      // partition has a stream time of its own. Read once a batch (batches take milliseconds).
+      engine.setWallClock(Date.now());
       for (let i = 0; i < values.length; i++) {
         const r = decodeEvent(values[i] ?? EMPTY, decodeOpts);
         if (!r.ok) {
@@ -185,8 +190,20 @@ export function createDetection(cfg: PipelineConfig): Detection {
           out.errors.push(r.error);
           continue;
         }
-        out.decoded++;
         const fs = engine.process(r.event);
+        const o = engine.lastOutcome();
+        if (o !== 'scored') {
+          if (o === 'duplicate') {
+            out.decoded++;
+            out.duplicates++;
+          } else {
+            out.at.push(i);
+            out.findings.push(undefined);
+            out.errors.push(engine.futureError(r.event));
+          }
+          continue;
+        }
+        out.decoded++;
         if (fs.length) {
           out.at.push(i);
           out.findings.push(fs);

@@ -21,7 +21,10 @@ import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './detection-host.js';
 import type { EngineStats } from './detection.js';
+import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } from '../alerts/router.js';
+import { holdPolicy } from '../alerts/hold.js';
+import type { AdhocWindow } from '../alerts/maintenance.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
 import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
@@ -89,6 +92,8 @@ export interface RunnerOptions {
    * at least one.
    */
   maxConcurrentCheckpoints?: number;
+  /** Ad hoc maintenance windows known to this instance (the maintenance topic's book). */
+  maintenance?: () => Iterable<AdhocWindow>;
   /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
@@ -115,7 +120,7 @@ export interface PipelineHandle {
   /** Next offset to process, per "topic:partition", for partitions this instance owns. */
   positions(): Map<string, bigint>;
   /** Counts since start (a replay after a restore counts again). */
-  stats(): { events: number; deadLetters: number; findings: number; alerts: number };
+  stats(): { events: number; deadLetters: number; duplicates: number; findings: number; alerts: number };
   /** Stop fetching, flush, checkpoint, commit and leave the group. */
   stop(): Promise<void>;
 }
@@ -215,7 +220,9 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
-  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
+  // Per-detector min_severity and maintenance windows (scheduled, and ad hoc from the service's book).
+  const hold = holdPolicy(cfg, opts.maintenance);
+  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
   const alertOutputs = createAlertOutputs(cfg, deps.productVersion);
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
   // Partitions that start together at the same rate fall due together; a checkpoint of every
@@ -274,7 +281,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
 
   const partitions = new Map<string, PartitionState>();
-  const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
+  /** events: decoded and accepted (duplicates included, as in the events metric); duplicates: of those, dropped as exact repeats. */
+  const counts = { events: 0, deadLetters: 0, duplicates: 0, findings: 0, alerts: 0 };
   let stopping = false;
   /** The partitions of our latest assignment (undefined until the first join). */
   let assigned: Set<string> | undefined;
@@ -739,6 +747,10 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
         const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         alerted += alertOutputs.handle(changes, stored, publishAt(i));
         for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
+        if (!changes.length && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
+          const why = hold.held(f);
+          if (why) emit.alertWithheld(cfg.name, why);
+        }
       }
     }
     clockUpTo(Number.POSITIVE_INFINITY);
@@ -758,9 +770,11 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     ps.sinceCheckpoint += decoded + dead;
     counts.events += decoded;
     counts.deadLetters += dead;
+    counts.duplicates += out.duplicates;
     counts.findings += findings.length;
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
+    emit.duplicatesSuppressed(cfg.name, out.duplicates);
     const now = Date.now();
     const outputs = ps.dlq.length + ps.alerts.length;
     // State on its own cadence (time, or the number of changed devices, which bounds one

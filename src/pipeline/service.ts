@@ -22,6 +22,7 @@ import { logger } from '../obs/log.js';
 import { GaveUp, retry } from './retry.js';
 import { AccessDenied, attempt } from '../kafka/authz.js';
 import { isRetriable } from '../kafka/client.js';
+import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -57,10 +58,12 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const kafka = createKafka({ ...(opts.brokers ? { brokers: opts.brokers } : {}), ...(opts.security ? { security: opts.security } : {}) });
   let http: Server | undefined;
   let analyst: ConsoleHandler | undefined;
+  // Read by the console's maintenance API once the follower below has started.
+  let maintenance: BookFollower | undefined;
   if (opts.httpPort !== undefined) {
     const first = configs[0]?.findings.clickhouse;
     if (configs.length && (opts.access || opts.users?.length)) {
-      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), ...(opts.access ? { access: opts.access } : {}) });
+      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), maintenance: () => maintenance?.book, ...(opts.access ? { access: opts.access } : {}) });
     }
     http = await startHttp({
       port: opts.httpPort,
@@ -86,6 +89,15 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   });
   await admin.disconnect();
   report('kafka', 'ok');
+  // Ad hoc maintenance windows are known before the first alert is routed, so a restart during
+  // a window does not alert what the window holds (bounded: the topic is small).
+  try {
+    maintenance = await followMaintenance(kafka);
+    await Promise.race([maintenance.ready, new Promise((r) => setTimeout(r, 15_000).unref())]);
+  } catch (e) {
+    log.warn({ err: String(e), topic: maintenanceTopic() }, 'cannot read ad hoc maintenance windows; scheduled windows still apply');
+  }
+  const runnerOpts: RunnerOptions = maintenance ? { ...opts, maintenance: () => maintenance!.book.values() } : opts;
   const pipelines: PipelineHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
@@ -107,7 +119,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const started = await Promise.allSettled(
     configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
       try {
         if (opts.deliver !== false) {
@@ -150,6 +162,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           await Promise.allSettled(pipelines.map((p) => p.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
           await analyst?.close();
+          await maintenance?.stop();
           await clickhouse.client.close();
         })();
         let timer: NodeJS.Timeout | undefined;

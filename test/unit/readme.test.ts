@@ -15,6 +15,6 @@ describe('README', () => {
 
   it('lists every CLI command', () => {
     const readme = readFileSync('README.md', 'utf8');
-    for (const cmd of ['run', 'validate', 'replay', 'simulate', 'backtest', 'demo']) expect(readme).toContain(`m2m-sentinel ${cmd}`);
+    for (const cmd of ['run', 'validate', 'replay', 'simulate', 'backtest', 'demo', 'query', 'tap', 'maintenance', 'test']) expect(readme).toContain(`m2m-sentinel ${cmd}`);
   });
 });
