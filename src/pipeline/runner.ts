@@ -619,7 +619,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       try {
         if (written !== undefined && !(await written)) return ps.dropped ? false : findingsLost(ps);
         await ps.store.publish(outputs, upTo);
-        log.debug({ topic: ps.topic, partition: ps.partition, outputs: n, upTo: upTo.toString(), ms: Date.now() - t0 }, 'outputs published');
+        emit.outputsPublished(cfg.name, ps.topic, ps.partition, { outputs: n, upTo, ms: Date.now() - t0 });
         if (upTo > ps.published) ps.published = upTo;
         return true;
       } catch (e) {
