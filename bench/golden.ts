@@ -14,7 +14,7 @@ import { loadPipelineFile } from '../src/config/load.js';
 import { decodeEvent } from '../src/events/decode.js';
 import { createEngine } from '../src/pipeline/engine.js';
 import { buildDetectors, engineOptions } from '../src/pipeline/build.js';
-import { FleetGen } from '../src/cli/commands/bench.js';
+import { FleetGen } from '../src/sim/bench-fleet.js';
 import { decodeDevice, encodeDevice } from '../src/state/changelog.js';
 import type { EngineSnapshot } from '../src/pipeline/engine.js';
 

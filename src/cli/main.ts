@@ -17,7 +17,6 @@ const COMMANDS: Array<[string, () => Promise<Registrar>]> = [
   ['query', () => import('./commands/query.js')],
   ['tap', () => import('./commands/tap.js')],
   ['maintenance', () => import('./commands/maintenance.js')],
-  ['bench', () => import('./commands/bench.js')],
   ['simulate', () => import('./commands/simulate.js')],
   ['backtest', () => import('./commands/backtest.js')],
   ['robustness', () => import('./commands/robustness.js')],

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPipelineFile } from '../../src/config/load.js';
-import { FleetGen } from '../../src/cli/commands/bench.js';
+import { FleetGen } from '../../src/sim/bench-fleet.js';
 import { startDetection, packValues, unpackValues, type DetectionHost } from '../../src/pipeline/detection-host.js';
 import type { BatchOutcome, StateDelta } from '../../src/pipeline/detection.js';
 import type { EngineSnapshot } from '../../src/pipeline/engine.js';
