@@ -7,7 +7,7 @@
  */
 import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
-import { outboxTopic } from '../pipeline/runner.js';
+import { outboxTopic } from '../alerts/outbox.js';
 import { maintenanceTopic } from './maintenance-topic.js';
 
 export interface AclSpec {

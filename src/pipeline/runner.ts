@@ -26,7 +26,8 @@ import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } fro
 import { holdPolicy } from '../alerts/hold.js';
 import type { AdhocWindow } from '../alerts/maintenance.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
-import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
+import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js';
+import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
@@ -180,11 +181,6 @@ interface PartitionState {
   ticket: number;
   /** Waits on this partition's behalf for its findings; told false when the state is dropped. */
   waiting: Set<(ok: boolean) => void>;
-}
-
-export function outboxTopic(cfg: PipelineConfig): string {
-  const k = cfg.alerts.routes.find((r) => r.type === 'kafka');
-  return k ? String(k.options.topic) : 'm2m.alerts';
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
