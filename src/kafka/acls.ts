@@ -8,6 +8,7 @@
 import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
 import { outboxTopic } from '../alerts/outbox.js';
+import { fleetTopic } from '../pipeline/fleet-forward.js';
 import { maintenanceTopic } from './maintenance-topic.js';
 
 export interface AclSpec {
@@ -26,8 +27,9 @@ export function pipelineAcls(cfg: PipelineConfig): AclSpec[] {
     own(outboxTopic(cfg), 'alert outbox: written in transactions, read by the delivery routes'),
     own(k.dead_letter_topic, 'dead letters'),
     own(changelogTopic(k.group), 'state changelog: written in transactions, read on restore'),
-    { resource: 'group', name: k.group, pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the pipeline\'s consumer group and its delivery routes\' groups (<group>.alerts.<route>)' },
-    { resource: 'transactional-id', name: k.group, pattern: 'prefixed', operations: ['WRITE', 'DESCRIBE'], why: 'checkpoint and publish transactions (<group>.state.*, <group>.out.*, <group>.preflight)' },
+    ...(cfg.fleet.enabled ? [own(fleetTopic(cfg), 'fleet topic: written by the device stage in transactions, read by the fleet stage (which also writes idle-source frames)')] : []),
+    { resource: 'group', name: k.group, pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the pipeline\'s consumer group, its fleet stage\'s (<group>.fleet) and its delivery routes\' groups (<group>.alerts.<route>)' },
+    { resource: 'transactional-id', name: k.group, pattern: 'prefixed', operations: ['WRITE', 'DESCRIBE'], why: 'checkpoint and publish transactions (<group>.state.*, <group>.out.*, <group>.fleet.out.*, <group>.preflight)' },
   ];
 }
 

@@ -109,6 +109,20 @@ export const emit = {
     metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
     logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
   },
+  fleetInputs(pipeline: string, facts: number, findings: number): void {
+    if (facts) metrics.fleetInputs.inc({ pipeline, kind: 'fact' }, facts);
+    if (findings) metrics.fleetInputs.inc({ pipeline, kind: 'finding' }, findings);
+  },
+  fleetJudged(pipeline: string, verdict: string): void {
+    metrics.fleetVerdicts.inc({ pipeline, verdict });
+  },
+  fleetRestored(pipeline: string, partition: number, r: { records: number; items: number; replayedUpTo: bigint; ms: number }): void {
+    metrics.fleetRestores.inc({ pipeline });
+    logger().info({ pipeline, partition, records: r.records, items: r.items, replayed_up_to: r.replayedUpTo.toString(), ms: r.ms }, 'fleet partition rebuilt from its topic');
+  },
+  fleetBadFrame(pipeline: string, partition: number, offset: string, reason: string): void {
+    if (throttle('fleet_bad_frame')) logger().warn({ pipeline, partition, offset, reason: reason.slice(0, MAX_DETAIL) }, 'fleet frame skipped');
+  },
   devicesEvictedByCap(pipeline: string, n: number): void {
     metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);
   },

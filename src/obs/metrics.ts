@@ -47,6 +47,34 @@ export function unregisterPipelineProbe(pipeline: string): void {
   probes.delete(pipeline);
 }
 
+/** What a fleet stage (pipeline/fleet-stage.ts) reports when scraped, over the fleet partitions it owns. */
+export interface FleetProbe {
+  /** Findings waiting for fleet context (fleet.hold). */
+  held(): number;
+  /** Inputs received and waiting for the slower sources. */
+  queued(): number;
+  /** Event time (s) by which the fleet watermark trails the newest source watermark (undefined: no fleet partition yet). */
+  lagSeconds(): number | undefined;
+}
+
+const fleetProbes = new Map<string, FleetProbe>();
+
+export function registerFleetProbe(pipeline: string, probe: FleetProbe): void {
+  fleetProbes.set(pipeline, probe);
+}
+
+export function unregisterFleetProbe(pipeline: string): void {
+  fleetProbes.delete(pipeline);
+}
+
+function perFleet(g: client.Gauge<string>, pick: (p: FleetProbe) => number | undefined): void {
+  g.reset();
+  for (const [pipeline, probe] of fleetProbes) {
+    const v = pick(probe);
+    if (v !== undefined) g.set({ pipeline }, v);
+  }
+}
+
 /** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
 export function detectionWorkerHeaps(): ThreadHeap[] {
   return [...probes.values()].flatMap((p) => p.workerHeaps());
@@ -189,6 +217,41 @@ export const metrics = {
     registers: [registry],
     collect() {
       for (const [role, seconds] of Object.entries(threadCpuSinceLastScrape())) if (seconds > 0) this.inc({ role }, seconds);
+    },
+  }),
+  fleetInputs: new client.Counter({ name: 'm2m_fleet_inputs_total', help: 'Inputs the fleet stage applied (fact: a device seen or a destination used; finding: a device finding to judge or an attack mark), not counting replays', labelNames: [...labels, 'kind'], registers: [registry] }),
+  fleetVerdicts: new client.Counter({
+    name: 'm2m_fleet_verdicts_total',
+    help: 'Finding updates the fleet stage wrote, by verdict (folded, service, raised, passed), first judgements and later versions alike; fleet_change: its own findings raised or updated',
+    labelNames: [...labels, 'verdict'],
+    registers: [registry],
+  }),
+  fleetRestores: new client.Counter({ name: 'm2m_fleet_restores_total', help: 'Fleet partitions rebuilt by replaying their topic partition', labelNames: labels, registers: [registry] }),
+  fleetHeld: new client.Gauge({
+    name: 'm2m_fleet_held_findings',
+    help: 'Device findings the fleet stage holds for fleet context (up to fleet.hold of event time)',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.held());
+    },
+  }),
+  fleetQueued: new client.Gauge({
+    name: 'm2m_fleet_queued_inputs',
+    help: 'Fleet inputs received and waiting until every source partition has come as far in event time',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.queued());
+    },
+  }),
+  fleetLag: new client.Gauge({
+    name: 'm2m_fleet_watermark_lag_seconds',
+    help: 'Event time by which the fleet watermark (the slowest active source partition) trails the newest source partition',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.lagSeconds());
     },
   }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),

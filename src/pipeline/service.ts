@@ -11,6 +11,7 @@ import { createKafka } from '../kafka/client.js';
 import { securityKey, type KafkaSecurity } from '../kafka/security.js';
 import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '../storage/clickhouse.js';
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
+import { startFleetStage, type FleetStageHandle, type FleetStageOptions } from './fleet-stage.js';
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
 import type { Access } from '../server/access.js';
@@ -27,7 +28,7 @@ import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-export interface ServiceOptions extends RunnerOptions {
+export interface ServiceOptions extends RunnerOptions, FleetStageOptions {
   brokers?: string[];
   /** TLS and SASL for the default cluster; default: the environment (KAFKA_SSL_*, KAFKA_SASL_*). */
   security?: KafkaSecurity;
@@ -46,6 +47,8 @@ export interface ServiceOptions extends RunnerOptions {
 
 export interface Service {
   pipelines: PipelineHandle[];
+  /** The fleet stages of the pipelines with the fleet view (fleet-stage.ts), in the same order. */
+  fleets: FleetStageHandle[];
   failed: Array<{ name: string; error: string }>;
   clickhouse: ClickHouseHandle;
   http?: Server;
@@ -99,6 +102,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   }
   const runnerOpts: RunnerOptions = maintenance ? { ...opts, maintenance: () => maintenance!.book.values() } : opts;
   const pipelines: PipelineHandle[] = [];
+  const fleets: FleetStageHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
   const version = productVersion();
@@ -121,7 +125,10 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
       const k = kafkaFor(cfg);
       const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
+      let fleet: FleetStageHandle | undefined;
       try {
+        // Every instance runs both stages: scaling out splits the fleet partitions as well.
+        if (cfg.fleet.enabled) fleet = await startFleetStage(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, opts);
         if (opts.deliver !== false) {
           for (const r of cfg.alerts.routes) {
             const d = await startDelivery(k, cfg, r, { productVersion: version });
@@ -130,16 +137,17 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
         }
       } catch (e) {
         // Half a pipeline is not left running: what started is stopped before it is reported.
-        await Promise.allSettled([handle.stop(), ...routes.map((d) => d.stop())]);
+        await Promise.allSettled([handle.stop(), ...(fleet ? [fleet.stop()] : []), ...routes.map((d) => d.stop())]);
         throw e;
       }
-      return { handle, routes };
+      return { handle, fleet, routes };
     }),
   );
   started.forEach((r, i) => {
     const cfg = configs[i]!;
     if (r.status === 'fulfilled') {
       pipelines.push(r.value.handle);
+      if (r.value.fleet) fleets.push(r.value.fleet);
       deliveries.push(...r.value.routes);
     } else {
       failed.push({ name: cfg.name, error: String(r.reason) });
@@ -150,6 +158,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   let stopped: Promise<void> | undefined;
   const svc: Service = {
     pipelines,
+    fleets,
     failed,
     clickhouse,
     stop(timeoutMs = 30_000) {
@@ -160,6 +169,8 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // Pipelines first: their final checkpoints publish the last alerts to the outbox,
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
+          // Then the fleet stages: the device stages' last frames are published by then.
+          await Promise.allSettled(fleets.map((f) => f.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
           await analyst?.close();
           await maintenance?.stop();

@@ -189,6 +189,9 @@ async function demo(o: DemoOptions): Promise<void> {
   // Positions move as events are scored; the batch's writes finish after. Stopping waits for
   // them (and checkpoints), so the counts read afterwards are complete.
   await h.stop();
+  // The replay is all there is: what the fleet view still holds is judged now, as a backtest
+  // does at the end of its input (its final checkpoints have published every fleet input).
+  for (const f of svc.fleets) await f.endOfInput();
   const stats = h.stats();
   const { database, table } = cfg.findings.clickhouse;
   const [stored] = await queryRows<{ n: string; alertable: string }>(
