@@ -88,6 +88,12 @@ export interface StepContext {
    */
   watermark: number;
   /**
+   * In step only: stream time since the device's previous event arrived (NaN for its first). A
+   * device that uploads in batches or stores and forwards is heard from far less often than it
+   * reports, and only this shows it (its own timestamps are evenly spaced).
+   */
+  sinceHeard: number;
+  /**
    * Side output for the fleet view (src/fleet): what a device did that its fleet may share.
    * Detectors push here; the engine's caller takes them (Engine.takeFacts) with the findings.
    */

@@ -204,7 +204,7 @@ export function createEngine(opts: EngineOptions): Engine {
   let reranked = false;
 
   /** The watermark handed to detectors: the stream's, in the device's clock frame. */
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, sinceHeard: NaN, facts: [] };
   let watcher: ((id: string) => void) | undefined;
   // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
   // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
@@ -546,6 +546,7 @@ export function createEngine(opts: EngineOptions): Engine {
       // The fleet view counts a class's devices from these: one fact a device and day.
       if (created || (ts > lastTs[slot]! && Math.floor(ts / DAY) !== Math.floor(lastTs[slot]! / DAY))) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts });
       if (ts > lastTs[slot]!) lastTs[slot] = ts;
+      ctx.sinceHeard = created ? NaN : maxTs - heard[slot]!;
       heard[slot] = maxTs;
       dups.add(slot, fp);
       if (created) schedule(slot, dueOf(slot));

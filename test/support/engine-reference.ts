@@ -34,7 +34,7 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   /** A device's watermark: the stream's, shifted by how far behind the stream its latest arrival was. */
   const frame = (st: DeviceState) => wm - (st.heard! - st.last_ts);
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, sinceHeard: NaN, facts: [] };
   // Per event type, the detectors that may apply (in pipeline order, so findings keep their
   // order): a telemetry event is not offered to a dozen connection detectors one by one.
   const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
@@ -109,6 +109,7 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
         if (!out.length) out = NO_FINDINGS;
       }
       st = devices.get(ev.device_id);
+      ctx.sinceHeard = st ? maxTs - st.heard! : NaN;
       if (!st) {
         st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, heard: maxTs, dup: [], d: {} };
         devices.set(ev.device_id, st);
