@@ -1,10 +1,10 @@
 // Writes deploy/kafka/acls.sh: the kafka-acls.sh commands granting the service's principal what
-// the shipped pipelines need (src/kafka/acls.ts), for the secured compose setup.
+// the shipped pipelines need (src/pipeline/acls.ts), for the secured compose setup.
 //   npx tsx scripts/gen-acls.ts          rewrite it
 //   npx tsx scripts/gen-acls.ts --check  exit 1 if it is stale
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { renderAclScript } from '../src/kafka/acls.js';
+import { renderAclScript } from '../src/pipeline/acls.js';
 import { loadPipelines } from '../src/config/load.js';
 
 const file = fileURLToPath(new URL('../deploy/kafka/acls.sh', import.meta.url));

@@ -16,12 +16,11 @@ import { SEVERITY_RANK } from '../detectors/score.js';
 import { severityOfId, type OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
 import { createBudget, DEFAULT_MAX_PER_MINUTE } from './budget.js';
-import { readOutboxRecord } from './outbox-record.js';
-import { retry, sleep } from '../pipeline/retry.js';
+import { OUTBOX_HEADER, outboxPipeline, outboxTopic, readOutboxRecord } from './outbox.js';
+import { retry, sleep } from '../lib/retry.js';
 import { emit } from '../obs/events.js';
 import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';
-import { outboxTopic } from '../pipeline/runner.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 
 
@@ -53,7 +52,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       await dlq.connect();
     }
     const msg = deadLetterMessage(m.key, m.value, { code: 'bad_alert_record', message: reason }, { pipeline: cfg.name, topic, partition, offset: m.offset });
-    await dlq.send({ topic: cfg.source.kafka.dead_letter_topic, messages: [{ ...msg, headers: { ...msg.headers, 'x-m2m-route': r.name } }], acks: -1 });
+    await dlq.send({ topic: cfg.source.kafka.dead_letter_topic, messages: [{ ...msg, headers: { ...msg.headers, [OUTBOX_HEADER.route]: r.name } }], acks: -1 });
     emit.outboxRecordDeadLettered(cfg.name, r.name, reason);
   };
   const component = `route:${cfg.name}/${r.name}`;
@@ -88,9 +87,9 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           completed = false;
           break;
         }
-        const pipeline = m.headers?.['x-m2m-pipeline']?.toString();
+        const pipeline = outboxPipeline(m);
         if (pipeline === cfg.name) {
-          const rec = readOutboxRecord(m.value);
+          const rec = readOutboxRecord<OcsfDetectionFinding>(m.value);
           if (!rec.ok) {
             await retry(() => deadLetter(m, batch.partition, rec.reason), { initialMs: 1_000, maxMs: 30_000, onError: async () => (await heartbeat().catch(() => undefined), !stopping) });
           } else if (wants(cfg, r, rec.alert)) {

@@ -14,10 +14,10 @@ import { interpolateDocument, type YamlPath } from './interpolate.js';
 import { makeLocator, type Locate } from './locate.js';
 import { normalizePipeline } from './normalize.js';
 import type { PipelineConfig } from './types.js';
-import { DEFAULT_OUTBOX_TOPIC, validatePipelineData } from './validate.js';
+import { validatePipelineData } from './validate.js';
+import { outboxTopic } from '../alerts/outbox.js';
 import { yamlSyntaxErrors } from './yaml-errors.js';
 
-const outbox = (p: PipelineConfig): string => String(p.alerts.routes.find((r) => r.type === 'kafka')?.options.topic ?? DEFAULT_OUTBOX_TOPIC);
 
 export type { ConfigError } from './errors.js';
 export { formatConfigError } from './errors.js';
@@ -252,7 +252,7 @@ export async function loadPipelines(
     // A topic one pipeline writes (alerts, dead letters) must not be another's input: alerts
     // would be decoded as events and dead-lettered, and dead letters loop.
     const outputs = (p: PipelineConfig): Array<[string, string]> => [
-      [outbox(p), 'alert outbox'],
+      [outboxTopic(p), 'alert outbox'],
       [p.source.kafka.dead_letter_topic, 'dead-letter topic'],
     ];
     for (const prev of ok) {

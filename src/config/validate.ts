@@ -18,14 +18,13 @@ import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
 import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
+import { DEFAULT_OUTBOX_TOPIC } from '../alerts/outbox.js';
 
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
 export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
 export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
-/** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
-export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
 
 export interface ValidationContext {
   file: string;

@@ -31,12 +31,12 @@ import { createSequencer, type Sequencer, type SourceAt } from '../fleet/sequenc
 import { decodeFrame, encodeFrame, sourceId } from '../fleet/frames.js';
 import { emptyRouterState, route, routeTime, type RouterState } from '../alerts/router.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
-import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
+import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js';
+import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { fleetTopic } from './fleet-forward.js';
-import { outboxTopic } from './runner.js';
 import { chunks } from '../state/changelog.js';
-import { sleep } from './retry.js';
+import { sleep } from '../lib/retry.js';
 import { emit } from '../obs/events.js';
 import { registerFleetProbe, unregisterFleetProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';

@@ -26,13 +26,14 @@ import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } fro
 import { holdPolicy } from '../alerts/hold.js';
 import type { AdhocWindow } from '../alerts/maintenance.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
-import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
+import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js';
+import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { migrate } from '../storage/migrations.js';
 import { changelogTopic, ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
-import { GaveUp, retry, sleep } from './retry.js';
+import { GaveUp, retry, sleep } from '../lib/retry.js';
 import { AccessDenied, attempt, preflight } from '../kafka/authz.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { createFleetForward, fleetTopicSpec, type ForwardState } from './fleet-forward.js';
@@ -183,11 +184,6 @@ interface PartitionState {
   ticket: number;
   /** Waits on this partition's behalf for its findings; told false when the state is dropped. */
   waiting: Set<(ok: boolean) => void>;
-}
-
-export function outboxTopic(cfg: PipelineConfig): string {
-  const k = cfg.alerts.routes.find((r) => r.type === 'kafka');
-  return k ? String(k.options.topic) : 'm2m.alerts';
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
