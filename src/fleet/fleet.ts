@@ -192,8 +192,11 @@ export function createFleet(opts: FleetOptions): Fleet {
     if (group !== undefined && common && size >= MIN_FOLD) return { verdict: 'service', cls: f.device_class, users: users + 1, size, f };
     // A finding that says what it is worth when its destination is rare (an established regular
     // channel) is raised to that when next to no other device of the class, or of the fleet, uses
-    // the destination: the class's own backends are shared, an implant's server is not.
-    if (group !== undefined && typeof f.evidence.rare_score === 'number' && f.evidence.rare_score > f.score && !siteLocal(peer!.ip, f.evidence.src_ip)) {
+    // the destination: the class's own backends are shared, an implant's server is not. Only in
+    // the shared address space: private addresses are planned per site (each store's router, each
+    // plant's time server), so a private destination is rare in any fleet by design and rarity says
+    // nothing of it; a local host turned command server is lateral movement's to find.
+    if (group !== undefined && typeof f.evidence.rare_score === 'number' && f.evidence.rare_score > f.score && !isInternalIp(peer!.ip)) {
       const fleetSize = classSize(all);
       const others = prevalence(all, group, f.device_id);
       const allowed = (n: number) => Math.floor(RARE_SHARE * n);
@@ -459,16 +462,6 @@ export function createFleet(opts: FleetOptions): Fleet {
     },
     held: () => held.size,
   };
-}
-
-/**
- * A destination on the device's own local network (private, same /24 or /64): its gateway, its
- * site's time or name server. One exists per site, so it is rare in any class by design and
- * rarity says nothing of it; a local host turned command server is lateral movement's to find.
- */
-function siteLocal(dst: string, src: unknown): boolean {
-  if (typeof src !== 'string' || !isInternalIp(dst)) return false;
-  return peerGroup(dst, 0) === peerGroup(src, 0);
 }
 
 function sigKey(cls: string, sig: string): string {

@@ -54,6 +54,11 @@ describe('fleet verdicts on established channels', () => {
     const f = judge(channel('10.40.99.1', 123));
     expect(f.severity).toBe('low');
   });
+  it('nor one to a private server of another network (a regional time server), private addresses being planned per site', () => {
+    const f = judge(channel('10.41.0.9', 123));
+    expect(f.severity).toBe('low');
+    expect(f.evidence.fleet).toBeUndefined();
+  });
   it('judges one to the class\'s shared gateway a fleet service', () => {
     const f = judge(channel('52.1.2.3', 443));
     expect(f.severity).toBe('info');
