@@ -1,7 +1,7 @@
 /**
  * Capped key → last-seen maps as parallel arrays, for the connection detectors' hot per-device
- * state. The same semantics as touchCapped / evictOldest / expireBefore in util.ts on a plain
- * object, without its costs: an object keyed by addresses goes to dictionary mode at the first
+ * state. The semantics of a capped last-seen map (util.ts's touchCapped on a plain object), without
+ * its costs: an object keyed by addresses goes to dictionary mode at the first
  * `delete` (hundreds of bytes even for three keys), every timestamp stored in it is a boxed
  * HeapNumber allocated per update, and every lookup internalises the event's fresh key string.
  * Here the times live unboxed in a packed double array, the keys in a plain array, and lookups are

@@ -142,7 +142,7 @@ export function touchCapped(map: Record<string, number>, size: number, key: stri
 }
 
 /** Drop the `k` entries with the smallest values; returns the new size. */
-export function evictOldest(map: Record<string, number>, size: number, k: number): number {
+function evictOldest(map: Record<string, number>, size: number, k: number): number {
   const vals: number[] = [];
   for (const key in map) vals.push(map[key]!);
   if (vals.length <= k) {
@@ -160,16 +160,6 @@ export function evictOldest(map: Record<string, number>, size: number, k: number
     }
   }
   return size - dropped;
-}
-
-/** Delete entries last seen before `minTs`; returns the new size. */
-export function expireBefore(map: Record<string, number>, minTs: number): number {
-  let size = 0;
-  for (const key in map) {
-    if (map[key]! < minTs) delete map[key];
-    else size++;
-  }
-  return size;
 }
 
 // ---------------------------------------------------------------- addresses
@@ -393,11 +383,6 @@ export const EXCLUDE_PARAM: ParamSpec = {
   default: [],
   examples: [['uptime_s']],
 };
-
-/** Approximate JSON size of a value; tests use JSON.stringify, this is for quick estimates. */
-export function jsonBytes(v: unknown): number {
-  return JSON.stringify(v).length;
-}
 
 // ---------------------------------------------------------------- robust running location/scale
 

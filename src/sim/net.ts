@@ -50,15 +50,6 @@ export const PLAN = {
   },
 } as const;
 
-/** Destination networks each class legitimately talks to (for fixtures/README.md and tests). */
-export const ALLOWED_NETWORKS: Record<DeviceClass, string[]> = {
-  smart_meter: ['10.1.0.0/24'],
-  vehicle: ['203.0.113.0/24', '100.64.0.0/24'],
-  plc: ['10.20.0.0/24'],
-  patient_monitor: ['10.30.0.0/24'],
-  pos_terminal: ['203.0.113.0/24', '10.40.0.0/16'],
-};
-
 function isReserved(a: number, b: number): boolean {
   return (
     a === 0 ||

@@ -105,17 +105,6 @@ export function dstTransitions(zone: Zone, from: number, to: number): number[] {
   return out;
 }
 
-/**
- * The UTC instant of local wall-clock time `hour` on the local day that starts at `dayStartUtc`.
- * Good enough across a DST change because our behaviours never schedule inside the skipped hour.
- */
-export function atLocalHour(zone: Zone, dayStartUtc: number, hour: number): number {
-  const guess = dayStartUtc + hour * HOUR;
-  const offStart = utcOffsetMs(zone, dayStartUtc);
-  const offThen = utcOffsetMs(zone, guess);
-  return guess - (offThen - offStart);
-}
-
 export function iso(ts: number): string {
   return new Date(ts).toISOString();
 }
