@@ -42,7 +42,7 @@ export function strIndex(m: StrTimes, key: string): number {
 }
 
 /** Position of `key` in the ascending keys, or -(insertion point) - 1. */
-export function numIndex(m: NumTimes, key: number): number {
+function numIndex(m: NumTimes, key: number): number {
   const k = m.k;
   let lo = 0;
   let hi = k.length;
@@ -122,7 +122,7 @@ let scratch = new Float64Array(64);
  * Drop the `n` entries of positions [lo, hi) with the smallest times, the first in order on ties
  * (util.evictOldest on that segment); the entries after `hi` move up. Returns the number dropped.
  */
-export function evictRange<K extends string | number>(m: KeyedTimes<K>, lo: number, hi: number, n: number): number {
+function evictRange<K extends string | number>(m: KeyedTimes<K>, lo: number, hi: number, n: number): number {
   const t = m.t;
   const len = hi - lo;
   let cut = Infinity;
@@ -169,7 +169,7 @@ export function intern(s: string): string {
 }
 
 /** Drop the `n` entries with the smallest times, the first in key order on ties (as util.evictOldest). */
-export function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
+function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
   evictRange(m, 0, m.t.length, n);
 }
 

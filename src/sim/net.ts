@@ -3,7 +3,6 @@
  * write segmentation policy (allowed networks per device class) against it.
  */
 import type { Rng } from './prng.js';
-import type { DeviceClass } from './types.js';
 
 export interface Service {
   ip: string;

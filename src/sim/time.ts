@@ -47,7 +47,7 @@ function nthWeekday(year: number, month: number, weekday: number, n: number): nu
 const transitionsCache = new Map<string, [number, number]>();
 
 /** UTC instants [start, end) of daylight saving time in `year` for a zone. */
-export function dstWindow(zone: Zone, year: number): [number, number] | undefined {
+function dstWindow(zone: Zone, year: number): [number, number] | undefined {
   if (zone.dst === 'none') return undefined;
   const key = `${zone.name}:${year}`;
   const hit = transitionsCache.get(key);
