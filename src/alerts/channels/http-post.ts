@@ -13,7 +13,7 @@ import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-export class DeliveryRefused extends Error {}
+class DeliveryRefused extends Error {}
 
 export interface PostOptions {
   timeoutMs: number;
