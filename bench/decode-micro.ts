@@ -7,7 +7,7 @@
  */
 import { isIP } from 'node:net';
 import { decodeEvent, parseTimestamp } from '../src/events/decode.js';
-import { FleetGen } from '../src/cli/commands/bench.js';
+import { FleetGen } from '../src/sim/bench-fleet.js';
 
 let seed = 12345;
 const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);

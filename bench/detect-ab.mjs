@@ -32,7 +32,7 @@ const { createEngine } = await imp('pipeline/engine.js');
 const { buildDetectors } = await imp('pipeline/build.js');
 const { loadPipelineFile } = await imp('config/load.js');
 const { decodeEvent } = await imp('events/decode.js');
-const { FleetGen } = await imp('cli/commands/bench.js');
+const { FleetGen } = await imp('sim/bench-fleet.js');
 const r = await loadPipelineFile(file);
 if (!r.pipeline) throw new Error(JSON.stringify(r.errors));
 const cfg = r.pipeline;

@@ -13,8 +13,8 @@ import { gunzipSync } from 'node:zlib';
 import { loadPipelineFile } from '../src/config/load.js';
 import { decodeEvent } from '../src/events/decode.js';
 import { createEngine } from '../src/pipeline/engine.js';
-import { buildDetectors } from '../src/pipeline/build.js';
-import { FleetGen } from '../src/cli/commands/bench.js';
+import { buildDetectors, engineOptions } from '../src/pipeline/build.js';
+import { FleetGen } from '../src/sim/bench-fleet.js';
 import { decodeDevice, encodeDevice } from '../src/state/changelog.js';
 import type { EngineSnapshot } from '../src/pipeline/engine.js';
 
@@ -26,7 +26,7 @@ const r = await loadPipelineFile(file);
 if (!r.pipeline) throw new Error(JSON.stringify(r.errors));
 const cfg = r.pipeline;
 
-const newEngine = () => createEngine({ pipeline: cfg.name, detectors: buildDetectors(cfg), allowedLatenessMs: cfg.allowed_lateness_ms, idleEvictionMs: cfg.entities.idle_eviction_ms });
+const newEngine = () => createEngine(engineOptions(cfg, buildDetectors(cfg)));
 
 /**
  * `restoreAt`: after that many events, the engine's snapshot goes through JSON (as a checkpoint

@@ -10,13 +10,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ensureLocalBroker, stopLocalBroker } from '../src/cli/local-broker.js';
+import { ensureBuilt } from './support/build.js';
 
 const port = Number(process.env.KAFKA_PORT ?? 9092);
 let startedHere = false;
 let dataDir: string | undefined;
 
 export async function setup(): Promise<void> {
+  ensureBuilt(fileURLToPath(new URL('../', import.meta.url)));
   process.env.KAFKA_BROKERS ??= `127.0.0.1:${port}`;
   if (!process.env.KAFKA_DATA_DIR) {
     dataDir = mkdtempSync(join(tmpdir(), 'm2m-test-kafka-'));

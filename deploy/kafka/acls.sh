@@ -6,12 +6,16 @@ B="${KAFKA_BOOTSTRAP:-kafka:9093}"
 P="${SENTINEL_PRINCIPAL:-User:sentinel}"
 C="${ADMIN_CONFIG:-/tmp/admin.properties}"
 acl() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$B" --command-config "$C" --add --allow-principal "$P" "$@" >/dev/null; }
+# service (maintenance windows)
+acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.maintenance
+acl --operation Read --operation Describe --group m2m-maintenance- --resource-pattern-type prefixed
 # pipeline default
 acl --operation Read --operation Describe --topic m2m.telemetry
 acl --operation Read --operation Describe --topic m2m.connections
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-default.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-default.fleet
 acl --operation Read --operation Describe --group sentinel-default --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-default --resource-pattern-type prefixed
 # pipeline patient-monitors
@@ -19,6 +23,7 @@ acl --operation Read --operation Describe --topic biomed.device-health
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts.biomed
 acl --operation Read --operation Write --operation Describe --operation Create --topic biomed.device-health.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-biomed.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-biomed.fleet
 acl --operation Read --operation Describe --group sentinel-biomed --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-biomed --resource-pattern-type prefixed
 # pipeline plant-floor
@@ -27,6 +32,7 @@ acl --operation Read --operation Describe --topic ot.readings
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts.ot
 acl --operation Read --operation Write --operation Describe --operation Create --topic ot.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-plant.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-plant.fleet
 acl --operation Read --operation Describe --group sentinel-plant --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-plant --resource-pattern-type prefixed
 # pipeline pos-terminals
@@ -34,6 +40,7 @@ acl --operation Read --operation Describe --topic stores.firewall.pos
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts.pci
 acl --operation Read --operation Write --operation Describe --operation Create --topic stores.firewall.pos.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-pos.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-pos.fleet
 acl --operation Read --operation Describe --group sentinel-pos --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-pos --resource-pattern-type prefixed
 # pipeline smart-meters
@@ -41,6 +48,7 @@ acl --operation Read --operation Describe --topic ami.readings
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts.ami
 acl --operation Read --operation Write --operation Describe --operation Create --topic ami.readings.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-smart-meters.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-smart-meters.fleet
 acl --operation Read --operation Describe --group sentinel-smart-meters --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-smart-meters --resource-pattern-type prefixed
 # pipeline vehicle-telematics
@@ -48,6 +56,7 @@ acl --operation Read --operation Describe --topic telematics.can
 acl --operation Read --operation Write --operation Describe --operation Create --topic m2m.alerts.fleet
 acl --operation Read --operation Write --operation Describe --operation Create --topic telematics.can.dlq
 acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-telematics.state
+acl --operation Read --operation Write --operation Describe --operation Create --topic sentinel-telematics.fleet
 acl --operation Read --operation Describe --group sentinel-telematics --resource-pattern-type prefixed
 acl --operation Write --operation Describe --transactional-id sentinel-telematics --resource-pattern-type prefixed
 echo "ACLs for $P set" >&2

@@ -17,12 +17,11 @@ import { SEVERITY_RANK } from '../detectors/score.js';
 import { severityOfId, type OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
 import { createBudget, DEFAULT_MAX_PER_MINUTE } from './budget.js';
-import { readOutboxRecord } from './outbox-record.js';
+import { OUTBOX_HEADER, outboxPipeline, outboxTopic, readOutboxRecord } from './outbox.js';
 import { retry, sleep } from '../pipeline/retry.js';
 import { emit } from '../obs/events.js';
 import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';
-import { outboxTopic } from '../pipeline/runner.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 
 
@@ -54,7 +53,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       await dlq.connect();
     }
     const msg = deadLetterMessage(m.key, m.value, { code: 'bad_alert_record', message: reason }, { pipeline: cfg.name, topic, partition, offset: m.offset });
-    await dlq.send({ topic: cfg.source.kafka.dead_letter_topic, messages: [{ ...msg, headers: { ...msg.headers, 'x-m2m-route': r.name } }], acks: -1 });
+    await dlq.send({ topic: cfg.source.kafka.dead_letter_topic, messages: [{ ...msg, headers: { ...msg.headers, [OUTBOX_HEADER.route]: r.name } }], acks: -1 });
     emit.outboxRecordDeadLettered(cfg.name, r.name, reason);
   };
   const component = `route:${cfg.name}/${r.name}`;
@@ -65,13 +64,13 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       initialMs: 1_000,
       maxMs: 60_000,
       onError: async (e, n) => {
-        emit.alertDeliveryFailed(r.name, e, n);
+        emit.alertDeliveryFailed(cfg.name, r.name, e, n);
         report(component, 'degraded', `delivery failing: ${String(e)}`);
         await heartbeat().catch(() => undefined);
         return !stopping;
       },
     });
-    emit.alertDelivered(r.name);
+    emit.alertDelivered(cfg.name, r.name);
     report(component, 'ok');
   };
   const consumer = kafka.consumer({ groupId: `${cfg.source.kafka.group}.alerts.${r.name}`, sessionTimeout: 60_000 });
@@ -89,9 +88,9 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           completed = false;
           break;
         }
-        const pipeline = m.headers?.['x-m2m-pipeline']?.toString();
+        const pipeline = outboxPipeline(m);
         if (pipeline === cfg.name) {
-          const rec = readOutboxRecord(m.value);
+          const rec = readOutboxRecord<OcsfDetectionFinding>(m.value);
           if (!rec.ok) {
             await retry(() => deadLetter(m, batch.partition, rec.reason), { initialMs: 1_000, maxMs: 30_000, onError: async () => (await heartbeat().catch(() => undefined), !stopping) });
           } else if (wants(cfg, r, rec.alert)) {
@@ -125,7 +124,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
           await admin.connect();
           connected = true;
         }
-        metrics.outboxDepth.set({ route: r.name }, await outboxDepth(admin, groupId, topic));
+        metrics.outboxDepth.set({ pipeline: cfg.name, route: r.name }, await outboxDepth(admin, groupId, topic));
       } catch {
         // The broker is away; the consumer reports that. Keep the last depth.
       }
@@ -137,7 +136,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
   const noBeat = async () => undefined;
   const digester = setInterval(() => {
     const d = budget.flush(Date.now());
-    if (d) void deliver(d, noBeat).catch((e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
+    if (d) void deliver(d, noBeat).catch((e: unknown) => emit.alertDeliveryFailed(cfg.name, r.name, e, 0));
   }, 5_000);
   digester.unref();
   return {
@@ -145,7 +144,7 @@ export async function startDelivery(kafka: Kafka, cfg: PipelineConfig, r: AlertR
       clearInterval(digester);
       // The folded alerts of the minute in progress are reported before the route stops.
       const d = budget.flush(Date.now(), true);
-      if (d) await send(d).then(() => emit.alertDelivered(r.name), (e: unknown) => emit.alertDeliveryFailed(r.name, e, 0));
+      if (d) await send(d).then(() => emit.alertDelivered(cfg.name, r.name), (e: unknown) => emit.alertDeliveryFailed(cfg.name, r.name, e, 0));
       stopping = true;
       await consumer.stop();
       await consumer.disconnect();

@@ -8,6 +8,7 @@
  */
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
+import type { HoldPolicy } from './hold.js';
 import { closeQuiet, emptyLifecycle, nextClose, observe, type AlertChange, type LifecycleState } from './lifecycle.js';
 
 export interface RouterOptions {
@@ -15,6 +16,8 @@ export interface RouterOptions {
   suppressMs: number;
   /** Quiet time (event time) after which an open alert closes by itself. Default 24 h: an analyst who comes back the next morning still finds yesterday's alerts open. */
   autoCloseMs?: number;
+  /** Per-detector min_severity and maintenance windows (hold.ts): findings kept, alerts held. */
+  hold?: HoldPolicy;
 }
 
 export const DEFAULT_AUTO_CLOSE_MS = 24 * 3_600_000;
@@ -33,7 +36,10 @@ const lifecycleOpts = (opts: RouterOptions) => ({ suppressMs: opts.suppressMs, a
 
 /** The alert changes one finding makes (none below min_severity). */
 export function route(state: RouterState, f: Finding, opts: RouterOptions, at?: { topic: string; partition: number; offset: string }): AlertChange[] {
-  if (SEVERITY_RANK[f.severity] < SEVERITY_RANK[opts.minSeverity]) return [];
+  if (SEVERITY_RANK[f.severity] < SEVERITY_RANK[opts.hold ? opts.hold.minSeverityOf(f.detector) : opts.minSeverity]) return [];
+  // Held before the lifecycle sees it: a held finding opens no alert, so its next update after
+  // the window (or a later escalation past its detector's min_severity) opens one.
+  if (opts.hold?.held(f) !== undefined) return [];
   return observe((state.lifecycle ??= emptyLifecycle()), f, lifecycleOpts(opts), at);
 }
 

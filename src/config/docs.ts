@@ -10,7 +10,7 @@ import { ROUTE_SPECS } from './routes.js';
 import { buildPipelineSchema, type JsonSchema } from './schema.js';
 
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED REFERENCE: npx tsx scripts/gen-pipeline-docs.ts -->';
-export const END_MARKER = '<!-- END GENERATED REFERENCE -->';
+const END_MARKER = '<!-- END GENERATED REFERENCE -->';
 
 type S = JsonSchema & {
   type?: string | string[];
@@ -50,7 +50,7 @@ export function schemaKeys(schema: JsonSchema = buildPipelineSchema()): KeyDoc[]
     }
     if (s.items && typeof s.items === 'object' && (s.items.properties || s.items.additionalProperties)) walk(s.items, `${path}[]`, false);
     if (s.additionalProperties && typeof s.additionalProperties === 'object' && s.additionalProperties.properties) {
-      const name = path.endsWith('.metrics') ? '<metric>' : '<name>';
+      const name = path.endsWith('.metrics') || path.endsWith('.min_deviation') ? '<metric>' : '<name>';
       walk(s.additionalProperties, `${path}.${name}`, false);
     }
     // Mapping rules: `field: path` or `field: { path, format, scale, offset }`; the map form's keys

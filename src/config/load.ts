@@ -14,9 +14,10 @@ import { interpolateDocument, type YamlPath } from './interpolate.js';
 import { makeLocator, type Locate } from './locate.js';
 import { normalizePipeline } from './normalize.js';
 import type { PipelineConfig } from './types.js';
-import { DEFAULT_OUTBOX_TOPIC, validatePipelineData } from './validate.js';
+import { validatePipelineData } from './validate.js';
+import { outboxTopic } from '../alerts/outbox.js';
+import { yamlSyntaxErrors } from './yaml-errors.js';
 
-const outbox = (p: PipelineConfig): string => String(p.alerts.routes.find((r) => r.type === 'kafka')?.options.topic ?? DEFAULT_OUTBOX_TOPIC);
 
 export type { ConfigError } from './errors.js';
 export { formatConfigError } from './errors.js';
@@ -86,28 +87,7 @@ function loadText(text: string, file: string, env: Env, opts: LoadOptions): Load
     return { line: p.line, column: p.col };
   };
   const warnings: ConfigError[] = [];
-  if (doc.errors.length) {
-    const e = doc.errors[0]!;
-    const { line, column } = pos(e.pos[0]);
-    const src = text.split('\n')[line - 1] ?? '';
-    let message = e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    let code: ConfigError['code'] = 'yaml_syntax';
-    let note: string | undefined;
-    if (e.code === 'MULTIPLE_DOCS') {
-      code = 'multiple_documents';
-      message = 'a pipeline file holds one YAML document';
-      note = 'put each pipeline in its own file';
-    } else if (e.code === 'DUPLICATE_KEY') {
-      message = 'duplicate key';
-      note = 'each key may appear once per map; a later one would silently win';
-    } else if (src.includes('${') && /[{[]/.test(src.slice(0, src.indexOf('${')))) {
-      message = 'unquoted ${...} inside { } or [ ]';
-      note = 'quote it there, e.g. { url: "${SOC_WEBHOOK_URL}" }';
-    } else if (src.includes('\t')) {
-      note = 'YAML indentation must use spaces, not tabs';
-    }
-    return { file, errors: [{ code, file, line, column, path: '', message, note }], warnings };
-  }
+  if (doc.errors.length) return { file, errors: yamlSyntaxErrors(doc.errors, text, file, pos), warnings };
   const locate = makeLocator(doc, lc);
   const root = doc.contents as Node | null;
   if (!root || (isScalar(root) && (root.value === null || root.value === ''))) {
@@ -272,7 +252,7 @@ export async function loadPipelines(
     // A topic one pipeline writes (alerts, dead letters) must not be another's input: alerts
     // would be decoded as events and dead-lettered, and dead letters loop.
     const outputs = (p: PipelineConfig): Array<[string, string]> => [
-      [outbox(p), 'alert outbox'],
+      [outboxTopic(p), 'alert outbox'],
       [p.source.kafka.dead_letter_topic, 'dead-letter topic'],
     ];
     for (const prev of ok) {

@@ -13,6 +13,7 @@ import type { YamlPath } from './interpolate.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { DEFAULT_MAX_DEVICES_PER_PARTITION } from './schema.js';
 import { entryType, routeActive, routeNames } from './validate.js';
+import { DETECTOR_KNOB_KEYS, detectorKnobs, pipelineKnobs } from './knobs.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -107,7 +108,7 @@ export function normalizePipeline(
     const type = entryType(entry, names2)!;
     const spec = opts.detectors.find((d) => d.name === type)!;
     const given = isObj(entry[type]) ? (entry[type] as Obj) : {};
-    const d: DetectorConfig = { type, id: typeof entry.id === 'string' ? entry.id : type, params: withDefaults(spec, given) };
+    const d: DetectorConfig = { type, id: typeof entry.id === 'string' ? entry.id : type, params: withDefaults(spec, given), ...detectorKnobs(entry) };
     // A reference to a route switched off by if_env/enabled is not an error: the route exists,
     // it is just not running in this environment.
     if (Array.isArray(entry.routes)) d.routes = (entry.routes as string[]).filter((n) => activeNames.has(n));
@@ -123,6 +124,7 @@ export function normalizePipeline(
     ...(mapping ? { mapping } : {}),
     entities: { key: 'device_id', idle_eviction_ms: ms(entities.idle_eviction, '7d'), max_devices_per_partition: typeof entities.max_devices_per_partition === 'number' ? entities.max_devices_per_partition : DEFAULT_MAX_DEVICES_PER_PARTITION },
     allowed_lateness_ms: ms(data.allowed_lateness, '1m'),
+    max_future_skew_ms: ms(data.max_future_skew, '1d'),
     detectors,
     fleet: {
       enabled: fleet.enabled !== false,
@@ -146,6 +148,7 @@ export function normalizePipeline(
       auto_close_ms: ms(alerts.auto_close, '24h'),
       routes,
     },
+    ...pipelineKnobs(data),
   };
 
   const translate = (p: YamlPath): YamlPath | undefined => {
@@ -158,7 +161,7 @@ export function normalizePipeline(
     if (a === 'detectors' && typeof b === 'number') {
       const j = detectorIndex.get(b);
       if (j === undefined) return undefined;
-      return c === 'id' || c === 'routes' ? ['detectors', j, c, ...(d === undefined ? [] : [d]), ...rest] : ['detectors', j, 'params', ...(d === undefined ? [] : [d]), ...rest];
+      return typeof c === 'string' && (c === 'id' || c === 'routes' || (DETECTOR_KNOB_KEYS as readonly string[]).includes(c)) ? ['detectors', j, c, ...(d === undefined ? [] : [d]), ...rest] : ['detectors', j, 'params', ...(d === undefined ? [] : [d]), ...rest];
     }
     if (a === 'mapping' && b === 'fields' && typeof c === 'string' && d === undefined) return ['mapping', 'fields', c, 'path'];
     return p;

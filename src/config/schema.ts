@@ -10,6 +10,7 @@ import { SEVERITIES } from '../detectors/types.js';
 import { DURATION_PATTERN, formatDuration } from './duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
+import { allowSchema, detectorKnobSchemas, maintenanceSchema } from './knobs.js';
 import { SASL_MECHANISMS } from '../kafka/security.js';
 import { FLEET_DEFAULTS } from './fleet.js';
 
@@ -117,13 +118,13 @@ function detectorEntrySchema(detectors: readonly DetectorSpec<any>[]): JsonSchem
   props.enabled = { type: 'boolean', default: true, description: 'Set false to switch the detector off without deleting its tuning.' };
   props.routes = {
     type: 'array',
-    description: 'Send this detector\'s alerts only to these routes (by route name); default: every route.',
+    description: 'Send this detector\'s alerts only to these routes (by route name); default: every route. An empty list keeps its findings in ClickHouse without alerting (also what is left when every route it names is switched off).',
     items: str('A route name from alerts.routes.'),
     uniqueItems: true,
-    minItems: 1,
     examples: [['soc']],
   };
-  const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled and routes.', props, {
+  Object.assign(props, detectorKnobSchemas());
+  const entry = obj('One detector: a single-key map `<detector>: { params }`, optionally with id, enabled, routes, min_severity, sensitivity, and for metric detectors direction and min_deviation.', props, {
     minProperties: 1,
     examples: [{ fanout: { window: '5m' } }],
   });
@@ -290,7 +291,12 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
           examples: [20000],
         },
       }),
-      allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails the newest event time by this much.', '1m', ['5m']),
+      allowed_lateness: durationSchema('How far event time may run out of order: the watermark (which drives silence detection, incident closing and eviction) trails stream time (the newest event time several devices agree on, so one bad clock cannot move it) by this much.', '1m', ['5m']),
+      max_future_skew: durationSchema(
+        'How far ahead an event may be dated: later than this past the wall clock (in the service) or the stream time most devices report (whichever is later; a backtest has only the latter) it goes to the dead-letter topic as future_timestamp instead of moving time. The default admits a device whose time zone is set wrong (up to 14 h ahead), which is then judged in its own clock frame; at least 1m.',
+        '1d',
+        ['2h'],
+      ),
       detectors: {
         type: 'array',
         description: 'Detectors to run on every device, in order. `- <detector>: {}` takes all defaults.',
@@ -320,6 +326,8 @@ export function buildPipelineSchema(opts: SchemaOptions = {}): JsonSchema {
         auto_close: durationSchema('An open alert closes by itself (OCSF activity Close, status Resolved) once its device + detector + key has raised no finding for this long in event time: the behaviour is back to baseline.', '24h', ['6h']),
         routes: { type: 'array', description: 'Where alerts go; every route gets every alert that passes its min_severity.', items: routeEntrySchema(routes), default: [], examples: [[{ stdout: {} }]] },
       }),
+      allow: allowSchema(),
+      maintenance: maintenanceSchema(),
     },
     definitions: {},
   };

@@ -51,6 +51,54 @@ export interface DetectorConfig {
    * switched off in this environment (enabled: false, if_env unset) are already removed.
    */
   routes?: string[];
+  /** Findings below this are stored but not alerted; replaces alerts.min_severity for this detector. */
+  min_severity?: Severity;
+  /** Multiplier on the detector's threshold parameters (detectors/thresholds.ts): 2 = twice as sensitive. */
+  sensitivity?: number;
+  /** Metric detectors: which deviations count, per metric ('*' = any other metric). */
+  direction?: Record<string, Direction>;
+  /** Metric detectors: deviations smaller than these are not findings, per metric ('*' = any other). */
+  min_deviation?: Record<string, MinDeviation>;
+}
+
+export type Direction = 'up' | 'down' | 'both';
+
+export interface MinDeviation {
+  /** In the metric's own unit. */
+  abs?: number;
+  /** As a fraction of the expected value (baseline, implied value, or the crossed limit). */
+  rel?: number;
+}
+
+/** Connections that connection detectors do not analyse (pipeline `allow:`). */
+export interface AllowRule {
+  /** For messages and docs; defaults to allow[i]. */
+  name: string;
+  /** Device classes it applies to; absent = every class. */
+  classes?: string[];
+  /** Destination addresses (exact). */
+  peers?: string[];
+  /** Destination networks. */
+  cidrs?: string[];
+  /** Destination ports. */
+  ports?: number[];
+  /** Detector ids it applies to; absent = the detectors that judge destinations (config/knobs.ts). */
+  detectors?: string[];
+}
+
+/** A scheduled maintenance window of the pipeline file: findings are kept, alerts held. */
+export interface MaintenanceWindowConfig {
+  name: string;
+  devices?: string[];
+  classes?: string[];
+  /** One-off window, epoch ms. */
+  start_ms?: number;
+  end_ms?: number;
+  /** Recurring window: a cron expression (5 fields) and how long each lasts. */
+  schedule?: string;
+  duration_ms?: number;
+  /** IANA time zone of the schedule; default UTC. */
+  timezone?: string;
 }
 
 export interface AlertRouteConfig {
@@ -83,6 +131,12 @@ export interface PipelineConfig {
   entities: { key: 'device_id'; idle_eviction_ms: number; /** Device cap per source partition (engine.ts). */ max_devices_per_partition?: number };
   /** How far behind the newest event time an event may arrive and still be in order. */
   allowed_lateness_ms: number;
+  /**
+   * Events dated more than this ahead of max(wall clock, stream time) are dead letters
+   * (pipeline/time.ts). Loading a pipeline always sets it; absent (a pipeline built in code),
+   * the engine's default applies.
+   */
+  max_future_skew_ms?: number;
   detectors: DetectorConfig[];
   /** The fleet view (src/fleet); durations in ms. */
   fleet: FleetConfig;
@@ -94,6 +148,10 @@ export interface PipelineConfig {
     auto_close_ms?: number;
     routes: AlertRouteConfig[];
   };
+  /** Connections that (some) connection detectors do not analyse. */
+  allow?: AllowRule[];
+  /** Scheduled maintenance windows; ad hoc ones come from the maintenance topic (alerts/maintenance.ts). */
+  maintenance?: MaintenanceWindowConfig[];
   /**
    * Values that came from secret-named variables: their path in this object and the text as
    * written (`${SOC_WEBHOOK_SECRET}`), which redactPipeline shows instead of the value.

@@ -17,14 +17,14 @@ import type { Locate } from './locate.js';
 import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
 import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
+import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
+import { DEFAULT_OUTBOX_TOPIC } from '../alerts/outbox.js';
 
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
-export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes'] as const;
+export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
 export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
-/** Where alerts go when a pipeline has no kafka route (see runner.outboxTopic). */
-export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
 
 export interface ValidationContext {
   file: string;
@@ -215,7 +215,8 @@ function mapSchemaErrors(errors: ErrorObject[], data: unknown, ctx: ValidationCo
           rep.add('unknown_detector', kp, `unknown detector "${k}"`, {
             at: 'key',
             hint: didYouMean(k, [...detectorNames, ...DETECTOR_META_KEYS]),
-            expected: detectorNames.length <= 12 ? `one of ${detectorNames.join(', ')}` : 'a detector name (see docs/pipelines.md)',
+            // All of them, however many: a typo far from every name still needs the list.
+            expected: `one of ${detectorNames.join(', ')}`,
             note: routeNote,
           });
         } else if (kind === 'route') {
@@ -515,6 +516,8 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
     }
   });
 
+  knobChecks(data, (code, path, message, extra = {}) => rep.add(code, path, message, extra), detectors, (e) => entryType(e, detectorNames));
+
   // Route option duration bounds and route enabling.
   routes.forEach((r, i) => {
     const t = entryType(r, ROUTE_TYPES);
@@ -530,6 +533,14 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
   const ttl = dur(findings.ttl);
   if (ttl !== undefined && (ttl < 86_400_000 || ttl % 86_400_000 !== 0)) {
     rep.add('out_of_range', ['findings', 'clickhouse', 'ttl'], 'retention is kept in whole days', { expected: 'a whole number of days, at least 1d', found: JSON.stringify(findings.ttl), hint: `${Math.max(1, Math.round(ttl / 86_400_000))}d` });
+  }
+  const skew = dur(data.max_future_skew);
+  if (skew !== undefined && skew < 60_000) {
+    rep.add('out_of_range', ['max_future_skew'], 'max_future_skew must be at least a minute', {
+      note: 'device clocks and the service clock are never exactly in step; a smaller skew dead-letters honest events',
+      expected: 'at least 1m',
+      found: JSON.stringify(data.max_future_skew),
+    });
   }
   const entities = isObj(data.entities) ? data.entities : {};
   const idle = dur(entities.idle_eviction) ?? 7 * 86_400_000;

@@ -19,6 +19,12 @@
  * `sustained` of awake time rises to medium. Intervals are event time, so a burst of buffered
  * readings that arrives after an outage with its original timestamps looks normal, and a device
  * that returns closes its silence incident with a final update carrying the true duration.
+ *
+ * Silence is found in stream time, though: a device that uploads its readings in batches (every
+ * four hours, say) or stores and forwards them over a flaky link is not heard from for hours while
+ * its timestamps stay evenly spaced. Such a delivery gap (an arrival after a long wait whose
+ * readings keep their cadence) is remembered like a long gap, and later silences are judged
+ * against the longest of them: the device is late, not silent.
  */
 import { raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -64,6 +70,9 @@ export interface ReportingState {
   gn: number;
   gc: number;
   gs: number;
+  /** Longest delivery gap (ms of stream time between arrivals, while the readings themselves kept their cadence) and when; decays with GAP_HALF_LIFE. */
+  dg: number;
+  dgt: number;
 }
 
 /** When a silence since `lt` reaches its threshold of awake time (derived, so never checkpointed). */
@@ -138,7 +147,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   readonly spec = reporting;
   /** Reused: the engine reads a step's result at once and never keeps it. */
   private readonly result = reusedResult<ReportingState>();
-  readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200 + 2 * 22 + 200 + 2 * 22;
+  readonly maxStateBytes = 60 + 16 * 22 + 60 + 2 * 200 + 2 * 22 + 200 + 4 * 22;
   /**
    * Per state object, when its current silence reaches the threshold: derived from the state, so
    * kept beside it (a checkpoint need not carry it and a restored device computes it again).
@@ -157,7 +166,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   init(ev: M2MEvent): ReportingState {
     // NaN, not undefined, for "none yet": a field first written undefined is stored tagged, and
     // every number written to it then allocates a heap box.
-    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN, pr: presenceNew(), lg: NaN, lgt: NaN, gn: 0, gc: 0, gs: 0 };
+    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN, pr: presenceNew(), lg: NaN, lgt: NaN, gn: 0, gc: 0, gs: 0, dg: NaN, dgt: NaN };
   }
 
   /** Numbers that may be NaN are null in JSON; states from before presence start it afresh. */
@@ -166,12 +175,18 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (typeof o !== 'object' || o === null || typeof o.r !== 'object' || o.r === null || typeof o.inc !== 'object') return undefined;
     const num = (x: unknown) => (typeof x === 'number' ? x : NaN);
     const pr = presenceRevive(o.pr) ?? presenceNew();
-    return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt), pr, lg: num(o.lg), lgt: num(o.lgt), gn: num(o.gn) || 0, gc: num(o.gc) || 0, gs: num(o.gs) || 0 };
+    return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt), pr, lg: num(o.lg), lgt: num(o.lgt), gn: num(o.gn) || 0, gc: num(o.gc) || 0, gs: num(o.gs) || 0, dg: num(o.dg), dgt: num(o.dgt) };
   }
 
-  step(s: ReportingState, e: M2MEvent): StepResult<ReportingState> {
+  step(s: ReportingState, e: M2MEvent, ctx: StepContext): StepResult<ReportingState> {
     const p = this.p;
     let out: FindingDraft[] | null = null;
+    // Heard from after a wait far longer than its own readings' gap: delivered late, in a batch.
+    const heardGap = ctx.sinceHeard;
+    if (heardGap >= p.min_silence && heardGap > 2 * (e.ts - s.lt) && heardGap >= this.deliveryGap(s, e.ts)) {
+      s.dg = heardGap;
+      s.dgt = e.ts;
+    }
     const sil = s.inc?.silence;
     if (sil !== undefined && e.ts > sil.last_ts) {
       // The device is back: one last update with the real length of the silence.
@@ -263,14 +278,22 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     return Math.max(this.p.min_silence, this.p.silence_factor * long, LONG_FACTOR * this.longest(s, now));
   }
 
-  /** Awake time a silence needs before it is reported at all: the cadence rule, or the longest gap lately. */
+  /** Awake time a silence needs before it is reported at all: the cadence rule, or the longest gap or delivery gap lately. */
   private lowAfter(s: ReportingState, now: number): number {
-    return Math.max(this.silenceAfter(s, now), LOW_GAP_FACTOR * this.longGap(s, now), this.gapTail(s, GAP_TAIL_LOW));
+    return Math.max(this.silenceAfter(s, now), LOW_GAP_FACTOR * Math.max(this.longGap(s, now), this.deliveryGap(s, now)), this.gapTail(s, GAP_TAIL_LOW));
   }
 
   /** Awake time past which a silence is sustained (medium). */
   private sustainedAfter(s: ReportingState, now: number): number {
-    return Math.max(this.p.sustained, this.lowAfter(s, now), GAP_FACTOR * this.longGap(s, now), this.gapTail(s, GAP_TAIL));
+    return Math.max(this.p.sustained, this.lowAfter(s, now), GAP_FACTOR * Math.max(this.longGap(s, now), this.deliveryGap(s, now)), this.gapTail(s, GAP_TAIL));
+  }
+
+  /** The longest delivery gap, decayed to `now`. */
+  private deliveryGap(s: ReportingState, now: number): number {
+    const dg = s.dg;
+    if (dg !== dg) return 0;
+    const age = now - (s.dgt === s.dgt ? s.dgt : now);
+    return age > 0 ? dg * Math.pow(0.5, age / GAP_HALF_LIFE) : dg;
   }
 
   /** The awake time k σ above the mean of the device's long gaps (log scale), once a few are known. */
@@ -371,6 +394,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
         threshold_ms: Math.round(this.lowAfter(s, s.lt)),
         sustained_ms: Math.round(sustained),
         longest_gap_ms: Math.round(this.longGap(s, s.lt)),
+        longest_delivery_gap_ms: Math.round(this.deliveryGap(s, s.lt)),
         resumed: ended,
       },
       mitre: reporting.mitre,

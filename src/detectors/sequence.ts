@@ -8,7 +8,10 @@
  * - resets: the counter restarts near zero (a reboot) more often than `max_resets` per day;
  * - gap: a forward jump of at least `min_gap` missing messages (loss of view, or injected
  *   messages with a guessed counter). Small gaps are normal on lossy links and never fire.
- * Late messages that fill a recent hole are expected with allowed lateness and are ignored.
+ * Late messages that fill a recent hole are expected with allowed lateness and are ignored, and so
+ * is any message whose seq *and* ts are both behind the highest seq seen: that is late delivery (a
+ * store-and-forward backlog uploaded newest first, after a live reading), told from a replay or a
+ * second counter by its time: replayed or cloned traffic carries an old seq with a new ts.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -154,6 +157,11 @@ class SequenceDetector implements DetectorInstance<SequenceState> {
       }
     }
     if (seenAt === e.ts) return this.result(s, NONE); // duplicate delivery
+    if (q < a[MX]! && e.ts < a[MT]!) {
+      // Late delivery: older in both seq and time than what this device has already sent.
+      this.remember(s, q, e.ts);
+      return this.result(s, NONE);
+    }
     if (seenAt >= 0) {
       const ago = Math.abs(e.ts - seenAt);
       f = this.raise(s, e, 'replay', 0.7, `seq ${q} repeated`, 'each seq once', `${e.device_id} (${e.device_class}) sent seq ${q} again ${fmtDuration(ago)} after it first arrived with that number; treat this as a possible replay or a cloned device: compare source addresses of both messages and check the device for tampering.`, { seq: q, first_ts: seenAt, apart_ms: ago });

@@ -80,8 +80,19 @@ export function reusedResult<S>(): (state: S, findings: FindingDraft[]) => StepR
 
 /** What the engine tells a detector about time beyond the event itself. */
 export interface StepContext {
-  /** Event-time watermark of the stream (max ts seen minus allowed lateness), ms. */
+  /**
+   * Event-time watermark (ms) in the device's own clock frame: the stream's watermark (stream time
+   * minus allowed lateness) shifted by how far behind the stream the device's latest event
+   * arrived, so a device whose clock is off, or that uploads a backlog, is compared with its own
+   * timestamps (pipeline/engine.ts, "Time").
+   */
   watermark: number;
+  /**
+   * In step only: stream time since the device's previous event arrived (NaN for its first). A
+   * device that uploads in batches or stores and forwards is heard from far less often than it
+   * reports, and only this shows it (its own timestamps are evenly spaced).
+   */
+  sinceHeard: number;
   /**
    * Side output for the fleet view (src/fleet): what a device did that its fleet may share.
    * Detectors push here; the engine's caller takes them (Engine.takeFacts) with the findings.

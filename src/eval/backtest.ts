@@ -3,8 +3,12 @@
  * event-time order → findings. No Kafka, but exactly the code the consumers run (decodeEvent,
  * buildDetectors, createEngine), so a backtest number is a production number.
  *
- * Lines that fail decoding are counted per reason with a first example, as the dead-letter topic
- * would hold them. Several inputs are merged by event time (each is assumed to be in event-time
+ * Lines that fail decoding, and events the engine rejects (dated too far ahead of the stream:
+ * future_timestamp), are counted per reason with a first example, as the dead-letter topic would
+ * hold them; exact repeats of a device's recent messages are counted as duplicates, as the
+ * service's m2m_duplicates_suppressed_total counts them. There is no wall clock here: the future
+ * gate judges by the stream's own time, so a backtest gives the same answer whenever it runs.
+ * Several inputs are merged by event time (each is assumed to be in event-time
  * order, as exports and our simulator write them; disorder within an input is counted and fed as
  * is, so the engine's lateness handling applies exactly as it would on Kafka).
  */
@@ -65,9 +69,13 @@ export interface BacktestResult {
   decoded: number;
   rejected: number;
   rejectedBy: Record<string, RejectReason>;
+  /** Exact repeats of a device's recent messages, dropped before the detectors (counted in `decoded`). */
+  duplicates: number;
+  /** Decoded events (repeats included) dated before the newest already read: the input's own disorder, fed as is. */
   outOfOrder: number;
   devices: number;
   firstTs: number;
+  /** Stream time at the end of input (several devices' newest time, not one device's). */
   lastTs: number;
   /** Distinct devices × observed span in days. */
   deviceDays: number;
@@ -78,7 +86,7 @@ const DAY = 86_400_000;
 export const CONN_BUCKET_MS = 5 * 60_000;
 const MAX_POINTS = 50_000;
 
-type Item = { ts: number; event: M2MEvent };
+type Item = { ts: number; event: M2MEvent; line: number };
 
 interface Source {
   file: string;
@@ -125,7 +133,7 @@ async function openSource(file: string, opts: BacktestOptions, onReject: (file: 
           onReject(file, lineNo, reason, res.error.message);
           continue;
         }
-        return { ts: res.event.ts, event: res.event };
+        return { ts: res.event.ts, event: res.event, line: lineNo };
       }
     },
   };
@@ -154,6 +162,7 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
   const buckets = new Map<string, Map<number, ConnBucket & { dst: Set<string> }>>();
   const devices = new Set<string>();
   let decoded = 0;
+  let duplicates = 0;
   let outOfOrder = 0;
   let maxTs = Number.NEGATIVE_INFINITY;
   let firstTs = Number.POSITIVE_INFINITY;
@@ -169,12 +178,22 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
     const item = heads[k]!;
     heads[k] = await sources[k]!.next();
     const ev = item.event;
+    const outcome = det.process(ev);
+    if (outcome === 'future') {
+      const err = det.futureError(ev);
+      onReject(sources[k]!.file, item.line, `${err.code}:${err.field}`, err.message);
+      continue;
+    }
     decoded++;
-    devices.add(ev.device_id);
+    // Disorder of the input as delivered, repeats included (a repeat is never ahead of its device).
     if (ev.ts < maxTs) outOfOrder++;
     else maxTs = ev.ts;
+    if (outcome === 'duplicate') {
+      duplicates++;
+      continue;
+    }
+    devices.add(ev.device_id);
     if (ev.ts < firstTs) firstTs = ev.ts;
-    det.process(ev);
     if (watch.has(ev.device_id)) record(ev);
     if ((decoded & 0x3fff) === 0 && opts.onProgress) {
       let read = 0;
@@ -182,7 +201,10 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       opts.onProgress(read / totalBytes, decoded);
     }
   }
-  const findings = det.finish(Number.isFinite(maxTs) ? maxTs + cfg.allowed_lateness_ms + (opts.flushMs ?? 0) : undefined);
+  // Stream time, not the newest timestamp: a device whose clock runs ahead must not end the run
+  // later (and make every other device look silent at the end).
+  const end = det.streamTime();
+  const findings = det.finish(Number.isFinite(end) ? end + cfg.allowed_lateness_ms + (opts.flushMs ?? 0) : undefined);
   opts.onProgress?.(1, decoded);
 
   for (const [dev, bs] of buckets) {
@@ -192,17 +214,18 @@ export async function runBacktest(opts: BacktestOptions): Promise<BacktestResult
       .map(({ dst, ...b }) => ({ ...b, distinct_dst: dst.size }));
   }
 
-  const spanDays = Number.isFinite(maxTs) ? Math.max(maxTs - firstTs, 0) / DAY : 0;
+  const spanDays = Number.isFinite(end) ? Math.max(end - firstTs, 0) / DAY : 0;
   return {
     findings,
     lines,
     decoded,
     rejected,
     rejectedBy,
+    duplicates,
     outOfOrder,
     devices: devices.size,
     firstTs: Number.isFinite(firstTs) ? firstTs : 0,
-    lastTs: Number.isFinite(maxTs) ? maxTs : 0,
+    lastTs: Number.isFinite(end) ? end : 0,
     deviceDays: devices.size * spanDays,
     series,
   };

@@ -195,7 +195,7 @@ th{background:#f9fafb;font-weight:600}td.n{text-align:right;font-variant-numeric
   parts.push(`<h1>${esc(r.title)}</h1><p class="muted">pipeline <b>${esc(r.pipeline)}</b> · ${r.inputs.map((i) => `<code>${esc(i)}</code>`).join(' ')}</p>`);
   if (r.command) parts.push(`<p class="muted">Reproduce: <code>${esc(r.command)}</code></p>`);
   parts.push(`<table class="kv"><tbody>
-<tr><td>events decoded</td><td>${res.decoded.toLocaleString('en-US')} of ${res.lines.toLocaleString('en-US')} lines (${res.rejected.toLocaleString('en-US')} rejected${res.outOfOrder ? `, ${res.outOfOrder} out of order` : ''})</td></tr>
+<tr><td>events decoded</td><td>${res.decoded.toLocaleString('en-US')} of ${res.lines.toLocaleString('en-US')} lines (${res.rejected.toLocaleString('en-US')} rejected${res.duplicates ? `, ${res.duplicates.toLocaleString('en-US')} duplicates dropped` : ''}${res.outOfOrder ? `, ${res.outOfOrder} out of order` : ''})</td></tr>
 <tr><td>event time</td><td>${new Date(res.firstTs).toISOString()} – ${new Date(res.lastTs).toISOString()}</td></tr>
 <tr><td>devices / device-days</td><td>${res.devices.toLocaleString('en-US')} / ${res.deviceDays.toFixed(1)}</td></tr>
 <tr><td>findings</td><td>${res.findings.length.toLocaleString('en-US')}</td></tr>
@@ -313,7 +313,7 @@ ${r.labels ? `<tr><td>labeled incidents / benign changes</td><td>${r.labels.inci
 export function renderMarkdown(r: ReportInput): string {
   const out: string[] = [];
   const res = r.result;
-  out.push(`Pipeline \`${r.pipeline}\`; ${res.decoded.toLocaleString('en-US')} events decoded (${res.rejected} rejected), ${res.devices.toLocaleString('en-US')} devices, ${res.deviceDays.toFixed(1)} device-days, ${res.findings.length.toLocaleString('en-US')} findings.`);
+  out.push(`Pipeline \`${r.pipeline}\`; ${res.decoded.toLocaleString('en-US')} events decoded (${res.rejected} rejected${res.duplicates ? `, ${res.duplicates} duplicates dropped` : ''}), ${res.devices.toLocaleString('en-US')} devices, ${res.deviceDays.toFixed(1)} device-days, ${res.findings.length.toLocaleString('en-US')} findings.`);
   if (!r.alert || !r.all) return out.join('\n') + '\n';
   const t = r.targets ?? ISSUE_TARGETS;
   out.push('');

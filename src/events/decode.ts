@@ -17,7 +17,9 @@ export type DecodeErrorCode =
   | 'missing_field'
   | 'bad_field'
   | 'bad_timestamp'
-  | 'unknown_type';
+  | 'unknown_type'
+  /** Decoded, but dated too far ahead of the stream (the engine's future gate, pipeline/time.ts). */
+  | 'future_timestamp';
 
 export interface DecodeError {
   code: DecodeErrorCode;

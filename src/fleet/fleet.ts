@@ -84,6 +84,8 @@ interface Held {
   sig?: string;
   /** Clean devices sharing its change when it was offered or its hold last ended. */
   seen: number;
+  /** When its hold began: its event time, or fleet time when it arrived later than that. */
+  since: number;
 }
 
 interface Change {
@@ -368,7 +370,7 @@ export function createFleet(opts: FleetOptions): Fleet {
   /**
    * A hold that ends while other devices of the class show the same change, more of them than
    * when it last ended, is a fleet change forming (a rollout or a migration spreads over hours):
-   * wait another hold for it, while it keeps growing and within `window` of the finding. A change
+   * wait another hold for it, while it keeps growing and within `window` of its hold's start. A change
    * that stops spreading is judged at once, so an incident on a few devices waits one hold more.
    */
   function extend(id: string, h: Held): boolean {
@@ -376,7 +378,7 @@ export function createFleet(opts: FleetOptions): Fleet {
     const ch = cls(h.f.device_class).changes.get(h.sig);
     if (ch === undefined) return false;
     const n = cleanMembers(ch, h.f.first_ts).length;
-    if (n < 2 || n <= h.seen || h.release + opts.hold > h.f.first_ts + opts.window) return false;
+    if (n < 2 || n <= h.seen || h.release + opts.hold > h.since + opts.window) return false;
     if (verdictFor(h.f, h.sig).verdict !== 'passed') return false;
     h.seen = n;
     h.release += opts.hold;
@@ -424,8 +426,11 @@ export function createFleet(opts: FleetOptions): Fleet {
       }
       const sig = role.signature?.(f);
       const out: Finding[] = [];
-      held.set(f.finding_id, { f, release: f.first_ts + opts.hold, sig, seen: 1 });
-      heapPush(queue, [f.first_ts + opts.hold, f.finding_id]);
+      // A finding that reaches the fleet view late (a device that uploads in batches, or stores and
+      // forwards) waits from its arrival: the rest of its class may be as late as it was.
+      const since = Math.max(f.first_ts, now);
+      held.set(f.finding_id, { f, release: since + opts.hold, sig, seen: 1, since });
+      heapPush(queue, [since + opts.hold, f.finding_id]);
       if (sig !== undefined) {
         const k = sigKey(f.device_class, sig);
         let ids = heldBySig.get(k);

@@ -7,7 +7,9 @@
  */
 import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
-import { outboxTopic } from '../pipeline/runner.js';
+import { outboxTopic } from '../alerts/outbox.js';
+import { fleetTopic } from '../pipeline/fleet-forward.js';
+import { maintenanceTopic } from './maintenance-topic.js';
 
 export interface AclSpec {
   resource: 'topic' | 'group' | 'transactional-id';
@@ -25,8 +27,20 @@ export function pipelineAcls(cfg: PipelineConfig): AclSpec[] {
     own(outboxTopic(cfg), 'alert outbox: written in transactions, read by the delivery routes'),
     own(k.dead_letter_topic, 'dead letters'),
     own(changelogTopic(k.group), 'state changelog: written in transactions, read on restore'),
-    { resource: 'group', name: k.group, pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the pipeline\'s consumer group and its delivery routes\' groups (<group>.alerts.<route>)' },
-    { resource: 'transactional-id', name: k.group, pattern: 'prefixed', operations: ['WRITE', 'DESCRIBE'], why: 'checkpoint and publish transactions (<group>.state.*, <group>.out.*, <group>.preflight)' },
+    ...(cfg.fleet.enabled ? [own(fleetTopic(cfg), 'fleet topic: written by the device stage in transactions, read by the fleet stage (which also writes idle-source frames)')] : []),
+    { resource: 'group', name: k.group, pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the pipeline\'s consumer group, its fleet stage\'s (<group>.fleet) and its delivery routes\' groups (<group>.alerts.<route>)' },
+    { resource: 'transactional-id', name: k.group, pattern: 'prefixed', operations: ['WRITE', 'DESCRIBE'], why: 'checkpoint and publish transactions (<group>.state.*, <group>.out.*, <group>.fleet.out.*, <group>.preflight)' },
+  ];
+}
+
+/**
+ * What every instance needs whatever its pipelines: the ad hoc maintenance windows topic, read
+ * by each instance in a throwaway group and written by the API (and the CLI, run as an operator).
+ */
+function serviceAcls(env: NodeJS.ProcessEnv = process.env): AclSpec[] {
+  return [
+    { resource: 'topic', name: maintenanceTopic(env), pattern: 'literal', operations: ['READ', 'WRITE', 'DESCRIBE', 'CREATE'], why: 'ad hoc maintenance windows: read by every instance, written by /api/maintenance' },
+    { resource: 'group', name: 'm2m-maintenance-', pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the throwaway groups that read the maintenance topic' },
   ];
 }
 
@@ -43,9 +57,10 @@ export function renderAclScript(pipelines: PipelineConfig[]): string {
     'acl() { /opt/kafka/bin/kafka-acls.sh --bootstrap-server "$B" --command-config "$C" --add --allow-principal "$P" "$@" >/dev/null; }',
   ];
   const seen = new Set<string>();
-  for (const cfg of pipelines) {
-    lines.push(`# pipeline ${cfg.name}`);
-    for (const a of pipelineAcls(cfg)) {
+  const groups: Array<[string, AclSpec[]]> = [['service (maintenance windows)', serviceAcls()], ...pipelines.map((cfg): [string, AclSpec[]] => [`pipeline ${cfg.name}`, pipelineAcls(cfg)])];
+  for (const [title, acls] of groups) {
+    lines.push(`# ${title}`);
+    for (const a of acls) {
       const res = a.resource === 'topic' ? `--topic ${a.name}` : a.resource === 'group' ? `--group ${a.name}` : `--transactional-id ${a.name}`;
       const line = `acl ${a.operations.map((o) => `--operation ${o[0]}${o.slice(1).toLowerCase()}`).join(' ')} ${res}${a.pattern === 'prefixed' ? ' --resource-pattern-type prefixed' : ''}`;
       if (!seen.has(line)) lines.push(line);

@@ -62,6 +62,8 @@ export interface KafkaClientOptions {
   clientId?: string;
   /** TLS and SASL; default: from the environment (KAFKA_SSL_*, KAFKA_SASL_*). */
   security?: KafkaSecurity;
+  /** Commands a person waits on pass fewer retries, so a wrong address fails in seconds. */
+  retries?: number;
 }
 
 export function createKafka(opts: KafkaClientOptions = {}): Kafka {
@@ -74,7 +76,8 @@ export function createKafka(opts: KafkaClientOptions = {}): Kafka {
     logCreator: toPino,
     connectionTimeout: 5_000,
     // A broker that is down is retried with backoff, not skipped; the runner reports degraded.
-    retry: { initialRetryTime: 300, retries: 10, maxRetryTime: 10_000 },
+    // (Commands a person waits on pass fewer retries, so a wrong address fails in seconds.)
+    retry: { initialRetryTime: 300, retries: opts.retries ?? 10, maxRetryTime: 10_000 },
   };
   return new Kafka(cfg);
 }

@@ -1,13 +1,35 @@
 /**
  * Typed internal events: one function per occurrence that both logs (structured) and counts.
  * The hot path calls these instead of ad-hoc log lines, so what operators see in logs and in
- * metrics always agrees.
+ * metrics always agrees. A few of them can also be subscribed to in-process (`onEvent`): the
+ * bench counts checkpoints and publications this way rather than by reading log lines.
  */
 import type { DecodeError } from '../events/decode.js';
 import type { Finding } from '../detectors/types.js';
 import { logger } from './log.js';
 import { countForRate, metrics } from './metrics.js';
 import { excerpt, MAX_DETAIL, skippedSince, throttle } from './throttle.js';
+
+/** The occurrences that can be subscribed to, with what a listener receives. */
+export interface Observed {
+  checkpointWritten: { pipeline: string; topic: string; partition: number; devices: number; delta: number; bytes: number; outputs: number; ms: number };
+  outputsPublished: { pipeline: string; topic: string; partition: number; outputs: number; ms: number };
+}
+
+const listeners = new Map<keyof Observed, Set<(e: never) => void>>();
+
+/** Call `f` on every such occurrence in this process (this thread) until the returned function is called. */
+export function onEvent<K extends keyof Observed>(name: K, f: (e: Observed[K]) => void): () => void {
+  let set = listeners.get(name);
+  if (!set) listeners.set(name, (set = new Set()));
+  set.add(f);
+  return () => set.delete(f);
+}
+
+function notify<K extends keyof Observed>(name: K, e: Observed[K]): void {
+  const set = listeners.get(name) as Set<(e: Observed[K]) => void> | undefined;
+  if (set) for (const f of set) f(e);
+}
 
 export const emit = {
   eventDecoded(pipeline: string, type: string, n = 1): void {
@@ -17,6 +39,10 @@ export const emit = {
   eventsProcessed(pipeline: string, decoded: number, deadLettered: number): void {
     if (decoded) metrics.eventsDecoded.inc({ pipeline, type: 'any' }, decoded);
     countForRate(pipeline, decoded + deadLettered);
+  },
+  /** Exact repeats dropped before the detectors: counted, not logged one by one (redelivery comes in bursts). */
+  duplicatesSuppressed(pipeline: string, n: number): void {
+    if (n) metrics.duplicates.inc({ pipeline }, n);
   },
   batchProcessed(pipeline: string, seconds: number): void {
     metrics.batchSeconds.observe({ pipeline }, seconds);
@@ -51,6 +77,12 @@ export const emit = {
     metrics.checkpointRecords.inc({ pipeline }, c.delta);
     metrics.checkpointSeconds.observe({ pipeline }, c.ms / 1000);
     logger().debug({ pipeline, topic, partition, ...c }, 'state checkpointed');
+    notify('checkpointWritten', { pipeline, topic, partition, ...c });
+  },
+  /** Dead letters and alerts published between checkpoints, in a transaction of their own. */
+  outputsPublished(pipeline: string, topic: string, partition: number, c: { outputs: number; upTo: bigint; ms: number }): void {
+    logger().debug({ pipeline, topic, partition, outputs: c.outputs, upTo: c.upTo.toString(), ms: c.ms }, 'outputs published');
+    notify('outputsPublished', { pipeline, topic, partition, outputs: c.outputs, ms: c.ms });
   },
   checkpointFailed(pipeline: string, topic: string, partition: number, err: unknown, fenced: boolean): void {
     metrics.checkpoints.inc({ pipeline, outcome: fenced ? 'fenced' : 'failed' });
@@ -64,15 +96,32 @@ export const emit = {
   alertEmitted(pipeline: string, severity: string): void {
     metrics.alerts.inc({ pipeline, severity });
   },
+  alertWithheld(pipeline: string, reason: string): void {
+    metrics.alertsWithheld.inc({ pipeline, reason });
+  },
   alertSuppressed(pipeline: string): void {
     metrics.alertsSuppressed.inc({ pipeline });
   },
-  alertDelivered(route: string): void {
-    metrics.deliveries.inc({ route, outcome: 'ok' });
+  alertDelivered(pipeline: string, route: string): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'ok' });
   },
-  alertDeliveryFailed(route: string, err: unknown, attempt: number): void {
-    metrics.deliveries.inc({ route, outcome: 'error' });
-    logger().warn({ route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  alertDeliveryFailed(pipeline: string, route: string, err: unknown, attempt: number): void {
+    metrics.deliveries.inc({ pipeline, route, outcome: 'error' });
+    logger().warn({ pipeline, route, attempt, err: String(err) }, 'alert delivery failed; will retry');
+  },
+  fleetInputs(pipeline: string, facts: number, findings: number): void {
+    if (facts) metrics.fleetInputs.inc({ pipeline, kind: 'fact' }, facts);
+    if (findings) metrics.fleetInputs.inc({ pipeline, kind: 'finding' }, findings);
+  },
+  fleetJudged(pipeline: string, verdict: string): void {
+    metrics.fleetVerdicts.inc({ pipeline, verdict });
+  },
+  fleetRestored(pipeline: string, partition: number, r: { records: number; items: number; replayedUpTo: bigint; ms: number }): void {
+    metrics.fleetRestores.inc({ pipeline });
+    logger().info({ pipeline, partition, records: r.records, items: r.items, replayed_up_to: r.replayedUpTo.toString(), ms: r.ms }, 'fleet partition rebuilt from its topic');
+  },
+  fleetBadFrame(pipeline: string, partition: number, offset: string, reason: string): void {
+    if (throttle('fleet_bad_frame')) logger().warn({ pipeline, partition, offset, reason: reason.slice(0, MAX_DETAIL) }, 'fleet frame skipped');
   },
   devicesEvictedByCap(pipeline: string, n: number): void {
     metrics.devicesEvicted.inc({ pipeline, reason: 'cap' }, n);

@@ -1,4 +1,8 @@
-/** The process logger. Structured JSON (pino); pretty output is the reader's choice (pino-pretty). */
+/**
+ * The process logger. Structured JSON (pino) on stderr; pretty output is the reader's choice
+ * (pino-pretty). Stdout belongs to what a command prints: tables, findings, and the stdout alert
+ * route's OCSF lines, which a log collector must be able to read without log lines in between.
+ */
 import { pino, type Logger } from 'pino';
 
 let root: Logger | undefined;
@@ -10,7 +14,7 @@ export function logger(): Logger {
       base: { svc: 'm2m-sentinel' },
       // Secrets never reach a log line, whatever a caller passes.
       redact: { paths: ['*.secret', '*.password', '*.token', '*.url_with_credentials', 'options.secret'], censor: '***' },
-    });
+    }, pino.destination({ dest: 2, sync: true }));
   }
   return root;
 }

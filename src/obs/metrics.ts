@@ -10,7 +10,9 @@ import client from 'prom-client';
 import { cpuBetween, cpuByRole, threadCpuTimes, type CpuByRole, type ThreadCpu } from './proc.js';
 
 export const registry = new client.Registry();
-client.collectDefaultMetrics({ register: registry, prefix: 'm2m_' });
+// Unprefixed on purpose: process_cpu_seconds_total, nodejs_heap_size_used_bytes... are the names
+// stock Node.js dashboards and alert rules query; a prefix would hide the service from them.
+client.collectDefaultMetrics({ register: registry });
 
 const labels = ['pipeline'] as const;
 
@@ -43,6 +45,34 @@ export function registerPipelineProbe(pipeline: string, probe: PartitionProbe): 
 
 export function unregisterPipelineProbe(pipeline: string): void {
   probes.delete(pipeline);
+}
+
+/** What a fleet stage (pipeline/fleet-stage.ts) reports when scraped, over the fleet partitions it owns. */
+export interface FleetProbe {
+  /** Findings waiting for fleet context (fleet.hold). */
+  held(): number;
+  /** Inputs received and waiting for the slower sources. */
+  queued(): number;
+  /** Event time (s) by which the fleet watermark trails the newest source watermark (undefined: no fleet partition yet). */
+  lagSeconds(): number | undefined;
+}
+
+const fleetProbes = new Map<string, FleetProbe>();
+
+export function registerFleetProbe(pipeline: string, probe: FleetProbe): void {
+  fleetProbes.set(pipeline, probe);
+}
+
+export function unregisterFleetProbe(pipeline: string): void {
+  fleetProbes.delete(pipeline);
+}
+
+function perFleet(g: client.Gauge<string>, pick: (p: FleetProbe) => number | undefined): void {
+  g.reset();
+  for (const [pipeline, probe] of fleetProbes) {
+    const v = pick(probe);
+    if (v !== undefined) g.set({ pipeline }, v);
+  }
 }
 
 /** Detection worker heaps of every running pipeline of this process (the bench's memory breakdown). */
@@ -101,6 +131,7 @@ function perPartition(g: client.Gauge<string>, pick: (p: ReturnType<PartitionPro
 export const metrics = {
   eventsDecoded: new client.Counter({ name: 'm2m_events_decoded_total', help: 'Events decoded and scored', labelNames: [...labels, 'type'], registers: [registry] }),
   deadLetters: new client.Counter({ name: 'm2m_dead_letters_total', help: 'Messages sent to the dead-letter topic', labelNames: [...labels, 'reason'], registers: [registry] }),
+  duplicates: new client.Counter({ name: 'm2m_duplicates_suppressed_total', help: 'Exact repeats of a device\'s recent messages (at-least-once delivery, e.g. MQTT QoS 1) dropped before the detectors', labelNames: labels, registers: [registry] }),
   findings: new client.Counter({ name: 'm2m_findings_total', help: 'Finding updates raised (first raise and extensions)', labelNames: [...labels, 'detector', 'severity'], registers: [registry] }),
   findingsWritten: new client.Counter({ name: 'm2m_findings_written_total', help: 'Finding rows written to ClickHouse', labelNames: labels, registers: [registry] }),
   writeErrors: new client.Counter({ name: 'm2m_clickhouse_write_errors_total', help: 'Failed ClickHouse writes (retried)', labelNames: labels, registers: [registry] }),
@@ -188,10 +219,47 @@ export const metrics = {
       for (const [role, seconds] of Object.entries(threadCpuSinceLastScrape())) if (seconds > 0) this.inc({ role }, seconds);
     },
   }),
+  fleetInputs: new client.Counter({ name: 'm2m_fleet_inputs_total', help: 'Inputs the fleet stage applied (fact: a device seen or a destination used; finding: a device finding to judge or an attack mark), not counting replays', labelNames: [...labels, 'kind'], registers: [registry] }),
+  fleetVerdicts: new client.Counter({
+    name: 'm2m_fleet_verdicts_total',
+    help: 'Finding updates the fleet stage wrote, by verdict (folded, service, raised, passed), first judgements and later versions alike; fleet_change: its own findings raised or updated',
+    labelNames: [...labels, 'verdict'],
+    registers: [registry],
+  }),
+  fleetRestores: new client.Counter({ name: 'm2m_fleet_restores_total', help: 'Fleet partitions rebuilt by replaying their topic partition', labelNames: labels, registers: [registry] }),
+  fleetHeld: new client.Gauge({
+    name: 'm2m_fleet_held_findings',
+    help: 'Device findings the fleet stage holds for fleet context (up to fleet.hold of event time)',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.held());
+    },
+  }),
+  fleetQueued: new client.Gauge({
+    name: 'm2m_fleet_queued_inputs',
+    help: 'Fleet inputs received and waiting until every source partition has come as far in event time',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.queued());
+    },
+  }),
+  fleetLag: new client.Gauge({
+    name: 'm2m_fleet_watermark_lag_seconds',
+    help: 'Event time by which the fleet watermark (the slowest active source partition) trails the newest source partition',
+    labelNames: labels,
+    registers: [registry],
+    collect() {
+      perFleet(this, (p) => p.lagSeconds());
+    },
+  }),
   alerts: new client.Counter({ name: 'm2m_alerts_total', help: 'Alerts emitted by the router', labelNames: [...labels, 'severity'], registers: [registry] }),
+  alertsWithheld: new client.Counter({ name: 'm2m_alerts_withheld_total', help: 'Alert-worthy findings kept in ClickHouse but not alerted, by reason (maintenance, detector_min_severity)', labelNames: [...labels, 'reason'], registers: [registry] }),
   alertsSuppressed: new client.Counter({ name: 'm2m_alerts_suppressed_total', help: 'Alert candidates folded into an open alert', labelNames: labels, registers: [registry] }),
-  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per route and outcome', labelNames: ['route', 'outcome'], registers: [registry] }),
-  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: ['route'], registers: [registry] }),
+  // Route names are per pipeline (two pipelines may both call a route "soc"): the pipeline label tells them apart.
+  deliveries: new client.Counter({ name: 'm2m_alert_deliveries_total', help: 'Alert deliveries per pipeline, route and outcome', labelNames: [...labels, 'route', 'outcome'], registers: [registry] }),
+  outboxDepth: new client.Gauge({ name: 'm2m_outbox_depth', help: 'Alerts in the outbox topic not yet delivered by a route (its consumer lag)', labelNames: [...labels, 'route'], registers: [registry] }),
   devicesEvicted: new client.Counter({ name: 'm2m_devices_evicted_total', help: 'Device states evicted to stay under entities.max_devices_per_partition (reason=cap); each round also raises a device_cap finding', labelNames: [...labels, 'reason'], registers: [registry] }),
   alertsFolded: new client.Counter({ name: 'm2m_alerts_folded_total', help: 'Alerts over a route\'s per-minute budget, folded into that minute\'s digest alert instead of delivered one by one', labelNames: [...labels, 'route'], registers: [registry] }),
   outboxDeadLetters: new client.Counter({ name: 'm2m_outbox_dead_letters_total', help: 'Outbox records that are not alerts, dead-lettered by a delivery route instead of stalling it', labelNames: [...labels, 'route'], registers: [registry] }),

@@ -5,7 +5,6 @@
  * so they are durable before a checkpoint or a publication moves past them.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { Message } from 'kafkajs';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import type { AlertChange } from '../alerts/lifecycle.js';
@@ -16,16 +15,6 @@ import { insertFindings } from '../storage/findings.js';
 
 /** What the findings writer carries for the runner: findings as they are, alert rows wrapped. */
 export type Stored = Finding | { alert: AlertRow } | { event: AlertEventRow };
-
-/** Outbox message of an alert document: keyed by device (one partition per device, so its alerts stay in order). */
-export function outboxMessage(doc: OcsfDetectionFinding, pipeline: string): Message {
-  return {
-    key: doc.device.uid,
-    value: JSON.stringify(doc),
-    // x-m2m-alert-id names this change (receivers deduplicate on it); x-m2m-alert the alert.
-    headers: { 'x-m2m-alert-id': doc.metadata.uid, 'x-m2m-alert': doc.finding_info.uid, 'x-m2m-pipeline': pipeline },
-  };
-}
 
 export interface AlertOutputs {
   /**

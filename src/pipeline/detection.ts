@@ -6,10 +6,10 @@
  * and state are the same either way.
  */
 import type { PipelineConfig } from '../config/types.js';
-import type { Finding } from '../detectors/types.js';
+import type { FleetFact, Finding } from '../detectors/types.js';
 import { decodeEvent, type DecodeError, type DecodeOptions } from '../events/decode.js';
 import { encodeDevice } from '../state/changelog.js';
-import { buildDetectors } from './build.js';
+import { buildDetectors, engineOptions } from './build.js';
 import { createEngine, type Engine, type EngineSnapshot } from './engine.js';
 
 /** What the runner keeps of an engine between calls (it decides checkpoints from these). */
@@ -24,10 +24,14 @@ export interface EngineStats {
 
 /**
  * The outcome of a batch, message by message, for messages that raised something: `findings[i]`
- * and `errors[i]` are undefined for a message decoded and scored without a finding.
+ * and `errors[i]` are undefined for a message decoded and scored without a finding. An error is
+ * a dead letter: undecodable, or rejected by the engine (dated too far ahead: future_timestamp).
  */
 export interface BatchOutcome {
+  /** Messages decoded and accepted (duplicates included); the others are the errors. */
   decoded: number;
+  /** Of those, exact repeats of a device's recent messages, dropped before the detectors. */
+  duplicates: number;
   /** Indices (ascending) of the messages listed in `findings` or `errors`. */
   at: number[];
   findings: (Finding[] | undefined)[];
@@ -39,6 +43,15 @@ export interface BatchOutcome {
    */
   clockAt: number[];
   clockWm: number[];
+  /**
+   * For the fleet view (pipelines with `fleet.enabled`): the watermark after each message listed
+   * in `at` (the tag its findings are forwarded with), and the fleet facts messages raised:
+   * message `factsAt[i]` raised `facts[i]`, with the watermark `factsWm[i]` after it.
+   */
+  wm?: number[];
+  factsAt?: number[];
+  factsWm?: number[];
+  facts?: FleetFact[][];
   stats: EngineStats;
 }
 
@@ -92,6 +105,7 @@ const CLOCK_STEP_MS = 60_000;
 
 export function createDetection(cfg: PipelineConfig): Detection {
   const engines = new Map<string, Engine>();
+  const fleet = cfg.fleet.enabled;
   const decodeOpts: DecodeOptions = cfg.mapping ? { mapping: cfg.mapping } : {};
   const engineOf = (key: string): Engine => {
     const e = engines.get(key);
@@ -161,11 +175,9 @@ export function createDetection(cfg: PipelineConfig): Detection {
   return {
     open(key, snapshot) {
       forget(key);
+      // The service caps a partition's devices (backtests run uncapped: engineOptions has no cap).
       const engine = createEngine({
-        pipeline: cfg.name,
-        detectors: buildDetectors(cfg),
-        allowedLatenessMs: cfg.allowed_lateness_ms,
-        idleEvictionMs: cfg.entities.idle_eviction_ms,
+        ...engineOptions(cfg, buildDetectors(cfg)),
         ...(cfg.entities.max_devices_per_partition !== undefined ? { maxDevices: cfg.entities.max_devices_per_partition } : {}),
         scope: key.replace(/#\d+$/, ''),
       });
@@ -175,28 +187,57 @@ export function createDetection(cfg: PipelineConfig): Detection {
     },
     process(key, values) {
       const engine = engineOf(key);
-      const out: BatchOutcome = { decoded: 0, at: [], findings: [], errors: [], clockAt: [], clockWm: [], stats: undefined as unknown as EngineStats };
+      const out: BatchOutcome = { decoded: 0, duplicates: 0, at: [], findings: [], errors: [], clockAt: [], clockWm: [], stats: undefined as unknown as EngineStats };
+      const wm: number[] | undefined = fleet ? (out.wm = []) : undefined;
+      const factsAt: number[] | undefined = fleet ? (out.factsAt = []) : undefined;
+      const factsWm: number[] | undefined = fleet ? (out.factsWm = []) : undefined;
+      const facts: FleetFact[][] | undefined = fleet ? (out.facts = []) : undefined;
       let minute = Math.floor(engine.watermark() / CLOCK_STEP_MS);
+      // The service has a wall clock: an event far ahead of it is judged even before the
+      // partition has a stream time of its own. Read once a batch (batches take milliseconds).
+      engine.setWallClock(Date.now());
       for (let i = 0; i < values.length; i++) {
         const r = decodeEvent(values[i] ?? EMPTY, decodeOpts);
         if (!r.ok) {
           out.at.push(i);
           out.findings.push(undefined);
           out.errors.push(r.error);
+          wm?.push(engine.watermark());
+          continue;
+        }
+        const fs = engine.process(r.event);
+        const o = engine.lastOutcome();
+        if (o !== 'scored') {
+          if (o === 'duplicate') {
+            out.decoded++;
+            out.duplicates++;
+          } else {
+            out.at.push(i);
+            out.findings.push(undefined);
+            out.errors.push(engine.futureError(r.event));
+            wm?.push(engine.watermark());
+          }
           continue;
         }
         out.decoded++;
-        const fs = engine.process(r.event);
+        const w = engine.watermark();
         if (fs.length) {
           out.at.push(i);
           out.findings.push(fs);
           out.errors.push(undefined);
+          wm?.push(w);
         }
-        const wm = engine.watermark();
-        if (wm >= (minute + 1) * CLOCK_STEP_MS) {
-          minute = Math.floor(wm / CLOCK_STEP_MS);
+        // Taken whether or not a fleet stage reads them: the engine keeps them until taken.
+        const fx = engine.takeFacts();
+        if (fx.length && facts) {
+          factsAt!.push(i);
+          factsWm!.push(w);
+          facts.push(fx);
+        }
+        if (w >= (minute + 1) * CLOCK_STEP_MS) {
+          minute = Math.floor(w / CLOCK_STEP_MS);
           out.clockAt.push(i);
-          out.clockWm.push(wm);
+          out.clockWm.push(w);
         }
       }
       out.stats = stats(engine);

@@ -7,19 +7,29 @@
  * with the offsets it reflects.
  */
 import * as crypto from 'node:crypto';
+import type { DecodeError } from '../events/decode.js';
 import type { M2MEvent } from '../events/types.js';
 import type { DetectorInstance, FleetFact, Finding, FindingDraft, StepContext } from '../detectors/types.js';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, DUP_RING, DupRings, FutureGate, StreamRank, fingerprint, type EventOutcome } from './time.js';
+
+export type { EventOutcome } from './time.js';
 
 export interface DeviceState {
   device_class: string;
   first_ts: number;
+  /** The device's newest timestamp (its own clock). */
   last_ts: number;
+  /** Stream time when the device's latest event arrived; absent in older checkpoints (read as last_ts). */
+  heard?: number;
+  /** Fingerprints of its latest messages, oldest first, for duplicate suppression. */
+  dup?: number[];
   /** Per detector instance id. */
   d: Record<string, unknown>;
 }
 
 export interface EngineSnapshot {
   v: 1;
+  /** Stream time: advanced by several devices, never by one (see pipeline/time.ts). */
   max_ts: number;
   last_tick: number;
   devices: Record<string, DeviceState>;
@@ -32,6 +42,8 @@ export interface EngineOptions {
   idleEvictionMs: number;
   /** How often (event time) silence-style detectors are ticked. */
   tickEveryMs?: number;
+  /** Events dated beyond max(wall clock, stream time) + this are rejected (pipeline key max_future_skew). */
+  maxFutureSkewMs?: number;
   /**
    * Most devices this engine (one partition) keeps. Past it, the least recently seen (by event
    * time) are evicted to make room, and a `device_cap` finding says so: invented ids are an
@@ -43,7 +55,14 @@ export interface EngineOptions {
 }
 
 export interface Engine {
+  /** Score one event; lastOutcome() then says whether it was scored, or rejected and why. */
   process(event: M2MEvent): Finding[];
+  /** What process() did with the last event: scored it, or dropped it as a duplicate or as dated in the future. */
+  lastOutcome(): EventOutcome;
+  /** The dead-letter reason for an event process() just rejected as 'future'. */
+  futureError(event: M2MEvent): DecodeError;
+  /** The wall clock (ms) the future gate may judge by besides stream time; NaN (the default) for none. */
+  setWallClock(ms: number): void;
   /** Advance time without an event (end of input, idle partitions). */
   advanceTo(ts: number): Finding[];
   watermark(): number;
@@ -67,7 +86,7 @@ export interface Engine {
    * are the live ones (not copies); the wrapper is built for the call.
    */
   device(id: string): DeviceState | undefined;
-  /** The event-time clock a checkpoint carries beside the device states. */
+  /** The event-time clock a checkpoint carries beside the device states: stream time, not any one device's. */
   clock(): { max_ts: number; last_tick: number };
   /** Devices evicted to stay under maxDevices since the engine was created. */
   capEvictions(): number;
@@ -120,6 +139,18 @@ const DAY = 86_400_000;
  * later ones are found stale when their bucket comes due. A visit evicts or ticks exactly as the
  * tick of every device did, in creation order (= the order of the device map), so findings and
  * state are the same as ticking every device at every tick.
+ *
+ * Time. Stream time is the streamRank(n)-th newest timestamp among distinct devices (time.ts), so
+ * one device's clock cannot move it; the watermark trails it by the allowed lateness. Each device
+ * is judged in its own clock frame: its watermark is the stream's shifted by `lag`, the stream
+ * time at which its latest event arrived (`heard`) minus its newest timestamp. That is the
+ * device's clock offset as its latest arrival shows it: a device an hour behind, or one that
+ * uploads hours of buffered readings, is behind by exactly that and not silent; one ahead is
+ * ahead; and its silence is the stream time since it was last heard. (A lowest-offset-seen
+ * estimate would be steadier on a jittery link, but one reading from a glitching clock would
+ * then make the device look silent while it reports, and a device with a stuck clock would look
+ * silent for ever; the latest arrival errs only towards finding silence a little later.) Due
+ * times are computed in the device's frame and shifted by its lag; detectors see only watermarks.
  */
 export function createEngine(opts: EngineOptions): Engine {
   /** device id → slot. Iteration order is creation order, as snapshots have always written it. */
@@ -135,6 +166,9 @@ export function createEngine(opts: EngineOptions): Engine {
   let classes: (string | undefined)[] = new Array(cap).fill(undefined);
   let firstTs = new Float64Array(cap);
   let lastTs = new Float64Array(cap);
+  /** Stream time at the slot's latest event. */
+  let heard = new Float64Array(cap);
+  const dups = new DupRings(cap);
   let ids: (string | undefined)[] = new Array(cap).fill(undefined);
   /** Creation order: visits within a tick are sorted by it. */
   let seq = new Float64Array(cap);
@@ -155,12 +189,22 @@ export function createEngine(opts: EngineOptions): Engine {
 
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const idle = opts.idleEvictionMs;
+  const lateness = opts.allowedLatenessMs;
   /** Indices (into dets) of the detectors with tick(). */
   const tickers = dets.flatMap((d, i) => (typeof d.tick === 'function' ? [i] : []));
+  /** Stream time (see time.ts) and the watermark that trails it. */
   let maxTs = Number.NEGATIVE_INFINITY;
+  let wm = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
+  const gate = new FutureGate(opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  let outcome: EventOutcome = 'scored';
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
+  const rank = new StreamRank();
+  /** Set when an eviction rebuilt the ranking from lastTs (which trails the event being processed). */
+  let reranked = false;
+
+  /** The watermark handed to detectors: the stream's, in the device's clock frame. */
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, sinceHeard: NaN, facts: [] };
   let watcher: ((id: string) => void) | undefined;
   // Per event type, the indices of the detectors that may apply (in pipeline order, so findings
   // keep their order): a telemetry event is not offered to a dozen connection detectors one by one.
@@ -204,6 +248,7 @@ export function createEngine(opts: EngineOptions): Engine {
     }
     return top;
   }
+  /** Schedule a visit once the stream watermark reaches `due` (stream frame). */
   function schedule(slot: number, due: number): void {
     // NaN (a detector that cannot say) is "every tick".
     const k = due === due ? Math.floor(due / tickEvery) : Number.NEGATIVE_INFINITY;
@@ -217,7 +262,7 @@ export function createEngine(opts: EngineOptions): Engine {
     }
     b.push(slot);
   }
-  /** The earliest watermark at which a visit can evict or tick the device. */
+  /** The earliest stream watermark at which a visit can evict or tick the device. */
   function dueOf(slot: number): number {
     let due = lastTs[slot]! + idle;
     const ds = dstates[slot]!;
@@ -228,7 +273,14 @@ export function createEngine(opts: EngineOptions): Engine {
       const t = det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s);
       if (!(t >= due)) due = t; // NaN → NaN → every tick
     }
-    return due;
+    // From the device's frame to the stream's.
+    return due + (heard[slot]! - lastTs[slot]!);
+  }
+
+  function rankRebuild(): void {
+    rank.clear();
+    for (const slot of devices.values()) rank.update(slot, lastTs[slot]!);
+    reranked = true;
   }
 
   function grow(): void {
@@ -249,14 +301,16 @@ export function createEngine(opts: EngineOptions): Engine {
     };
     firstTs = widenF64(firstTs, 0);
     lastTs = widenF64(lastTs, 0);
+    heard = widenF64(heard, 0);
     seq = widenF64(seq, 0);
     sched = widenF64(sched, Number.POSITIVE_INFINITY);
     const fl = new Uint8Array(n);
     fl.set(flags);
     flags = fl;
+    dups.grow(n);
     cap = n;
   }
-  function alloc(id: string, deviceClass: string, first: number, last: number): number {
+  function alloc(id: string, deviceClass: string, first: number, last: number, at: number): number {
     let slot: number;
     if (free.length) slot = free.pop()!;
     else {
@@ -268,6 +322,8 @@ export function createEngine(opts: EngineOptions): Engine {
     classes[slot] = deviceClass;
     firstTs[slot] = first;
     lastTs[slot] = last;
+    heard[slot] = at;
+    dups.reset(slot);
     ids[slot] = id;
     seq[slot] = nextSeq++;
     sched[slot] = Number.POSITIVE_INFINITY;
@@ -290,6 +346,7 @@ export function createEngine(opts: EngineOptions): Engine {
     sched[slot] = Number.POSITIVE_INFINITY;
     flags[slot] = 0;
     free.push(slot);
+    if (rank.has(slot)) rankRebuild();
   }
 
   // ── device cap ──
@@ -303,14 +360,16 @@ export function createEngine(opts: EngineOptions): Engine {
   const CAP_WINDOW_MS = 3_600_000;
 
   /**
-   * Make room for one device: evict the `capRound` least recently seen (lowest last event time;
-   * ties in creation order, so a replay evicts the same ones). Off the per-event path: it runs
-   * only when a new device arrives at the cap.
+   * Make room for one device: evict the `capRound` least recently heard (lowest stream time at
+   * their latest arrival, as idle eviction judges them: a device whose clock is behind is not
+   * evicted first for it, nor does one ahead protect itself; ties in creation order, so a replay
+   * evicts the same ones). Off the per-event path: it runs only when a new device arrives at the
+   * cap. Timed by stream time, not by the new id's own claim.
    */
-  function evictForCap(ts: number, out: Finding[]): void {
+  function evictForCap(out: Finding[], evTs: number): void {
     const last = new Float64Array(devices.size);
     let i = 0;
-    for (const slot of devices.values()) last[i++] = lastTs[slot]!;
+    for (const slot of devices.values()) last[i++] = heard[slot]!;
     last.sort();
     const threshold = last[Math.min(capRound, last.length) - 1]!;
     let below = 0;
@@ -318,7 +377,7 @@ export function createEngine(opts: EngineOptions): Engine {
     let tiesLeft = capRound - below;
     const victims: number[] = [];
     for (const slot of devices.values()) {
-      const t = lastTs[slot]!;
+      const t = heard[slot]!;
       if (t < threshold || (t === threshold && tiesLeft-- > 0)) victims.push(slot);
     }
     for (const slot of victims) {
@@ -326,6 +385,8 @@ export function createEngine(opts: EngineOptions): Engine {
       evict(slot);
     }
     capEvicted += victims.length;
+    // (A partition at its cap has a stream time, unless a restored checkpoint had none.)
+    const ts = maxTs > Number.NEGATIVE_INFINITY ? maxTs : evTs;
     const window = Math.floor(ts / CAP_WINDOW_MS) * CAP_WINDOW_MS;
     if (window !== capWindow) {
       capWindow = window;
@@ -363,7 +424,12 @@ export function createEngine(opts: EngineOptions): Engine {
     for (let i = 0; i < nDet; i++) if (ds[i] !== undefined) d[dets[i]!.id] = ds[i];
     const ex = extras[slot];
     if (ex !== undefined) for (const id of Object.keys(ex)) d[id] = ex[id];
-    return { device_class: classes[slot]!, first_ts: firstTs[slot]!, last_ts: lastTs[slot]!, d };
+    const device_class = classes[slot]!;
+    const first_ts = firstTs[slot]!;
+    const last_ts = lastTs[slot]!;
+    const at = heard[slot]!;
+    const dup = dups.list(slot);
+    return dup === undefined ? { device_class, first_ts, last_ts, heard: at, d } : { device_class, first_ts, last_ts, heard: at, dup, d };
   }
 
   function collect(out: Finding[], drafts: FindingDraft[]): void {
@@ -374,7 +440,6 @@ export function createEngine(opts: EngineOptions): Engine {
   const bySeq = (a: number, b: number) => seq[a]! - seq[b]!;
 
   function runTicks(out: Finding[]): void {
-    const wm = ctx.watermark;
     if (!Number.isFinite(wm)) return;
     if (Number.isFinite(lastTick) && wm - lastTick < tickEvery) return;
     lastTick = Math.floor(wm / tickEvery) * tickEvery;
@@ -395,17 +460,20 @@ export function createEngine(opts: EngineOptions): Engine {
     for (let i = 0; i < dueSlots.length; i++) {
       const slot = dueSlots[i]!;
       if (watcher !== undefined) watcher(ids[slot]!);
-      if (wm - lastTs[slot]! > idle) {
+      // The watermark in the device's frame; idle is the stream time since it was last heard.
+      const dwm = wm - (heard[slot]! - lastTs[slot]!);
+      if (dwm - lastTs[slot]! > idle) {
         evict(slot);
         continue;
       }
+      ctx.watermark = dwm;
       const id = ids[slot]!;
       const ds = dstates[slot]!;
       for (let j = 0; j < tickers.length; j++) {
         const det = dets[tickers[j]!]!;
         const s = ds[tickers[j]!];
         if (s === undefined) continue;
-        if (det.nextTick !== undefined && wm < det.nextTick(s)) continue;
+        if (det.nextTick !== undefined && dwm < det.nextTick(s)) continue;
         // Detectors may update state in place: whether the tick changed anything (so that a
         // checkpoint must rewrite the device) is decided by comparing the state's JSON.
         const before = flags[slot] === 0 ? JSON.stringify(s) : undefined;
@@ -427,36 +495,61 @@ export function createEngine(opts: EngineOptions): Engine {
   function advance(ts: number): void {
     if (ts > maxTs) {
       maxTs = ts;
-      ctx.watermark = maxTs - opts.allowedLatenessMs;
+      wm = maxTs - lateness;
+      gate.setStream(maxTs);
       runTicks(tickOut);
     }
   }
 
   return {
     process(ev) {
+      const ts = ev.ts;
+      if (ts > gate.bound && !gate.corroborated(ev.device_id, ts, devices.size - (devices.has(ev.device_id) ? 1 : 0))) {
+        outcome = 'future';
+        return NO_FINDINGS;
+      }
+      let slot = devices.get(ev.device_id);
+      const fp = fingerprint(ev);
+      // Only an event at or behind the device's newest timestamp can repeat one already seen.
+      if (slot !== undefined && ts <= lastTs[slot]! && dups.has(slot, fp)) {
+        outcome = 'duplicate';
+        return NO_FINDINGS;
+      }
+      outcome = 'scored';
+      if (watcher !== undefined) watcher(ev.device_id);
       let out = NO_FINDINGS;
-      if (ev.ts > maxTs) {
-        advance(ev.ts);
+      // A new device takes its slot before time advances (ticks do not visit it: nothing is due).
+      let created = slot === undefined;
+      /** A device_cap finding, reported after this event's ticks (as before time was robust). */
+      let capOut: Finding[] | undefined;
+      if (slot === undefined) {
+        if (devices.size >= maxDevices) evictForCap((capOut = []), ts);
+        slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
+        rank.update(slot, ts);
+      } else if (ts > lastTs[slot]!) rank.update(slot, ts);
+      const t = rank.time(devices.size);
+      if (t > maxTs) {
+        reranked = false;
+        advance(t);
         if (tickOut.length) {
           out = tickOut.slice();
           tickOut.length = 0;
         }
+        if (ids[slot] !== ev.device_id) {
+          // Evicted by these ticks (idle past idle_eviction): it starts afresh, as it always has.
+          slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
+          created = true;
+          rank.update(slot, ts);
+        } else if (reranked) rank.update(slot, ts);
       }
-      if (watcher !== undefined) watcher(ev.device_id);
-      let slot = devices.get(ev.device_id);
-      if (slot === undefined) {
-        if (devices.size >= maxDevices) {
-          if (out === NO_FINDINGS) out = [];
-          evictForCap(ev.ts, out);
-        }
-        slot = alloc(ev.device_id, ev.device_class, ev.ts, ev.ts);
-        schedule(slot, ev.ts + idle);
-        ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts: ev.ts });
-      } else if (ev.ts > lastTs[slot]!) {
-        // The fleet view counts a class's devices from these: one fact a device and day.
-        if (Math.floor(ev.ts / DAY) !== Math.floor(lastTs[slot]! / DAY)) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts: ev.ts });
-        lastTs[slot] = ev.ts;
-      }
+      if (capOut !== undefined && capOut.length) out = out === NO_FINDINGS ? capOut : out.concat(capOut);
+      // The fleet view counts a class's devices from these: one fact a device and day.
+      if (created || (ts > lastTs[slot]! && Math.floor(ts / DAY) !== Math.floor(lastTs[slot]! / DAY))) ctx.facts.push({ k: 'seen', d: ev.device_id, c: ev.device_class, ts });
+      if (ts > lastTs[slot]!) lastTs[slot] = ts;
+      ctx.sinceHeard = created ? NaN : maxTs - heard[slot]!;
+      heard[slot] = maxTs;
+      dups.add(slot, fp);
+      if (created) schedule(slot, dueOf(slot));
       const ds = dstates[slot]!;
       const fl = flags[slot]!;
       if (fl !== 1) {
@@ -464,6 +557,8 @@ export function createEngine(opts: EngineOptions): Engine {
         flags[slot] = 1;
         changed++;
       }
+      // heard is now stream time, so the device's frame is its own newest timestamp.
+      ctx.watermark = lastTs[slot]! - lateness;
       const list = byType[ev.type] ?? allIdx;
       for (let i = 0; i < list.length; i++) {
         const di = list[i]!;
@@ -478,15 +573,22 @@ export function createEngine(opts: EngineOptions): Engine {
           collect(out, r.findings);
         }
       }
-      // A step can only bring a ticker's due time earlier; eviction only moves later.
+      // A step can bring a ticker's due time earlier; eviction only moves later. The lag may have
+      // grown (a late event), which leaves an earlier entry: a visit then finds nothing to do.
+      const lag = maxTs - lastTs[slot]!;
       const tk = tickersByType[ev.type] ?? tickers;
       for (let i = 0; i < tk.length; i++) {
         const det = dets[tk[i]!]!;
         const s = ds[tk[i]!];
         if (s === undefined) continue;
-        schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s));
+        schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s) + lag);
       }
       return out;
+    },
+    lastOutcome: () => outcome,
+    futureError: (ev) => gate.error(ev.ts),
+    setWallClock(ms) {
+      gate.setWall(ms);
     },
     advanceTo(ts) {
       advance(ts);
@@ -494,7 +596,7 @@ export function createEngine(opts: EngineOptions): Engine {
       tickOut.length = 0;
       return out;
     },
-    watermark: () => ctx.watermark,
+    watermark: () => wm,
     deviceCount: () => devices.size,
     snapshot() {
       const obj: Record<string, DeviceState> = {};
@@ -546,7 +648,9 @@ export function createEngine(opts: EngineOptions): Engine {
       gone.clear();
       for (const k of Object.keys(snap.devices)) {
         const st = snap.devices[k]!;
-        const slot = alloc(k, st.device_class, st.first_ts, st.last_ts);
+        const slot = alloc(k, st.device_class, st.first_ts, st.last_ts, typeof st.heard === 'number' ? st.heard : st.last_ts);
+        const dup = st.dup;
+        if (Array.isArray(dup)) for (let i = Math.max(0, dup.length - DUP_RING); i < dup.length; i++) dups.add(slot, dup[i]! | 0);
         const ds = dstates[slot]!;
         for (const id of Object.keys(st.d)) {
           const s = st.d[id];
@@ -563,7 +667,9 @@ export function createEngine(opts: EngineOptions): Engine {
       }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;
-      ctx.watermark = Number.isFinite(maxTs) ? maxTs - opts.allowedLatenessMs : Number.NEGATIVE_INFINITY;
+      wm = Number.isFinite(maxTs) ? maxTs - lateness : Number.NEGATIVE_INFINITY;
+      gate.setStream(maxTs);
+      rankRebuild();
     },
   };
 }

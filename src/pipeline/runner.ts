@@ -21,9 +21,13 @@ import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import { startDetection, defaultDetectWorkers, type CheckpointTaken } from './detection-host.js';
 import type { EngineStats } from './detection.js';
+import { SEVERITY_RANK } from '../detectors/score.js';
 import { emptyRouterState, pruneRouter, route, routeTime, type RouterState } from '../alerts/router.js';
+import { holdPolicy } from '../alerts/hold.js';
+import type { AdhocWindow } from '../alerts/maintenance.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
-import { createAlertOutputs, outboxMessage, writeStored, type Stored } from './alert-outputs.js';
+import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js';
+import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { deadLetterMessage } from '../kafka/dead-letter.js';
 import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
@@ -32,6 +36,7 @@ import { changelogTopic, ensureChangelog, PartitionStore, StoreFenced, type Chec
 import { GaveUp, retry, sleep } from './retry.js';
 import { AccessDenied, attempt, preflight } from '../kafka/authz.js';
 import { createFindingsWriter } from './findings-writer.js';
+import { createFleetForward, fleetTopicSpec, type ForwardState } from './fleet-forward.js';
 import { emit } from '../obs/events.js';
 import { registerPipelineProbe, unregisterPipelineProbe, type PartitionProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';
@@ -89,6 +94,8 @@ export interface RunnerOptions {
    * at least one.
    */
   maxConcurrentCheckpoints?: number;
+  /** Ad hoc maintenance windows known to this instance (the maintenance topic's book). */
+  maintenance?: () => Iterable<AdhocWindow>;
   /** Observe alerts as they are routed (the demo's summary, tests). May repeat after a crash replay. */
   onAlert?: (alert: OcsfDetectionFinding) => void;
   partitionsConsumedConcurrently?: number;
@@ -115,7 +122,7 @@ export interface PipelineHandle {
   /** Next offset to process, per "topic:partition", for partitions this instance owns. */
   positions(): Map<string, bigint>;
   /** Counts since start (a replay after a restore counts again). */
-  stats(): { events: number; deadLetters: number; findings: number; alerts: number };
+  stats(): { events: number; deadLetters: number; duplicates: number; findings: number; alerts: number };
   /** Stop fetching, flush, checkpoint, commit and leave the group. */
   stop(): Promise<void>;
 }
@@ -171,15 +178,12 @@ interface PartitionState {
   high: bigint;
   /** When the last batch of this partition finished (wall clock), to tell idle from live. */
   lastBatch: number;
+  /** What this partition sends the fleet stage (pipelines with the fleet view). */
+  fleet?: ForwardState;
   /** Ticket of this partition's latest findings (findings-writer.ts; 0: none since the restore). */
   ticket: number;
   /** Waits on this partition's behalf for its findings; told false when the state is dropped. */
   waiting: Set<(ok: boolean) => void>;
-}
-
-export function outboxTopic(cfg: PipelineConfig): string {
-  const k = cfg.alerts.routes.find((r) => r.type === 'kafka');
-  return k ? String(k.options.topic) : 'm2m.alerts';
 }
 
 const key = (topic: string, partition: number) => `${topic}:${partition}`;
@@ -215,9 +219,15 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   const maxPending = opts.maxPendingOutputs ?? 5_000;
   const sessionTimeout = opts.sessionTimeoutMs ?? (Number(process.env.KAFKA_SESSION_TIMEOUT_MS) || 30_000);
   const outbox = outboxTopic(cfg);
-  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
+  // Per-detector min_severity and maintenance windows (scheduled, and ad hoc from the service's book).
+  const hold = holdPolicy(cfg, opts.maintenance);
+  const routerOpts = { minSeverity: cfg.alerts.min_severity, suppressMs: cfg.alerts.suppress_ms, hold, ...(cfg.alerts.auto_close_ms !== undefined ? { autoCloseMs: cfg.alerts.auto_close_ms } : {}) };
   const alertOutputs = createAlertOutputs(cfg, deps.productVersion);
   const detection = startDetection(cfg, opts.detectWorkers ?? defaultDetectWorkers());
+  // With the fleet view, change-role findings, attack marks and facts go to the fleet stage.
+  const fwd = cfg.fleet.enabled ? createFleetForward(cfg) : undefined;
+  /** Outputs waiting for publication: dead letters, alerts, and what is due for the fleet stage. */
+  const outputsOf = (ps: PartitionState): number => ps.dlq.length + ps.alerts.length + (ps.fleet ? fwd!.pending(ps.fleet, ps.stats.watermark, Date.now()) : 0);
   // Partitions that start together at the same rate fall due together; a checkpoint of every
   // device of every partition at once (hundreds of MB to encode, compress and write) stalled the
   // instance for seconds. Checkpoints taken and not yet committed are limited instance-wide;
@@ -239,15 +249,18 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
   await retry(
     async () => {
-      const topics = [...src.topics, src.dead_letter_topic, outbox].join(', ');
+      const fleetOut = fwd ? fleetTopicSpec(cfg) : undefined;
+      const topics = [...src.topics, src.dead_letter_topic, outbox, ...(fleetOut ? [fleetOut.topic] : [])].join(', ');
       await attempt({ operation: 'DESCRIBE and CREATE', resource: `topics ${topics}`, why: 'set up the pipeline\'s topics (or create them beforehand and grant DESCRIBE)' }, () =>
         ensureTopics(deps.kafka, [
           ...src.topics.map((topic) => ({ topic })),
           { topic: src.dead_letter_topic, config: { 'retention.ms': String(30 * 86_400_000) } },
           { topic: outbox },
+          ...(fleetOut ? [fleetOut] : []),
         ]),
       );
       const changelog = await attempt({ operation: 'DESCRIBE and CREATE', resource: `topic ${changelogTopic(src.group)}`, why: 'set up the state changelog' }, () => ensureChangelog(deps.kafka, src.group, src.topics));
+      if (fwd) await attempt({ operation: 'DESCRIBE', resource: `topics ${fwd.topic}, ${src.topics.join(', ')}`, why: 'count the fleet topic\'s and the sources\' partitions' }, () => fwd.init(deps.kafka));
       // With ACLs on, a missing grant found now is one clear message; found later, inside a
       // checkpoint transaction, it was a checkpoint failing and restoring forever.
       await preflight(deps.kafka, {
@@ -257,6 +270,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
           { topic: outbox, what: 'alert outbox' },
           { topic: src.dead_letter_topic, what: 'dead letters' },
           { topic: changelog, what: 'state changelog' },
+          ...(fwd ? [{ topic: fwd.topic, what: 'fleet topic (the fleet stage\'s inputs)' }] : []),
         ],
       });
     },
@@ -274,7 +288,8 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
   });
 
   const partitions = new Map<string, PartitionState>();
-  const counts = { events: 0, deadLetters: 0, findings: 0, alerts: 0 };
+  /** events: decoded and accepted (duplicates included, as in the events metric); duplicates: of those, dropped as exact repeats. */
+  const counts = { events: 0, deadLetters: 0, duplicates: 0, findings: 0, alerts: 0 };
   let stopping = false;
   /** The partitions of our latest assignment (undefined until the first join). */
   let assigned: Set<string> | undefined;
@@ -418,6 +433,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       lastBatch: Date.now(),
       ticket: 0,
       waiting: new Set(),
+      ...(fwd ? { fleet: fwd.open(topic, partition) } : {}),
     };
     if (cp) {
       ps.router = cp.router;
@@ -503,7 +519,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     if (ps.next < 0n) return true;
     // A batch that was in flight when its partition was revoked: the new owner redoes it.
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
-    if (!force && ps.next === ps.checkpointed && !ps.dlq.length && !ps.alerts.length) return wait ? settled(ps).then(() => !ps.dropped) : true;
+    if (!force && ps.next === ps.checkpointed && !outputsOf(ps)) return wait ? settled(ps).then(() => !ps.dropped) : true;
     pruneRouter(ps.router, ps.stats.watermark, routerOpts);
     const t0 = Date.now();
     let taken: CheckpointTaken;
@@ -521,7 +537,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     const next = ps.next;
     // The outputs of the offsets below `next` go out first, on the publication lane; the
     // checkpoint commits only once they (and every publication before them) have.
-    const nOut = ps.dlq.length + ps.alerts.length;
+    const nOut = outputsOf(ps);
     publishOutputs(ps);
     const published = ps.outLane.tail;
     // The findings of those batches too: a committed state past findings that are lost would never raise them again.
@@ -571,7 +587,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
    * partition's state is dropped, as for a checkpoint.
    */
   async function publish(ps: PartitionState, wait = true): Promise<boolean> {
-    if (!ps.dlq.length && !ps.alerts.length) return true;
+    if (!outputsOf(ps)) return true;
     if (ps.committed < 0n) return checkpoint(ps, false, wait);
     if (partitions.get(key(ps.topic, ps.partition)) !== ps) return false;
     const done = publishOutputs(ps)!;
@@ -580,11 +596,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
 
   /** Queue the pending outputs (those of the offsets below `next`) for publication; undefined if none. */
   function publishOutputs(ps: PartitionState): Promise<boolean> | undefined {
-    const n = ps.dlq.length + ps.alerts.length;
+    const n = outputsOf(ps);
     if (n === 0) return undefined;
     const outputs = [
       { topic: src.dead_letter_topic, messages: ps.dlq },
       { topic: outbox, messages: ps.alerts },
+      // The fleet stage's inputs of these offsets, with the watermark as of `next`.
+      ...(ps.fleet ? [{ topic: fwd!.topic, messages: fwd!.frames(ps.fleet, ps.stats.watermark, Date.now()) }] : []),
     ];
     const upTo = ps.next;
     // An alert names a finding: it goes out once the finding can be looked up.
@@ -597,7 +615,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       try {
         if (written !== undefined && !(await written)) return ps.dropped ? false : findingsLost(ps);
         await ps.store.publish(outputs, upTo);
-        log.debug({ topic: ps.topic, partition: ps.partition, outputs: n, upTo: upTo.toString(), ms: Date.now() - t0 }, 'outputs published');
+        emit.outputsPublished(cfg.name, ps.topic, ps.partition, { outputs: n, upTo, ms: Date.now() - t0 });
         if (upTo > ps.published) ps.published = upTo;
         return true;
       } catch (e) {
@@ -706,6 +724,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     // engine and router re-raise exactly those outputs (and must, to reach the same state),
     // but they are in Kafka already.
     const replayedAt = (i: number): boolean => BigInt(msgs[i]!.offset) < ps!.published;
+    if (ps.fleet) fwd!.collect(ps.fleet, out, msgs.map((m) => m.offset), replayedAt);
     const publishAt = (i: number) =>
       replayedAt(i)
         ? null
@@ -734,11 +753,17 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
       }
       for (const f of out.findings[j]!) {
         findings.push(f);
-        stored.push(f);
         emit.findingRaised(f);
+        // Judged by the fleet stage, which writes and routes it (collected above).
+        if (fwd?.leaves(f)) continue;
+        stored.push(f);
         const changes = route(ps.router, f, routerOpts, { topic: batch.topic, partition: batch.partition, offset: m.offset });
         alerted += alertOutputs.handle(changes, stored, publishAt(i));
         for (const ch of changes) if (ch.kind === 'fold') emit.alertSuppressed(cfg.name);
+        if (!changes.length && SEVERITY_RANK[f.severity] >= SEVERITY_RANK[cfg.alerts.min_severity]) {
+          const why = hold.held(f);
+          if (why) emit.alertWithheld(cfg.name, why);
+        }
       }
     }
     clockUpTo(Number.POSITIVE_INFINITY);
@@ -758,11 +783,13 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     ps.sinceCheckpoint += decoded + dead;
     counts.events += decoded;
     counts.deadLetters += dead;
+    counts.duplicates += out.duplicates;
     counts.findings += findings.length;
     counts.alerts += alerted;
     emit.eventsProcessed(cfg.name, decoded, dead);
+    emit.duplicatesSuppressed(cfg.name, out.duplicates);
     const now = Date.now();
-    const outputs = ps.dlq.length + ps.alerts.length;
+    const outputs = outputsOf(ps);
     // State on its own cadence (time, or the number of changed devices, which bounds one
     // checkpoint's size and the state written per event); outputs promptly, at most once per
     // gap, whether the partition is caught up or behind. Anything left is published by the
@@ -869,7 +896,7 @@ export async function startPipeline(cfg: PipelineConfig, deps: RunnerDeps, opts:
     for (const [k, ps] of partitions) {
       if (locks.has(k) || ps.verify || ps.next < 0n) continue;
       const since = now - ps.lastCheckpoint;
-      const outputs = ps.dlq.length + ps.alerts.length > 0;
+      const outputs = outputsOf(ps) > 0;
       const progress = ps.next > ps.checkpointed;
       if (!outputs && !progress) continue;
       const caughtUp = ps.next >= ps.high;

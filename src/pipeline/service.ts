@@ -11,6 +11,7 @@ import { createKafka } from '../kafka/client.js';
 import { securityKey, type KafkaSecurity } from '../kafka/security.js';
 import { openClickHouse, type ClickHouseHandle, type ClickHouseOptions } from '../storage/clickhouse.js';
 import { startPipeline, type PipelineHandle, type RunnerOptions } from './runner.js';
+import { startFleetStage, type FleetStageHandle, type FleetStageOptions } from './fleet-stage.js';
 import { startDelivery, type DeliveryHandle } from '../alerts/delivery.js';
 import { startHttp } from '../server/http.js';
 import type { Access } from '../server/access.js';
@@ -22,11 +23,12 @@ import { logger } from '../obs/log.js';
 import { GaveUp, retry } from './retry.js';
 import { AccessDenied, attempt } from '../kafka/authz.js';
 import { isRetriable } from '../kafka/client.js';
+import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
 
-export interface ServiceOptions extends RunnerOptions {
+export interface ServiceOptions extends RunnerOptions, FleetStageOptions {
   brokers?: string[];
   /** TLS and SASL for the default cluster; default: the environment (KAFKA_SSL_*, KAFKA_SASL_*). */
   security?: KafkaSecurity;
@@ -45,6 +47,8 @@ export interface ServiceOptions extends RunnerOptions {
 
 export interface Service {
   pipelines: PipelineHandle[];
+  /** The fleet stages of the pipelines with the fleet view (fleet-stage.ts), in the same order. */
+  fleets: FleetStageHandle[];
   failed: Array<{ name: string; error: string }>;
   clickhouse: ClickHouseHandle;
   http?: Server;
@@ -57,10 +61,12 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const kafka = createKafka({ ...(opts.brokers ? { brokers: opts.brokers } : {}), ...(opts.security ? { security: opts.security } : {}) });
   let http: Server | undefined;
   let analyst: ConsoleHandler | undefined;
+  // Read by the console's maintenance API once the follower below has started.
+  let maintenance: BookFollower | undefined;
   if (opts.httpPort !== undefined) {
     const first = configs[0]?.findings.clickhouse;
     if (configs.length && (opts.access || opts.users?.length)) {
-      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), ...(opts.access ? { access: opts.access } : {}) });
+      analyst = createConsole({ client: clickhouse.client, pipelines: configs, kafka, users: opts.users ?? [], productVersion: productVersion(), maintenance: () => maintenance?.book, ...(opts.access ? { access: opts.access } : {}) });
     }
     http = await startHttp({
       port: opts.httpPort,
@@ -86,7 +92,17 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   });
   await admin.disconnect();
   report('kafka', 'ok');
+  // Ad hoc maintenance windows are known before the first alert is routed, so a restart during
+  // a window does not alert what the window holds (bounded: the topic is small).
+  try {
+    maintenance = await followMaintenance(kafka);
+    await Promise.race([maintenance.ready, new Promise((r) => setTimeout(r, 15_000).unref())]);
+  } catch (e) {
+    log.warn({ err: String(e), topic: maintenanceTopic() }, 'cannot read ad hoc maintenance windows; scheduled windows still apply');
+  }
+  const runnerOpts: RunnerOptions = maintenance ? { ...opts, maintenance: () => maintenance!.book.values() } : opts;
   const pipelines: PipelineHandle[] = [];
+  const fleets: FleetStageHandle[] = [];
   const deliveries: DeliveryHandle[] = [];
   const failed: Service['failed'] = [];
   const version = productVersion();
@@ -107,9 +123,12 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const started = await Promise.allSettled(
     configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, opts);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
+      let fleet: FleetStageHandle | undefined;
       try {
+        // Every instance runs both stages: scaling out splits the fleet partitions as well.
+        if (cfg.fleet.enabled) fleet = await startFleetStage(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, opts);
         if (opts.deliver !== false) {
           for (const r of cfg.alerts.routes) {
             const d = await startDelivery(k, cfg, r, { productVersion: version });
@@ -118,16 +137,17 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
         }
       } catch (e) {
         // Half a pipeline is not left running: what started is stopped before it is reported.
-        await Promise.allSettled([handle.stop(), ...routes.map((d) => d.stop())]);
+        await Promise.allSettled([handle.stop(), ...(fleet ? [fleet.stop()] : []), ...routes.map((d) => d.stop())]);
         throw e;
       }
-      return { handle, routes };
+      return { handle, fleet, routes };
     }),
   );
   started.forEach((r, i) => {
     const cfg = configs[i]!;
     if (r.status === 'fulfilled') {
       pipelines.push(r.value.handle);
+      if (r.value.fleet) fleets.push(r.value.fleet);
       deliveries.push(...r.value.routes);
     } else {
       failed.push({ name: cfg.name, error: String(r.reason) });
@@ -138,6 +158,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   let stopped: Promise<void> | undefined;
   const svc: Service = {
     pipelines,
+    fleets,
     failed,
     clickhouse,
     stop(timeoutMs = 30_000) {
@@ -148,8 +169,11 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
           // Pipelines first: their final checkpoints publish the last alerts to the outbox,
           // and the delivery routes are stopped after that, between two sends.
           await Promise.allSettled(pipelines.map((p) => p.stop()));
+          // Then the fleet stages: the device stages' last frames are published by then.
+          await Promise.allSettled(fleets.map((f) => f.stop()));
           await Promise.allSettled(deliveries.map((d) => d.stop()));
           await analyst?.close();
+          await maintenance?.stop();
           await clickhouse.client.close();
         })();
         let timer: NodeJS.Timeout | undefined;

@@ -23,11 +23,12 @@ import { serveStatic } from './static.js';
 import { alertSeries, deviceRecent } from './readings.js';
 import { alertEvents, alertsVersion, getAlert, latestDoc, listAlerts, type AlertView } from '../storage/alert-queries.js';
 import { findingsOfAlert, listFindings, deviceFacts } from '../storage/finding-queries.js';
-import { outboxTopic } from '../pipeline/runner.js';
-import { outboxMessage } from '../pipeline/alert-outputs.js';
+import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { registry } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';
 import { queryRows, ident } from '../storage/clickhouse.js';
+import { maintenanceApi } from './maintenance-api.js';
+import type { MaintenanceBook } from '../alerts/maintenance.js';
 
 export interface ConsoleOptions {
   client: ClickHouseClient;
@@ -36,6 +37,8 @@ export interface ConsoleOptions {
   access?: Access;
   users: User[];
   productVersion: string;
+  /** The service's book of ad hoc maintenance windows (maintenance-api.ts). */
+  maintenance?: () => MaintenanceBook | undefined;
 }
 
 interface Who {
@@ -98,6 +101,7 @@ export function createConsole(o: ConsoleOptions) {
   const audit = createAudit(o.client, db);
   const byName = new Map(o.pipelines.map((p) => [p.name, p]));
   const usersByName = new Map(o.users.map((u) => [u.name, u]));
+  const windows = maintenanceApi({ ...(o.kafka ? { kafka: o.kafka } : {}), ...(o.maintenance ? { book: o.maintenance } : {}) });
   let producer: Producer | undefined;
   const publish = async (pipeline: string, doc: Parameters<typeof outboxMessage>[0]) => {
     if (!o.kafka) throw new InputError('kafka', 'this console has no Kafka connection to publish the change', 503);
@@ -236,6 +240,24 @@ export function createConsole(o: ConsoleOptions) {
     { method: 'GET', pattern: /^\/api\/stream$/, role: 'viewer', handle: async (c) => stream(c) },
     { method: 'GET', pattern: /^\/api\/openapi\.json$/, role: 'viewer', handle: async (c) => json(c.res, 200, openApi(o.productVersion)) },
     { method: 'GET', pattern: /^\/api\/audit$/, role: 'admin', handle: async (c) => json(c.res, 200, { items: await audit.recent() }) },
+    // Ad hoc maintenance windows (maintenance-api.ts): findings kept, alerts held.
+    { method: 'GET', pattern: /^\/api\/maintenance$/, role: 'viewer', handle: async (c) => json(c.res, 200, await windows.list()) },
+    {
+      method: 'POST', pattern: /^\/api\/maintenance$/, role: 'analyst',
+      handle: async (c) => {
+        const w = await windows.add(await readBody(c.req), c.who.name);
+        audit.record({ actor: c.who.name, role: c.who.role, action: 'maintenance.add', target: String(w.id), detail: JSON.stringify(w).slice(0, 200), remote: remote(c.req), outcome: 'ok' });
+        json(c.res, 201, w);
+      },
+    },
+    {
+      method: 'POST', pattern: /^\/api\/maintenance\/([A-Za-z0-9._:-]{1,128})\/remove$/, role: 'analyst',
+      handle: async (c) => {
+        await windows.remove(c.params[0]!);
+        audit.record({ actor: c.who.name, role: c.who.role, action: 'maintenance.remove', target: c.params[0]!, detail: '', remote: remote(c.req), outcome: 'ok' });
+        json(c.res, 200, { removed: c.params[0] });
+      },
+    },
     { method: 'GET', pattern: /^\/metrics$/, role: 'viewer', handle: async (c) => send(c.res, 200, registry.contentType, await registry.metrics()) },
     { method: 'GET', pattern: /^\/static\/([a-z.]{1,20})$/, role: 'viewer', handle: async (c) => serveStatic(c.res, c.params[0]!, SECURITY_HEADERS) },
     {

@@ -61,6 +61,18 @@ export function openApi(version: string): Record<string, unknown> {
       '/api/stream': { get: { summary: 'Server-sent events: `alerts` whenever alerts change', responses: { 200: { description: 'text/event-stream' } } } },
       '/api/me': { get: { summary: 'Who is asking, their role and (sessions) the CSRF token', responses: { 200: { description: 'OK' } } } },
       '/api/audit': { get: { summary: 'The audit log (admin)', responses: { 200: { description: 'OK' }, 403: { description: 'Not admin.' } } } },
+      '/api/maintenance': {
+        get: { summary: 'Ad hoc maintenance windows (findings stored, alerts held while a window covers a device)', responses: { 200: { description: '{ items: [window] }' } } },
+        post: {
+          summary: 'Add a maintenance window (analyst); the same as `m2m-sentinel maintenance add`',
+          requestBody: actionBody([], {
+            devices: { type: 'array', items: { type: 'string' } }, classes: { type: 'array', items: { type: 'string' } }, all_devices: { type: 'boolean', description: 'Needed for a window over every device.' },
+            pipeline: str('Only this pipeline.'), start: str('ISO-8601; default now.'), end: str('ISO-8601.'), for: str('Length from the start instead of end, e.g. 2h.'), reason: str('Why.'), id: str('Id (default generated); an existing id is replaced.'),
+          }),
+          responses: { 201: { description: 'The window as stored' }, 400: err, 403: { description: 'Role below analyst, or CSRF token missing for a session.' } },
+        },
+      },
+      '/api/maintenance/{window}/remove': { post: { summary: 'Remove a maintenance window (analyst)', parameters: [{ name: 'window', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: 'Removed' }, 404: err } } },
       '/api/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OK' } } } },
     },
     components: {

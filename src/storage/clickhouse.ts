@@ -8,11 +8,20 @@ import type { createChdbConnection as CreateChdbConnection } from 'chdb/connecti
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
+import { PinoClickHouseLogger } from './clickhouse-log.js';
 
 // The embedded engine is a ~150 MiB native library; a service talking to a ClickHouse server
 // never loads it.
 const require = createRequire(import.meta.url);
-const loadChdb = (): typeof CreateChdbConnection => (require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }).createChdbConnection;
+const loadChdb = (): typeof CreateChdbConnection => {
+  try {
+    return (require('chdb/connection') as { createChdbConnection: typeof CreateChdbConnection }).createChdbConnection;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    // chdb is an optional dependency: the slim image and `npm ci --omit=optional` leave it out.
+    throw Object.assign(new Error('the embedded ClickHouse engine (chdb) is not installed here (slim image or --omit=optional): set CLICKHOUSE_URL to a ClickHouse server'), { userFacing: true });
+  }
+};
 
 export interface ClickHouseOptions {
   /** Server URL (http://user:pass@host:8123). Unset = embedded. */
@@ -51,8 +60,9 @@ export function openClickHouse(opts: ClickHouseOptions = clickHouseOptionsFromEn
     // Findings are small and few; wait for the insert to be durable before we commit offsets.
     async_insert: 0 as const,
   };
+  const log = { LoggerClass: PinoClickHouseLogger };
   if (opts.url) {
-    const client = createClient({ url: opts.url, clickhouse_settings: settings, request_timeout: 30_000 });
+    const client = createClient({ url: opts.url, clickhouse_settings: settings, request_timeout: 30_000, log });
     return { client, mode: 'server', location: redactUrl(opts.url) };
   }
   const dir = resolve(opts.dataDir ?? './data');
@@ -60,7 +70,7 @@ export function openClickHouse(opts: ClickHouseOptions = clickHouseOptionsFromEn
   // chdb types its Connection against the separately published @clickhouse/client-common, which
   // @clickhouse/client now bundles; the runtime contract is the same, the declarations differ.
   const connection = loadChdb()({ path: dir }) as unknown as NonNullable<ClickHouseClientConfigOptions['connection']>;
-  const client = createClient({ connection, clickhouse_settings: settings });
+  const client = createClient({ connection, clickhouse_settings: settings, log });
   return { client, mode: 'embedded', location: dir };
 }
 

@@ -43,3 +43,13 @@ describe('docs/pipelines.md', () => {
     }
   });
 });
+
+describe('docs/pipelines.md examples are what the commands print', () => {
+  it('the validate OK line for default.yaml matches the real one (detector count and routes)', async () => {
+    const { bin } = await import('../support/bin.js');
+    const r = await bin(['validate', 'pipelines/default.yaml']);
+    const ok = r.stdout.trim().split('\n').find((l) => l.startsWith('OK '))!;
+    expect(ok).toBeDefined();
+    expect(readFileSync('docs/pipelines.md', 'utf8')).toContain(ok);
+  });
+});

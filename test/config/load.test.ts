@@ -31,6 +31,7 @@ describe('defaults and normalization', () => {
       source: { kafka: { topics: ['m2m.telemetry'], group: 'g', start: 'latest', format: 'json', dead_letter_topic: 'm2m.telemetry.dlq' } },
       entities: { key: 'device_id', idle_eviction_ms: 7 * 86_400_000 },
       allowed_lateness_ms: 60_000,
+      max_future_skew_ms: 86_400_000,
       findings: { clickhouse: { database: 'm2m', table: 'findings', ttl_days: 90 } },
       alerts: { min_severity: 'medium', suppress_ms: 30 * 60_000, auto_close_ms: 24 * 3_600_000, routes: [] },
     });

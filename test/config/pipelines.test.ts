@@ -170,3 +170,17 @@ describe('shipped pipelines', () => {
     expect(other!.duration_ms).toBeCloseTo(120, 9);
   });
 });
+
+describe('the tuning keys (issue #24) are each used by a shipped pipeline that loads', () => {
+  it('sensitivity, min_severity, direction, min_deviation, allow and maintenance', async () => {
+    const { pipelines, errors } = await loadPipelines(['pipelines/'], {});
+    expect(errors.map(formatConfigError)).toEqual([]);
+    const used = new Set<string>();
+    for (const p of pipelines) {
+      for (const d of p.detectors) for (const k of ['sensitivity', 'min_severity', 'direction', 'min_deviation'] as const) if (d[k] !== undefined) used.add(k);
+      if (p.allow?.length) used.add('allow');
+      if (p.maintenance?.length) used.add('maintenance');
+    }
+    expect([...used].sort()).toEqual(['allow', 'direction', 'maintenance', 'min_deviation', 'min_severity', 'sensitivity']);
+  });
+});

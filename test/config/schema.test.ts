@@ -66,7 +66,7 @@ describe('pipeline JSON schema', () => {
 
   it('is built from whatever registry it is given (detectors added later appear without code changes)', () => {
     const s = buildPipelineSchema({ detectors: [fake] }) as any;
-    expect(Object.keys(s.properties.detectors.items.properties)).toEqual(['door_sensor', 'id', 'enabled', 'routes']);
+    expect(Object.keys(s.properties.detectors.items.properties)).toEqual(['door_sensor', 'id', 'enabled', 'routes', 'min_severity', 'sensitivity', 'direction', 'min_deviation']);
     expect(s.properties.detectors.items.properties.door_sensor.properties.hold).toMatchObject({ type: 'string', default: '5m' });
 
     const yaml = 'name: x\nsource:\n  kafka: { topics: [t], group: g }\ndetectors:\n  - door_sensor: { hold: 10s, ratio: 2 }\n';

@@ -38,7 +38,7 @@ describe('m2m-sentinel validate', () => {
 
   it('prints file:line:col errors and exits non-zero', async () => {
     const r = await run(['test/fixtures/broken-pipelines/unknown-detector.yaml', 'pipelines/default.yaml']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.err).toContain('test/fixtures/broken-pipelines/unknown-detector.yaml:6:5: detectors[0].metric_baselin: unknown detector "metric_baselin"');
     expect(r.err).toContain('did you mean "metric_baseline"?');
     expect(r.err).toContain('1 error in 1 file');
@@ -47,7 +47,7 @@ describe('m2m-sentinel validate', () => {
 
   it('--json reports per file, and --print adds the redacted pipelines', async () => {
     const r = await run(['--json', '--print', 'test/fixtures/broken-pipelines/bad-duration.yaml', 'pipelines/smart-meters.yaml', 'no/such/dir']);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     const report = JSON.parse(r.out);
     expect(report.ok).toBe(false);
     expect(report.files.map((f: { file: string; ok: boolean }) => [f.file, f.ok])).toEqual([

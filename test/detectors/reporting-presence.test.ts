@@ -106,3 +106,40 @@ describe('reporting: rhythms of silence', () => {
     expect(alertWorthy(of(r.latest, 'van')).filter((f) => f.first_ts > T0 + 3 * DAY)).toEqual([]);
   });
 });
+
+describe('reporting: devices delivered late', () => {
+  /**
+   * A meter reading every 15 minutes and uploading what it buffered every 4 hours (at its own
+   * minute past), in arrival order among always-on companions. `stopAt`: it is switched off then.
+   */
+  function batched(days: number, stopAt = Number.POSITIVE_INFINITY): TelemetryEvent[] {
+    const arrivals: Array<{ at: number; ev: TelemetryEvent }> = [];
+    for (const ev of companions(days)) arrivals.push({ at: ev.ts, ev });
+    const every = 4 * HOUR;
+    for (let t = T0; t < Math.min(T0 + days * DAY, stopAt); t += 15 * MIN) {
+      const upload = T0 + Math.ceil((t - T0 + 1) / every) * every + 7 * MIN;
+      arrivals.push({ at: upload, ev: tele('meter', t) });
+    }
+    return arrivals.sort((a, b) => a.at - b.at || a.ev.ts - b.ev.ts).map((a) => a.ev);
+  }
+
+  it('a meter that uploads every 4 hours is late, not silent: nothing alert-worthy', () => {
+    const r = run([make(reporting)], batched(7));
+    expect(alertWorthy(of(r.latest, 'meter'))).toEqual([]);
+    // It learned why: its evidence would carry the delivery gap, had anything been raised.
+    expect(of(r.latest, 'meter').filter((f) => f.first_ts > T0 + DAY)).toEqual([]);
+  });
+
+  it('the same meter switched off is found, once its usual upload is well overdue', () => {
+    const stop = T0 + 4 * DAY + 2 * HOUR;
+    const r = run([make(reporting)], batched(7, stop));
+    const found = alertWorthy(of(r.latest, 'meter'));
+    expect(found).toHaveLength(1);
+    expect(found[0]!.key).toBe('silence');
+    expect(found[0]!.evidence.longest_delivery_gap_ms).toBeGreaterThan(3 * HOUR);
+    const first = r.findings.find((f) => f.device_id === 'meter' && f.key === 'silence')!;
+    // Raised past 1.5× its 4-hour upload rhythm after the last upload, and within a day.
+    expect(first.last_ts - stop).toBeGreaterThan(4 * HOUR);
+    expect(first.last_ts - stop).toBeLessThan(DAY);
+  });
+});

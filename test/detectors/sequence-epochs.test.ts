@@ -44,4 +44,22 @@ describe('sequence across counter epochs', () => {
     evs.push(tele((t += MIN), 400)); // … but the genuine counter goes on
     expect(run([make(sequence)], evs).latest.map((f) => f.key)).toEqual(['gap']);
   });
+
+  it('a backlog uploaded newest first after a live reading is late delivery, not a rollback; an old seq with a new ts still is one', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let s = 0; s < 300; s++) evs.push(tele((t += 2 * MIN), s));
+    // Offline for 4 h (120 readings buffered), then a live reading, then the backlog newest first.
+    const backlog: TelemetryEvent[] = [];
+    for (let s = 300; s < 420; s++) backlog.push(tele((t += 2 * MIN), s));
+    evs.push(tele((t += 2 * MIN), 420), ...backlog.reverse());
+    for (let s = 421; s < 450; s++) evs.push(tele((t += 2 * MIN), s));
+    expect(run([make(sequence)], evs).latest.map((f) => f.evidence.kind)).toEqual(['gap']);
+    // The same old numbers sent again now, with current times: replayed traffic (a replay of
+    // numbers still remembered, a rollback beyond them: one identity incident either way).
+    for (let s = 300; s < 310; s++) evs.push(tele((t += 2 * MIN), s));
+    const found = run([make(sequence)], evs).latest;
+    expect(found.map((f) => f.key).sort()).toEqual(['gap', 'identity']);
+    expect(['replay', 'rollback']).toContain(found.find((f) => f.key === 'identity')!.evidence.kind);
+  });
 });

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createFleet } from '../../src/fleet/fleet.js';
 import { beaconing } from '../../src/detectors/beaconing.js';
+import { metricBaseline } from '../../src/detectors/metric_baseline.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import type { FleetFact, Finding } from '../../src/detectors/types.js';
 
@@ -97,5 +98,30 @@ describe('fleet view on a change that spreads slowly', () => {
     // and one more (a second device had joined during it), so after the second.
     expect(severities(out)).toEqual([['pos-2', 'high'], ['pos-1', 'high']]);
     expect(fl.held()).toBe(0);
+  });
+});
+
+describe('fleet view on devices that upload in batches', () => {
+  it('gives a finding that arrives hours after its event time a full hold, so its class can arrive too', () => {
+    const fl = createFleet({ pipeline: 'p', hold: HOUR, window: 6 * HOUR, minDevices: 5, minShare: 0.2, commonShare: 0.25, memory: 7 * 24 * HOUR, roleOf: (d) => (d === 'metric_baseline' ? metricBaseline.fleet : undefined) });
+    const meters = Array.from({ length: 20 }, (_, i) => `meter-${i}`);
+    fl.facts(meters.map((d) => ({ k: 'seen', d, c: 'meter', ts: T0 })));
+    const out: Finding[] = [];
+    // Every meter's load rose at 06:00; each uploads its readings every 4 h at its own minute, so
+    // the findings reach the fleet view one by one, 3–7 h after 06:00 of event time: each is past
+    // a hold counted from its event time when it arrives.
+    meters.forEach((d, i) => {
+      const upload = T0 + 9 * HOUR + (i * 4 * HOUR) / meters.length;
+      out.push(...fl.advanceTo(upload));
+      const f = finalize('p', {
+        detector: 'metric_baseline', key: 'power_kw', device_id: d, device_class: 'meter', first_ts: T0 + 6 * HOUR + i * 1000, last_ts: T0 + 6 * HOUR + i * 1000, count: 1, score: 0.9, severity: 'critical',
+        observed: 'power_kw=1.3', expected: '0.7 ± 0.1', explanation: `${d} (meter) reported power_kw above its usual.`, mitre: [], evidence: { metric: 'power_kw', direction: 'above' },
+      });
+      out.push(...fl.offer(f));
+    });
+    out.push(...fl.advanceTo(T0 + 16 * HOUR));
+    const judged = out.filter((f) => f.detector === 'metric_baseline');
+    expect(judged).toHaveLength(20);
+    expect(judged.filter((f) => f.severity !== 'info').map((f) => f.device_id)).toEqual([]);
   });
 });

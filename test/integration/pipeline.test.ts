@@ -96,13 +96,17 @@ describe('Kafka → detectors → ClickHouse', () => {
       JSON.stringify({ type: 'telemetry', device_id: 'd1', ts: '1970-01-01T00:00:00Z', metrics: { v: 1 } }),
       JSON.stringify({ type: 'connection', device_id: 'd1', ts: '2026-03-01T00:00:00Z', src_ip: '10.0.0.1', dst_ip: 'nope', dst_port: 80, protocol: 'tcp' }),
       JSON.stringify({ type: 'telemetry', device_id: 'd1', ts: '2026-03-01T00:00:00Z', metrics: { v: 1 }, pad: 'x'.repeat(70_000) }),
+      // Decodes, but a broken clock: far beyond the wall clock + max_future_skew.
+      JSON.stringify({ type: 'telemetry', device_id: 'd1', ts: '2099-01-01T00:00:00Z', metrics: { v: 1 } }),
     ];
     const good = JSON.stringify({ type: 'telemetry', device_id: 'd1', ts: '2026-03-01T00:00:00Z', metrics: { v: 1 } });
     const h = await run(cfg);
-    await produce(k, cfg.source.kafka.topics[0]!, [...bad, good].map((value) => ({ key: 'd1', value })));
-    await caughtUp(h, bad.length + 1);
+    // The good reading delivered twice (at-least-once): one event, one duplicate, no dead letter.
+    await produce(k, cfg.source.kafka.topics[0]!, [...bad, good, good].map((value) => ({ key: 'd1', value })));
+    await caughtUp(h, bad.length + 2);
     expect(h.stats().deadLetters).toBe(bad.length);
-    expect(h.stats().events).toBe(1);
+    expect(h.stats().events).toBe(2);
+    expect(h.stats().duplicates).toBe(1);
     await h.stop();
 
     const dl = await consumeAll(k, cfg.source.kafka.dead_letter_topic, bad.length);
@@ -113,6 +117,9 @@ describe('Kafka → detectors → ClickHouse', () => {
     expect(byValue.get(bad[2]!)?.['x-m2m-reason-code']).toBe('bad_timestamp');
     expect(byValue.get(bad[3]!)?.['x-m2m-field']).toBe('dst_ip');
     expect(byValue.get(bad[4]!)?.['x-m2m-reason-code']).toBe('oversized');
+    expect(byValue.get(bad[5]!)?.['x-m2m-reason-code']).toBe('future_timestamp');
+    expect(byValue.get(bad[5]!)?.['x-m2m-field']).toBe('ts');
+    expect(byValue.get(bad[5]!)?.['x-m2m-reason']).toMatch(/ahead of the wall clock.*max_future_skew/);
     for (const h of byValue.values()) expect(h['x-m2m-source-topic']).toBe(cfg.source.kafka.topics[0]);
   });
 

@@ -67,7 +67,7 @@ describe('graceful shutdown of `m2m-sentinel run`', () => {
       for (const m of text.matchAll(/^(m2m_events_decoded_total\{[^}]*type="any"[^}]*\}|m2m_dead_letters_total\{[^}]*\}) (\d+)$/gm)) n += Number(m[2]);
       return n;
     };
-    await waitFor('first half processed', async () => (await handled()) >= half, 60_000);
+    await waitFor('first half processed', async () => (await handled()) >= half, 90_000);
     const producing = produceEvents(k, s.topic, s.events.slice(half), 50, () => sleep(100));
     await sleep(500);
     const t0 = Date.now();

@@ -1,11 +1,18 @@
 /**
  * The engine as it was before tick scheduling (every device visited at every tick, dirty
- * tracking by sets), kept verbatim as the reference the scheduled engine must match: same
- * findings in the same order, same snapshots. Used by test/unit/engine-ticks.test.ts only.
+ * tracking by sets), kept as the reference the scheduled engine must match: same findings in the
+ * same order, same snapshots. Used by test/unit/engine-ticks.test.ts only.
+ *
+ * Its time rules follow the engine's on purpose (they are semantics, not scheduling), each in
+ * its plainest form: stream time is the streamRank-th newest timestamp found by sorting every
+ * device's, each device is ticked at the stream watermark shifted into its own frame, and
+ * duplicates are looked up in a plain list. Only the future gate and the fingerprint are the
+ * engine's own (time.ts), tested on their own in test/unit/engine-time.test.ts.
  */
 import type { M2MEvent } from '../../src/events/types.js';
 import type { DetectorInstance, Finding, FindingDraft, StepContext } from '../../src/detectors/types.js';
 import { finalize, type DeviceState, type Engine, type EngineOptions } from '../../src/pipeline/engine.js';
+import { DEFAULT_MAX_FUTURE_SKEW_MS, DUP_RING, FutureGate, fingerprint, streamRank, type EventOutcome } from '../../src/pipeline/time.js';
 
 const NO_FINDINGS: Finding[] = Object.freeze([]) as unknown as Finding[];
 
@@ -20,9 +27,14 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   const tickEvery = opts.tickEveryMs ?? 60_000;
   const tickers = opts.detectors.filter((d) => typeof d.tick === 'function');
   let maxTs = Number.NEGATIVE_INFINITY;
+  let wm = Number.NEGATIVE_INFINITY;
   let lastTick = Number.NEGATIVE_INFINITY;
+  const gate = new FutureGate(opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS);
+  let outcome: EventOutcome = 'scored';
+  /** A device's watermark: the stream's, shifted by how far behind the stream its latest arrival was. */
+  const frame = (st: DeviceState) => wm - (st.heard! - st.last_ts);
 
-  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, facts: [] };
+  const ctx: StepContext = { watermark: Number.NEGATIVE_INFINITY, sinceHeard: NaN, facts: [] };
   // Per event type, the detectors that may apply (in pipeline order, so findings keep their
   // order): a telemetry event is not offered to a dozen connection detectors one by one.
   const forType = (t: M2MEvent['type']) => opts.detectors.filter((d) => d.eventTypes === undefined || d.eventTypes.includes(t));
@@ -40,12 +52,12 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   }
 
   function runTicks(out: Finding[]): void {
-    const wm = ctx.watermark;
     if (!Number.isFinite(wm)) return;
     if (Number.isFinite(lastTick) && wm - lastTick < tickEvery) return;
     lastTick = Math.floor(wm / tickEvery) * tickEvery;
     for (const [id, st] of devices) {
-      if (wm - st.last_ts > opts.idleEvictionMs) {
+      ctx.watermark = frame(st);
+      if (ctx.watermark - st.last_ts > opts.idleEvictionMs) {
         devices.delete(id);
         dirty.add(id);
         continue;
@@ -66,25 +78,47 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
   function advance(ts: number, out: Finding[]): void {
     if (ts > maxTs) {
       maxTs = ts;
-      ctx.watermark = maxTs - opts.allowedLatenessMs;
+      wm = maxTs - opts.allowedLatenessMs;
+      gate.setStream(maxTs);
       runTicks(out);
     }
   }
 
   return {
     process(ev) {
-      let out = NO_FINDINGS;
-      if (ev.ts > maxTs) {
-        out = [];
-        advance(ev.ts, out);
-        if (!out.length) out = NO_FINDINGS;
+      if (ev.ts > gate.bound && !gate.corroborated(ev.device_id, ev.ts, devices.size - (devices.has(ev.device_id) ? 1 : 0))) {
+        outcome = 'future';
+        return NO_FINDINGS;
       }
       let st = devices.get(ev.device_id);
+      const fp = fingerprint(ev);
+      if (st && ev.ts <= st.last_ts && st.dup!.includes(fp)) {
+        outcome = 'duplicate';
+        return NO_FINDINGS;
+      }
+      outcome = 'scored';
+      // Stream time: the streamRank(n)-th newest of the devices' newest timestamps, this event's included.
+      const newest = [...devices].map(([id, d]) => (id === ev.device_id ? Math.max(d.last_ts, ev.ts) : d.last_ts));
+      if (!st) newest.push(ev.ts);
+      newest.sort((a, b) => b - a);
+      const t = newest[Math.min(streamRank(newest.length), newest.length) - 1]!;
+      let out = NO_FINDINGS;
+      if (t > maxTs) {
+        out = [];
+        advance(t, out);
+        if (!out.length) out = NO_FINDINGS;
+      }
+      st = devices.get(ev.device_id);
+      ctx.sinceHeard = st ? maxTs - st.heard! : NaN;
       if (!st) {
-        st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, d: {} };
+        st = { device_class: ev.device_class, first_ts: ev.ts, last_ts: ev.ts, heard: maxTs, dup: [], d: {} };
         devices.set(ev.device_id, st);
       }
       if (ev.ts > st.last_ts) st.last_ts = ev.ts;
+      st.heard = maxTs;
+      st.dup!.push(fp);
+      if (st.dup!.length > DUP_RING) st.dup!.shift();
+      ctx.watermark = frame(st);
       dirty.add(ev.device_id);
       const dets = byType[ev.type] ?? opts.detectors;
       for (let i = 0; i < dets.length; i++) {
@@ -101,12 +135,17 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
       }
       return out;
     },
+    lastOutcome: () => outcome,
+    futureError: (ev) => gate.error(ev.ts),
+    setWallClock(ms) {
+      gate.setWall(ms);
+    },
     advanceTo(ts) {
       const out: Finding[] = [];
       advance(ts, out);
       return out;
     },
-    watermark: () => ctx.watermark,
+    watermark: () => wm,
     // The reference is about findings and state; the fleet facts it drops are not compared.
     takeFacts: () => ctx.facts.splice(0),
     deviceCount: () => devices.size,
@@ -148,12 +187,13 @@ export function createReferenceEngine(opts: EngineOptions): Omit<Engine, 'watch'
       tickSeen.clear();
       for (const k of Object.keys(snap.devices)) {
         const st = snap.devices[k]!;
-        devices.set(k, st);
+        devices.set(k, { ...st, heard: st.heard ?? st.last_ts, dup: [...(st.dup ?? [])] });
         if (tickers.length) tickSeen.set(k, tickSig(st));
       }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;
-      ctx.watermark = Number.isFinite(maxTs) ? maxTs - opts.allowedLatenessMs : Number.NEGATIVE_INFINITY;
+      wm = Number.isFinite(maxTs) ? maxTs - opts.allowedLatenessMs : Number.NEGATIVE_INFINITY;
+      gate.setStream(maxTs);
     },
   };
 }

@@ -6,7 +6,7 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadPipelineFile } from '../../src/config/load.js';
-import { FleetGen } from '../../src/cli/commands/bench.js';
+import { FleetGen } from '../../src/sim/bench-fleet.js';
 import { startDetection, packValues, unpackValues, type DetectionHost } from '../../src/pipeline/detection-host.js';
 import type { BatchOutcome, StateDelta } from '../../src/pipeline/detection.js';
 import type { EngineSnapshot } from '../../src/pipeline/engine.js';
@@ -92,9 +92,10 @@ describe('detection host', () => {
   });
 
   // A checkpoint's point is the call: the batches processed while its devices are encoded change
-  // nothing in it, whether they step taken devices or evict them all (a reading 40 days later).
+  // nothing in it, whether they step taken devices or evict them all (readings 40 days later, from
+  // three devices: stream time follows several devices, never one).
   const first = JSON.parse(String(events[0])) as { ts: string };
-  const far = Buffer.from(JSON.stringify({ ...first, device_id: 'late-meter', ts: new Date(Date.parse(first.ts) + 40 * 86_400_000).toISOString() }));
+  const far = [1, 2, 3].map((i) => Buffer.from(JSON.stringify({ ...first, device_id: `late-meter-${i}`, ts: new Date(Date.parse(first.ts) + 40 * 86_400_000).toISOString() })));
   for (const workers of [0, 1]) {
     for (const later of ['step', 'evict'] as const) {
       it(`writes a checkpoint as of its point while later batches ${later} its devices (${workers} workers)`, async () => {
@@ -104,7 +105,7 @@ describe('detection host', () => {
         await ref.open('a', null);
         for (const b of batches(0, 12_000, 1_000)) await Promise.all([h.process('a', b), ref.process('a', b)]);
         const taking = h.takeState('a');
-        const late = later === 'step' ? [events.slice(12_000, 16_000), events.slice(16_000, 20_000)] : [[far]];
+        const late = later === 'step' ? [events.slice(12_000, 16_000), events.slice(16_000, 20_000)] : [far];
         // Sent right behind the take, without waiting for it: the encoding runs between them.
         const going = late.map((b) => h.process('a', b));
         const taken = await taking;

@@ -2,7 +2,7 @@
  * Human renderings of the OCSF alert: one line for terminals, Slack blocks, syslog CEF. Every
  * string that a device can influence (ids, classes, metric names inside explanations, observed
  * values) goes through escape.ts for the format it lands in, capped in length. Documents read
- * back from the outbox are checked only for what every channel needs (outbox-record.ts), so the
+ * back from the outbox are checked only for what every channel needs (outbox.ts), so the
  * optional parts are read defensively here.
  */
 import { deviceClassOf, expectedOf, observedOf, type OcsfDetectionFinding } from '../ocsf.js';

@@ -6,7 +6,7 @@ import { createHmac } from 'node:crypto';
 import type { AlertRouteConfig } from '../../config/types.js';
 import type { OcsfDetectionFinding } from '../ocsf.js';
 import { postJson } from './http-post.js';
-import { renderLine, renderSlack } from './render.js';
+import { renderJson, renderSlack } from './render.js';
 import { sendSyslog, syslogOptions } from './syslog.js';
 
 export type Send = (alert: OcsfDetectionFinding) => Promise<void>;
@@ -53,10 +53,16 @@ function syslog(o: Record<string, unknown>): Send {
   return (a) => sendSyslog(so, a);
 }
 
+/**
+ * One OCSF document per line (NDJSON), as documented: container log collectors and `jq` read it
+ * as is. Logs go to stderr, so nothing else is interleaved on stdout. renderJson also escapes the
+ * characters some line readers split on (U+2028/9, NEL), so a device cannot forge a second line.
+ */
 function stdout(): Send {
-  return async (a) => {
-    process.stdout.write(renderLine(a) + '\n');
-  };
+  return (a) =>
+    new Promise<void>((resolve, reject) => {
+      process.stdout.write(renderJson(a) + '\n', (e) => (e ? reject(e) : resolve()));
+    });
 }
 
 export function channelFor(r: AlertRouteConfig): Send | null {

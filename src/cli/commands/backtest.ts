@@ -6,16 +6,33 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { dirname } from 'node:path';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatConfigError, loadPipelineFile } from '../../config/load.js';
 import { parseDuration } from '../../config/duration.js';
 import { SEVERITIES, type Severity } from '../../detectors/types.js';
 import { CsvHeaderError, type CsvOptions } from '../../events/csv.js';
 import { findingRecord, runBacktest } from '../../eval/backtest.js';
 import { loadLabels, LabelsError, type Labels } from '../../eval/labels.js';
-import { checkTargets, fmtMs, ISSUE_TARGETS, pickTimelineIncidents, renderHtmlReport, renderMarkdown, type ReportInput } from '../../eval/report.js';
+import { checkTargets, fmtMs, ISSUE_TARGETS, pickTimelineIncidents, renderHtmlReport, renderMarkdown, type ReportInput, type Targets } from '../../eval/report.js';
 import { scoreFindings, type ScoredFinding } from '../../eval/score.js';
 import { createProgress, formatCount } from '../progress.js';
+import { EXIT, UsageError } from '../exit.js';
+
+const TARGET_KEYS: Record<string, keyof Targets> = { recall: 'recall', precision: 'precision', kind_recall: 'minKindRecall', false_per_1k: 'maxFalsePer1kDeviceDays', ttd: 'ttdMs' };
+
+/** "recall=0.8,false_per_1k=2,ttd=10m" → targets over the defaults. */
+export function parseTargets(v: string): Targets {
+  const t: Targets = { ...ISSUE_TARGETS, fastKinds: [...ISSUE_TARGETS.fastKinds] };
+  for (const part of v.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const [k, raw] = part.split('=') as [string, string | undefined];
+    const key = TARGET_KEYS[k];
+    if (!key || raw === undefined) throw new InvalidArgumentError(`expected key=value pairs with keys ${Object.keys(TARGET_KEYS).join(', ')}, got "${part}"`);
+    const n = key === 'ttdMs' ? parseDuration(raw) : Number(raw);
+    if (n === undefined || !Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${k}: expected ${key === 'ttdMs' ? 'a duration such as 5m' : 'a number ≥ 0'}, got "${raw}"`);
+    (t as unknown as Record<string, number>)[key] = n;
+  }
+  return t;
+}
 
 function duration(v: string): number {
   const ms = parseDuration(v);
@@ -50,6 +67,8 @@ interface Opts {
   tzOffset?: number;
   timeline: string[];
   quiet?: boolean;
+  failOnTargets?: boolean;
+  targets?: Targets;
 }
 
 export function register(program: Command): void {
@@ -69,9 +88,9 @@ export function register(program: Command): void {
     .option('--report <file>', 'self-contained HTML report')
     .option('--json <file>', 'metrics as JSON')
     .option('--markdown <file>', 'summary tables as Markdown')
-    .option('--slack <duration>', 'tolerance around a labeled incident for matching findings', duration, 5 * 60_000)
+    .addOption(new Option('--slack <duration>', 'tolerance around a labeled incident for matching findings').argParser(duration).default(5 * 60_000, '5m'))
     .option('--min-severity <sev>', "alert threshold for scoring (default: the pipeline's alerts.min_severity)", severity)
-    .option('--flush <duration>', 'advance event time this far past the last event at end of input (silence detectors)', duration, 0)
+    .addOption(new Option('--flush <duration>', 'advance event time this far past the last event at end of input (silence detectors)').argParser(duration).default(0, '0s'))
     .option('--device-column <name>', 'CSV: column holding the device id')
     .option('--device <id>', 'CSV: device id for every row')
     .option('--class-column <name>', 'CSV: column holding the device class')
@@ -85,6 +104,8 @@ export function register(program: Command): void {
     })
     .option('--timeline <device>', 'also plot this device in the report (repeatable)', collect, [])
     .option('-q, --quiet', 'no progress bar; only errors')
+    .option('--fail-on-targets', 'exit 1 when a quality target is missed (needs --labels): for CI')
+    .option('--targets <list>', `targets to judge against, e.g. recall=0.8,precision=0.7,kind_recall=0.6,false_per_1k=2,ttd=10m (default: recall=${ISSUE_TARGETS.recall},precision=${ISSUE_TARGETS.precision},kind_recall=${ISSUE_TARGETS.minKindRecall},false_per_1k=${ISSUE_TARGETS.maxFalsePer1kDeviceDays},ttd=${fmtMs(ISSUE_TARGETS.ttdMs)})`, parseTargets)
     .addHelpText(
       'after',
       `
@@ -93,10 +114,15 @@ Examples:
       --labels fixtures/demo-fleet.labels.json --out findings.ndjson --report report.html
   m2m-sentinel backtest pipelines/plant-floor.yaml historian.csv --device plc-07 --device-class plc --tz-offset 60
 
-Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
+  m2m-sentinel backtest pipelines/default.yaml fleet.ndjson.gz --labels fleet.labels.json \\
+      --fail-on-targets --targets recall=0.8,false_per_1k=2      # a CI gate
+
+Exit status: 0 on success; 1 with --fail-on-targets when a target is missed; 2 for an invalid
+pipeline, labels or input, including input of which no line decodes.`,
     )
     .action(async (pipelineFile: string, inputs: string[], o: Opts) => {
       const err = (s: string): void => void process.stderr.write(s + '\n');
+      if ((o.failOnTargets || o.targets) && !o.labels) throw new UsageError('--fail-on-targets and --targets judge against ground truth: give --labels too');
       const loaded = await loadPipelineFile(pipelineFile);
       if (!loaded.pipeline) {
         for (const e of loaded.errors) err(formatConfigError(e));
@@ -140,6 +166,13 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
         throw e;
       }
       bar.done(`${formatCount(result.decoded)} events, ${formatCount(result.rejected)} rejected, ${formatCount(result.findings.length)} findings from ${result.devices} devices`);
+      if (result.decoded === 0) {
+        // Nothing to judge: scoring an empty run would read as "no findings, all quiet".
+        const top = Object.entries(result.rejectedBy).sort((a, b) => b[1].count - a[1].count)[0];
+        err(`m2m-sentinel backtest: no event in ${inputs.join(', ')} decodes${top ? ` (${result.rejected} rejected, e.g. ${top[1].example.file}:${top[1].example.line}: ${top[1].example.message})` : ' (the input is empty)'}`);
+        process.exitCode = EXIT.usage;
+        return;
+      }
 
       if (o.out) {
         await mkdir(dirname(o.out), { recursive: true });
@@ -149,6 +182,7 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
         await once(ws, 'close');
       }
 
+      const targets = o.targets ?? ISSUE_TARGETS;
       const scored: ScoredFinding[] = result.findings.map((f) => ({ finding_id: f.finding_id, device_id: f.device_id, detector: f.detector, first_ts: f.first_ts, severity: f.severity }));
       const report: ReportInput = {
         title: `Backtest: ${pipeline.name}`,
@@ -156,6 +190,7 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
         inputs,
         command: ['m2m-sentinel backtest', pipelineFile, ...inputs, ...(o.labels ? ['--labels', o.labels] : [])].join(' '),
         result,
+        targets,
       };
       if (labels) {
         report.labels = labels;
@@ -171,9 +206,10 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
           out.write(`rejected lines by reason:\n`);
           for (const [k, v] of Object.entries(result.rejectedBy).sort((a, b) => b[1].count - a[1].count)) out.write(`  ${k.padEnd(28)} ${String(v.count).padStart(8)}  e.g. ${v.example.file}:${v.example.line}: ${v.example.message}\n`);
         }
+        if (result.duplicates) out.write(`duplicate deliveries dropped (exact repeats of a device's recent messages): ${result.duplicates}\n`);
         if (report.alert) {
           out.write('\n' + renderMarkdown(report));
-          const failed = checkTargets(report.alert, ISSUE_TARGETS).filter((c) => !c.ok);
+          const failed = checkTargets(report.alert, targets).filter((c) => !c.ok);
           out.write(`\n${failed.length ? `${failed.length} target(s) not met` : 'all targets met'} (slack ±${fmtMs(o.slack)}).\n`);
         } else {
           const byDet = new Map<string, number>();
@@ -200,12 +236,19 @@ Exit status: 0 on success, 2 for an invalid pipeline, labels or input.`,
               inputs,
               ...summary,
               findings: result.findings.length,
-              ...(report.alert ? { alert: strip(report.alert), all: strip(report.all!), targets: checkTargets(report.alert, ISSUE_TARGETS) } : {}),
+              ...(report.alert ? { alert: strip(report.alert), all: strip(report.all!), targets: checkTargets(report.alert, targets) } : {}),
             },
             null,
             1,
           ) + '\n',
         );
+      }
+      if (o.failOnTargets && report.alert) {
+        const missed = checkTargets(report.alert, targets).filter((c) => !c.ok);
+        if (missed.length) {
+          err(`m2m-sentinel backtest: ${missed.length} target${missed.length === 1 ? '' : 's'} missed: ${missed.map((c) => `${c.name} ${c.value} (target ${c.target})`).join('; ')}`);
+          process.exitCode = EXIT.judged;
+        }
       }
     });
 }

@@ -21,6 +21,7 @@ import { pino } from 'pino';
 import { createProgress } from '../progress.js';
 import { brokerVersion, ensureLocalBroker, stopLocalBroker } from '../local-broker.js';
 import { renderAlertSummary, type Label } from '../summary.js';
+import { EXIT, RunError, UsageError } from '../exit.js';
 import { randomBytes } from 'node:crypto';
 import { openClickHouse } from '../../storage/clickhouse.js';
 import { createConsole } from '../../server/console.js';
@@ -96,7 +97,14 @@ What it does:
      --data-dir unless CLICKHOUSE_URL is set), alerts to demo.<run>.alerts
   4. prints the alerts, the incidents caught and missed, and how to query the findings
   5. with --serve, leaves the web console running on them: open the URL it prints and log in
-     as "analyst" with the password it prints (or M2M_DEMO_PASSWORD)`,
+     as "analyst" with the password it prints (or M2M_DEMO_PASSWORD)
+
+Examples:
+  m2m-sentinel demo                                   the bundled fleet, embedded ClickHouse in ./data
+  m2m-sentinel demo --serve                           then the web console on its alerts
+  m2m-sentinel demo --max-alerts 5 --keep-broker      shorter listing; leave Kafka up for \`replay\`/\`tap\`
+  CLICKHOUSE_URL=http://localhost:8123 m2m-sentinel demo   findings into a ClickHouse server
+  m2m-sentinel demo --fleet fleet.ndjson.gz --labels fleet.labels.json   a fleet from \`simulate\``,
     )
     .action(async (o: DemoOptions) => demo(o));
 }
@@ -107,12 +115,14 @@ async function demo(o: DemoOptions): Promise<void> {
   // The demo talks to the reader; the service's own logs go to stderr at warn.
   setLogger(pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination(2)));
   const labelsFile = o.labels ?? o.fleet.replace(/\.ndjson(\.gz)?$/, '.labels.json');
-  if (!existsSync(o.fleet)) throw new Error(`fleet file not found: ${o.fleet}`);
+  if (!existsSync(o.fleet)) throw new UsageError(`fleet file not found: ${o.fleet}`);
+  const maxAlerts = Number(o.maxAlerts);
+  if (!Number.isInteger(maxAlerts) || maxAlerts < 0) throw new UsageError(`--max-alerts needs a whole number ≥ 0, got "${o.maxAlerts}"`);
 
   const loaded = await loadPipelineFile(o.pipeline);
   if (!loaded.pipeline) {
     for (const e of loaded.errors) process.stderr.write(formatConfigError(e) + '\n');
-    process.exitCode = 2;
+    process.exitCode = EXIT.usage;
     return;
   }
   const external = process.env.KAFKA_BROKERS;
@@ -158,7 +168,7 @@ async function demo(o: DemoOptions): Promise<void> {
     checkpointEveryMs: 2_000,
     onAlert: (a) => alerts.push(a),
   });
-  if (svc.failed.length) throw new Error(`pipeline failed to start: ${svc.failed.map((f) => f.error).join('; ')}`);
+  if (svc.failed.length) throw new RunError(`pipeline failed to start: ${svc.failed.map((f) => f.error).join('; ')}`);
   const h = svc.pipelines[0]!;
   const runBar = createProgress({ label: 'detect', unit: 'events' });
   for (;;) {
@@ -179,6 +189,9 @@ async function demo(o: DemoOptions): Promise<void> {
   // Positions move as events are scored; the batch's writes finish after. Stopping waits for
   // them (and checkpoints), so the counts read afterwards are complete.
   await h.stop();
+  // The replay is all there is: what the fleet view still holds is judged now, as a backtest
+  // does at the end of its input (its final checkpoints have published every fleet input).
+  for (const f of svc.fleets) await f.endOfInput();
   const stats = h.stats();
   const { database, table } = cfg.findings.clickhouse;
   const [stored] = await queryRows<{ n: string; alertable: string }>(
@@ -191,7 +204,7 @@ async function demo(o: DemoOptions): Promise<void> {
 
   const labels = existsSync(labelsFile) ? readLabels(readFileSync(labelsFile, 'utf8')) : [];
   out('');
-  out(renderAlertSummary(alerts, labels, { maxAlerts: Number(o.maxAlerts) }));
+  out(renderAlertSummary(alerts, labels, { maxAlerts }));
   out('');
   out('Run');
   out(`  events replayed      ${rep.sent.toLocaleString('en')} in ${replaySecs.toFixed(1)} s, + ${MALFORMED.length} malformed`);
@@ -202,8 +215,7 @@ async function demo(o: DemoOptions): Promise<void> {
   out(`  wall time            ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   out('');
   out('Query the findings:');
-  out(`  SELECT first_ts, device_id, detector, severity, explanation FROM ${database}.${table} FINAL`);
-  out(`  WHERE pipeline = '${cfg.name}' ORDER BY score DESC LIMIT 20`);
+  out(`  m2m-sentinel query "SELECT first_ts, device_id, detector, severity, explanation FROM ${database}.${table} FINAL WHERE pipeline = '${cfg.name}' ORDER BY score DESC LIMIT 20"${process.env.CLICKHOUSE_URL ? '' : ` --data-dir ${o.dataDir}`}`);
   if (o.serve) await serveConsole(cfg, o, startedBroker, out);
 }
 

@@ -8,6 +8,7 @@ import { logger } from '../../obs/log.js';
 import { report } from '../../server/health.js';
 import { brokersFromEnv } from '../../kafka/client.js';
 import { clickHouseOptionsFromEnv } from '../../storage/clickhouse.js';
+import { EXIT } from '../exit.js';
 import { loadConsoleAccess } from '../console-access.js';
 import { ACCESS_ENV } from '../../server/access.js';
 import { DEFAULT_HTTP_HOST } from '../../server/http.js';
@@ -77,6 +78,9 @@ many devices that each report rarely write less state per event with a higher
 HTTP: the endpoints bind 127.0.0.1 unless --http-host says otherwise; /metrics and /api/findings
 need "Authorization: Bearer <token>" with a token from the --access file (docs/security.md).
 
+Exit status: 0 after a clean stop; 2 when no pipeline file is valid (or any is not, with
+--strict); 3 when no pipeline could start.
+
 Examples:
   m2m-sentinel run pipelines/default.yaml
   M2M_TOKEN_PROM=$(cat /run/secrets/prom) m2m-sentinel run --access access.yaml --http-host 0.0.0.0 pipelines/
@@ -86,19 +90,19 @@ Examples:
       const { pipelines, errors, results } = await loadPipelines(paths);
       for (const e of errors) process.stderr.write(formatConfigError(e) + '\n');
       if (errors.length && o.strict) {
-        process.exitCode = 2;
+        process.exitCode = EXIT.usage;
         return;
       }
       for (const r of results) if (!r.pipeline && r.errors.length) report(`pipeline-file:${r.file}`, 'down', `${r.errors.length} configuration error(s)`);
       if (!pipelines.length) {
-        process.stderr.write('no pipeline files found in ' + paths.join(', ') + '\n');
-        process.exitCode = 2;
+        process.stderr.write(`m2m-sentinel run: no valid pipeline in ${paths.join(', ')}\n`);
+        process.exitCode = EXIT.usage;
         return;
       }
       const log = logger();
       const access = o.access ? loadConsoleAccess(o.access) : undefined;
       if (access && !access.ok) {
-        process.exitCode = 2;
+        process.exitCode = EXIT.usage;
         return;
       }
       let svc: Awaited<ReturnType<typeof startService>>;
@@ -122,15 +126,16 @@ Examples:
         // said in one line (the reason names what), not a stack trace.
         if (e instanceof AccessDenied || e instanceof KafkaSecurityError) {
           process.stderr.write(`m2m-sentinel: ${e.message}\n`);
-          process.exitCode = 2;
+          process.exitCode = EXIT.usage;
           return;
         }
         throw e;
       }
       log.info({ pipelines: svc.pipelines.map((p) => p.name), failed: svc.failed, clickhouse: svc.clickhouse.location, http: o.httpPort }, 'm2m-sentinel running');
       if (!svc.pipelines.length) {
+        for (const f of svc.failed) process.stderr.write(`m2m-sentinel run: pipeline ${f.name} failed to start: ${f.error}\n`);
         await svc.stop();
-        process.exitCode = 1;
+        process.exitCode = EXIT.failure;
         return;
       }
       await new Promise<void>((resolve) => {

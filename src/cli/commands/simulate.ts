@@ -7,10 +7,33 @@ import { DEVICE_CLASSES, INCIDENT_KINDS, type DeviceClass, type IncidentKind } f
 
 export const DEFAULT_START = '2026-03-23T00:00:00Z';
 
-function positiveInt(v: string): number {
+function wholeNumber(v: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a non-negative integer');
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number ≥ 0, got "${v}"`);
   return n;
+}
+
+function atLeastOne(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected a whole number ≥ 1, got "${v}"`);
+  return n;
+}
+
+function gzipLevel(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 9) throw new InvalidArgumentError(`expected 1 (fast) to 9 (small), got "${v}"`);
+  return n;
+}
+
+/**
+ * Incidents asked for but not in the labels: a fleet too small (or mixed without the class an
+ * incident needs) cannot hold every kind. Said out loud, since a backtest of such a fleet
+ * would otherwise report a kind as "not present" rather than "not simulated".
+ */
+export function missingIncidents(kinds: readonly IncidentKind[], perKind: number, placed: Array<{ kind: string }>): Array<{ kind: IncidentKind; missing: number }> {
+  const got = new Map<string, number>();
+  for (const l of placed) got.set(l.kind, (got.get(l.kind) ?? 0) + 1);
+  return kinds.map((kind) => ({ kind, missing: perKind - (got.get(kind) ?? 0) })).filter((m) => m.missing > 0);
 }
 
 function positiveNumber(v: string): number {
@@ -55,10 +78,10 @@ export function register(program: Command): void {
         'file holding the injected incidents (device, start, end, kind, detail) and the benign changes. ' +
         'The same seed and options always produce byte-identical output.',
     )
-    .option('-n, --devices <n>', 'number of devices', positiveInt, 300)
+    .option('-n, --devices <n>', 'number of devices (at least 1)', atLeastOne, 300)
     .option('-d, --days <days>', 'simulated span in days (fractions allowed)', positiveNumber, 1)
-    .option('-s, --seed <seed>', 'random seed', positiveInt, 1)
-    .option('-k, --incidents-per-kind <k>', 'labeled incidents injected per incident kind', positiveInt, 1)
+    .option('-s, --seed <seed>', 'random seed (a whole number ≥ 0)', wholeNumber, 1)
+    .option('-k, --incidents-per-kind <k>', 'labeled incidents injected per incident kind (0: none)', wholeNumber, 1)
     .option('--kinds <list>', `comma-separated incident kinds (default: all)\n(${INCIDENT_KINDS.join(', ')})`, kindList)
     .option('--start <iso>', 'start of the span (UTC)', DEFAULT_START)
     .option('--mix <spec>', `class weights, e.g. smart_meter=0.5,plc=0.5 (default ${Object.entries(DEFAULT_MIX).map(([k, v]) => `${k}=${v}`).join(',')})`, mixSpec)
@@ -68,7 +91,7 @@ export function register(program: Command): void {
     .option('--no-outage', 'no network outages')
     .requiredOption('-o, --out <file>', 'events file (.ndjson, or .ndjson.gz to compress)')
     .option('-l, --labels <file>', 'labels file (JSON)')
-    .option('--gzip-level <n>', 'compression level for .gz output, 1 (fast) to 9 (small)', positiveInt, 6)
+    .option('--gzip-level <n>', 'compression level for .gz output, 1 (fast) to 9 (small)', gzipLevel, 6)
     .addOption(new Option('-q, --quiet', 'no progress bar or summary'))
     .addHelpText(
       'after',
@@ -117,8 +140,11 @@ Examples:
           ...(o.warmupHours !== undefined ? { warmupMs: o.warmupHours * 3_600_000 } : {}),
           benign: { rollout: o.rollout, maintenance: o.maintenance, outage: o.outage },
         },
-        { out: o.out, ...(o.labels ? { labels: o.labels } : {}), gzipLevel: Math.min(9, Math.max(1, o.gzipLevel)), onProgress: (f, n) => bar.update(f, n) },
+        { out: o.out, ...(o.labels ? { labels: o.labels } : {}), gzipLevel: o.gzipLevel, onProgress: (f, n) => bar.update(f, n) },
       );
+      for (const m of missingIncidents(o.kinds ?? INCIDENT_KINDS, o.incidentsPerKind, res.labels.incidents)) {
+        process.stderr.write(`note: ${m.missing} ${m.kind} incident${m.missing === 1 ? '' : 's'} not in the labels: no fitting device (or no observable span) in a ${o.devices}-device, ${o.days}-day fleet; more devices or days, or a --mix with the class it needs, make room\n`);
+      }
       bar.done(
         `${formatCount(res.events)} events (${formatCount(res.byType.telemetry)} telemetry, ${formatCount(res.byType.connection)} connection) ` +
           `from ${res.labels.devices} devices, ${res.labels.incidents.length} incidents, ${res.labels.benign.length} benign changes → ${o.out}`,

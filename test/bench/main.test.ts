@@ -1,5 +1,5 @@
 /**
- * `m2m-sentinel bench --plot FILE` as a user runs it: draws an existing results file beside it
+ * `bench/main.ts --plot FILE` as a user runs it: draws an existing results file beside it
  * and runs nothing else; a file that is not a results object is a usage error (exit 2).
  */
 import { describe, expect, it } from 'vitest';
@@ -8,23 +8,23 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/kafka.js';
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function bench(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', 'tsx', '-e', "import('./src/cli/main.ts').then((m) => m.main(process.argv))", 'm2m-sentinel', ...args],
+      ['--import', 'tsx', 'bench/main.ts', ...args],
       { encoding: 'utf8', timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }),
     );
   });
 }
 
-describe('m2m-sentinel bench --plot', () => {
+describe('bench --plot', () => {
   it('draws the committed results file into an SVG beside a copy of it', async () => {
     const dir = tempDir('m2m-plot');
     const file = join(dir, 'run.json');
     writeFileSync(file, readFileSync('bench/results.json'));
-    const r = await cli(['bench', '--plot', file]);
+    const r = await bench(['--plot', file]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(join(dir, 'run.svg'));
     const svg = readFileSync(join(dir, 'run.svg'), 'utf8');
@@ -38,12 +38,12 @@ describe('m2m-sentinel bench --plot', () => {
     const dir = tempDir('m2m-plot');
     const file = join(dir, 'list.json');
     writeFileSync(file, '[1, 2]');
-    const r = await cli(['bench', '--plot', file]);
+    const r = await bench(['--plot', file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('not a bench results file (not a JSON object)');
     expect(r.stderr).not.toMatch(/\n\s+at /);
     expect(existsSync(join(dir, 'list.svg'))).toBe(false);
-    const gone = await cli(['bench', '--plot', join(dir, 'missing.json')]);
+    const gone = await bench(['--plot', join(dir, 'missing.json')]);
     expect(gone.code).toBe(2);
     expect(gone.stderr).toContain('ENOENT');
   }, 90_000);

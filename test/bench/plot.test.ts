@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { benchSvg, niceMax, rateSeries } from '../../src/cli/bench-plot.js';
-import { percentiles, progressOver, resultsJson, targets, type ProgressPoint } from '../../src/cli/bench-results.js';
+import { benchSvg, niceMax, rateSeries } from '../../bench/plot.js';
+import { percentiles, progressOver, resultsJson, targets, type ProgressPoint } from '../../bench/results.js';
 
 /** A results object shaped as `npm run bench` writes it, with round figures. */
 function fullResults(): Record<string, unknown> {

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { targets } from '../../src/cli/bench-results.js';
-import { backgroundDue } from '../../src/cli/commands/bench.js';
+import { targets } from '../../bench/results.js';
 
 /** A results object as the bench writes it, with only the figures the targets read. */
 const results = (o: { ratio?: number; detect?: number; rss?: number; devices?: number; p99?: number }) => ({
@@ -28,22 +27,5 @@ describe('bench targets', () => {
     const t = targets({});
     expect(t.map((x) => x.id)).toEqual(['pipeline', 'detectors', 'memory', 'latency']);
     for (const x of t) expect(x).toMatchObject({ value: null, met: null });
-  });
-});
-
-describe('latency phase background load', () => {
-  it('sends what the rate asks for, capped per request, and catches up over several requests after a stall', () => {
-    expect(backgroundDue(1_000, 34_000, 33_000, 1_700)).toBe(1_000);
-    expect(backgroundDue(1_000, 34_000, 34_000, 1_700)).toBe(0);
-    expect(backgroundDue(1_000, 34_000, 40_000, 1_700)).toBe(0);
-    // 3 s behind: one request of at most the cap, not a 100k-event request.
-    let sent = 0;
-    let requests = 0;
-    while (backgroundDue(3_000, 34_000, sent, 1_700) > 0) {
-      sent += backgroundDue(3_000, 34_000, sent, 1_700);
-      requests++;
-    }
-    expect(sent).toBe(102_000);
-    expect(requests).toBe(60);
   });
 });

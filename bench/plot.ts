@@ -8,8 +8,8 @@
  * Pure: results in, markup out. Panels whose figures a results file lacks (a phase not run, an
  * older file) say so instead of drawing.
  */
-import { esc, fmt } from '../eval/plot.js';
-import { targets, type ProgressPoint, type Target } from './bench-results.js';
+import { esc, fmt } from '../src/eval/plot.js';
+import { targets, type ProgressPoint, type Target } from './results.js';
 
 type Json = Record<string, unknown>;
 
