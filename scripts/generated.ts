@@ -10,7 +10,7 @@ import { renderReference, spliceReference } from '../src/config/docs.js';
 import { loadPipelines } from '../src/config/load.js';
 import { renderEditorSchema } from '../src/config/schema.js';
 import { renderDetectorDocs } from '../src/detectors/docs.js';
-import { renderAclScript } from '../src/kafka/acls.js';
+import { renderAclScript } from '../src/pipeline/acls.js';
 import { renderWorldDocs } from '../src/sim/worlds/docs.js';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -33,7 +33,7 @@ export const GENERATED: readonly Generated[] = [
   { file: 'docs/worlds.md', from: 'the world ranges and classes (src/sim/worlds/docs.ts)', render: () => renderWorldDocs() },
   {
     file: 'deploy/kafka/acls.sh',
-    from: 'the shipped pipelines (src/kafka/acls.ts)',
+    from: 'the shipped pipelines (src/pipeline/acls.ts)',
     // Routes switched on by variables are irrelevant to ACLs; defaults make every file load.
     render: async () => renderAclScript((await loadPipelines([fileURLToPath(new URL('../pipelines/', import.meta.url))], {})).pipelines),
     mode: 0o755,

@@ -18,7 +18,7 @@ import { severityOfId, type OcsfDetectionFinding } from './ocsf.js';
 import { channelFor } from './channels/send.js';
 import { createBudget, DEFAULT_MAX_PER_MINUTE } from './budget.js';
 import { OUTBOX_HEADER, outboxPipeline, outboxTopic, readOutboxRecord } from './outbox.js';
-import { retry, sleep } from '../pipeline/retry.js';
+import { retry, sleep } from '../lib/retry.js';
 import { emit } from '../obs/events.js';
 import { metrics } from '../obs/metrics.js';
 import { report } from '../server/health.js';

@@ -3,7 +3,7 @@
  * the caller routes a DecodeError to the dead-letter topic with the original bytes.
  */
 import { isIP } from 'node:net';
-import type { MappingConfig } from '../config/types.js';
+import type { MappingConfig } from './mapping.js';
 import type { AuthOutcome, ConnectionEvent, M2MEvent, TelemetryEvent } from './types.js';
 import { UNKNOWN_CLASS } from './types.js';
 

@@ -7,7 +7,7 @@
 import type { Kafka, Message } from 'kafkajs';
 import { readNdjsonLines } from '../events/files.js';
 import { parseTimestamp } from '../events/decode.js';
-import { sleep } from '../pipeline/retry.js';
+import { sleep } from '../lib/retry.js';
 
 export interface ReplayOptions {
   files: string[];

@@ -16,7 +16,7 @@
  * in order.
  */
 import type { Finding } from '../detectors/types.js';
-import { retry } from './retry.js';
+import { retry } from '../lib/retry.js';
 
 /** What the writer carries: findings, and (for the runner) the alert rows that must be as durable as they are. */
 export interface FindingsWriterOptions<T = Finding> {

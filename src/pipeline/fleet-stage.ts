@@ -36,7 +36,7 @@ import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { fleetTopic } from './fleet-forward.js';
 import { chunks } from '../state/changelog.js';
-import { sleep } from './retry.js';
+import { sleep } from '../lib/retry.js';
 import { emit } from '../obs/events.js';
 import { registerFleetProbe, unregisterFleetProbe } from '../obs/metrics.js';
 import { logger } from '../obs/log.js';

@@ -33,7 +33,7 @@ import { isRetriable } from '../kafka/client.js';
 import { ensureTopics } from '../kafka/topics.js';
 import { migrate } from '../storage/migrations.js';
 import { changelogTopic, ensureChangelog, PartitionStore, StoreFenced, type Checkpoint } from '../state/changelog.js';
-import { GaveUp, retry, sleep } from './retry.js';
+import { GaveUp, retry, sleep } from '../lib/retry.js';
 import { AccessDenied, attempt, preflight } from '../kafka/authz.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { createFleetForward, fleetTopicSpec, type ForwardState } from './fleet-forward.js';

@@ -20,7 +20,7 @@ import { createConsole, type ConsoleHandler } from '../server/console.js';
 import { report } from '../server/health.js';
 import { emit } from '../obs/events.js';
 import { logger } from '../obs/log.js';
-import { GaveUp, retry } from './retry.js';
+import { GaveUp, retry } from '../lib/retry.js';
 import { AccessDenied, attempt } from '../kafka/authz.js';
 import { isRetriable } from '../kafka/client.js';
 import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';

@@ -14,7 +14,7 @@ import type { Finding } from '../detectors/types.js';
 import { eventRow, insertAlertEvents, type AlertAction } from '../storage/alerts.js';
 import { getAlert, type AlertView } from '../storage/alert-queries.js';
 import { queryRows, ident } from '../storage/clickhouse.js';
-import { retry } from '../pipeline/retry.js';
+import { retry } from '../lib/retry.js';
 import { InputError } from './api-params.js';
 
 export interface ActionDeps {

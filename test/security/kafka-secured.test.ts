@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AclOperationTypes, AclPermissionTypes, AclResourceTypes, ResourcePatternTypes, type Kafka } from 'kafkajs';
 import { createKafka } from '../../src/kafka/client.js';
-import { pipelineAcls } from '../../src/kafka/acls.js';
+import { pipelineAcls } from '../../src/pipeline/acls.js';
 import { ensureTopics } from '../../src/kafka/topics.js';
 import { changelogTopic } from '../../src/state/changelog.js';
 import type { KafkaSecurity } from '../../src/kafka/security.js';

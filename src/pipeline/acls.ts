@@ -8,8 +8,8 @@
 import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
 import { outboxTopic } from '../alerts/outbox.js';
-import { fleetTopic } from '../pipeline/fleet-forward.js';
-import { maintenanceTopic } from './maintenance-topic.js';
+import { fleetTopic } from './fleet-forward.js';
+import { maintenanceTopic } from '../kafka/maintenance-topic.js';
 
 export interface AclSpec {
   resource: 'topic' | 'group' | 'transactional-id';
