@@ -22,7 +22,7 @@
  *
  * Silence is found in stream time, though: a device that uploads its readings in batches (every
  * four hours, say) or stores and forwards them over a flaky link is not heard from for hours while
- * its timestamps stay evenly spaced. Such a delivery gap (an arrival after a long wait whose
+ * its timestamps stay evenly spaced (and its connections may keep arriving meanwhile). Such a delivery gap (an arrival after a long wait whose
  * readings keep their cadence) is remembered like a long gap, and later silences are judged
  * against the longest of them: the device is late, not silent.
  */
@@ -181,10 +181,13 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   step(s: ReportingState, e: M2MEvent, ctx: StepContext): StepResult<ReportingState> {
     const p = this.p;
     let out: FindingDraft[] | null = null;
-    // Heard from after a wait far longer than its own readings' gap: delivered late, in a batch.
-    const heardGap = ctx.sinceHeard;
-    if (heardGap >= p.min_silence && heardGap > 2 * (e.ts - s.lt) && heardGap >= this.deliveryGap(s, e.ts)) {
-      s.dg = heardGap;
+    // A report that arrives after a wait far longer than its gap to the previous report was
+    // delivered late, in a batch. The wait is the stream time since the device was last heard, or,
+    // when other traffic of the device (connections) kept arriving meanwhile, how far its newest
+    // timestamp had moved past its previous report.
+    const waited = Math.max(ctx.sinceHeard, ctx.watermark - s.lt);
+    if (waited >= p.min_silence && waited > 2 * (e.ts - s.lt) && waited >= this.deliveryGap(s, e.ts)) {
+      s.dg = waited;
       s.dgt = e.ts;
     }
     const sil = s.inc?.silence;

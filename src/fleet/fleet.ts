@@ -89,7 +89,7 @@ interface Held {
 }
 
 interface Change {
-  /** Device → first_ts of its finding with this signature. */
+  /** Device → first_ts of its newest finding with this signature. */
   members: Map<string, number>;
   /** The fleet event it belongs to once it folded anything. */
   event?: FleetEvent;
@@ -439,8 +439,10 @@ export function createFleet(opts: FleetOptions): Fleet {
         const c = cls(f.device_class);
         let ch = c.changes.get(sig);
         if (ch === undefined) c.changes.set(sig, (ch = { members: new Map() }));
+        // Its newest: a change that recurs (a line stopped every weekend, a meter's load up every
+        // weekday) is judged against the devices that show it this time, not the first time.
         const prev = ch.members.get(f.device_id);
-        if (prev === undefined || f.first_ts < prev) ch.members.set(f.device_id, f.first_ts);
+        if (prev === undefined || f.first_ts > prev) ch.members.set(f.device_id, f.first_ts);
         held.get(f.finding_id)!.seen = cleanMembers(ch, f.first_ts).length;
         foldHeld(f.device_class, sig, out);
       }

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { reporting } from '../../src/detectors/reporting.js';
 import type { Finding } from '../../src/detectors/types.js';
-import type { TelemetryEvent } from '../../src/events/types.js';
+import type { M2MEvent, TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, byTs, make, rng, run } from './helpers.js';
 
 const tele = (device: string, ts: number): TelemetryEvent => ({ type: 'telemetry', device_id: device, device_class: 'x', ts, metrics: { v: 1 } });
@@ -128,6 +128,19 @@ describe('reporting: devices delivered late', () => {
     expect(alertWorthy(of(r.latest, 'meter'))).toEqual([]);
     // It learned why: its evidence would carry the delivery gap, had anything been raised.
     expect(of(r.latest, 'meter').filter((f) => f.first_ts > T0 + DAY)).toEqual([]);
+  });
+
+  it('nor is one whose connections keep arriving in real time while its readings come in batches', () => {
+    const conns: M2MEvent[] = [];
+    for (let t = T0 + 2 * MIN; t < T0 + 7 * DAY; t += 10 * MIN) conns.push({ type: 'connection', device_id: 'meter', device_class: 'x', ts: t, src_ip: '10.0.0.2', dst_ip: '10.0.0.1', dst_port: 123, protocol: 'udp' });
+    // Merge in arrival order: each connection arrives at its own time, between the batches.
+    const arrival = new Map<M2MEvent, number>();
+    const evs = batched(7);
+    for (const ev of evs) arrival.set(ev, ev.device_id === 'meter' ? T0 + Math.ceil((ev.ts - T0 + 1) / (4 * HOUR)) * 4 * HOUR + 7 * MIN : ev.ts);
+    for (const c of conns) arrival.set(c, c.ts);
+    const merged = [...evs, ...conns].sort((a, b) => arrival.get(a)! - arrival.get(b)! || a.ts - b.ts);
+    const r = run([make(reporting)], merged);
+    expect(alertWorthy(of(r.latest, 'meter'))).toEqual([]);
   });
 
   it('the same meter switched off is found, once its usual upload is well overdue', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createFleet } from '../../src/fleet/fleet.js';
 import { beaconing } from '../../src/detectors/beaconing.js';
 import { metricBaseline } from '../../src/detectors/metric_baseline.js';
+import { reporting } from '../../src/detectors/reporting.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import type { FleetFact, Finding } from '../../src/detectors/types.js';
 
@@ -123,5 +124,28 @@ describe('fleet view on devices that upload in batches', () => {
     const judged = out.filter((f) => f.detector === 'metric_baseline');
     expect(judged).toHaveLength(20);
     expect(judged.filter((f) => f.severity !== 'info').map((f) => f.device_id)).toEqual([]);
+  });
+});
+
+describe('fleet view on a change that recurs', () => {
+  it('folds the second weekend stop of a whole line as it folded the first', () => {
+    const fl = createFleet({ pipeline: 'p', hold: HOUR, window: 6 * HOUR, minDevices: 5, minShare: 0.2, commonShare: 0.25, memory: 7 * 24 * HOUR, roleOf: (d) => (d === 'reporting' ? reporting.fleet : undefined) });
+    const plcs = Array.from({ length: 12 }, (_, i) => `plc-${i}`);
+    fl.facts(plcs.map((d) => ({ k: 'seen', d, c: 'plc', ts: T0 })));
+    const silence = (d: string, t: number) =>
+      finalize('p', {
+        detector: 'reporting', key: 'silence', device_id: d, device_class: 'plc', first_ts: t, last_ts: t, count: 1, score: 0.55, severity: 'medium',
+        observed: 'silent for 6h', expected: 'a report every 60s', explanation: `${d} (plc) has sent nothing for 6h.`, mitre: [], evidence: {},
+      });
+    const out: Finding[] = [];
+    for (const week of [0, 1]) {
+      const stop = T0 + week * 7 * 24 * HOUR + 5 * 24 * HOUR;
+      out.push(...fl.advanceTo(stop));
+      for (const [i, d] of plcs.entries()) out.push(...fl.offer(silence(d, stop + i * 1000)));
+      out.push(...fl.advanceTo(stop + 3 * HOUR));
+    }
+    const judged = out.filter((f) => f.detector === 'reporting');
+    expect(judged).toHaveLength(24);
+    expect(judged.filter((f) => f.severity !== 'info').map((f) => new Date(f.first_ts).toISOString().slice(0, 10))).toEqual([]);
   });
 });
