@@ -5,12 +5,12 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
-import { main } from '../src/cli/main.js';
+import { cli } from '../src/cli/main.js';
 
 async function run(argv: string[]): Promise<void> {
   const sub = argv[2];
   const file = sub && /^[a-z-]+$/.test(sub) ? fileURLToPath(new URL(`../src/cli/commands/${sub}.ts`, import.meta.url)) : undefined;
-  if (!file || !existsSync(file)) return main(argv);
+  if (!file || !existsSync(file)) return cli(argv);
   const program = new Command('m2m-sentinel').showHelpAfterError('(run with --help for usage)');
   ((await import(`../src/cli/commands/${sub}.js`)) as { register(p: Command): void }).register(program);
   await program.parseAsync(argv);

@@ -1,8 +1,5 @@
-/** Regenerates docs/detectors.md from the detector registry: `npx tsx scripts/gen-detector-docs.ts`. */
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { renderDetectorDocs } from '../src/detectors/docs.js';
+// Regenerates docs/detectors.md only; `npm run gen` regenerates every generated file (scripts/generated.ts).
+//   npx tsx scripts/gen-detector-docs.ts [--check]
+import { gen } from './gen.js';
 
-const out = fileURLToPath(new URL('../docs/detectors.md', import.meta.url));
-writeFileSync(out, renderDetectorDocs());
-process.stdout.write(`wrote ${out}\n`);
+process.exit(await gen(['docs/detectors.md', ...process.argv.slice(2)]));

@@ -1,8 +1,5 @@
-/** Regenerates docs/worlds.md from the world ranges and class definitions: `npx tsx scripts/gen-world-docs.ts`. */
-import { writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { renderWorldDocs } from '../src/sim/worlds/docs.js';
+// Regenerates docs/worlds.md only; `npm run gen` regenerates every generated file (scripts/generated.ts).
+//   npx tsx scripts/gen-world-docs.ts [--check]
+import { gen } from './gen.js';
 
-const out = fileURLToPath(new URL('../docs/worlds.md', import.meta.url));
-writeFileSync(out, renderWorldDocs());
-process.stdout.write(`wrote ${out}\n`);
+process.exit(await gen(['docs/worlds.md', ...process.argv.slice(2)]));

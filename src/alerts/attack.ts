@@ -12,7 +12,7 @@
 export type Matrix = 'ics' | 'enterprise';
 
 /** The ATT&CK release these names and tactics were checked against. */
-export const ATTACK_VERSION = '15.1';
+const ATTACK_VERSION = '15.1';
 
 const TACTICS: Record<string, string> = {
   // ICS
@@ -86,7 +86,7 @@ const TECHNIQUES: Record<string, [name: string, tactic: string]> = {
 };
 
 /** ICS technique ids are T0xxx; Enterprise ones T1xxx (sub-techniques T1xxx.yyy). */
-export const matrixOf = (id: string): Matrix => (/^T0\d{3}$/.test(id) ? 'ics' : 'enterprise');
+const matrixOf = (id: string): Matrix => (/^T0\d{3}$/.test(id) ? 'ics' : 'enterprise');
 
 export interface OcsfAttack {
   technique: { uid: string; name?: string; src_url: string };

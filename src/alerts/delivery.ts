@@ -5,8 +5,9 @@
  * retried with backoff for as long as it stays down, reported as degraded, and its backlog shows
  * as consumer lag (m2m_outbox_depth), so nothing is skipped and nothing is lost.
  *
- * The outbox is written in the runner's checkpoint transactions, and kafkajs consumers read
- * committed records only, so a route never delivers an alert whose checkpoint was rolled back.
+ * The outbox is written in the runner's publication transactions (PartitionStore.publish), and
+ * kafkajs consumers read committed records only, so a route never delivers an alert whose
+ * transaction was rolled back.
  * Delivery itself is at-least-once (a crash between send and commit resends); receivers dedupe
  * on the alert id (OCSF finding_info.uid + severity, also in the x-m2m-alert-id header).
  */

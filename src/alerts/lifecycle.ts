@@ -111,7 +111,7 @@ function slim(f: Finding): Finding {
 
 const groupOf = (f: Pick<Finding, 'device_id' | 'detector' | 'key'>): string => `${f.device_id}\u0000${f.detector}\u0000${f.key}`;
 
-export function alertId(pipeline: string, f: Pick<Finding, 'device_id' | 'detector' | 'key'>, openedTs: number): string {
+function alertId(pipeline: string, f: Pick<Finding, 'device_id' | 'detector' | 'key'>, openedTs: number): string {
   return crypto.createHash('sha256').update(`alert\u0000${pipeline}\u0000${f.device_id}\u0000${f.detector}\u0000${f.key}\u0000${openedTs}`).digest('hex').slice(0, 32);
 }
 

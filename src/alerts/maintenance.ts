@@ -45,7 +45,7 @@ function inScope(w: { devices?: string[]; classes?: string[] }, s: Subject): boo
 const crons = new Map<string, Cron>();
 
 /** One parsed schedule per (expression, zone): parsing is the costly part. */
-export function cronOf(schedule: string, timezone = 'UTC'): Cron {
+function cronOf(schedule: string, timezone = 'UTC'): Cron {
   const k = `${timezone}\u0000${schedule}`;
   let c = crons.get(k);
   if (!c) {

@@ -16,7 +16,7 @@ import type { AlertRecord } from './lifecycle.js';
 import { attacksOf, type OcsfAttack } from './attack.js';
 import { factsOf } from '../storage/finding-facts.js';
 
-export const OCSF_VERSION = '1.6.0';
+const OCSF_VERSION = '1.6.0';
 
 const SEVERITY_ID: Record<Severity, number> = { info: 1, low: 2, medium: 3, high: 4, critical: 5 };
 const SEVERITY_NAME: Record<Severity, string> = { info: 'Informational', low: 'Low', medium: 'Medium', high: 'High', critical: 'Critical' };
@@ -30,7 +30,7 @@ export function severityOfId(id: number): Severity {
 /** The analyst's states, with their OCSF status ids. */
 export type AlertStatus = 'new' | 'acknowledged' | 'resolved';
 export type Resolution = 'true_positive' | 'benign' | 'false_positive';
-export const STATUS_ID: Record<AlertStatus, 1 | 2 | 4> = { new: 1, acknowledged: 2, resolved: 4 };
+const STATUS_ID: Record<AlertStatus, 1 | 2 | 4> = { new: 1, acknowledged: 2, resolved: 4 };
 const STATUS_NAME: Record<AlertStatus, string> = { new: 'New', acknowledged: 'In Progress', resolved: 'Resolved' };
 export const RESOLUTIONS: readonly Resolution[] = ['true_positive', 'benign', 'false_positive'];
 
@@ -173,7 +173,7 @@ export interface OcsfInput {
   productVersion: string;
 }
 
-export function titleOf(f: Pick<Finding, 'detector' | 'device_id' | 'key'>): string {
+function titleOf(f: Pick<Finding, 'detector' | 'device_id' | 'key'>): string {
   return `${f.detector.replace(/_/g, ' ')} on ${f.device_id}${f.key && f.key !== f.detector ? ` (${f.key})` : ''}`;
 }
 

@@ -14,7 +14,7 @@ import type { AlertRouteConfig } from '../config/types.js';
 export const DEFAULT_OUTBOX_TOPIC = 'm2m.alerts';
 
 /** The outbox topic of a pipeline's routes: its kafka route's topic (at most one), else the default. */
-export function outboxTopicOf(routes: ReadonlyArray<Pick<AlertRouteConfig, 'type' | 'options'>>): string {
+function outboxTopicOf(routes: ReadonlyArray<Pick<AlertRouteConfig, 'type' | 'options'>>): string {
   const k = routes.find((r) => r.type === 'kafka');
   return k ? String(k.options.topic) : DEFAULT_OUTBOX_TOPIC;
 }

@@ -35,7 +35,7 @@ function isKafkaError(e: unknown): boolean {
 }
 
 /** What to print and which code to exit with for an error that reached the top of a command. */
-export function describeError(e: unknown): { code: ExitCode; message: string; stack?: string } {
+function describeError(e: unknown): { code: ExitCode; message: string; stack?: string } {
   if (e instanceof UsageError) return { code: EXIT.usage, message: e.message };
   if (e instanceof RunError) return { code: EXIT.failure, message: e.message };
   // Lower layers cannot import this module; they mark errors whose message is the whole story.
@@ -62,7 +62,7 @@ export function describeError(e: unknown): { code: ExitCode; message: string; st
  * Commander's own errors: help and version are a success; everything else (unknown option,
  * missing argument, a value an option parser refused) is a usage error it already printed.
  */
-export function commanderExit(e: CommanderError): ExitCode {
+function commanderExit(e: CommanderError): ExitCode {
   if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' || e.exitCode === 0) return EXIT.ok;
   return EXIT.usage;
 }

@@ -10,7 +10,7 @@ import { ROUTE_SPECS } from './routes.js';
 import { buildPipelineSchema, type JsonSchema } from './schema.js';
 
 export const BEGIN_MARKER = '<!-- BEGIN GENERATED REFERENCE: npx tsx scripts/gen-pipeline-docs.ts -->';
-export const END_MARKER = '<!-- END GENERATED REFERENCE -->';
+const END_MARKER = '<!-- END GENERATED REFERENCE -->';
 
 type S = JsonSchema & {
   type?: string | string[];

@@ -116,15 +116,6 @@ export function describeValue(v: unknown): string {
   return 'a map';
 }
 
-export function typeOfValue(v: unknown): string {
-  if (v === null || v === undefined) return 'nothing';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  if (typeof v === 'string') return `string ${describeValue(v)}`;
-  if (typeof v === 'number') return Number.isInteger(v) ? `integer ${v}` : `number ${v}`;
-  return `${typeof v} ${String(v)}`;
-}
-
 /** `['detectors', 2, 'fanout', 'window']` → `detectors[2].fanout.window`. */
 export function formatPath(path: ReadonlyArray<string | number>): string {
   let s = '';

@@ -49,7 +49,7 @@ export interface InterpolationOptions {
 }
 
 /** Variable names whose values are credentials. */
-export const SECRET_VAR_RE = /SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|API_?KEY|(?:^|_)KEY(?:$|_)|PRIVATE/i;
+const SECRET_VAR_RE = /SECRET|TOKEN|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|API_?KEY|(?:^|_)KEY(?:$|_)|PRIVATE/i;
 
 const REF_RE = /\$\$\{|\$\{([^}]*)\}|\$\{/g;
 const EXPR_RE = /^([A-Za-z_][A-Za-z0-9_]*)(?::-([\s\S]*))?$/;

@@ -10,7 +10,7 @@ import { safeTemplate } from './interpolate.js';
 import { ROUTE_SPECS } from './routes.js';
 import type { PipelineConfig } from './types.js';
 
-export const REDACTED = '***';
+const REDACTED = '***';
 const SECRET_FIELD_RE = /^(?:secret|token|password|passwd|passphrase|api_?key|private_?key|credentials?)$|_(?:secret|token|password)$/i;
 const SECRET_QUERY_RE = /^(?:token|access_token|key|api_?key|secret|sig|signature|password|auth)$/i;
 

@@ -96,6 +96,3 @@ export const ROUTE_SPECS: readonly RouteSpec[] = [
 
 export const ROUTE_TYPES = ROUTE_SPECS.map((r) => r.type);
 
-export function routeSpec(type: string): RouteSpec | undefined {
-  return ROUTE_SPECS.find((r) => r.type === type);
-}

@@ -67,11 +67,6 @@ function compiled(detectors: readonly DetectorSpec<any>[]): Compiled {
   return c;
 }
 
-/** The ajv-compiled validator for the strict (interpolated) schema; exported for tests. */
-export function schemaValidator(detectors: readonly DetectorSpec<any>[] = DETECTORS): ValidateFunction {
-  return compiled(detectors).validate;
-}
-
 /** Formats detector parameters use beyond JSON Schema's own, with what to tell the author. */
 export const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
   cidr: { validate: (s) => parseCidr(s) !== undefined, name: 'CIDR', what: 'an IPv4 or IPv6 network like 10.20.0.0/16 or fd00::/8 (prefix 0-32 or 0-128)' },

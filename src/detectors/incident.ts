@@ -105,7 +105,7 @@ interface EmittedIncident extends OpenIncident {
 }
 
 /** Number of open incidents in a book (books are small; this is for caps, not the hot path). */
-export function openCount(book: IncidentBook): number {
+function openCount(book: IncidentBook): number {
   let n = 0;
   for (const _ in book) n++;
   return n;

@@ -1,7 +1,7 @@
 /**
  * Capped key → last-seen maps as parallel arrays, for the connection detectors' hot per-device
- * state. The same semantics as touchCapped / evictOldest / expireBefore in util.ts on a plain
- * object, without its costs: an object keyed by addresses goes to dictionary mode at the first
+ * state. The semantics of a capped last-seen map (util.ts's touchCapped on a plain object), without
+ * its costs: an object keyed by addresses goes to dictionary mode at the first
  * `delete` (hundreds of bytes even for three keys), every timestamp stored in it is a boxed
  * HeapNumber allocated per update, and every lookup internalises the event's fresh key string.
  * Here the times live unboxed in a packed double array, the keys in a plain array, and lookups are
@@ -42,7 +42,7 @@ export function strIndex(m: StrTimes, key: string): number {
 }
 
 /** Position of `key` in the ascending keys, or -(insertion point) - 1. */
-export function numIndex(m: NumTimes, key: number): number {
+function numIndex(m: NumTimes, key: number): number {
   const k = m.k;
   let lo = 0;
   let hi = k.length;
@@ -122,7 +122,7 @@ let scratch = new Float64Array(64);
  * Drop the `n` entries of positions [lo, hi) with the smallest times, the first in order on ties
  * (util.evictOldest on that segment); the entries after `hi` move up. Returns the number dropped.
  */
-export function evictRange<K extends string | number>(m: KeyedTimes<K>, lo: number, hi: number, n: number): number {
+function evictRange<K extends string | number>(m: KeyedTimes<K>, lo: number, hi: number, n: number): number {
   const t = m.t;
   const len = hi - lo;
   let cut = Infinity;
@@ -169,7 +169,7 @@ export function intern(s: string): string {
 }
 
 /** Drop the `n` entries with the smallest times, the first in key order on ties (as util.evictOldest). */
-export function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
+function evictOldest<K extends string | number>(m: KeyedTimes<K>, n: number): void {
   evictRange(m, 0, m.t.length, n);
 }
 

@@ -152,8 +152,8 @@ const SEQ_RESTART = 5;
 /** Highest score (low) for a shift to a level the daily profile already holds at other hours. */
 const CONTEXT_CAP = 0.45;
 /** A level counts as known once the series has dwelt there this long and this share of its life. */
-export const REGIME_MIN_DWELL = 3 * 3_600_000;
-export const REGIME_MIN_SHARE = 0.05;
+const REGIME_MIN_DWELL = 3 * 3_600_000;
+const REGIME_MIN_SHARE = 0.05;
 const REGIME_TICK = 60_000;
 /** Cheap σ of the slow wander from the mean |smoothed residual| (as for a Gaussian). */
 const ABS_TO_SIGMA = 1.2533;

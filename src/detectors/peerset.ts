@@ -159,7 +159,7 @@ function seenAgain(s: PeerSet, i: number, t: number, cap: number): PeerSet {
   return addProtected(s, k, t, cap);
 }
 
-export function probationCap(cap: number): number {
+function probationCap(cap: number): number {
   return Math.max(8, Math.ceil(cap / 2));
 }
 

@@ -22,7 +22,7 @@
  * an hour, not per event.
  */
 
-export const HOUR = 3_600_000;
+const HOUR = 3_600_000;
 const WEEK_HOURS = 168;
 /** Levels per bin: activity shares are kept in steps of 1/LEVELS. */
 const LEVELS = 20;
@@ -58,7 +58,7 @@ export function presenceRevive(x: unknown): Presence | undefined {
 }
 
 /** Hour-of-week bin (0 = Monday 00:00 UTC) of an absolute hour index. */
-export function binOf(hourIndex: number): number {
+function binOf(hourIndex: number): number {
   // 1970-01-01 was a Thursday: hour 0 is Thursday 00:00, 72 hours after Monday 00:00.
   const b = (hourIndex + 72) % WEEK_HOURS;
   return b < 0 ? b + WEEK_HOURS : b;

@@ -35,19 +35,6 @@ export function scoreFromP(p: number): number {
 }
 
 /**
- * Two-sided Gaussian tail for a robust z (|x − median| / (1.4826·MAD)). Heavy tails in real
- * telemetry make the Gaussian optimistic, so callers should prefer scoreFromZ, which tempers it.
- */
-export function normalTail(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  // Abramowitz-Stegun 7.1.26 erfc approximation, good to 1e-7; for large x use the asymptote.
-  if (x > 6) return Math.exp(-x * x) / (x * Math.sqrt(Math.PI));
-  const t = 1 / (1 + 0.3275911 * x);
-  const y = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return y * Math.exp(-x * x);
-}
-
-/**
  * Robust z (|x − median| / (1.4826·MAD)) → score, by an explicit calibration table rather than a
  * Gaussian tail: sensor data is heavy-tailed, and under a Gaussian every z = 6 would be a
  * one-in-a-billion event. Anchors: z 3 → 0.2, 4 → 0.3 (low), 6 → 0.5 (medium), 8 → 0.7 (high),

@@ -50,10 +50,6 @@ export const THRESHOLDS: Readonly<Record<string, readonly ThresholdParam[]>> = {
 
 export const SENSITIVITY_RANGE = { min: 0.1, max: 10 } as const;
 
-export function thresholdsOf(name: string): readonly ThresholdParam[] | undefined {
-  return THRESHOLDS[name];
-}
-
 /** Params with the detector's thresholds moved by `sensitivity` (1: unchanged, same object). */
 export function applySensitivity<P extends Record<string, unknown>>(spec: DetectorSpec<P>, params: P, sensitivity: number | undefined): P {
   if (sensitivity === undefined || sensitivity === 1) return params;

@@ -58,7 +58,7 @@ export function fmtBytes(b: number): string {
   return `${fmt(b / 1024 / 1024 / 1024)} GiB`;
 }
 
-export const HOUR_MS = 3_600_000;
+const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
 
 /** UTC hour of day 0..23. */
@@ -68,7 +68,7 @@ export function hourOfDay(ts: number): number {
 }
 
 /** UTC day of week, 0 = Sunday. */
-export function dayOfWeek(ts: number): number {
+function dayOfWeek(ts: number): number {
   // 1970-01-01 was a Thursday.
   const d = (Math.floor(ts / DAY_MS) + 4) % 7;
   return d < 0 ? d + 7 : d;
@@ -142,7 +142,7 @@ export function touchCapped(map: Record<string, number>, size: number, key: stri
 }
 
 /** Drop the `k` entries with the smallest values; returns the new size. */
-export function evictOldest(map: Record<string, number>, size: number, k: number): number {
+function evictOldest(map: Record<string, number>, size: number, k: number): number {
   const vals: number[] = [];
   for (const key in map) vals.push(map[key]!);
   if (vals.length <= k) {
@@ -160,16 +160,6 @@ export function evictOldest(map: Record<string, number>, size: number, k: number
     }
   }
   return size - dropped;
-}
-
-/** Delete entries last seen before `minTs`; returns the new size. */
-export function expireBefore(map: Record<string, number>, minTs: number): number {
-  let size = 0;
-  for (const key in map) {
-    if (map[key]! < minTs) delete map[key];
-    else size++;
-  }
-  return size;
 }
 
 // ---------------------------------------------------------------- addresses
@@ -394,11 +384,6 @@ export const EXCLUDE_PARAM: ParamSpec = {
   examples: [['uptime_s']],
 };
 
-/** Approximate JSON size of a value; tests use JSON.stringify, this is for quick estimates. */
-export function jsonBytes(v: unknown): number {
-  return JSON.stringify(v).length;
-}
-
 // ---------------------------------------------------------------- robust running location/scale
 
 /**
@@ -535,7 +520,7 @@ export function tailP(t: readonly number[], z: number): number {
  * barely move it): it floors every centroid's spread, because a level held with no noise at all
  * (0 rpm) still differs from a level one sensor step away only by resolution.
  */
-export const REGIME_K = 8;
+const REGIME_K = 8;
 /** A value within this many spreads of a centroid belongs to it. */
 const REGIME_MATCH = 3;
 /** Learning-rate floor of a centroid, so a level that drifts slowly is followed. */

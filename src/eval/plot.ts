@@ -75,7 +75,7 @@ export function barsSvg(groups: BarGroup[], series: Array<{ name: string; color:
  * Trailing rolling median and MAD over the previous `window` points (the point itself excluded,
  * as a detector would see it), so the band shows what "normal" looked like just before.
  */
-export function rollingBand(values: readonly number[], window: number, k: number): Array<{ lo: number; mid: number; hi: number } | null> {
+function rollingBand(values: readonly number[], window: number, k: number): Array<{ lo: number; mid: number; hi: number } | null> {
   const out: Array<{ lo: number; mid: number; hi: number } | null> = [];
   for (let i = 0; i < values.length; i++) {
     const from = Math.max(0, i - window);

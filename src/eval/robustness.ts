@@ -20,7 +20,7 @@ export interface RobustnessTargets {
 export const ROBUSTNESS_TARGETS: RobustnessTargets = { recall: 0.9, precision: 0.9, maxFalsePer1k: 1, minKindRecall: 0.7 };
 
 /** How long after a benign change its effects are still traced to it (beacons need a dozen beats). */
-export const ATTRIBUTION_AFTER_MS = 6 * 3_600_000;
+const ATTRIBUTION_AFTER_MS = 6 * 3_600_000;
 const ATTRIBUTION_BEFORE_MS = 30 * 60_000;
 
 export interface FalseSource {
@@ -104,7 +104,7 @@ function touches(b: BenignWindow, device: string): boolean {
 }
 
 /** Benign labels that describe a habit for the whole span rather than a change at a time. */
-export const HABIT_KINDS = ['sleep_schedule', 'batched_delivery', 'duplicate_delivery', 'clock_skew'];
+const HABIT_KINDS = ['sleep_schedule', 'batched_delivery', 'duplicate_delivery', 'clock_skew'];
 
 /**
  * What a finding falls in: the narrowest benign change around it on its device; failing that,
@@ -123,7 +123,7 @@ export function attribute(f: { device_id: string; first_ts: number }, benign: re
 }
 
 /** Top sources of false alerts: detector × the change they fell in, most first. */
-export function falseSources(falseAlerts: readonly Finding[], labels: Labels, top = 12): FalseSource[] {
+function falseSources(falseAlerts: readonly Finding[], labels: Labels, top = 12): FalseSource[] {
   const groups = new Map<string, FalseSource>();
   for (const f of falseAlerts) {
     const change = attribute(f, labels.benign);

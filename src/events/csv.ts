@@ -5,9 +5,6 @@
  * caller then decodes with the consumers' decoder, so CSV input is validated exactly like Kafka
  * input and bad rows are counted by the same reasons.
  */
-import { createReadStream } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
 
 export interface CsvOptions {
   /** Timestamp column; default: the first header named ts, timestamp, time, datetime, date or _time. */
@@ -28,12 +25,6 @@ export interface CsvOptions {
   naiveUtcOffsetMin?: number;
   /** Columns to ignore (quality flags, units). */
   ignore?: string[];
-}
-
-export interface CsvRow {
-  /** Canonical telemetry object, ready for decodeEvent/validateEvent. */
-  object: Record<string, unknown>;
-  lineNo: number;
 }
 
 export type CsvProblem = { lineNo: number; message: string };
@@ -162,20 +153,3 @@ export class CsvMapper {
 
 export class CsvHeaderError extends Error {}
 
-/** Rows of a CSV file (optionally gzipped) as canonical telemetry objects. */
-export async function* readCsvRows(file: string, opts: CsvOptions): AsyncGenerator<CsvRow> {
-  const input = createReadStream(file);
-  const stream = file.endsWith('.gz') ? input.pipe(createGunzip()) : input;
-  const rl = createInterface({ input: stream, crlfDelay: Infinity });
-  let lineNo = 0;
-  let mapper: CsvMapper | undefined;
-  for await (const line of rl) {
-    lineNo++;
-    if (line.trim().length === 0) continue;
-    if (!mapper) {
-      mapper = new CsvMapper(line, opts);
-      continue;
-    }
-    yield { object: mapper.row(line), lineNo };
-  }
-}

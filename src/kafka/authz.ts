@@ -16,7 +16,7 @@ export class AccessDenied extends Error {
 const AUTH_TYPES = /^(TOPIC|GROUP|CLUSTER|TRANSACTIONAL_ID)_AUTHORIZATION_FAILED$/;
 
 /** The kafkajs error type if `e` (or an error inside it) is an authorization or authentication failure. */
-export function authorizationFailure(e: unknown): string | undefined {
+function authorizationFailure(e: unknown): string | undefined {
   const err = e as { type?: string; name?: string; errors?: unknown[]; cause?: unknown; originalError?: unknown };
   if (!err || typeof err !== 'object') return undefined;
   if (typeof err.type === 'string' && (AUTH_TYPES.test(err.type) || err.type === 'SASL_AUTHENTICATION_FAILED')) return err.type;

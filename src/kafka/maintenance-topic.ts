@@ -17,7 +17,7 @@ const ID = WINDOW_ID;
 const strList = (v: unknown): string[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 256) ? (v as string[]).slice(0, 10_000) : undefined);
 
 /** The topic's JSON (ISO times) → a window, or a reason it is not one. */
-export function parseWindow(id: string, text: string): AdhocWindow | string {
+function parseWindow(id: string, text: string): AdhocWindow | string {
   let o: unknown;
   try {
     o = JSON.parse(text);
@@ -59,8 +59,6 @@ export function windowJson(w: AdhocWindow): Record<string, unknown> {
     ...(w.created_at_ms !== undefined ? { created_at: iso(w.created_at_ms) } : {}),
   };
 }
-
-export const isWindowId = (id: string): boolean => ID.test(id);
 
 async function ensure(kafka: Kafka, topic: string): Promise<void> {
   // One partition: every reader sees every change in the order it was made.

@@ -27,7 +27,7 @@ export interface WindowRequest {
 }
 
 /** Most messages one window reads (a busy partition around a long incident). */
-export const MAX_WINDOW_MESSAGES = 60_000;
+const MAX_WINDOW_MESSAGES = 60_000;
 
 /** The partition kafkajs' default partitioner gives a device's key (murmur2, as the Java client). */
 export function partitionOf(deviceId: string, partitions: number): number {

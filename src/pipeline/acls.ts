@@ -37,7 +37,7 @@ export function pipelineAcls(cfg: PipelineConfig): AclSpec[] {
  * What every instance needs whatever its pipelines: the ad hoc maintenance windows topic, read
  * by each instance in a throwaway group and written by the API (and the CLI, run as an operator).
  */
-export function serviceAcls(env: NodeJS.ProcessEnv = process.env): AclSpec[] {
+function serviceAcls(env: NodeJS.ProcessEnv = process.env): AclSpec[] {
   return [
     { resource: 'topic', name: maintenanceTopic(env), pattern: 'literal', operations: ['READ', 'WRITE', 'DESCRIBE', 'CREATE'], why: 'ad hoc maintenance windows: read by every instance, written by /api/maintenance' },
     { resource: 'group', name: 'm2m-maintenance-', pattern: 'prefixed', operations: ['READ', 'DESCRIBE'], why: 'the throwaway groups that read the maintenance topic' },

@@ -27,7 +27,7 @@ export interface MetricDeviation {
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
 
 /** Undefined when the finding does not carry what is needed: such a finding is always kept. */
-export function metricDeviation(type: string, f: FindingDraft): MetricDeviation | undefined {
+function metricDeviation(type: string, f: FindingDraft): MetricDeviation | undefined {
   const e = f.evidence as Record<string, unknown>;
   const metric = typeof e.metric === 'string' ? e.metric : undefined;
   if (metric === undefined) return undefined;
@@ -68,7 +68,7 @@ export function metricDeviation(type: string, f: FindingDraft): MetricDeviation 
 const pick = <T>(m: Record<string, T> | undefined, metric: string): T | undefined => (m ? (m[metric] ?? m['*']) : undefined);
 
 /** Whether a metric finding passes the entry's direction and min_deviation. */
-export function keepMetricFinding(d: MetricDeviation, direction: Record<string, Direction> | undefined, minDev: Record<string, MinDeviation> | undefined): boolean {
+function keepMetricFinding(d: MetricDeviation, direction: Record<string, Direction> | undefined, minDev: Record<string, MinDeviation> | undefined): boolean {
   const want = pick(direction, d.metric) ?? 'both';
   if (want !== 'both' && want !== d.direction) return false;
   const m = pick(minDev, d.metric);
@@ -100,7 +100,7 @@ export function allowRulesFor(d: Pick<DetectorConfig, 'id' | 'type'>, rules: rea
 }
 
 /** A predicate: is this connection allowed by any of the rules (class, destination and port all match)? */
-export function allowMatcher(rules: readonly AllowRule[]): (e: ConnectionEvent) => boolean {
+function allowMatcher(rules: readonly AllowRule[]): (e: ConnectionEvent) => boolean {
   const cs = rules.map(compile);
   return (e) => {
     for (const c of cs) {

@@ -25,7 +25,7 @@ export type EventOutcome = 'scored' | 'duplicate' | 'future';
  * all (a partition where fewer devices report than the rank stops its clock, and with it silence
  * detection): three tolerates two liars while asking little of a partition's fleet.
  */
-export const RANK_MAX = 3;
+const RANK_MAX = 3;
 
 /**
  * The rank used with `n` devices in the partition: fewer in small partitions, where waiting for

@@ -24,7 +24,7 @@ export type Role = (typeof ROLES)[number];
 const RANK: Record<Role, number> = { viewer: 0, analyst: 1, admin: 2 };
 
 /** Shorter tokens can be guessed online; 32 hex characters are 128 bits. */
-export const MIN_TOKEN_LENGTH = 24;
+const MIN_TOKEN_LENGTH = 24;
 
 export interface Principal {
   name: string;

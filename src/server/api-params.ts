@@ -19,7 +19,7 @@ export class InputError extends Error {
   }
 }
 
-export const MAX_PAGE = 1_000;
+const MAX_PAGE = 1_000;
 export const MAX_EXPORT = 10_000;
 const STATES: readonly AlertState[] = ['new', 'acknowledged', 'resolved'];
 

@@ -21,10 +21,6 @@ export function report(component: string, status: Status, detail?: string): void
   components.set(component, h);
 }
 
-export function forget(component: string): void {
-  components.delete(component);
-}
-
 export function snapshot(): Record<string, ComponentHealth> {
   return Object.fromEntries(components);
 }

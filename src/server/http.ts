@@ -38,9 +38,9 @@ export interface HttpOptions {
 }
 
 /** Longest time a request may take, headers to last byte of the answer. */
-export const REQUEST_TIMEOUT_MS = 15_000;
+const REQUEST_TIMEOUT_MS = 15_000;
 /** Largest request body accepted (the API takes none yet; the console's forms are small). */
-export const MAX_BODY_BYTES = 64 * 1024;
+const MAX_BODY_BYTES = 64 * 1024;
 /** Longest request line (path and query). */
 const MAX_URL_LENGTH = 4096;
 

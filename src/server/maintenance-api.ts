@@ -29,7 +29,7 @@ const time = (v: unknown, field: string): number | undefined => {
 };
 
 /** A request body → the window it asks for (InputError for anything else). */
-export function windowFromBody(body: Record<string, unknown>, actor: string, now: number): AdhocWindow {
+function windowFromBody(body: Record<string, unknown>, actor: string, now: number): AdhocWindow {
   const r: WindowRequest = {};
   const devices = names(body.devices, 'devices');
   const classes = names(body.classes, 'classes');

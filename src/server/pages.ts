@@ -9,7 +9,7 @@ import type { FindingView, DeviceFacts } from '../storage/finding-queries.js';
 import { describeTechnique } from '../alerts/attack.js';
 import { analyticOf, confidenceOf } from '../alerts/ocsf.js';
 
-export const esc = (v: unknown): string =>
+const esc = (v: unknown): string =>
   String(v ?? '').replace(/[&<>"'`]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;', '`': '&#96;' })[c]!);
 
 const time = (ms: number | null | undefined): string => (ms === null || ms === undefined ? '—' : new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + 'Z');
@@ -23,8 +23,8 @@ const ago = (ms: number): string => {
 };
 const span = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : ms < 5_400_000 ? `${Math.round(ms / 60_000)} min` : `${(ms / 3_600_000).toFixed(1)} h`);
 
-export const sevBadge = (s: string): string => `<span class="sev sev-${esc(s)}">${esc(s)}</span>`;
-export const stateBadge = (a: Pick<AlertView, 'state' | 'resolution' | 'closed_ts'>): string => {
+const sevBadge = (s: string): string => `<span class="sev sev-${esc(s)}">${esc(s)}</span>`;
+const stateBadge = (a: Pick<AlertView, 'state' | 'resolution' | 'closed_ts'>): string => {
   const detail = a.state === 'resolved' ? (a.resolution ? a.resolution.replace(/_/g, ' ') : a.closed_ts !== null ? 'auto-closed' : '') : '';
   return `<span class="state state-${esc(a.state)}">${esc(a.state)}${detail ? ` · ${esc(detail)}` : ''}</span>`;
 };
@@ -36,7 +36,7 @@ export interface PageUser {
   csrf: string;
 }
 
-export function layout(t: string, user: PageUser, body: string, extra: { scripts?: string[]; styles?: string[] } = {}): string {
+function layout(t: string, user: PageUser, body: string, extra: { scripts?: string[]; styles?: string[] } = {}): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(t)} · m2m-sentinel</title><meta name="csrf-token" content="${esc(user.csrf)}">
 <link rel="stylesheet" href="/static/console.css">${(extra.styles ?? []).map((s) => `<link rel="stylesheet" href="${esc(s)}">`).join('')}

@@ -14,10 +14,10 @@ export class ParamError extends Error {
   }
 }
 
-export const MAX_LIMIT = 5_000;
+const MAX_LIMIT = 5_000;
 /** Longest time range one request may scan. */
-export const MAX_RANGE_MS = 31 * 86_400_000;
-export const DEFAULT_RANGE_MS = 7 * 86_400_000;
+const MAX_RANGE_MS = 31 * 86_400_000;
+const DEFAULT_RANGE_MS = 7 * 86_400_000;
 
 function int(p: URLSearchParams, name: string, min: number, max: number, def: number): number {
   const raw = p.get(name);

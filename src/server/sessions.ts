@@ -19,7 +19,7 @@ export interface Session {
   seen: number;
 }
 
-export const SESSION_COOKIE = 'm2m_session';
+const SESSION_COOKIE = 'm2m_session';
 /** Idle and absolute lifetimes. */
 const IDLE_MS = 8 * 3_600_000;
 const MAX_MS = 24 * 3_600_000;
@@ -55,7 +55,7 @@ export class Sessions {
   }
 }
 
-export function cookie(req: IncomingMessage, name: string): string | undefined {
+function cookie(req: IncomingMessage, name: string): string | undefined {
   const header = req.headers.cookie;
   if (!header || header.length > 8192) return undefined;
   for (const part of header.split(';')) {

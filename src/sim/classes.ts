@@ -11,13 +11,13 @@ import type { SimEvent } from './types.js';
 
 const SECOND = 1000;
 
-export function bump(h: number, mu: number, sd: number): number {
+function bump(h: number, mu: number, sd: number): number {
   const d = h - mu;
   return Math.exp(-(d * d) / (2 * sd * sd));
 }
 
 /** Smooth 0..1 step between hours a and b (ramps of `w` hours), for opening hours and shifts. */
-export function window01(h: number, a: number, b: number, w = 0.5): number {
+function window01(h: number, a: number, b: number, w = 0.5): number {
   const up = 1 / (1 + Math.exp(-(h - a) / (w / 4)));
   const down = 1 / (1 + Math.exp((h - b) / (w / 4)));
   return up * down;
@@ -44,7 +44,7 @@ export function every(
 }
 
 /** Poisson-ish background process (DNS lookups, NTP polls with random phase). */
-export function poissonProc(start: number, meanMs: number, rng: Rng, fn: (ts: number, out: SimEvent[]) => void): Process {
+function poissonProc(start: number, meanMs: number, rng: Rng, fn: (ts: number, out: SimEvent[]) => void): Process {
   const p: Process = {
     next: start + Math.floor(rng.exp(meanMs)),
     step(out) {
@@ -162,7 +162,7 @@ export function smartMeter(dev: SimDevice, start: number, _end: number): Process
 }
 
 /** Next instant at local wall-clock hour `h` after `ts` (with a few minutes of jitter). */
-export function nextLocal(dev: SimDevice, ts: number, h: number, r: Rng): number {
+function nextLocal(dev: SimDevice, ts: number, h: number, r: Rng): number {
   const lt = localTime(dev.zone, ts);
   let t = lt.dayStartUtc + h * HOUR + r.int(0, 300) * SECOND;
   if (t <= ts) {

@@ -18,7 +18,7 @@ export interface Process {
  * Total order for events with equal timestamps (common at millisecond resolution in a big fleet):
  * device index, then the device's own emission count. A symbol key, so it never reaches the wire.
  */
-export const ORDER = Symbol('order');
+const ORDER = Symbol('order');
 
 export function orderOf(e: SimEvent): number {
   return (e as unknown as Record<symbol, number>)[ORDER] ?? 0;

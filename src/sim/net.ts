@@ -3,7 +3,6 @@
  * write segmentation policy (allowed networks per device class) against it.
  */
 import type { Rng } from './prng.js';
-import type { DeviceClass } from './types.js';
 
 export interface Service {
   ip: string;
@@ -49,15 +48,6 @@ export const PLAN = {
     tms: { ip: '203.0.113.60', port: 443, protocol: 'tcp', app: 'https', tls: true } as Service,
   },
 } as const;
-
-/** Destination networks each class legitimately talks to (for fixtures/README.md and tests). */
-export const ALLOWED_NETWORKS: Record<DeviceClass, string[]> = {
-  smart_meter: ['10.1.0.0/24'],
-  vehicle: ['203.0.113.0/24', '100.64.0.0/24'],
-  plc: ['10.20.0.0/24'],
-  patient_monitor: ['10.30.0.0/24'],
-  pos_terminal: ['203.0.113.0/24', '10.40.0.0/16'],
-};
 
 function isReserved(a: number, b: number): boolean {
   return (

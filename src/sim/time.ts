@@ -47,7 +47,7 @@ function nthWeekday(year: number, month: number, weekday: number, n: number): nu
 const transitionsCache = new Map<string, [number, number]>();
 
 /** UTC instants [start, end) of daylight saving time in `year` for a zone. */
-export function dstWindow(zone: Zone, year: number): [number, number] | undefined {
+function dstWindow(zone: Zone, year: number): [number, number] | undefined {
   if (zone.dst === 'none') return undefined;
   const key = `${zone.name}:${year}`;
   const hit = transitionsCache.get(key);
@@ -103,17 +103,6 @@ export function dstTransitions(zone: Zone, from: number, to: number): number[] {
     for (const t of w) if (t >= from && t < to) out.push(t);
   }
   return out;
-}
-
-/**
- * The UTC instant of local wall-clock time `hour` on the local day that starts at `dayStartUtc`.
- * Good enough across a DST change because our behaviours never schedule inside the skipped hour.
- */
-export function atLocalHour(zone: Zone, dayStartUtc: number, hour: number): number {
-  const guess = dayStartUtc + hour * HOUR;
-  const offStart = utcOffsetMs(zone, dayStartUtc);
-  const offThen = utcOffsetMs(zone, guess);
-  return guess - (offThen - offStart);
 }
 
 export function iso(ts: number): string {

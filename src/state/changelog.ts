@@ -11,8 +11,8 @@
  *   key `m|<topic>`              value CheckpointMarker            (next offset, clock, router)
  *
  * A checkpoint is ONE Kafka transaction holding the devices changed since the previous
- * checkpoint, the marker, the dead letters and alerts produced since, and the consumer group
- * offset (sendOffsets). Restores read with isolation read_committed, so a checkpoint is applied
+ * checkpoint, the marker and the consumer group offset (sendOffsets). Dead letters and alerts do
+ * not wait for it: they go out in their own small transactions (publish, below). Restores read with isolation read_committed, so a checkpoint is applied
  * whole or not at all. Transactions are also what keeps compaction safe: the log cleaner never
  * lets an aborted or still-open value replace a committed one, which a plain "write deltas, then
  * a marker" scheme cannot promise once older values of a key are compacted away.
@@ -158,7 +158,8 @@ export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics:
 export interface Checkpoint {
   devices: Array<[string, DeviceState | Buffer | undefined]>;
   marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
-  /** Dead letters and alerts that must be published with this state and no earlier. */
+  /** Records to commit with this state and no earlier. The runner passes none: it publishes dead
+   *  letters and alerts ahead of checkpoints (publish). */
   outputs: TopicMessages[];
 }
 

@@ -10,7 +10,7 @@ import type { AlertRecord } from '../alerts/lifecycle.js';
 import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
 import type { Severity } from '../detectors/types.js';
 
-export const chTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+const chTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 export interface AlertRow {
   alert_id: string;
@@ -103,7 +103,7 @@ export function eventRow(action: AlertAction, doc: OcsfDetectionFinding, severit
 }
 
 /** Newest version of each alert in a batch: a busy alert changes many times per batch and only the last matters. */
-export function latestAlertRows(rows: AlertRow[]): AlertRow[] {
+function latestAlertRows(rows: AlertRow[]): AlertRow[] {
   const by = new Map<string, AlertRow>();
   for (const r of rows) {
     const p = by.get(r.alert_id);

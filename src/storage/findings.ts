@@ -34,7 +34,7 @@ export interface FindingRow {
 
 const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
-export function toRow(f: Finding): FindingRow {
+function toRow(f: Finding): FindingRow {
   const facts = factsOf(f);
   return {
     finding_id: f.finding_id,

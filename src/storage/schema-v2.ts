@@ -20,7 +20,7 @@ import { ident } from './clickhouse.js';
 const q = (t: Target, name: string) => `${ident(t.database)}.${ident(name)}`;
 const days = (t: Target) => Math.max(1, Math.floor(t.ttlDays));
 
-export const SEVERITY_ENUM = `Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5)`;
+const SEVERITY_ENUM = `Enum8('info' = 1, 'low' = 2, 'medium' = 3, 'high' = 4, 'critical' = 5)`;
 
 function findingsColumns(t: Target, name: string): string {
   return `CREATE TABLE ${q(t, name)} (

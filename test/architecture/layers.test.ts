@@ -40,7 +40,6 @@ const LAYERS: Array<{ layer: string; holds: string[] }> = [
  */
 const KNOWN: Array<{ from: string; to: string; why: string }> = [
   { from: 'src/state/changelog.ts', to: 'src/alerts/router.ts', why: 'checkpoints carry the router state; its type and empty value belong below state' },
-  { from: 'src/state/checkpoints.ts', to: 'src/alerts/router.ts', why: 'as above (checkpoints.ts is used by a test only)' },
   { from: 'src/storage/alerts.ts', to: 'src/alerts/lifecycle.ts', why: 'alert rows are written from lifecycle records: the record type belongs below storage' },
   { from: 'src/storage/alerts.ts', to: 'src/alerts/ocsf.ts', why: 'as above, for the OCSF status and resolution enumerations' },
   { from: 'src/kafka/maintenance-topic.ts', to: 'src/alerts/maintenance.ts', why: 'the maintenance topic follows the alerts maintenance book: it belongs beside it, above kafka' },

@@ -199,18 +199,30 @@ describe('connection detectors: determinism and bounded state', () => {
   ] as const)('%s', (id, spec, params) => {
     const r0 = rng(13);
     const evs: ConnectionEvent[] = [];
-    for (let i = 0; i < 20_000; i++) {
+    // Random peers, ports, sources, volumes and logins in weekday office hours (so there is a
+    // rhythm to break), for weeks...
+    for (let i = 0, t = T0 + 8 * HOUR; i < 20_000; i++, t += 40_000) {
+      if ((t - T0) % DAY >= 18 * HOUR) t += 14 * HOUR;
+      if (new Date(t).getUTCDay() === 6) t += 2 * DAY;
       evs.push(
-        conn('d', T0 + i * 40_000, `10.${Math.floor(r0() * 4)}.0.${Math.floor(r0() * 200)}`, Math.floor(r0() * 30), {
+        conn('d', t, `10.${Math.floor(r0() * 4)}.0.${Math.floor(r0() * 200)}`, Math.floor(r0() * 30), {
           src_ip: `10.1.0.${Math.floor(r0() * 30)}`,
           bytes_out: Math.floor(r0() * 1e6),
           auth: r0() < 0.5 ? 'failed' : 'ok',
         }),
       );
     }
+    // ...then one night of what each of these detectors is for: a beacon to a new peer, a burst
+    // of failed logins, large uploads, all at 03:00 on a Sunday.
+    const night = Math.ceil((evs[evs.length - 1]!.ts - T0) / (7 * DAY)) * 7 * DAY + T0 + 6 * DAY + 3 * HOUR;
+    for (let k = 0; k < 60; k++) evs.push(conn('d', night + k * 5 * MIN + Math.floor(r0() * 3000), '198.51.100.9', 4444, { src_ip: '10.1.0.1', bytes_out: 300 }));
+    for (let k = 0; k < 300; k++) evs.push(conn('d', night + 10 * MIN + k * 400, '10.2.0.7', 22, { src_ip: '10.1.0.1', auth: 'failed' }));
+    for (let k = 0; k < 20; k++) evs.push(conn('d', night + 30 * MIN + k * 20_000, '203.0.113.66', 443, { src_ip: '10.1.0.1', bytes_out: 50_000_000 }));
+    evs.sort((x, y) => x.ts - y.ts);
     const det = make(spec as never, params as never);
     const a = run([det], evs);
     const b = run([make(spec as never, params as never)], evs);
+    expect(a.findings.length, 'determinism is shown on findings, not on silence').toBeGreaterThan(0);
     expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
     expect(maxStateSize(a, id)).toBeLessThanOrEqual(det.maxStateBytes!);
   });

@@ -125,6 +125,7 @@ describe('metric_baseline', () => {
     const det = make(metricBaseline);
     const a = run([det], evs);
     const b = run([make(metricBaseline)], evs);
+    expect(a.findings.length, 'determinism is shown on findings, not on silence').toBeGreaterThan(0);
     expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
     expect(maxStateSize(a, 'metric_baseline')).toBeLessThanOrEqual(det.maxStateBytes!);
   });

@@ -6,7 +6,7 @@ import { rangeLimits } from '../../src/detectors/range_limits.js';
 import { reporting } from '../../src/detectors/reporting.js';
 import { sequence } from '../../src/detectors/sequence.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, make, maxStateSize, rng, run, seasonalTelemetry } from './helpers.js';
+import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run, seasonalTelemetry } from './helpers.js';
 
 const tele = (ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
   type: 'telemetry',
@@ -277,11 +277,19 @@ describe('telemetry detectors: determinism and bounded state', () => {
     for (let i = 0; i < 8000; i++) {
       const m: Record<string, number> = {};
       for (let k = 0; k < 6; k++) m[`metric_with_a_long_name_${(i * 5 + k * 17) % 300}`] = Math.round(r0() * 20);
+      // A steady metric that gets stuck for a while: what flatline is for.
+      m.level_cm = i >= 4000 && i < 4400 ? 143.2 : 140 + 0.5 * gauss(r0);
       evs.push(tele(T0 + i * 30_000 + Math.floor(r0() * 20_000), m, { seq: Math.floor(r0() * 1e6), firmware: `1.${Math.floor(r0() * 30)}.${i % 7}` }));
     }
+    // Every five minutes for five days, a flow that shifts by 4σ on the fifth: what level_shift is for.
+    const flow = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { flow: [120, 0, 2] } });
+    for (const e of flow) if (e.ts >= T0 + 4 * DAY) e.metrics.flow! += 8;
+    evs.push(...flow);
+    evs.sort((x, y) => x.ts - y.ts);
     const det = make(spec as never);
     const a = run([det], evs, { endTs: T0 + 10 * DAY });
     const b = run([make(spec as never)], evs, { endTs: T0 + 10 * DAY });
+    expect(a.findings.length, 'determinism is shown on findings, not on silence').toBeGreaterThan(0);
     expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
     expect(maxStateSize(a, id)).toBeLessThanOrEqual(det.maxStateBytes!);
   });

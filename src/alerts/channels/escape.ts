@@ -32,7 +32,7 @@ export const CAPS = {
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 /** Lone surrogates → U+FFFD (String.prototype.toWellFormed, which Node 20's TypeScript lib lacks). */
-export function wellFormed(s: string): string {
+function wellFormed(s: string): string {
   return s.replace(LONE_SURROGATE, '\ufffd');
 }
 
@@ -40,7 +40,7 @@ export function wellFormed(s: string): string {
  * At most `max` characters (code points are never split), with "…" marking a cut. Lone UTF-16
  * surrogates become U+FFFD first: they are not text, and encoders disagree on their bytes.
  */
-export function cap(s: string, max: number): string {
+function cap(s: string, max: number): string {
   const t = wellFormed(s);
   if (t.length <= max) return t;
   let end = Math.max(0, max - 1);

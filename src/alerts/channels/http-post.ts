@@ -13,7 +13,7 @@ import { request as httpRequest, type RequestOptions } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { BlockList, isIP, type LookupFunction } from 'node:net';
 
-export class DeliveryRefused extends Error {}
+class DeliveryRefused extends Error {}
 
 export interface PostOptions {
   timeoutMs: number;
@@ -34,7 +34,7 @@ for (const [net, bits] of [['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], 
 }
 for (const [net, bits] of [['::', 127], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8]] as const) INTERNAL.addSubnet(net, bits, 'ipv6');
 
-export function isInternalAddress(ip: string): boolean {
+function isInternalAddress(ip: string): boolean {
   const v = isIP(ip);
   return v !== 0 && INTERNAL.check(ip, v === 6 ? 'ipv6' : 'ipv4');
 }

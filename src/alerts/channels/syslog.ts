@@ -28,7 +28,7 @@ export interface SyslogOptions {
   timeoutMs: number;
 }
 
-export const SYSLOG_TLS_PORT = 6514;
+const SYSLOG_TLS_PORT = 6514;
 
 export function syslogOptions(o: Record<string, unknown>): SyslogOptions {
   const protocol = String(o.protocol ?? 'udp') as SyslogProtocol;

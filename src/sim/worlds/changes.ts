@@ -34,7 +34,7 @@ export interface ChangeContext {
   labels: BenignLabel[];
 }
 
-export function oneShot(at: number, fn: (out: SimEvent[]) => void): Process {
+function oneShot(at: number, fn: (out: SimEvent[]) => void): Process {
   const p: Process = {
     next: at,
     step(out) {

@@ -40,7 +40,7 @@ export function witness(w: Witness, ts: number): void {
 }
 
 /** Wraps an incident's process so that every event it emits (after the device's habits) is witnessed. */
-export function witnessed(p: Process, w: Witness): Process {
+function witnessed(p: Process, w: Witness): Process {
   const q: Process = {
     next: p.next,
     step(out: SimEvent[]) {

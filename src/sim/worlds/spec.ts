@@ -326,7 +326,7 @@ function classNote(c: ClassHabits): string {
 }
 
 /** One line saying what a world assumed. */
-export function describeWorld(s: DrawnWorldSpec): string {
+function describeWorld(s: DrawnWorldSpec): string {
   const start = Date.parse(s.start);
   const end = start + s.days * DAY;
   const dst = s.zones.some((z) => dstTransitions(worldZone(z.zone), start, end).length > 0) ? ', DST change' : '';
