@@ -1,5 +1,5 @@
 // Every file the repository generates from code, in one table: `npm run gen` rewrites them all
-// (scripts/gen.ts), test/repo/generated.test.ts fails when a committed one differs from what its
+// (scripts/gen.ts), test/architecture/generated.test.ts fails when a committed one differs from what its
 // generator writes now. A new generated file is one entry here.
 //
 // Not listed, on purpose: outputs of measurements that take minutes and a broker (bench/results*,

@@ -4,7 +4,7 @@
 // included), and `export * as`, import() and import types mark their whole module; a value exported by src/ and reached by none is reported. A use inside its own file
 // does not count (the `export` keyword is then what is unused). Types are left out: an interface
 // exported beside the function whose signature names it documents that signature.
-//   npx tsx scripts/unused-exports.ts      list them; exit 1 if any (test/repo/unused-exports.test.ts)
+//   npx tsx scripts/unused-exports.ts      list them; exit 1 if any (test/architecture/unused-exports.test.ts)
 import ts from 'typescript';
 import { relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -95,7 +95,7 @@ describe('docker-compose.secured.yml', () => {
     expect(secured.services.sentinel!.command).toEqual(expect.arrayContaining(['--access', '/app/deploy/access.yaml']));
   });
 
-  // deploy/kafka/acls.sh being current is checked with the other generated files (test/repo/generated.test.ts).
+  // deploy/kafka/acls.sh being current is checked with the other generated files (test/architecture/generated.test.ts).
   it('ships a token-only access file', () => {
     const r = parseAccess(readFileSync('deploy/access.yaml', 'utf8'), 'deploy/access.yaml', { M2M_TOKEN_PROMETHEUS: 'p'.repeat(64) });
     expect(r.errors).toEqual([]);
