@@ -45,7 +45,9 @@ async function finish(s: Scenario): Promise<void> {
   await waitFor('source committed to the end', () => committedToEnd(k, s.group, s.topic), 120_000);
   const p = k.producer();
   await p.connect();
-  const parts = [...(await endOffsets(k, fleetTopic(s))).keys()];
+  // The service creates its fleet topic at start; a busy broker may not list it in its metadata
+  // at once ("does not host this topic-partition"), so ask until it does.
+  const parts = [...(await waitFor('the fleet topic in the metadata', async () => endOffsets(k, fleetTopic(s)), 60_000)).keys()];
   await p.send({ topic: fleetTopic(s), acks: -1, messages: parts.map((partition) => ({ partition, key: 'end', value: encodeFrame({ src: 'end', w: Number.NEGATIVE_INFINITY, end: true }, []) })) });
   await p.disconnect();
   await waitFor('fleet stage committed to the end', () => committedToEnd(k, fleetTopic(s), fleetTopic(s)), 120_000);
@@ -64,7 +66,7 @@ async function fleetCommitted(s: Scenario): Promise<bigint> {
 }
 
 async function results(s: Scenario, chDir: string): Promise<{ findings: FindingRow[]; alertIds: string[]; devices: string[] }> {
-  const alerts = await readTopic(k, s.alerts);
+  const alerts = await waitFor('the outbox readable', async () => readTopic(k, s.alerts), 60_000);
   return { findings: await dumpFindings(chDir), alertIds: alerts.map((m) => m.headers['x-m2m-alert-id'] ?? '').sort(), devices: alerts.map((m) => m.key) };
 }
 
