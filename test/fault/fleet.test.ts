@@ -107,7 +107,8 @@ describe('fault: the fleet stage killed mid-stream', () => {
       if (!killAt.has(sent)) return;
       // Once it runs and its fleet stage has judged and committed something, kill it without warning.
       await ready(child, 120_000);
-      const before = await fleetCommitted(s);
+      // The fleet stage creates its topic and group as it starts; ask until the broker knows them.
+      const { before } = await waitFor('the fleet group readable', async () => ({ before: await fleetCommitted(s) }), 120_000);
       await waitFor('the fleet stage commits', async () => (await fleetCommitted(s)) > before, 120_000);
       await sleep(delay(200, 2_000));
       child.proc.kill('SIGKILL');
