@@ -81,6 +81,7 @@ export interface MetricRelationParams extends Record<string, unknown> {
  * | F_M, F_V | recent mean z, its usual wander |
  * | F_RUN, F_TR | consecutive readings off in one direction (sign = direction), and since when |
  * | F_DD, F_DX, F_PK, F_ND | the day (event-time index) being watched, its largest recent mean z so far, the usual daily peak (EW over days) and how many days it has seen: the largest sustained disagreement this channel shows on an ordinary day |
+ * | F_DL, F_LR | the day's longest run of readings off in one direction (ms) and the usual one (EW over days): how long an ordinary day's disagreement lasts |
  * | F_B … +3·BINS | residual [samples, centre, spread] per operating point: what the neighbours imply, below, around or above the channel's mean (±σ/2). Noise is rarely the same when a line idles and when it runs, and a lag shows in transitions only |
  * | F_W … +2·channels | weights over all channels and their companions (w[j] = 1) |
  */
@@ -98,7 +99,9 @@ const F_DD = 9;
 const F_DX = 10;
 const F_PK = 11;
 const F_ND = 12;
-const F_B = 13;
+const F_DL = 13;
+const F_LR = 14;
+const F_B = 15;
 /** Operating points per channel. */
 const BINS = 3;
 const F_W = F_B + 3 * BINS;
@@ -169,8 +172,14 @@ const HUBER = 4;
 /** Recent mean of the clipped z: weight, and the clip of one reading's contribution. */
 const RECENT = 1 / 6;
 const Z_CLIP = 20;
-/** A break must exceed the usual daily peak of the recent mean by this factor. */
+/** A break must exceed the usual daily peak of the recent mean by this factor, */
 const PEAK_FACTOR = 1.5;
+/**
+ * or outlast the usual daily longest run by this factor: a relation that slips for half an hour
+ * at every start-up (a temperature lagging production) has a high daily peak, but an offset
+ * that holds for hours is not what any ordinary day shows, however small beside that peak.
+ */
+const RUN_FACTOR = 3;
 const DAY_MS = 86_400_000;
 const PEAK_MEMORY_DAYS = 7;
 /** Standard deviation of that mean for white residuals: its floor. */
@@ -589,10 +598,15 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
           const pk = f[F_PK]!;
           if (pk === pk && dx > 3 * pk) dx = 3 * pk;
           f[F_PK] = compact(pk !== pk ? dx : pk + a * (dx - pk));
+          let dl = orZero(f[F_DL]!);
+          const lr = f[F_LR]!;
+          if (lr === lr && dl > 3 * lr) dl = 3 * lr;
+          f[F_LR] = compact(lr !== lr ? dl : lr + a * (dl - lr));
           f[F_ND] = nd + 1;
         }
         f[F_DD] = day;
         f[F_DX] = 0;
+        f[F_DL] = 0;
       }
       if (day === f[F_DD]) {
         const am = m < 0 ? -m : m;
@@ -607,6 +621,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     else run = 0;
     f[F_RUN] = run;
     if (run !== 0 && (run0 === 0 || run0 > 0 !== run > 0)) f[F_TR] = ts;
+    if (run !== 0 && k >= RES_WARM && day === f[F_DD]) {
+      const dur = ts - f[F_TR]!;
+      if (!(dur <= f[F_DL]!)) f[F_DL] = dur;
+    }
     const az = z < 0 ? -z : z;
     if (k === 0) {
       f[F_C] = r;
@@ -658,7 +676,10 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (am < p.min_shift || (m > 0) !== (fr > 0)) continue;
       const pk = f[F_PK]!;
       if (pk !== pk) continue;
-      const eff = Math.min(am / Math.max(f[F_V]!, V_WHITE) / p.variability_factor, am / (PEAK_FACTOR * Math.max(pk, V_WHITE)));
+      const lr = f[F_LR]!;
+      const beyondPeak = am / (PEAK_FACTOR * Math.max(pk, V_WHITE));
+      const beyondRun = lr === lr ? (e.ts - f[F_TR]!) / (RUN_FACTOR * Math.max(lr, p.min_duration)) : 0;
+      const eff = Math.min(am / Math.max(f[F_V]!, V_WHITE) / p.variability_factor, Math.max(beyondPeak, beyondRun));
       if (eff > bestEff) {
         bestEff = eff;
         best = j;
@@ -985,6 +1006,8 @@ function newFit(D: number): Fit {
   f[F_DX] = NaN;
   f[F_PK] = NaN;
   f[F_ND] = NaN;
+  f[F_DL] = NaN;
+  f[F_LR] = NaN;
   return f;
 }
 
@@ -1033,6 +1056,10 @@ function reviveState(raw: unknown): MetricRelationState | undefined {
   const sd = optPackedList(o.sd);
   const f = optPackedList(o.f);
   if (dn === BAD || dv === BAD || ch === BAD || ct === BAD || lf === BAD || pv === BAD || sm === BAD || mu === BAD || cv === BAD || sd === BAD || f === BAD) return undefined;
+  // Fits checkpointed before the run fields existed: the fields start unknown (learned by day's end).
+  if (f !== undefined && ch !== undefined) {
+    for (const fit of f) if (fit.length === F_W - 2 + 2 * ch.length) fit.splice(F_DL, 0, NaN, NaN);
+  }
   return { v, dn, dv, ch, ct, lf, pv, sm, mu, cv, sd, f, inc: o.inc as IncidentBook, ik: o.ik as string | undefined };
 }
 
