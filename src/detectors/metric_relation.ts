@@ -82,6 +82,7 @@ export interface MetricRelationParams extends Record<string, unknown> {
  * | F_RUN, F_TR | consecutive readings off in one direction (sign = direction), and since when |
  * | F_DD, F_DX, F_PK, F_ND | the day (event-time index) being watched, its largest recent mean z so far, the usual daily peak (EW over days) and how many days it has seen: the largest sustained disagreement this channel shows on an ordinary day |
  * | F_DL, F_LR | the day's longest run of readings off in one direction (ms) and the usual one (EW over days): how long an ordinary day's disagreement lasts |
+ * | F_UL, F_UH | the lowest and highest raw value of the channel among readings that agreed with every fit: the range the relations have been seen to hold over |
  * | F_B … +3·BINS | residual [samples, centre, spread] per operating point: what the neighbours imply, below, around or above the channel's mean (±σ/2). Noise is rarely the same when a line idles and when it runs, and a lag shows in transitions only |
  * | F_W … +2·channels | weights over all channels and their companions (w[j] = 1) |
  */
@@ -101,7 +102,9 @@ const F_PK = 11;
 const F_ND = 12;
 const F_DL = 13;
 const F_LR = 14;
-const F_B = 15;
+const F_UL = 15;
+const F_UH = 16;
+const F_B = 17;
 /** Operating points per channel. */
 const BINS = 3;
 const F_W = F_B + 3 * BINS;
@@ -180,6 +183,15 @@ const PEAK_FACTOR = 1.5;
  * that holds for hours is not what any ordinary day shows, however small beside that peak.
  */
 const RUN_FACTOR = 3;
+/**
+ * A break is opened only while every channel reads within the range the relations were seen to
+ * hold over (widened by this many of its marginal σ): a linear fit learned on one infusion rate
+ * or at half speed says little about the next rate or full speed (pressure rises with the square
+ * of speed), and there a disagreement is the fit extrapolating, not a falsified reading. A
+ * falsified reading that leaves the range is far outside what the metric has shown, which the
+ * univariate detectors (metric_baseline, range_limits) report.
+ */
+const RANGE_MARGIN = 0.5;
 const DAY_MS = 86_400_000;
 const PEAK_MEMORY_DAYS = 7;
 /** Standard deviation of that mean for white residuals: its floor. */
@@ -540,7 +552,8 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
           worst = j;
         }
       }
-      if (warm && worst >= 0) out = this.judge(s, e, fits);
+      if (warm && worst >= 0) out = this.judge(s, e, fits, this.inRange(s, fits, y0));
+      if (s.ik === undefined && !off) learnRange(fits, y0);
     }
     // The fit learns from readings that agree with it, never from a break in progress. A device
     // whose metrics, once learned, have no strong relation at all (most vital signs, a line
@@ -654,8 +667,19 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     if (k < 1e9) f[F_K] = k + 1;
   }
 
+  /** Whether every channel reads within the range the relations were seen to hold over (see RANGE_MARGIN); unknown ranges count as within. */
+  private inRange(s: MetricRelationState, fits: Fit[], y0: ArrayLike<number>): boolean {
+    const sd = s.sd?.[0];
+    for (let j = 0; j < fits.length; j++) {
+      const f = fits[j]!;
+      const m = RANGE_MARGIN * (sd?.[j] ?? 0);
+      if (y0[j]! < f[F_UL]! - m || y0[j]! > f[F_UH]! + m) return false;
+    }
+    return true;
+  }
+
   /** Raise or extend a finding when a fitted channel is persistently off. */
-  private judge(s: MetricRelationState, e: TelemetryEvent, fits: Fit[]): FindingDraft | null {
+  private judge(s: MetricRelationState, e: TelemetryEvent, fits: Fit[], inRange: boolean): FindingDraft | null {
     const p = this.p;
     const ch = s.ch!;
     const d = ch.length;
@@ -678,6 +702,8 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
       if (pk !== pk) continue;
       const lr = f[F_LR]!;
       const beyondPeak = am / (PEAK_FACTOR * Math.max(pk, V_WHITE));
+      // An open finding is extended wherever the readings go: it was opened where the fits held.
+      if (only < 0 && !inRange) continue;
       const beyondRun = lr === lr ? (e.ts - f[F_TR]!) / (RUN_FACTOR * Math.max(lr, p.min_duration)) : 0;
       const eff = Math.min(am / Math.max(f[F_V]!, V_WHITE) / p.variability_factor, Math.max(beyondPeak, beyondRun));
       if (eff > bestEff) {
@@ -996,6 +1022,16 @@ const SCALARS: number[] = (() => {
   v[V_SK] = 0;
   return v;
 })();
+/** Widen each channel's range to its raw value of a reading that agreed with every fit. */
+function learnRange(fits: Fit[], y0: ArrayLike<number>): void {
+  for (let j = 0; j < fits.length; j++) {
+    const f = fits[j]!;
+    const v = y0[j]!;
+    if (!(v >= f[F_UL]!)) f[F_UL] = compact(v);
+    if (!(v <= f[F_UH]!)) f[F_UH] = compact(v);
+  }
+}
+
 function newScalars(): number[] {
   return SCALARS.slice();
 }
@@ -1008,6 +1044,8 @@ function newFit(D: number): Fit {
   f[F_ND] = NaN;
   f[F_DL] = NaN;
   f[F_LR] = NaN;
+  f[F_UL] = NaN;
+  f[F_UH] = NaN;
   return f;
 }
 
@@ -1058,7 +1096,7 @@ function reviveState(raw: unknown): MetricRelationState | undefined {
   if (dn === BAD || dv === BAD || ch === BAD || ct === BAD || lf === BAD || pv === BAD || sm === BAD || mu === BAD || cv === BAD || sd === BAD || f === BAD) return undefined;
   // Fits checkpointed before the run fields existed: the fields start unknown (learned by day's end).
   if (f !== undefined && ch !== undefined) {
-    for (const fit of f) if (fit.length === F_W - 2 + 2 * ch.length) fit.splice(F_DL, 0, NaN, NaN);
+    for (const fit of f) if (fit.length === F_W - 4 + 2 * ch.length) fit.splice(F_DL, 0, NaN, NaN, NaN, NaN);
   }
   return { v, dn, dv, ch, ct, lf, pv, sm, mu, cv, sd, f, inc: o.inc as IncidentBook, ik: o.ik as string | undefined };
 }
