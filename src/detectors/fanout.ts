@@ -6,6 +6,11 @@
  * typical per-window fan-out, learned from quiet windows, so a gateway that legitimately talks to
  * dozens of hosts does not fire while a PLC that suddenly touches 40 does.
  *
+ * Scans also come slow: a worm probing a few addresses a minute stays under any short window's
+ * threshold yet reaches hundreds of hosts an hour, where an M2M device normally reaches a handful.
+ * So distinct destinations are also counted over `slow_window`, against their own minimum and the
+ * device's own typical count per slow window; the finding is the same (one scan, one incident).
+ *
  * Distinct counts are exact within the window: a capped map destination → last seen, purged of
  * expired entries at each window boundary and whenever the count reaches the threshold. When the
  * cap is hit the oldest entries are dropped, so a huge scan still reads as ≥ cap.
@@ -24,6 +29,8 @@ import { ATTACK } from './fleet.js';
 export interface FanoutParams extends Record<string, unknown> {
   window: number;
   min_distinct_dst: number;
+  slow_window: number;
+  slow_min_distinct_dst: number;
   min_distinct_ports: number;
   baseline_factor: number;
   learning: number;
@@ -40,12 +47,16 @@ export interface FanoutParams extends Record<string, unknown> {
  * | WE    | end of the current window (for the per-window baseline)            |
  * | BD    | typical (slowly decaying peak) distinct destinations per quiet window |
  * | BP    | the same for distinct destination ports                            |
+ * | SE    | end of the current slow window                                     |
+ * | BS    | typical distinct destinations per quiet slow window                |
  */
 const T0 = 0;
 const WE = 1;
 const BD = 2;
 const BP = 3;
-const NA = 4;
+const SE = 4;
+const BS = 5;
+const NA = 6;
 
 export interface FanoutState {
   a: number[];
@@ -53,6 +64,8 @@ export interface FanoutState {
   d: StrTimes;
   /** Destination port → last seen ts. */
   p: NumTimes;
+  /** Destination IP → last seen ts over the slow window. */
+  ds: StrTimes;
   /** Open incidents; null until the first (most devices never have one: an empty book per detector and device adds up). */
   inc: IncidentBook | null;
 }
@@ -68,6 +81,13 @@ export const fanout: DetectorSpec<FanoutParams> = {
   params: {
     window: { type: 'duration', description: 'Sliding window for distinct counts.', default: '5m', examples: ['1m', '15m'] },
     min_distinct_dst: { type: 'integer', description: 'Distinct destination IPs in a window that count as a horizontal scan.', default: 40, minimum: 2 },
+    slow_window: { type: 'duration', description: 'Longer window for slow scans (a worm probing a few hosts a minute); no use unless longer than `window`.', default: '1h', examples: ['30m', '6h'] },
+    slow_min_distinct_dst: {
+      type: 'integer',
+      description: 'Distinct destination IPs within `slow_window` that count as a (slow) horizontal scan; the device\'s own typical count per slow window times `baseline_factor` raises it.',
+      default: 100,
+      minimum: 2,
+    },
     min_distinct_ports: { type: 'integer', description: 'Distinct destination ports in a window that count as a vertical (port) scan.', default: 20, minimum: 2 },
     baseline_factor: {
       type: 'number',
@@ -92,12 +112,15 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
   readonly spec = fanout;
   readonly eventTypes = CONNECTION_ONLY;
   readonly maxStateBytes: number;
+  private readonly slowDecay: number;
 
   constructor(
     private readonly p: FanoutParams,
     readonly id: string,
   ) {
-    this.maxStateBytes = 256 + p.max_tracked * (48 + 16) + p.max_tracked * (10 + 16) + 2 * 600;
+    // The slow window's typical count forgets as fast in time as the short one's.
+    this.slowDecay = PEAK_DECAY ** Math.max(1, p.slow_window / p.window);
+    this.maxStateBytes = 256 + 2 * p.max_tracked * (48 + 16) + p.max_tracked * (10 + 16) + 2 * 600;
   }
 
   applies(ev: M2MEvent): boolean {
@@ -106,17 +129,20 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
 
   init(ev: M2MEvent): FanoutState {
     // A literal is allocated at its exact length (pushes into [] reserve 17 or more slots).
-    return { a: [ev.ts, ev.ts + this.p.window, 0, 0], d: strTimesNew(), p: numTimesNew(), inc: null };
+    return { a: [ev.ts, ev.ts + this.p.window, 0, 0, ev.ts + this.p.slow_window, 0], d: strTimesNew(), p: numTimesNew(), ds: strTimesNew(), inc: null };
   }
 
   revive(state: unknown): FanoutState | undefined {
     const o = state as Partial<Record<keyof FanoutState, unknown>> | null;
     if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
-    const a = reviveFlat(o.a, NA);
+    // Checkpoints from before the slow window: it starts empty, its typical count unlearned.
+    const old = Array.isArray(o.a) && o.a.length === SE && o.ds === undefined;
+    const a = old ? reviveFlat([...(o.a as unknown[]), 0, 0], NA) : reviveFlat(o.a, NA);
     const d = strTimesRevive(o.d);
     const p = numTimesRevive(o.p);
-    if (a === undefined || d === undefined || p === undefined) return undefined;
-    return { a, d, p, inc: o.inc as IncidentBook | null };
+    const ds = old ? strTimesNew() : strTimesRevive(o.ds);
+    if (a === undefined || d === undefined || p === undefined || ds === undefined) return undefined;
+    return { a, d, p, ds, inc: o.inc as IncidentBook | null };
   }
 
   private threshold(base: number, min: number, a: number[], ts: number): number {
@@ -145,21 +171,37 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
       if (quiet && np < this.threshold(a[BP]!, p.min_distinct_ports, a, ts)) a[BP] = compact(Math.max(a[BP]! * PEAK_DECAY, np));
       a[WE] = ts + p.window;
     }
+    if (ts >= a[SE]!) {
+      const ns = expireBefore(s.ds, ts - p.slow_window);
+      // Until a slow window past learning has been seen, every one teaches the typical count:
+      // the fixed minimum alone would flag a device whose normal is many hosts an hour.
+      const early = ts - a[T0]! < p.learning + p.slow_window;
+      if (early || (s.inc?.horizontal === undefined && ns < this.threshold(a[BS]!, p.slow_min_distinct_dst, a, ts))) a[BS] = compact(Math.max(a[BS]! * this.slowDecay, ns));
+      a[SE] = ts + p.slow_window;
+    }
 
     nd = strTouchCapped(s.d, e.dst_ip, ts, p.max_tracked);
     np = numTouchCapped(s.p, e.dst_port, ts, p.max_tracked);
+
+    let ns = strTouchCapped(s.ds, e.dst_ip, ts, p.max_tracked);
 
     let findings: FindingDraft[] = NONE;
     const thD = Math.min(this.threshold(a[BD]!, p.min_distinct_dst, a, ts), p.max_tracked);
     if (nd >= thD) {
       nd = expireBefore(s.d, from);
-      const f = nd >= thD ? this.finding(s, e, 'horizontal', nd, thD, a[BD]!) : null;
+      const f = nd >= thD ? this.finding(s, e, 'horizontal', nd, thD, a[BD]!, p.window) : null;
+      if (f !== null) findings = [f];
+    }
+    const thS = Math.min(this.threshold(a[BS]!, p.slow_min_distinct_dst, a, ts), p.max_tracked);
+    if (findings === NONE && ns >= thS && ts - a[T0]! >= p.learning + p.slow_window) {
+      ns = expireBefore(s.ds, ts - p.slow_window);
+      const f = ns >= thS ? this.finding(s, e, 'horizontal', ns, thS, a[BS]!, p.slow_window) : null;
       if (f !== null) findings = [f];
     }
     const thP = Math.min(this.threshold(a[BP]!, p.min_distinct_ports, a, ts), p.max_tracked);
     if (np >= thP) {
       np = expireBefore(s.p, from);
-      const f = np >= thP ? this.finding(s, e, 'vertical', np, thP, a[BP]!) : null;
+      const f = np >= thP ? this.finding(s, e, 'vertical', np, thP, a[BP]!, p.window) : null;
       if (f !== null) (findings === NONE ? (findings = []) : findings).push(f);
     }
     for (const _ in s.inc) {
@@ -173,12 +215,12 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
   }
 
   /** The finding for a window over its threshold, or null when it only extends the open one (see raiseThrottled). */
-  private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number): FindingDraft | null {
+  private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number, window: number): FindingDraft | null {
     const score = Math.min(0.95, 0.5 + 0.15 * Math.log2(count / threshold));
     if (s.inc !== null && extendQuietly(s.inc, kind, e.ts, score, this.p.incident_gap)) return null;
     const sample = kind === 'horizontal' ? s.d.k.slice(-10) : s.p.k.slice(-10).map(String);
     const noun = kind === 'horizontal' ? 'distinct hosts' : 'distinct destination ports';
-    const win = fmtDuration(this.p.window);
+    const win = fmtDuration(window);
     const action =
       kind === 'horizontal'
         ? 'treat this as scanning or worm spread: isolate the device and check which process opened the connections'
@@ -199,7 +241,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
           distinct: count,
           threshold,
           typical: compact(typical),
-          window_ms: this.p.window,
+          window_ms: window,
           sample,
           other_distinct: kind === 'horizontal' ? s.p.k.length : s.d.k.length,
         },
