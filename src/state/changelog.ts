@@ -28,7 +28,7 @@ import { randomBytes } from 'node:crypto';
 import { CompressionTypes, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { Packr } from 'msgpackr';
 import type { DeviceState, EngineSnapshot } from '../pipeline/engine.js';
-import { emptyRouterState, type RouterState } from '../alerts/router.js';
+import { emptyRouterState, type RouterState } from '../alerts/record.js';
 import { logger } from '../obs/log.js';
 
 export const changelogTopic = (group: string): string => `${group}.state`;
