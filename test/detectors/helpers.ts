@@ -259,3 +259,37 @@ export function expectDeterministicAndBounded<P extends Record<string, unknown>>
   expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
   expect(maxStateSize(a, det.id)).toBeLessThanOrEqual(det.maxStateBytes!);
 }
+
+/** A telemetry reading of dev-1, a sensor, unless `extra` says otherwise. */
+export const reading = (ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
+  type: 'telemetry',
+  device_id: extra.device_id ?? 'dev-1',
+  device_class: 'sensor',
+  ts,
+  metrics,
+  ...extra,
+});
+
+/**
+ * Thousands of readings with churning metric names, random seq numbers and firmware, and a
+ * steady metric that gets stuck for a while (what flatline is for); beside them, every five
+ * minutes for five days, a flow that shifts by 4σ on the fifth (what level_shift is for). Run it
+ * with `endTs: TELEMETRY_CHURN_END` so silences are judged too.
+ */
+export function telemetryChurn(): TelemetryEvent[] {
+  const r0 = rng(11);
+  const evs: TelemetryEvent[] = [];
+  for (let i = 0; i < 8000; i++) {
+    const m: Record<string, number> = {};
+    for (let k = 0; k < 6; k++) m[`metric_with_a_long_name_${(i * 5 + k * 17) % 300}`] = Math.round(r0() * 20);
+    m.level_cm = i >= 4000 && i < 4400 ? 143.2 : 140 + 0.5 * gauss(r0);
+    evs.push(reading(T0 + i * 30_000 + Math.floor(r0() * 20_000), m, { seq: Math.floor(r0() * 1e6), firmware: `1.${Math.floor(r0() * 30)}.${i % 7}` }));
+  }
+  const flow = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { flow: [120, 0, 2] } });
+  for (const e of flow) if (e.ts >= T0 + 4 * DAY) e.metrics.flow! += 8;
+  evs.push(...flow);
+  evs.sort((x, y) => x.ts - y.ts);
+  return evs;
+}
+
+export const TELEMETRY_CHURN_END = T0 + 10 * DAY;
