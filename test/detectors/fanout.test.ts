@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fanout } from '../../src/detectors/fanout.js';
 import type { ConnectionEvent } from '../../src/events/types.js';
-import { DAY, HOUR, T0, assertWellFormed, conn, make, maxStateSize, plcTraffic, rng, run } from './helpers.js';
+import { DAY, HOUR, MIN, T0, assertWellFormed, conn, make, maxStateSize, plcTraffic, rng, run } from './helpers.js';
 
 describe('fanout', () => {
   it('is quiet on normal traffic and fires once on a horizontal scan', () => {
@@ -48,5 +48,64 @@ describe('fanout', () => {
     const r = run([det], evs);
     expect(maxStateSize(r, 'fanout')).toBeLessThanOrEqual(det.maxStateBytes!);
     expect(r.latest.length).toBe(2);
+  });
+});
+
+/** A meter's day: its backend every 15 minutes, NTP hourly, DNS now and then. */
+function meterTraffic(days: number): ConnectionEvent[] {
+  const evs: ConnectionEvent[] = [];
+  const r = rng(7);
+  for (let t = T0; t < T0 + days * 24 * HOUR; t += 15 * MIN) {
+    evs.push(conn('m-1', t, '203.0.113.10', 8883, { device_class: 'smart_meter' }));
+    if (t % HOUR === 0) evs.push(conn('m-1', t + 5_000, '10.1.0.123', 123, { device_class: 'smart_meter' }));
+    if (r() < 0.2) evs.push(conn('m-1', t + 9_000, `10.1.0.${53 + Math.floor(r() * 2)}`, 53, { device_class: 'smart_meter' }));
+  }
+  return evs;
+}
+
+/** A worm probing `perMin` random addresses a minute for `minutes`. */
+function slowScan(at: number, perMin: number, minutes: number): ConnectionEvent[] {
+  const r = rng(11);
+  const evs: ConnectionEvent[] = [];
+  const n = perMin * minutes;
+  for (let k = 0; k < n; k++) {
+    const ip = `${11 + Math.floor(r() * 200)}.${Math.floor(r() * 256)}.${Math.floor(r() * 256)}.${1 + Math.floor(r() * 254)}`;
+    evs.push(conn('m-1', at + Math.round((k * 60_000) / perMin), ip, 37215, { device_class: 'smart_meter' }));
+  }
+  return evs;
+}
+
+describe('fanout over the slow window', () => {
+  it('finds a scan too slow for the short window (6 hosts a minute) once, and names the slow window', () => {
+    const base = meterTraffic(2);
+    const at = T0 + 30 * HOUR;
+    const all = [...base, ...slowScan(at, 6, 70)].sort((a, b) => a.ts - b.ts);
+    // The short window alone (the slow one made unreachable) does not see it: under 40 per 5 minutes.
+    const short = run([make(fanout, { slow_min_distinct_dst: 100_000, max_tracked: 8192 })], all);
+    expect(short.latest).toEqual([]);
+    const r = run([make(fanout)], all);
+    expect(r.latest.length).toBe(1);
+    const f = r.latest[0]!;
+    expect(f.key).toBe('horizontal');
+    expect(f.severity).not.toBe('info');
+    expect(f.evidence.window_ms).toBe(HOUR);
+    expect(f.first_ts).toBeGreaterThan(at);
+    expect(f.first_ts).toBeLessThan(at + 70 * MIN);
+  });
+
+  it('stays quiet on the same device without the scan, and on a device that always reaches many hosts an hour', () => {
+    expect(run([make(fanout)], meterTraffic(3)).latest).toEqual([]);
+    // A gateway reaching ~150 distinct hosts an hour by design, learned as its normal.
+    const r0 = rng(3);
+    const evs: ConnectionEvent[] = [];
+    for (let t = T0; t < T0 + 3 * 24 * HOUR; t += 20_000) evs.push(conn('gw', t, `10.40.${Math.floor(r0() * 3)}.${Math.floor(r0() * 60)}`, 1883, { device_class: 'gateway' }));
+    const g = run([make(fanout)], evs);
+    expect(g.latest.filter((f) => f.last_ts > T0 + 3 * HOUR)).toEqual([]);
+  });
+
+  it('keeps its state bounded under a long slow scan', () => {
+    const det = make(fanout);
+    const r = run([det], [...meterTraffic(1), ...slowScan(T0 + 10 * HOUR, 8, 600)].sort((a, b) => a.ts - b.ts));
+    expect(maxStateSize(r, 'fanout')).toBeLessThanOrEqual(det.maxStateBytes!);
   });
 });
