@@ -13,6 +13,12 @@
  * a longer one (a weekend stop after overnight ones) stays low. A sensor that freezes at an
  * arbitrary value is compared with the longest runs at values the metric does not hold, so the
  * long holds of its modes do not make it blind to a frozen reading.
+ *
+ * Zero is where quantities rest: a charger with no car, a pump between infusions, a motor at
+ * standstill read 0 on several metrics at once (power and current, rate and pressure), however
+ * busy they were while the detector learned. A run at 0 while another metric of the device
+ * also rests at 0 is the device idle, not a stuck sensor, and stays low; a sensor that freezes
+ * at 0 while its neighbours move is still reported.
  */
 import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
@@ -201,7 +207,8 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
         const v = m[V]!;
         const pr = Math.pow(1 - rate, rl);
         let score = Math.max(0.3, Math.min(0.85, scoreFromP(pr)));
-        if (refHeld && score > HELD_CAP) score = HELD_CAP;
+        const restingWith = v === 0 ? restingBeside(s, name) : undefined;
+        if ((refHeld || restingWith !== undefined) && score > HELD_CAP) score = HELD_CAP;
         const f = raiseThrottled((s.inc ??= {}),
           {
             detector: this.id,
@@ -212,8 +219,8 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
             score,
             observed: `${name}=${fmt(v)} unchanged ×${rl} over ${fmtDuration(dur)}`,
             expected: `changes on ${Math.round(rate * 100)}% of readings; longest normal run ${refMr}${refHeld ? ` at ${fmt(v)}` : ''}`,
-            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(v)} unchanged ${rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${refHeld ? `at this value, a value it regularly holds, ${refMr}` : refMr}); check the sensor and its link, and do not trust this reading for control decisions.`,
-            evidence: { metric: name, value: v, run: rl, run_ms: dur, since_ts: m[RS]!, change_rate: compact(rate), longest_normal_run: refMr, longest_normal_ms: refMd, held_value: refHeld },
+            explanation: `${e.device_id} (${e.device_class}) has reported ${name}=${fmt(v)} unchanged ${rl} times over ${fmtDuration(dur)}, although it normally changes on ${Math.round(rate * 100)}% of readings (longest normal run ${refHeld ? `at this value, a value it regularly holds, ${refMr}` : refMr})${restingWith !== undefined ? `; ${restingWith} rests at 0 too, so the device looks idle rather than stuck` : ''}; check the sensor and its link, and do not trust this reading for control decisions.`,
+            evidence: { metric: name, value: v, run: rl, run_ms: dur, since_ts: m[RS]!, change_rate: compact(rate), longest_normal_run: refMr, longest_normal_ms: refMd, held_value: refHeld, resting_with: restingWith ?? null },
             mitre: flatline.mitre,
           },
           p.incident_gap,
@@ -247,6 +254,16 @@ class FlatlineDetector implements DetectorInstance<FlatlineState> {
 }
 
 const NONE: FindingDraft[] = [];
+
+/** Another metric of the device that has read 0 for more than one reading now (see the header), or undefined. */
+function restingBeside(s: FlatlineState, name: string): string | undefined {
+  for (const other in s.m) {
+    if (other === name) continue;
+    const o = s.m[other]!;
+    if (o[V] === 0 && o[RL]! >= 2) return other;
+  }
+  return undefined;
+}
 
 /**
  * A mode: a value held more than once, at least once for a run as long as a finding needs. A

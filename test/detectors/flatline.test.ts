@@ -32,6 +32,29 @@ describe('flatline', () => {
     expect(run([make(flatline)], fast).latest).toEqual([]);
   });
 
+  it('keeps a charger that idles for the first time low (power and current rest at 0 together), and still reports current frozen at 0 while power flows', () => {
+    // Learned busy: a car on the charger around the clock for two days, readings every 2 minutes.
+    const r0 = rng(9);
+    const evs: TelemetryEvent[] = [];
+    const idle = (ts: number): boolean => ts >= T0 + 2 * DAY + 8 * HOUR && ts < T0 + 2 * DAY + 16 * HOUR;
+    const frozen = (ts: number): boolean => ts >= T0 + 3 * DAY + 8 * HOUR && ts < T0 + 3 * DAY + 12 * HOUR;
+    for (let ts = T0; ts < T0 + 4 * DAY; ts += 2 * MIN) {
+      const kw = idle(ts) ? 0 : Math.round((7.2 + 0.3 * (r0() - 0.5)) * 100) / 100;
+      const amps = idle(ts) || frozen(ts) ? 0 : Math.round(((kw * 1000) / 230) * 10) / 10;
+      evs.push(reading(ts, { power_kw: kw, current_a: amps, connector_temp_c: Math.round((30 + 3 * (r0() - 0.5)) * 10) / 10 }, { device_id: 'evse-1', device_class: 'ev_charger' }));
+    }
+    const r = run([make(flatline)], evs);
+    const during = (f: { first_ts: number }, inside: (ts: number) => boolean): boolean => inside(f.first_ts);
+    const idleFindings = r.latest.filter((f) => during(f, idle));
+    expect(idleFindings.length).toBeGreaterThan(0);
+    for (const f of idleFindings) {
+      expect(f.score).toBeLessThan(0.5);
+      expect(f.evidence.resting_with).not.toBeNull();
+    }
+    const frozenFindings = r.latest.filter((f) => during(f, frozen));
+    expect(frozenFindings.map((f) => [f.key, f.score >= 0.5])).toEqual([['current_a', true]]);
+  });
+
   it('is quiet on a slow, quantised sensor', () => {
     const evs = seasonalTelemetry({ days: 4, stepMs: 30_000, metrics: { t: [21, 3, 0.05] } });
     for (const e of evs) (e as TelemetryEvent).metrics.t = Math.round((e as TelemetryEvent).metrics.t! * 2) / 2;
