@@ -22,7 +22,7 @@ import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from '.
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact } from './lib/compact.js';
 import { fmtDuration } from './lib/format.js';
-import { expireBefore, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
+import { expireBefore, strIndex, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
 import type { NumTimes, StrTimes } from './keyed.js';
 import { ATTACK } from './fleet.js';
 
@@ -49,6 +49,7 @@ export interface FanoutParams extends Record<string, unknown> {
  * | BP    | the same for distinct destination ports                            |
  * | SE    | end of the current slow window                                     |
  * | BS    | typical distinct destinations per quiet slow window                |
+ * | HL    | last time a horizontal scan was reported or extended               |
  */
 const T0 = 0;
 const WE = 1;
@@ -56,7 +57,8 @@ const BD = 2;
 const BP = 3;
 const SE = 4;
 const BS = 5;
-const NA = 6;
+const HL = 6;
+const NA = 7;
 
 export interface FanoutState {
   a: number[];
@@ -129,7 +131,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
 
   init(ev: M2MEvent): FanoutState {
     // A literal is allocated at its exact length (pushes into [] reserve 17 or more slots).
-    return { a: [ev.ts, ev.ts + this.p.window, 0, 0, ev.ts + this.p.slow_window, 0], d: strTimesNew(), p: numTimesNew(), ds: strTimesNew(), inc: null };
+    return { a: [ev.ts, ev.ts + this.p.window, 0, 0, ev.ts + this.p.slow_window, 0, 0], d: strTimesNew(), p: numTimesNew(), ds: strTimesNew(), inc: null };
   }
 
   revive(state: unknown): FanoutState | undefined {
@@ -137,7 +139,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
     if (typeof o !== 'object' || o === null || typeof o.inc !== 'object') return undefined;
     // Checkpoints from before the slow window: it starts empty, its typical count unlearned.
     const old = Array.isArray(o.a) && o.a.length === SE && o.ds === undefined;
-    const a = old ? reviveFlat([...(o.a as unknown[]), 0, 0], NA) : reviveFlat(o.a, NA);
+    const a = old ? reviveFlat([...(o.a as unknown[]), 0, 0, 0], NA) : reviveFlat(o.a, NA);
     const d = strTimesRevive(o.d);
     const p = numTimesRevive(o.p);
     const ds = old ? strTimesNew() : strTimesRevive(o.ds);
@@ -183,6 +185,9 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
     nd = strTouchCapped(s.d, e.dst_ip, ts, p.max_tracked);
     np = numTouchCapped(s.p, e.dst_port, ts, p.max_tracked);
 
+    // Only a destination new to the slow window can make or grow a slow scan: the device's own
+    // traffic after a scan must not keep its finding open while the scan's hosts age out.
+    const fresh = strIndex(s.ds, e.dst_ip) < 0;
     let ns = strTouchCapped(s.ds, e.dst_ip, ts, p.max_tracked);
 
     let findings: FindingDraft[] = NONE;
@@ -193,7 +198,10 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
       if (f !== null) findings = [f];
     }
     const thS = Math.min(this.threshold(a[BS]!, p.slow_min_distinct_dst, a, ts), p.max_tracked);
-    if (findings === NONE && ns >= thS && ts - a[T0]! >= p.learning + p.slow_window) {
+    // Once a scan was reported, the slow window holds its destinations for another slow window:
+    // only the open finding may grow from them, not a second finding of the same scan.
+    const slowFresh = (s.inc !== null && s.inc.horizontal !== undefined) || ts - a[HL]! > p.slow_window;
+    if (findings === NONE && fresh && slowFresh && ns >= thS && ts - a[T0]! >= p.learning + p.slow_window) {
       ns = expireBefore(s.ds, ts - p.slow_window);
       const f = ns >= thS ? this.finding(s, e, 'horizontal', ns, thS, a[BS]!, p.slow_window) : null;
       if (f !== null) findings = [f];
@@ -217,8 +225,9 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
   /** The finding for a window over its threshold, or null when it only extends the open one (see raiseThrottled). */
   private finding(s: FanoutState, e: ConnectionEvent, kind: 'horizontal' | 'vertical', count: number, threshold: number, typical: number, window: number): FindingDraft | null {
     const score = Math.min(0.95, 0.5 + 0.15 * Math.log2(count / threshold));
+    if (kind === 'horizontal') s.a[HL] = e.ts;
     if (s.inc !== null && extendQuietly(s.inc, kind, e.ts, score, this.p.incident_gap)) return null;
-    const sample = kind === 'horizontal' ? s.d.k.slice(-10) : s.p.k.slice(-10).map(String);
+    const sample = kind === 'horizontal' ? (window === this.p.window ? s.d : s.ds).k.slice(-10) : s.p.k.slice(-10).map(String);
     const noun = kind === 'horizontal' ? 'distinct hosts' : 'distinct destination ports';
     const win = fmtDuration(window);
     const action =

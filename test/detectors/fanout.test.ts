@@ -103,6 +103,16 @@ describe('fanout over the slow window', () => {
     expect(g.latest.filter((f) => f.last_ts > T0 + 3 * HOUR)).toEqual([]);
   });
 
+  it('reports a fast scan once and ends it with the scan: its destinations, still in the slow window, neither extend it nor raise a second finding', () => {
+    const at = T0 + 30 * HOUR;
+    // 300 hosts in 10 minutes, then the device's ordinary traffic again.
+    const all = [...meterTraffic(2), ...slowScan(at, 30, 10)].sort((a, b) => a.ts - b.ts);
+    const r = run([make(fanout)], all);
+    expect(r.latest.map((f) => f.key)).toEqual(['horizontal']);
+    // The device's ordinary traffic afterwards does not keep the finding open.
+    expect(r.latest[0]!.last_ts).toBeLessThanOrEqual(at + 10 * MIN);
+  });
+
   it('keeps its state bounded under a long slow scan', () => {
     const det = make(fanout);
     const r = run([det], [...meterTraffic(1), ...slowScan(T0 + 10 * HOUR, 8, 600)].sort((a, b) => a.ts - b.ts));
