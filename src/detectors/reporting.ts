@@ -24,9 +24,13 @@
  * four hours, say) or stores and forwards them over a flaky link is not heard from for hours while
  * its timestamps stay evenly spaced (and its connections may keep arriving meanwhile). Such a delivery gap (an arrival after a long wait whose
  * readings keep their cadence) is remembered like a long gap, and later silences are judged
- * against the longest of them: the device is late, not silent.
+ * against the longest of them: the device is late, not silent. The first such wait cannot be
+ * told from a silence while it lasts; when the device is heard again and its own timestamps show
+ * no gap (its readings were taken all along and held), the silence finding's last version says
+ * so and drops to low: the link was down, the device was not.
  */
 import { raiseThrottled } from './incident.js';
+import { severityOf } from './score.js';
 import type { IncidentBook } from './incident.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepContext, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
@@ -75,6 +79,14 @@ export interface ReportingState {
   /** Longest delivery gap (ms of stream time between arrivals, while the readings themselves kept their cadence) and when; decays with GAP_HALF_LIFE. */
   dg: number;
   dgt: number;
+  /**
+   * While a silence is open: the longest gap between the device's own reports since, where it
+   * began, and whether it was long enough to be a silence itself (1) or not (0), judged when it
+   * ended and before it taught anything (NaN: none yet).
+   */
+  sg: number;
+  sgt: number;
+  sgs: number;
 }
 
 /** When a silence since `lt` reaches its threshold of awake time (derived, so never checkpointed). */
@@ -112,6 +124,8 @@ const GAP_TAIL = 3;
 const GAP_TAIL_LOW = 2;
 /** Silence updates are throttled to one per this much event time. */
 const SILENCE_UPDATE = 30 * 60_000;
+/** A silence that turned out to be late delivery: low, the link's problem rather than the device's. */
+const LATE_SCORE = 0.3;
 const DAY = 86_400_000;
 
 export const reporting: DetectorSpec<ReportingParams> = {
@@ -168,7 +182,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
   init(ev: M2MEvent): ReportingState {
     // NaN, not undefined, for "none yet": a field first written undefined is stored tagged, and
     // every number written to it then allocates a heap box.
-    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN, pr: presenceNew(), lg: NaN, lgt: NaN, gn: 0, gc: 0, gs: 0, dg: NaN, dgt: NaN };
+    return { t0: ev.ts, lt: Number.NEGATIVE_INFINITY, r: robustNew(), f: 0, inc: null, lm: NaN, lmt: NaN, pr: presenceNew(), lg: NaN, lgt: NaN, gn: 0, gc: 0, gs: 0, dg: NaN, dgt: NaN, sg: NaN, sgt: NaN, sgs: NaN };
   }
 
   /** Numbers that may be NaN are null in JSON; states from before presence start it afresh. */
@@ -177,7 +191,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (typeof o !== 'object' || o === null || typeof o.r !== 'object' || o.r === null || typeof o.inc !== 'object') return undefined;
     const num = (x: unknown) => (typeof x === 'number' ? x : NaN);
     const pr = presenceRevive(o.pr) ?? presenceNew();
-    return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt), pr, lg: num(o.lg), lgt: num(o.lgt), gn: num(o.gn) || 0, gc: num(o.gc) || 0, gs: num(o.gs) || 0, dg: num(o.dg), dgt: num(o.dgt) };
+    return { ...(o as unknown as ReportingState), lm: num(o.lm), lmt: num(o.lmt), pr, lg: num(o.lg), lgt: num(o.lgt), gn: num(o.gn) || 0, gc: num(o.gc) || 0, gs: num(o.gs) || 0, dg: num(o.dg), dgt: num(o.dgt), sg: num(o.sg), sgt: num(o.sgt), sgs: num(o.sgs) };
   }
 
   step(s: ReportingState, e: M2MEvent, ctx: StepContext): StepResult<ReportingState> {
@@ -194,11 +208,26 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     }
     const sil = s.inc?.silence;
     if (sil !== undefined && e.ts > sil.last_ts) {
-      // The device is back: one last update with the real length of the silence.
+      // The device is back: one last update with the real length of the silence, the longest gap
+      // between its own reports since it began (a forwarded backlog fills in what was not heard).
       const hw = hourWeights(s.pr);
-      const aw = awakeTime(hw, s.lt, e.ts);
-      const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, hw, e.device_id, e.device_class, e.ts, e.ts - s.lt, aw, true), SILENCE_GAP, 0);
+      const own = s.sg > e.ts - s.lt;
+      const from = own ? s.sgt : s.lt;
+      const gap = own ? s.sg : e.ts - s.lt;
+      const aw = awakeTime(hw, from, from + gap);
+      const draft = this.silenceDraft(s, hw, e.device_id, e.device_class, e.ts, gap, aw, true);
+      // Its own timestamps show no silence: what was missing was delivery (see the header).
+      const late = own ? s.sgs === 0 : aw.known < this.lowAfter(s, s.lt);
+      if (late) this.lateDraft(draft, Math.max(sil.last_ts, ctx.watermark) - s.lt);
+      const f = raiseThrottled((s.inc ??= {}), draft, SILENCE_GAP, 0);
+      if (f !== null && late) {
+        f.score = draft.score;
+        f.severity = severityOf(draft.score);
+      }
       delete s.inc?.silence;
+      s.sg = NaN;
+      s.sgt = NaN;
+      s.sgs = NaN;
       if (f !== null) (out ??= []).push(f);
     }
     if (!(e.ts > s.lt)) {
@@ -209,6 +238,11 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
       return this.result(s, out ?? NONE);
     }
     const d = e.ts - s.lt;
+    if (s.inc?.silence !== undefined && !(d <= s.sg)) {
+      s.sg = d;
+      s.sgt = s.lt;
+      s.sgs = awakeTime(hourWeights(s.pr), s.lt, e.ts).known < this.lowAfter(s, s.lt) ? 0 : 1;
+    }
     // Gaps are judged in awake time: an interval shorter than min_silence lies in hours the
     // device is awake; a longer one is weighed by its week (a night's sleep is a short gap).
     const aw = d >= p.min_silence ? awakeTime(hourWeights(s.pr), s.lt, e.ts) : null;
@@ -358,6 +392,14 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
     if (aw.known + unknownWeight * aw.unknown < low) return this.result(s, NONE);
     const f = raiseThrottled((s.inc ??= {}), this.silenceDraft(s, hw, deviceId, deviceClass, wm, wm - s.lt, aw, false), SILENCE_GAP, SILENCE_UPDATE);
     return this.result(s, f === null ? NONE : [f]);
+  }
+
+  /** Turn a resumed silence's draft into "delivered late": low, with how long it was not heard. */
+  private lateDraft(d: { device_id: string; device_class: string; score: number; observed: string; expected: string; explanation: string; evidence: Record<string, unknown> }, unheard: number): void {
+    d.score = LATE_SCORE;
+    d.observed = `not heard for ${fmtDuration(unheard)}, then readings delivered late without a gap of their own`;
+    d.explanation = `${d.device_id} (${d.device_class}) was not heard from for ${fmtDuration(unheard)}, then its readings arrived with timestamps that keep its usual cadence of ${d.expected.replace(/^a report every /, '').replace(/ while active$/, '')}: they were taken all along and delivered late (store-and-forward, a backhaul or broker outage), so the device did not stop; check the link if this recurs.`;
+    d.evidence = { ...d.evidence, delivered_late: true, unheard_ms: Math.round(unheard) };
   }
 
   private silenceDraft(s: ReportingState, hw: HourWeights, deviceId: string, deviceClass: string, ts: number, gap: number, aw: AwakeTime, ended: boolean) {

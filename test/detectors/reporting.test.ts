@@ -209,6 +209,30 @@ describe('reporting: devices delivered late', () => {
     expect(alertWorthy(of(r.latest, 'meter'))).toEqual([]);
   });
 
+  it('a meter whose link drops once for 8 hours and then forwards its backlog: silent while it lasts, late (low) once its readings show no gap; switched off instead, it stays alert-worthy', () => {
+    const from = T0 + 3 * DAY + 8 * HOUR;
+    const to = from + 8 * HOUR;
+    // Real time every 15 minutes, except that what is read during the outage arrives at its end.
+    const forwarded = (): TelemetryEvent[] => {
+      const arrivals: Array<{ at: number; ev: TelemetryEvent }> = [];
+      for (const ev of companions(5)) arrivals.push({ at: ev.ts, ev });
+      for (let t = T0; t < T0 + 5 * DAY; t += 15 * MIN) arrivals.push({ at: t >= from && t < to ? to : t, ev: tele('meter', t) });
+      return arrivals.sort((a, b) => a.at - b.at || a.ev.ts - b.ev.ts).map((a) => a.ev);
+    };
+    const late = of(run([make(reporting)], forwarded()).latest, 'meter').filter((f) => f.key === 'silence');
+    expect(late).toHaveLength(1);
+    expect(late[0]!.score).toBeLessThan(0.5);
+    expect(late[0]!.evidence.delivered_late).toBe(true);
+    expect(late[0]!.explanation).toContain('delivered late');
+    // The same 8 hours switched off: its readings resume with a gap of their own.
+    const off = companions(5).concat([]);
+    for (let t = T0; t < T0 + 5 * DAY; t += 15 * MIN) if (t < from || t >= to) off.push(tele('meter', t));
+    const silent = of(run([make(reporting)], off.sort((a, b) => a.ts - b.ts)).latest, 'meter').filter((f) => f.key === 'silence');
+    expect(silent).toHaveLength(1);
+    expect(silent[0]!.score).toBeGreaterThanOrEqual(0.5);
+    expect(silent[0]!.evidence.delivered_late).toBeUndefined();
+  });
+
   it('the same meter switched off is found, once its usual upload is well overdue', () => {
     const stop = T0 + 4 * DAY + 2 * HOUR;
     const r = run([make(reporting)], batched(7, stop));
