@@ -15,7 +15,7 @@
  * expired entries at each window boundary and whenever the count reaches the threshold. When the
  * cap is hit the oldest entries are dropped, so a huge scan still reads as ≥ cap.
  */
-import { closeStale, extendQuietly, raiseThrottled } from './incident.js';
+import { closeStale, extendQuietly, isOpen, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
@@ -200,7 +200,7 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
     const thS = Math.min(this.threshold(a[BS]!, p.slow_min_distinct_dst, a, ts), p.max_tracked);
     // Once a scan was reported, the slow window holds its destinations for another slow window:
     // only the open finding may grow from them, not a second finding of the same scan.
-    const slowFresh = (s.inc !== null && s.inc.horizontal !== undefined) || ts - a[HL]! > p.slow_window;
+    const slowFresh = (s.inc !== null && isOpen(s.inc, 'horizontal', ts, p.incident_gap)) || ts - a[HL]! > p.slow_window;
     if (findings === NONE && fresh && slowFresh && ns >= thS && ts - a[T0]! >= p.learning + p.slow_window) {
       ns = expireBefore(s.ds, ts - p.slow_window);
       const f = ns >= thS ? this.finding(s, e, 'horizontal', ns, thS, a[BS]!, p.slow_window) : null;

@@ -104,13 +104,15 @@ describe('fanout over the slow window', () => {
   });
 
   it('reports a fast scan once and ends it with the scan: its destinations, still in the slow window, neither extend it nor raise a second finding', () => {
-    const at = T0 + 30 * HOUR;
-    // 300 hosts in 10 minutes, then the device's ordinary traffic again.
-    const all = [...meterTraffic(2), ...slowScan(at, 30, 10)].sort((a, b) => a.ts - b.ts);
+    const at = T0 + 30 * HOUR + 20 * MIN;
+    // 600 hosts in 10 minutes (more than the 512 tracked: its own backend is pushed out), then
+    // the device's ordinary traffic again.
+    const all = [...meterTraffic(2), ...slowScan(at, 60, 10)].sort((a, b) => a.ts - b.ts);
     const r = run([make(fanout)], all);
     expect(r.latest.map((f) => f.key)).toEqual(['horizontal']);
-    // The device's ordinary traffic afterwards does not keep the finding open.
-    expect(r.latest[0]!.last_ts).toBeLessThanOrEqual(at + 10 * MIN);
+    // The device's ordinary traffic afterwards does not keep the finding open (its backend, pushed
+    // out of the tracked hosts, may extend it once, as any new host would).
+    expect(r.latest[0]!.last_ts).toBeLessThanOrEqual(at + 25 * MIN);
   });
 
   it('keeps its state bounded under a long slow scan', () => {
