@@ -14,6 +14,23 @@ export interface Process {
   step(out: SimEvent[]): void;
 }
 
+/** A process that runs fn at times produced by `gap` inside [start, end). */
+export function burst(start: number, end: number, gap: () => number, fn: (ts: number, out: SimEvent[]) => void): Process {
+  const p: Process = {
+    next: start,
+    step(out) {
+      if (p.next >= end) {
+        p.next = Number.POSITIVE_INFINITY;
+        return;
+      }
+      fn(p.next, out);
+      p.next += Math.max(1, Math.round(gap()));
+      if (p.next >= end) p.next = Number.POSITIVE_INFINITY;
+    },
+  };
+  return p;
+}
+
 /**
  * Total order for events with equal timestamps (common at millisecond resolution in a big fleet):
  * device index, then the device's own emission count. A symbol key, so it never reaches the wire.

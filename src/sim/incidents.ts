@@ -5,7 +5,7 @@
  * misses, not only floods; the ranges are documented in docs/quality.md.
  */
 import type { Evidence, Process, SimDevice } from './device.js';
-import { newEvidence, round } from './device.js';
+import { burst, newEvidence, round } from './device.js';
 import { PLAN, cgnatIp, publicIp } from './net.js';
 import type { Rng } from './prng.js';
 import { HOUR, MINUTE } from './time.js';
@@ -50,23 +50,6 @@ export interface InjectContext {
   end: number;
   /** Older firmware versions per class, for downgrades. */
   olderFirmware(cls: DeviceClass, current: string): string;
-}
-
-/** A process that runs fn at times produced by `gap` inside [start, end). */
-function burst(start: number, end: number, gap: () => number, fn: (ts: number, out: SimEvent[]) => void): Process {
-  const p: Process = {
-    next: start,
-    step(out) {
-      if (p.next >= end) {
-        p.next = Number.POSITIVE_INFINITY;
-        return;
-      }
-      fn(p.next, out);
-      p.next += Math.max(1, Math.round(gap()));
-      if (p.next >= end) p.next = Number.POSITIVE_INFINITY;
-    },
-  };
-  return p;
 }
 
 const ALL: readonly DeviceClass[] = ['smart_meter', 'vehicle', 'plc', 'patient_monitor', 'pos_terminal'];

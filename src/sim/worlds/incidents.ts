@@ -14,6 +14,7 @@
  * there), and an incident that put fewer than three there is listed as unobservable.
  */
 import type { Evidence, Process, SimDevice } from '../device.js';
+import { burst } from '../device.js';
 import { INJECTORS, type InjectContext } from '../incidents.js';
 import { publicIp } from '../net.js';
 import type { Rng } from '../prng.js';
@@ -102,22 +103,6 @@ export function injectPlain(kind: IncidentKind, dev: SimDevice, start: number, d
   return placed;
 }
 
-function loop(first: number, end: number, gap: () => number, fn: (ts: number, out: SimEvent[]) => void): Process {
-  const p: Process = {
-    next: first,
-    step(out) {
-      if (p.next >= end) {
-        p.next = Number.POSITIVE_INFINITY;
-        return;
-      }
-      fn(p.next, out);
-      p.next += Math.max(1, Math.round(gap()));
-      if (p.next >= end) p.next = Number.POSITIVE_INFINITY;
-    },
-  };
-  return p;
-}
-
 /** An implant present from the start: one rare server, jittered intervals over the whole span. */
 export function injectImplant(dev: SimDevice, start: number, end: number, r: Rng): Placed {
   const lo = r.logUniform(30, 600) * SECOND;
@@ -130,7 +115,7 @@ export function injectImplant(dev: SimDevice, start: number, end: number, r: Rng
   const first = start + Math.floor(r.next() * lo);
   dev.processes.push(
     witnessed(
-      loop(first, end, () => r.uniform(lo, hi), (ts, out) => {
+      burst(first, end, () => r.uniform(lo, hi), (ts, out) => {
         const tasked = r.chance(0.01);
         dev.connection(ts, { dst_ip: server, dst_port: port, protocol: 'tcp', app_protocol: tls ? 'https' : 'http', bytes_out: req + r.int(0, 60), bytes_in: tasked ? r.int(5_000, 50_000) : r.int(150, 900), duration_ms: r.int(60, 900), tls }, out);
       }),
@@ -193,13 +178,13 @@ function infect(dev: SimDevice, start: number, end: number, scanDur: number, rat
   const tls = o.dlPort === 443;
   dev.processes.push(
     witnessed(
-      loop(start, start + 1, () => 1, (ts, out) => {
+      burst(start, start + 1, () => 1, (ts, out) => {
         dev.connection(ts, { dst_ip: o.host, dst_port: o.dlPort, protocol: 'tcp', app_protocol: tls ? 'https' : 'http', bytes_out: 300 + r.int(0, 300), bytes_in: r.int(50_000, 800_000), duration_ms: r.int(500, 8_000), tls }, out);
       }),
       w,
     ),
     witnessed(
-      loop(start + r.int(5, 60) * SECOND, Math.min(end, start + scanDur), () => r.exp(SECOND / rate), (ts, out) => {
+      burst(start + r.int(5, 60) * SECOND, Math.min(end, start + scanDur), () => r.exp(SECOND / rate), (ts, out) => {
         const local = r.chance(0.8);
         const dst = local ? `${net}.${r.int(1, 254)}` : publicIp(r);
         const answered = r.chance(local ? 0.05 : 0.01);
@@ -209,7 +194,7 @@ function infect(dev: SimDevice, start: number, end: number, scanDur: number, rat
       w,
     ),
     witnessed(
-      loop(start + checkIn, end, () => checkIn * r.uniform(0.8, 1.2), (ts, out) => {
+      burst(start + checkIn, end, () => checkIn * r.uniform(0.8, 1.2), (ts, out) => {
         dev.connection(ts, { dst_ip: o.host, dst_port: o.dlPort, protocol: 'tcp', app_protocol: tls ? 'https' : 'http', bytes_out: 150 + r.int(0, 150), bytes_in: 100 + r.int(0, 400), duration_ms: r.int(50, 600), tls }, out);
       }),
       w,
