@@ -14,7 +14,7 @@ import { Cron } from 'croner';
 import { ALLOW_DEFAULT_DETECTORS, METRIC_DETECTORS } from '../detectors/knob-scopes.js';
 import { SENSITIVITY_RANGE, THRESHOLDS } from '../detectors/thresholds.js';
 import { SEVERITIES, type DetectorSpec, type Severity } from '../detectors/types.js';
-import { parseCidr } from '../detectors/util.js';
+import { parseCidr } from '../detectors/lib/ip.js';
 import { DURATION_PATTERN, parseDuration } from './duration.js';
 import type { AllowRule, DetectorConfig, Direction, MaintenanceWindowConfig, MinDeviation, PipelineConfig } from './types.js';
 import type { YamlPath } from './interpolate.js';

@@ -11,7 +11,7 @@ import type { IncidentBook } from './incident.js';
 import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { fmt, fmtDuration } from './util.js';
+import { fmt, fmtDuration } from './lib/format.js';
 import { ATTACK } from './fleet.js';
 
 export interface AuthFailuresParams extends Record<string, unknown> {

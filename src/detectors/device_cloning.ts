@@ -12,7 +12,8 @@ import type { IncidentBook } from './incident.js';
 import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { fmtDuration, touchCapped } from './util.js';
+import { touchCapped } from './lib/capped.js';
+import { fmtDuration } from './lib/format.js';
 import { ATTACK } from './fleet.js';
 
 export interface DeviceCloningParams extends Record<string, unknown> {

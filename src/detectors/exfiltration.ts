@@ -14,8 +14,11 @@ import { scoreFromZ } from './score.js';
 import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compact, fmt, fmtBytes, fmtDuration, isInternalIp, robustNew, robustReady, robustUpdate } from './util.js';
-import type { RobustStat } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmt, fmtBytes, fmtDuration } from './lib/format.js';
+import { isInternalIp } from './lib/ip.js';
+import { robustNew, robustReady, robustUpdate } from './lib/robust.js';
+import type { RobustStat } from './lib/robust.js';
 import { ATTACK } from './fleet.js';
 
 export interface ExfiltrationParams extends Record<string, unknown> {

@@ -11,7 +11,8 @@ import { closeStale, raise } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
-import { compareVersions, fmtDuration } from './util.js';
+import { fmtDuration } from './lib/format.js';
+import { compareVersions } from './lib/versions.js';
 import { changeRole } from './fleet.js';
 
 export interface FirmwareChangeParams extends Record<string, unknown> {

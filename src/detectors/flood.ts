@@ -21,7 +21,9 @@ import type { IncidentBook } from './incident.js';
 import { reusedResult, CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compact, fmt, fmtBytes, fmtDuration, isInternalIp } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmt, fmtBytes, fmtDuration } from './lib/format.js';
+import { isInternalIp } from './lib/ip.js';
 import { reviveNumbers } from './keyed.js';
 import { ATTACK } from './fleet.js';
 

@@ -1,6 +1,6 @@
 /**
  * Capped key → last-seen maps as parallel arrays, for the connection detectors' hot per-device
- * state. The semantics of a capped last-seen map (util.ts's touchCapped on a plain object), without
+ * state. The semantics of a capped last-seen map (lib/capped.ts's touchCapped on a plain object), without
  * its costs: an object keyed by addresses goes to dictionary mode at the first
  * `delete` (hundreds of bytes even for three keys), every timestamp stored in it is a boxed
  * HeapNumber allocated per update, and every lookup internalises the event's fresh key string.

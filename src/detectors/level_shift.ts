@@ -22,7 +22,7 @@
  * restarted without relearning, so the baseline is not re-centred on a passing excursion.
  *
  * Novelty, not change: the levels the series has occupied, with their dwell time, are kept
- * (util.regimeUpdate). A shift into a level the series frequently occupies (an operating mode:
+ * (lib/regimes.ts). A shift into a level the series frequently occupies (an operating mode:
  * stopped, closed, parked, charging) is a regime change, not an anomaly, whatever the hour, and
  * stays low; a shift to a level outside every known one keeps its full score.
  */
@@ -31,7 +31,13 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, ROBUST_INIT, compact, fmt, fmtDuration, hourOfDay, isWeekend, mad, median, metricFilter, nextInterval, silenceGraceEnd, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmt, fmtDuration } from './lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
+import { REGIME_FULL, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from './lib/regimes.js';
+import { ROBUST_INIT, mad, median } from './lib/robust.js';
+import { nextInterval, silenceGraceEnd } from './lib/silence.js';
+import { hourOfDay, isWeekend } from './lib/time.js';
 import { changeRole } from './fleet.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
@@ -57,7 +63,7 @@ export interface LevelShiftParams extends Record<string, unknown> {
  * V8 keeps the numbers unboxed), laid out by the F_* constants below: the scalars, the two robust
  * running statistics (the level of the raw metric `g`, the spread of the residuals `e`), then the
  * hour-of-day profile buckets. NaN stands for "no value yet" (JSON writes null; revive() puts NaN
- * back). `r` is the occupied-level array of util.regimeNew. `w` is the warm-up buffer of whichever
+ * back). `r` is the occupied-level array of lib/regimes.ts. `w` is the warm-up buffer of whichever
  * robust statistic is still in its warm-up (g's first ROBUST_INIT readings; e's only start once g
  * is ready), null otherwise.
  */
@@ -270,7 +276,7 @@ function newFlat(ts: number, x: number, bi: number): number[] {
   return b.slice(0, F_HDR + 2);
 }
 
-/** util.regimeNew() as packed doubles from the start (its first write of a double would copy it). */
+/** regimeNew() as packed doubles from the start (its first write of a double would copy it). */
 function newRegimes(): number[] {
   const b = build;
   const r = regimeNew();

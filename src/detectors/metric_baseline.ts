@@ -38,7 +38,7 @@
  *   small fraction of the level, so a quantised or nearly constant reading does not turn a
  *   one-step change into an infinite z.
  * - Novelty, not change: the levels the series has occupied and how long it dwelt at each are
- *   kept (util.regimeUpdate). A reading in a level the series frequently occupies (an operating
+ *   kept (lib/regimes.ts). A reading in a level the series frequently occupies (an operating
  *   mode it returns to) stays low however unusual for the hour or the current baseline; a level
  *   outside every known one by several of its spreads keeps its score.
  */
@@ -47,7 +47,14 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, EXCLUDE_PARAM, METRICS_PARAM, REGIME_FULL, TAIL_T, compact, fmt, fmtDuration, hourOfDay, isWeekend, madRange, medianRange, metricFilter, nextInterval, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive, silenceGraceEnd, tailNew, tailP, tailUpdate } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmt, fmtDuration } from './lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
+import { REGIME_FULL, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive } from './lib/regimes.js';
+import { madRange, medianRange } from './lib/robust.js';
+import { nextInterval, silenceGraceEnd } from './lib/silence.js';
+import { TAIL_T, tailNew, tailP, tailUpdate } from './lib/tail.js';
+import { DAY_MS, hourOfDay, isWeekend } from './lib/time.js';
 import { doubles, packedDoubles } from './flat.js';
 import { changeRole } from './fleet.js';
 
@@ -115,7 +122,7 @@ const REGIME_NOVEL = 4;
  * | UP, DN | up, dn | rising / falling steps during warm-up (counter detection) |
  * | LO, HI | lo, hi | envelope of ordinary values seen so far |
  * | R, RP | r, rp | current run of tail readings: signed length (+ above, − below) and its weakest p |
- * | IV | iv | typical interval between readings (ms; see nextInterval in util.ts) |
+ * | IV | iv | typical interval between readings (ms; see nextInterval in lib/silence.ts) |
  * | SL | sl | until when the metric relearns after a silence (see silenceGraceEnd) |
  * | WN | wn | samples in the warm-up buffer; NaN once warm |
  */
@@ -147,7 +154,7 @@ export interface MetricState {
   /** The series' own tail of the scored z (util.tailNew), and of the global z alone. */
   tl: number[] | null;
   tg: number[] | null;
-  /** Levels occupied so far, with their dwell (util.regimeNew). */
+  /** Levels occupied so far, with their dwell (lib/regimes.ts). */
   rg: number[] | null;
 }
 
@@ -714,7 +721,7 @@ function warmMad(m: readonly number[], center: number): number {
   return madRange(m, NS, INIT_N, center);
 }
 
-/** Out-parameter of util.regimeDistanceInto: [signed distance in spreads, centre] of the nearest level. */
+/** Out-parameter of regimeDistanceInto (lib/regimes.ts): [signed distance in spreads, centre] of the nearest level. */
 const NEAR = [0, 0];
 
 

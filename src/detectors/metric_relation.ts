@@ -47,7 +47,9 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromZ } from './score.js';
 import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, compact, fmt, fmtDuration, metricFilter } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmt, fmtDuration } from './lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
 import { doubles, packedDoubles } from './flat.js';
 import { changeRole } from './fleet.js';
 

@@ -12,8 +12,9 @@ import { cappedKey, closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { compareVersions, inCidr, isInternalIp, parseCidr } from './util.js';
-import type { Cidr } from './util.js';
+import { inCidr, isInternalIp, parseCidr } from './lib/ip.js';
+import { compareVersions } from './lib/versions.js';
+import type { Cidr } from './lib/ip.js';
 
 export interface PolicyParams extends Record<string, unknown> {
   require_tls_ports: number[];

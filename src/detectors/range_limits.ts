@@ -7,7 +7,7 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { TELEMETRY_ONLY, reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { fmt } from './util.js';
+import { fmt } from './lib/format.js';
 
 export interface Limit {
   min?: number;

@@ -17,7 +17,8 @@ import { closeStale, raiseThrottled } from './incident.js';
 import type { IncidentBook } from './incident.js';
 import { TELEMETRY_ONLY, reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { DAY_MS, fmtDuration } from './util.js';
+import { fmtDuration } from './lib/format.js';
+import { DAY_MS } from './lib/time.js';
 import { reviveNumbers } from './keyed.js';
 import { changeRole } from './fleet.js';
 

@@ -22,7 +22,7 @@ import type { IncidentBook } from './incident.js';
 import { CONNECTION_ONLY } from './types.js';
 import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from './types.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
-import { fmt, fmtDuration } from './util.js';
+import { fmt, fmtDuration } from './lib/format.js';
 import { reviveNumbers } from './keyed.js';
 
 export interface TlsDowngradeParams extends Record<string, unknown> {

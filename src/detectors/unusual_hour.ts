@@ -14,7 +14,9 @@ import type { IncidentBook } from './incident.js';
 import { scoreFromP } from './score.js';
 import { reusedResult, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
 import type { M2MEvent } from '../events/types.js';
-import { compact, fmtDuration, hourOfDay, isWeekend } from './util.js';
+import { compact } from './lib/compact.js';
+import { fmtDuration } from './lib/format.js';
+import { hourOfDay, isWeekend } from './lib/time.js';
 import { changeRole } from './fleet.js';
 
 export interface UnusualHourParams extends Record<string, unknown> {

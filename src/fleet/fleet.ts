@@ -31,7 +31,7 @@ import type { FleetFact, FleetRole, Finding, FindingDraft } from '../detectors/t
 import { finalize } from '../pipeline/engine.js';
 import { severityOf } from '../detectors/score.js';
 import { peerGroup } from '../detectors/fleet.js';
-import { isInternalIp } from '../detectors/util.js';
+import { isInternalIp } from '../detectors/lib/ip.js';
 import { classSize, newProfile, observe, prevalence, prune, type ClassProfile } from './profile.js';
 
 export interface FleetOptions {

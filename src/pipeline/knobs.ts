@@ -11,7 +11,7 @@
 import type { AllowRule, DetectorConfig, Direction, MinDeviation } from '../config/types.js';
 import { ALLOW_DEFAULT_DETECTORS, METRIC_DETECTORS } from '../detectors/knob-scopes.js';
 import type { DetectorInstance, FindingDraft, StepResult } from '../detectors/types.js';
-import { inCidr, parseCidr, type Cidr } from '../detectors/util.js';
+import { inCidr, parseCidr, type Cidr } from '../detectors/lib/ip.js';
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 
 /** What a metric finding says about its deviation, read from the evidence its detector writes. */

@@ -13,7 +13,7 @@ import type { Evidence } from './device.js';
 import { PLAN, cgnatIp } from './net.js';
 import { Rng } from './prng.js';
 // The detectors' own version order, so the simulator's downgrades are downgrades to them.
-import { compareVersions } from '../detectors/util.js';
+import { compareVersions } from '../detectors/lib/versions.js';
 import { DAY, HOUR, MINUTE, ZONES, dstTransitions, iso, localTime, type Zone } from './time.js';
 import {
   DEVICE_CLASSES,

@@ -13,6 +13,9 @@ import { describe, expect, it } from 'vitest';
 const LAYERS: Array<{ layer: string; holds: string[] }> = [
   { layer: 'lib', holds: ['src/lib'] },
   { layer: 'events', holds: ['src/events'] },
+  // The detector contract and the helpers detectors share (addresses, robust statistics, regimes…):
+  // a helper never reaches into a detector.
+  { layer: 'detectors/lib', holds: ['src/detectors/lib', 'src/detectors/types.ts'] },
   { layer: 'detectors', holds: ['src/detectors'] },
   // The health registry has no imports: every layer reports to it, server/ serves it.
   { layer: 'obs', holds: ['src/obs', 'src/server/health.ts'] },

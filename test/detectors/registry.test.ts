@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration, withDefaults } from '../../src/detectors/params.js';
 import { DETECTORS, detectorSpec } from '../../src/detectors/registry.js';
 import type { ParamSpec } from '../../src/detectors/types.js';
-import { compareVersions, inCidr, isInternalIp, parseCidr } from '../../src/detectors/util.js';
+import { inCidr, isInternalIp, parseCidr } from '../../src/detectors/lib/ip.js';
+import { compareVersions } from '../../src/detectors/lib/versions.js';
 import { conn, make, run, seasonalTelemetry, T0, MIN } from './helpers.js';
 
 describe('registry contract', () => {

@@ -8,7 +8,7 @@ import { metricBaseline } from '../../src/detectors/metric_baseline.js';
 import { levelShift } from '../../src/detectors/level_shift.js';
 import { flatline } from '../../src/detectors/flatline.js';
 import { scoreFromP } from '../../src/detectors/score.js';
-import { tailNew, tailP, tailUpdate } from '../../src/detectors/util.js';
+import { tailNew, tailP, tailUpdate } from '../../src/detectors/lib/tail.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, gauss, make, rng, run, seasonalTelemetry } from './helpers.js';
 

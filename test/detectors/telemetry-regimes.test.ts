@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { flatline } from '../../src/detectors/flatline.js';
 import { levelShift } from '../../src/detectors/level_shift.js';
 import { metricBaseline } from '../../src/detectors/metric_baseline.js';
-import { regimeKnown, regimeNew, regimeUpdate } from '../../src/detectors/util.js';
+import { regimeKnown, regimeNew, regimeUpdate } from '../../src/detectors/lib/regimes.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, rng, run } from './helpers.js';
 
@@ -68,7 +68,7 @@ describe('operating modes (regimes)', () => {
   });
 });
 
-describe('occupied levels (util.regime*)', () => {
+describe('occupied levels (lib/regimes.ts)', () => {
   it('knows levels held for real time, not transients, and not levels never occupied', () => {
     const r = rng(3);
     const rg = regimeNew();

@@ -22,7 +22,7 @@ import { HOUR, MINUTE } from '../time.js';
 import type { DeviceClass, IncidentKind, SimEvent } from '../types.js';
 import { classDef } from './classes/index.js';
 import { deviceWorld } from './device-world.js';
-import { compareVersions } from '../../detectors/util.js';
+import { compareVersions } from '../../detectors/lib/versions.js';
 
 const SECOND = 1000;
 export const MIN_EVIDENCE = 3;

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compact } from '../../src/detectors/util.js';
+import { compact } from '../../../src/detectors/lib/compact.js';
 
 /** Finite doubles with |x| in [lo, hi), either sign. */
 const magnitude = (lo: number, hi: number): fc.Arbitrary<number> =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compact, regimeDistance, regimeDistanceInto, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from '../../src/detectors/util.js';
-import { rng } from '../detectors/helpers.js';
+import { compact } from '../../../src/detectors/lib/compact.js';
+import { regimeDistance, regimeDistanceInto, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from '../../../src/detectors/lib/regimes.js';
+import { rng } from '../helpers.js';
 
 /** regimeUpdate as it was with splice/push (before merging in place): the reference it must match bit for bit. */
 function regimeUpdateRef(r: number[], x: number, dt: number): void {
