@@ -295,10 +295,7 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
 
   /** The longest delivery gap, decayed to `now`. */
   private deliveryGap(s: ReportingState, now: number): number {
-    const dg = s.dg;
-    if (dg !== dg) return 0;
-    const age = now - (s.dgt === s.dgt ? s.dgt : now);
-    return age > 0 ? dg * Math.pow(0.5, age / GAP_HALF_LIFE) : dg;
+    return decayed(s.dg, s.dgt, now, GAP_HALF_LIFE);
   }
 
   /** The awake time k σ above the mean of the device's long gaps (log scale), once a few are known. */
@@ -317,18 +314,12 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
 
   /** The longest awake time of a silence that ended by itself, decayed to `now`. */
   private longGap(s: ReportingState, now: number): number {
-    const lg = s.lg;
-    if (lg !== lg) return 0;
-    const age = now - (s.lgt === s.lgt ? s.lgt : now);
-    return age > 0 ? lg * Math.pow(0.5, age / GAP_HALF_LIFE) : lg;
+    return decayed(s.lg, s.lgt, now, GAP_HALF_LIFE);
   }
 
   /** The longest ordinary interval, decayed to `now`. */
   private longest(s: ReportingState, now: number): number {
-    const lm = s.lm;
-    if (lm !== lm) return 0;
-    const age = now - (s.lmt === s.lmt ? s.lmt : now);
-    return age > 0 ? lm * Math.pow(0.5, age / LONG_HALF_LIFE) : lm;
+    return decayed(s.lm, s.lmt, now, LONG_HALF_LIFE);
   }
 
   /**
@@ -408,3 +399,10 @@ class ReportingDetector implements DetectorInstance<ReportingState> {
 }
 
 const NONE: FindingDraft[] = [];
+
+/** A remembered maximum `v` (NaN: none, 0) seen at `t`, halved every `halfLife` since. */
+function decayed(v: number, t: number, now: number, halfLife: number): number {
+  if (v !== v) return 0;
+  const age = now - (t === t ? t : now);
+  return age > 0 ? v * Math.pow(0.5, age / halfLife) : v;
+}
