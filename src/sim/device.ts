@@ -14,6 +14,18 @@ export interface Process {
   step(out: SimEvent[]): void;
 }
 
+/** A process that runs fn once, at `at`. */
+export function oneShot(at: number, fn: (out: SimEvent[]) => void): Process {
+  const p: Process = {
+    next: at,
+    step(out) {
+      fn(out);
+      p.next = Number.POSITIVE_INFINITY;
+    },
+  };
+  return p;
+}
+
 /** A process that runs fn at times produced by `gap` inside [start, end). */
 export function burst(start: number, end: number, gap: () => number, fn: (ts: number, out: SimEvent[]) => void): Process {
   const p: Process = {

@@ -7,7 +7,7 @@
  * independent of the chunk size, and memory stays bounded by one chunk of events.
  */
 import { patientMonitor, plc, posTerminal, smartMeter, vehicle } from './classes.js';
-import { SimDevice, orderOf, type Process } from './device.js';
+import { SimDevice, oneShot, orderOf, type Process } from './device.js';
 import { INJECTORS } from './incidents.js';
 import type { Evidence } from './device.js';
 import { PLAN, cgnatIp } from './net.js';
@@ -397,17 +397,6 @@ export function createFleet(opts: SimOptions): Fleet {
   }
 
   return { start, end, devices, labels, chunks };
-}
-
-function oneShot(at: number, fn: (out: SimEvent[]) => void): Process {
-  const p: Process = {
-    next: at,
-    step(out) {
-      fn(out);
-      p.next = Number.POSITIVE_INFINITY;
-    },
-  };
-  return p;
 }
 
 /** A window of `durH` hours from local hour `fromH` on a weekday inside [lo, hi). */

@@ -45,7 +45,9 @@ async function finish(s: Scenario): Promise<void> {
   await waitFor('source committed to the end', () => committedToEnd(k, s.group, s.topic), 120_000);
   const p = k.producer();
   await p.connect();
-  const parts = [...(await endOffsets(k, fleetTopic(s))).keys()];
+  // The service creates its fleet topic at start; a busy broker may not list it in its metadata
+  // at once ("does not host this topic-partition"), so ask until it does.
+  const parts = [...(await waitFor('the fleet topic in the metadata', async () => endOffsets(k, fleetTopic(s)), 60_000)).keys()];
   await p.send({ topic: fleetTopic(s), acks: -1, messages: parts.map((partition) => ({ partition, key: 'end', value: encodeFrame({ src: 'end', w: Number.NEGATIVE_INFINITY, end: true }, []) })) });
   await p.disconnect();
   await waitFor('fleet stage committed to the end', () => committedToEnd(k, fleetTopic(s), fleetTopic(s)), 120_000);
@@ -64,7 +66,7 @@ async function fleetCommitted(s: Scenario): Promise<bigint> {
 }
 
 async function results(s: Scenario, chDir: string): Promise<{ findings: FindingRow[]; alertIds: string[]; devices: string[] }> {
-  const alerts = await readTopic(k, s.alerts);
+  const alerts = await waitFor('the outbox readable', async () => readTopic(k, s.alerts), 60_000);
   return { findings: await dumpFindings(chDir), alertIds: alerts.map((m) => m.headers['x-m2m-alert-id'] ?? '').sort(), devices: alerts.map((m) => m.key) };
 }
 
@@ -105,7 +107,8 @@ describe('fault: the fleet stage killed mid-stream', () => {
       if (!killAt.has(sent)) return;
       // Once it runs and its fleet stage has judged and committed something, kill it without warning.
       await ready(child, 120_000);
-      const before = await fleetCommitted(s);
+      // The fleet stage creates its topic and group as it starts; ask until the broker knows them.
+      const { before } = await waitFor('the fleet group readable', async () => ({ before: await fleetCommitted(s) }), 120_000);
       await waitFor('the fleet stage commits', async () => (await fleetCommitted(s)) > before, 120_000);
       await sleep(delay(200, 2_000));
       child.proc.kill('SIGKILL');

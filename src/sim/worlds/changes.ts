@@ -8,6 +8,7 @@
  * to the habit it fell in.
  */
 import type { Process, SimDevice } from '../device.js';
+import { oneShot } from '../device.js';
 import { publicIp } from '../net.js';
 import type { Rng } from '../prng.js';
 import { DAY, HOUR, MINUTE, iso, localTime, type Zone } from '../time.js';
@@ -32,17 +33,6 @@ export interface ChangeContext {
   devices: WorldDevice[];
   rng: Rng;
   labels: BenignLabel[];
-}
-
-function oneShot(at: number, fn: (out: SimEvent[]) => void): Process {
-  const p: Process = {
-    next: at,
-    step(out) {
-      fn(out);
-      p.next = Number.POSITIVE_INFINITY;
-    },
-  };
-  return p;
 }
 
 function periodic(first: number, everyMs: number, jitter: number, rng: Rng, fn: (ts: number, out: SimEvent[]) => void): Process {
