@@ -84,7 +84,7 @@ function flow(v: unknown): string {
   return String(v);
 }
 
-export function typeName(s: S): string {
+function typeName(s: S): string {
   if (s.anyOf) {
     const kinds = s.anyOf.map((b) => (b.properties ? 'map' : typeName(b)));
     return [...new Set(kinds)].join(' or ');

@@ -24,8 +24,8 @@ import { DEFAULT_OUTBOX_TOPIC } from '../alerts/outbox.js';
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
-export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
-export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
+const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
+const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
 
 export interface ValidationContext {
   file: string;
@@ -69,7 +69,7 @@ function compiled(detectors: readonly DetectorSpec<any>[]): Compiled {
 }
 
 /** Formats detector parameters use beyond JSON Schema's own, with what to tell the author. */
-export const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
+const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
   cidr: { validate: (s) => parseCidr(s) !== undefined, name: 'CIDR', what: 'an IPv4 or IPv6 network like 10.20.0.0/16 or fd00::/8 (prefix 0-32 or 0-128)' },
   version: { validate: isVersion, name: 'version', what: 'a version like 4.2.1, v2.0 or 1.12.0-rc1' },
 };

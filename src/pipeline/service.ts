@@ -23,7 +23,7 @@ import { logger } from '../obs/log.js';
 import { GaveUp, retry } from '../lib/retry.js';
 import { AccessDenied, attempt } from '../kafka/authz.js';
 import { isRetriable } from '../kafka/client.js';
-import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';
+import { followMaintenance, maintenanceTopic, type BookFollower } from '../alerts/maintenance-topic.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;

@@ -28,17 +28,17 @@ import { randomBytes } from 'node:crypto';
 import { CompressionTypes, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { Packr } from 'msgpackr';
 import type { DeviceState, EngineSnapshot } from '../pipeline/engine.js';
-import { emptyRouterState, type RouterState } from '../alerts/router.js';
+import { emptyRouterState, type RouterState } from '../alerts/record.js';
 import { logger } from '../obs/log.js';
 
 export const changelogTopic = (group: string): string => `${group}.state`;
 export const deviceKey = (topic: string, device: string): string => `d|${topic}|${device}`;
-export const markerKey = (topic: string): string => `m|${topic}`;
+const markerKey = (topic: string): string => `m|${topic}`;
 /** Key of the "outputs published" record of a source topic's partition (see PartitionStore.publish). */
-export const publishedKey = (topic: string): string => `o|${topic}`;
+const publishedKey = (topic: string): string => `o|${topic}`;
 
 /** Topic configs of the changelog. */
-export const CHANGELOG_CONFIG: Record<string, string> = {
+const CHANGELOG_CONFIG: Record<string, string> = {
   'cleanup.policy': 'compact',
   // Compaction only touches closed segments; hourly segments bound how much superseded state a
   // restore has to read through (Kafka's default is a week).
