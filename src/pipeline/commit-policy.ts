@@ -20,6 +20,7 @@ import { createFindingsWriter, type FindingsWriter } from './findings-writer.js'
 import type { FleetForward } from './fleet-forward.js';
 import { partitionKey, settled, storeOp, type PartitionState } from './partition-state.js';
 import type { PartitionTurns } from './turns.js';
+import { whileHeartbeating } from './heartbeat.js';
 
 export interface CommitOptions {
   /**
@@ -94,25 +95,6 @@ export type CommitPolicy = ReturnType<typeof createCommitPolicy>;
 
 /** Findings queued and not yet written beyond which batches wait for them (memory bound). */
 const MAX_BACKLOG = 20_000;
-
-function errType(e: unknown): string {
-  return String((e as { type?: string })?.type ?? (e as { name?: string })?.name ?? '');
-}
-
-/** Wait for `done` in a batch, heartbeating every second; false on a rebalance (someone else redoes the batch). */
-async function whileHeartbeating(done: Promise<boolean>, heartbeat: () => Promise<void>): Promise<boolean> {
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const ok = await Promise.race([done, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1_000)))]);
-    clearTimeout(timer);
-    if (ok !== undefined) return ok;
-    let rebalancing = false;
-    await heartbeat().catch((he: unknown) => {
-      if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(errType(he) + String(he))) rebalancing = true;
-    });
-    if (rebalancing) return false;
-  }
-}
 
 export function createCommitPolicy(ctx: CommitContext, opts: CommitOptions) {
   const { cfg, component, log, detection, fwd, routerOpts, partitions } = ctx;

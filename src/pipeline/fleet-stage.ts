@@ -35,6 +35,7 @@ import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js
 import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { createFindingsWriter } from './findings-writer.js';
 import { pollWithAdmin } from './lag-poller.js';
+import { whileHeartbeating } from './heartbeat.js';
 import { fleetTopic } from './fleet-forward.js';
 import { chunks } from '../state/changelog.js';
 import { sleep } from '../lib/retry.js';
@@ -246,21 +247,6 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
       counts.inputs += fr.items.length;
       emit.fleetInputs(cfg.name, fr.items.length - findingItems, findingItems);
     } else if (fp.restore) fp.restore.items += fr.items.length;
-  }
-
-  /** Wait for `done`, heartbeating each second; false on a rebalance. */
-  async function whileHeartbeating(done: Promise<boolean>, heartbeat: () => Promise<void>): Promise<boolean> {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const ok = await Promise.race([done, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1_000)))]);
-      clearTimeout(timer);
-      if (ok !== undefined) return ok;
-      let rebalancing = false;
-      await heartbeat().catch((he: unknown) => {
-        if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(String((he as { type?: string })?.type ?? '') + String(he))) rebalancing = true;
-      });
-      if (rebalancing) return false;
-    }
   }
 
   /** The batch's outputs: findings durable first, then alerts and the group offset in one transaction. */
