@@ -5,7 +5,7 @@
  */
 import { DETECTORS } from '../detectors/registry.js';
 import type { DetectorSpec } from '../detectors/types.js';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN } from '../lib/duration.js';
 import { ROUTE_SPECS } from './routes.js';
 import { buildPipelineSchema, type JsonSchema } from './schema.js';
 

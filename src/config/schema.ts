@@ -7,7 +7,7 @@
 import { DETECTORS } from '../detectors/registry.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
 import { SEVERITIES } from '../detectors/types.js';
-import { DURATION_PATTERN, formatDuration } from './duration.js';
+import { DURATION_HINT, DURATION_PATTERN, formatDuration } from '../lib/duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
 import { allowSchema, detectorKnobSchemas, maintenanceSchema } from './knobs.js';
@@ -20,7 +20,6 @@ export type JsonSchema = Record<string, unknown>;
 export const DEFAULT_MAX_DEVICES_PER_PARTITION = 100_000;
 
 const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
-export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
 /** Matches any value that still holds a `${VAR}` reference (editor variant only). */
 const INTERPOLATION_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
 

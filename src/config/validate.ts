@@ -6,18 +6,17 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { DETECTORS } from '../detectors/registry.js';
-import { parseDuration } from '../detectors/params.js';
 import { parseCidr } from '../detectors/lib/ip.js';
 import { isVersion } from '../detectors/lib/versions.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
-import { DURATION_PATTERN, formatDuration, suggestDuration } from './duration.js';
+import { DURATION_HINT, DURATION_PATTERN, formatDuration, parseDurationOrMs, suggestDuration } from '../lib/duration.js';
 import { describeValue, didYouMean, formatPath, type ConfigError, type ConfigErrorCode } from './errors.js';
 import { CANONICAL_FIELDS } from './fields.js';
 import type { YamlPath } from './interpolate.js';
 import type { Locate } from './locate.js';
 import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
-import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
+import { buildPipelineSchema, type JsonSchema } from './schema.js';
 import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
 import { DEFAULT_OUTBOX_TOPIC } from '../alerts/outbox.js';
 
@@ -408,7 +407,7 @@ export function routeActive(r: Record<string, unknown>, env: Record<string, stri
 
 function checkDurationRange(rep: Reporter, path: YamlPath, v: unknown, p: ParamSpec): void {
   if (p.type !== 'duration' || typeof v !== 'string') return;
-  const ms = parseDuration(v);
+  const ms = parseDurationOrMs(v);
   if (ms === undefined) return;
   // Duration bounds in a ParamSpec are milliseconds, like the values detectors receive.
   if ((p.minimum !== undefined && ms < p.minimum) || (p.maximum !== undefined && ms > p.maximum)) {
@@ -529,7 +528,7 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
   });
 
   // Static durations with cross-field meaning.
-  const dur = (v: unknown): number | undefined => (typeof v === 'string' ? parseDuration(v) : undefined);
+  const dur = (v: unknown): number | undefined => (typeof v === 'string' ? parseDurationOrMs(v) : undefined);
   const findings = isObj(data.findings) && isObj(data.findings.clickhouse) ? data.findings.clickhouse : {};
   const ttl = dur(findings.ttl);
   if (ttl !== undefined && (ttl < 86_400_000 || ttl % 86_400_000 !== 0)) {

@@ -123,7 +123,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const started = await Promise.allSettled(
     configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
       let fleet: FleetStageHandle | undefined;
       try {

@@ -158,9 +158,6 @@ export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics:
 export interface Checkpoint {
   devices: Array<[string, DeviceState | Buffer | undefined]>;
   marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
-  /** Records to commit with this state and no earlier. The runner passes none: it publishes dead
-   *  letters and alerts ahead of checkpoints (publish). */
-  outputs: TopicMessages[];
 }
 
 export class StoreFenced extends Error {}
@@ -314,10 +311,8 @@ export class PartitionStore {
       // limits however many devices changed; one producer with one request in flight keeps
       // their order, so the marker still lands after its devices. Devices are serialised one
       // request at a time so a checkpoint of every device never holds them all as strings at once
-      // (the caller keeps the engine still until commit returns).
-      for (const topicMessages of chunks(cp.outputs, MAX_SEND_BYTES)) {
-        await txn.sendBatch({ topicMessages, acks: -1 });
-      }
+      // (the caller keeps the engine still until commit returns). Dead letters and alerts are not
+      // in checkpoints: they are published ahead of them (publish).
       let batch: Message[] = [];
       let size = 0;
       const send = async (): Promise<void> => {

@@ -22,7 +22,7 @@ const LAYERS: Array<{ layer: string; holds: string[] }> = [
   // Contracts the configuration validates against: broker security settings, the alert outbox.
   { layer: 'config', holds: ['src/config', 'src/kafka/security.ts', 'src/alerts/outbox.ts'] },
   // The pure engine: events through a pipeline's detectors, shared by the service and the backtest.
-  { layer: 'engine', holds: ['src/pipeline/engine.ts', 'src/pipeline/build.ts', 'src/pipeline/time.ts', 'src/pipeline/knobs.ts'] },
+  { layer: 'engine', holds: ['src/pipeline/engine.ts', 'src/pipeline/tick-wheel.ts', 'src/pipeline/device-cap.ts', 'src/pipeline/build.ts', 'src/pipeline/time.ts', 'src/pipeline/knobs.ts'] },
   // What is kept of an alert (the record, the router's checkpointed state): checkpoints and alert rows name it.
   { layer: 'alert-record', holds: ['src/alerts/record.ts'] },
   { layer: 'state', holds: ['src/state'] },

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseDuration } from '../../src/detectors/params.js';
+import { parseDurationOrMs } from '../../src/lib/duration.js';
 import { DETECTORS, detectorSpec } from '../../src/detectors/registry.js';
 import type { ParamSpec } from '../../src/detectors/types.js';
 import { conn, make, run, seasonalTelemetry, T0, MIN } from './helpers.js';
@@ -19,7 +19,7 @@ describe('registry contract', () => {
         expect(name).toMatch(/^[a-z][a-z0-9_]*$/);
         expect(p.description.length, `${d.name}.${name}`).toBeGreaterThan(10);
         expect(p.default, `${d.name}.${name} has a default`).not.toBeUndefined();
-        if (p.type === 'duration') expect(parseDuration(p.default), `${d.name}.${name}`).not.toBeUndefined();
+        if (p.type === 'duration') expect(parseDurationOrMs(p.default), `${d.name}.${name}`).not.toBeUndefined();
         if (p.enum && p.default !== undefined) expect(p.enum).toContain(p.default);
         if (typeof p.default === 'number') {
           if (p.minimum !== undefined) expect(p.default).toBeGreaterThanOrEqual(p.minimum);

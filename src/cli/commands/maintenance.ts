@@ -5,7 +5,7 @@
  */
 import { userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { makeWindow, type AdhocWindow, type WindowRequest } from '../../alerts/maintenance.js';
 import { brokersFromEnv, createKafka } from '../../kafka/client.js';
 import { maintenanceTopic, putWindow, readMaintenance, windowJson } from '../../alerts/maintenance-topic.js';
