@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { levelShift } from '../../src/detectors/level_shift.js';
-import { metricBaseline } from '../../src/detectors/metric_baseline.js';
+import { levelShift } from '../../src/detectors/level_shift/detector.js';
+import { metricBaseline } from '../../src/detectors/metric_baseline/detector.js';
 import type { Finding } from '../../src/detectors/types.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, gauss, make, rng, run } from './helpers.js';

@@ -4,11 +4,11 @@
  * NaN written as null) are revived to the same live state; an older layout is not revived.
  */
 import { describe, expect, it } from 'vitest';
-import { denseProfile, levelShift } from '../../src/detectors/level_shift.js';
-import type { LevelShiftState } from '../../src/detectors/level_shift.js';
-import { createEngine } from '../../src/pipeline/engine.js';
-import type { M2MEvent, TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, make, rng, run, seasonalTelemetry } from './helpers.js';
+import { denseProfile, levelShift } from '../../../src/detectors/level_shift/detector.js';
+import type { LevelShiftState } from '../../../src/detectors/level_shift/detector.js';
+import { createEngine } from '../../../src/pipeline/engine.js';
+import type { M2MEvent, TelemetryEvent } from '../../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, make, rng, run, seasonalTelemetry } from '../helpers.js';
 
 const tele = (ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
   type: 'telemetry',

@@ -42,21 +42,21 @@
  *   mode it returns to) stays low however unusual for the hour or the current baseline; a level
  *   outside every known one by several of its spreads keeps its score.
  */
-import { closeStale, raise } from './incident.js';
-import type { IncidentBook } from './incident.js';
-import { scoreFromP } from './score.js';
-import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
-import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { compact } from './lib/compact.js';
-import { fmt, fmtDuration } from './lib/format.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
-import { REGIME_FULL, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive } from './lib/regimes.js';
-import { madRange, medianRange } from './lib/robust.js';
-import { nextInterval, silenceGraceEnd } from './lib/silence.js';
-import { TAIL_T, tailNew, tailP, tailUpdate } from './lib/tail.js';
-import { DAY_MS, hourOfDay, isWeekend } from './lib/time.js';
-import { doubles, packedDoubles } from './flat.js';
-import { changeRole } from './fleet.js';
+import { closeStale, raise } from '../incident.js';
+import type { IncidentBook } from '../incident.js';
+import { scoreFromP } from '../score.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from '../types.js';
+import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
+import { compact } from '../lib/compact.js';
+import { fmt, fmtDuration } from '../lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
+import { REGIME_FULL, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive } from '../lib/regimes.js';
+import { madRange, medianRange } from '../lib/robust.js';
+import { nextInterval, silenceGraceEnd } from '../lib/silence.js';
+import { TAIL_T, tailNew, tailP, tailUpdate } from '../lib/tail.js';
+import { DAY_MS, hourOfDay, isWeekend } from '../lib/time.js';
+import { doubles, packedDoubles } from '../flat.js';
+import { changeRole } from '../fleet.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
   metrics: string[];

@@ -26,19 +26,19 @@
  * stopped, closed, parked, charging) is a regime change, not an anomaly, whatever the hour, and
  * stays low; a shift to a level outside every known one keeps its full score.
  */
-import { closeStale, raiseThrottled } from './incident.js';
-import type { IncidentBook } from './incident.js';
-import { scoreFromZ } from './score.js';
-import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
-import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { compact } from './lib/compact.js';
-import { fmt, fmtDuration } from './lib/format.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
-import { REGIME_FULL, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from './lib/regimes.js';
-import { ROBUST_INIT, mad, median } from './lib/robust.js';
-import { nextInterval, silenceGraceEnd } from './lib/silence.js';
-import { hourOfDay, isWeekend } from './lib/time.js';
-import { changeRole } from './fleet.js';
+import { closeStale, raiseThrottled } from '../incident.js';
+import type { IncidentBook } from '../incident.js';
+import { scoreFromZ } from '../score.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from '../types.js';
+import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
+import { compact } from '../lib/compact.js';
+import { fmt, fmtDuration } from '../lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
+import { REGIME_FULL, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from '../lib/regimes.js';
+import { ROBUST_INIT, mad, median } from '../lib/robust.js';
+import { nextInterval, silenceGraceEnd } from '../lib/silence.js';
+import { hourOfDay, isWeekend } from '../lib/time.js';
+import { changeRole } from '../fleet.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
   metrics: string[];

@@ -42,16 +42,16 @@
  * two 55-entry covariance updates, a dot product per judged channel, no allocation) plus an
  * O(D³) refit every REFIT readings (at most every 15 minutes); state is a few hundred numbers.
  */
-import { closeStale, raiseThrottled } from './incident.js';
-import type { IncidentBook } from './incident.js';
-import { scoreFromZ } from './score.js';
-import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from './types.js';
-import type { M2MEvent, TelemetryEvent } from '../events/types.js';
-import { compact } from './lib/compact.js';
-import { fmt, fmtDuration } from './lib/format.js';
-import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from './lib/metric-filter.js';
-import { doubles, packedDoubles } from './flat.js';
-import { changeRole } from './fleet.js';
+import { closeStale, raiseThrottled } from '../incident.js';
+import type { IncidentBook } from '../incident.js';
+import { scoreFromZ } from '../score.js';
+import { TELEMETRY_ONLY, type DetectorInstance, type DetectorSpec, type FindingDraft, type StepResult } from '../types.js';
+import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
+import { compact } from '../lib/compact.js';
+import { fmt, fmtDuration } from '../lib/format.js';
+import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
+import { doubles, packedDoubles } from '../flat.js';
+import { changeRole } from '../fleet.js';
 
 export interface MetricRelationParams extends Record<string, unknown> {
   metrics: string[];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { metricRelation } from '../../src/detectors/metric_relation.js';
-import type { Finding } from '../../src/detectors/types.js';
-import type { TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run } from './helpers.js';
+import { metricRelation } from '../../../src/detectors/metric_relation/detector.js';
+import type { Finding } from '../../../src/detectors/types.js';
+import type { TelemetryEvent } from '../../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run } from '../helpers.js';
 
 const STEP = 5 * MIN;
 
