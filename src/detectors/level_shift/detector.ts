@@ -34,10 +34,11 @@ import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
 import { compact } from '../lib/compact.js';
 import { fmt, fmtDuration } from '../lib/format.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
-import { REGIME_FULL, regimeKnown, regimeNew, regimeFold, regimeNoise, regimeRevive } from '../lib/regimes.js';
-import { ROBUST_INIT, mad, median } from '../lib/robust.js';
-import { nextInterval, silenceGraceEnd } from '../lib/silence.js';
-import { hourOfDay, isWeekend } from '../lib/time.js';
+import { RELEARN_ALPHA, inOperatingMode, intervalAfter, relearnFloor, restarted, silenceGraceEnd } from '../lib/lifecycle.js';
+import { REGIME_FULL, regimeNew, regimeFold, regimeNoise, regimeRevive } from '../lib/regimes.js';
+import { ABS_TO_SIGMA, MAD_TO_SIGMA, ROBUST_INIT, mad, median } from '../lib/robust.js';
+import { HOUR_BUCKET_MIN_N, HOUR_MS, nearHour, weekPartHour } from '../lib/time.js';
+import { packedDoubles } from '../flat.js';
 import { changeRole } from '../fleet.js';
 
 export interface LevelShiftParams extends Record<string, unknown> {
@@ -146,30 +147,20 @@ export interface LevelShiftState {
   sq?: number;
 }
 
-const MIN_BUCKET_N = 8;
 /** Hourly means the day-to-day spread needs before it is trusted. */
 const MIN_HOURS = 12;
 const RECENT = 0.1;
 /** History the residual spread and the level's wander need before they are trusted. */
 const RESID_LEARN_MS = 24 * 3_600_000;
-/** Learning-rate floor while relearning. */
-const RELEARN_ALPHA = 0.05;
-const SEQ_RESTART = 5;
 /** Highest score (low) for a shift to a level the daily profile already holds at other hours. */
 const CONTEXT_CAP = 0.45;
-/** A level counts as known once the series has dwelt there this long and this share of its life. */
-const REGIME_MIN_DWELL = 3 * 3_600_000;
-const REGIME_MIN_SHARE = 0.05;
 const REGIME_TICK = 60_000;
-/** Cheap σ of the slow wander from the mean |smoothed residual| (as for a Gaussian). */
-const ABS_TO_SIGMA = 1.2533;
 /** Memory of the spread of hourly means, in hours: day-to-day variation needs many days. */
 const HOUR_MEMORY = 14 * 24;
-const HOUR_MS = 3_600_000;
 
 /** The profile bucket of time ts: 2 × (hour of day, + 24 at weekends). */
 function bucketOf(ts: number): number {
-  return (hourOfDay(ts) + (isWeekend(ts) ? 24 : 0)) * 2;
+  return weekPartHour(ts) * 2;
 }
 
 /**
@@ -304,7 +295,7 @@ function robustStep(m: ShiftMetric, o: number, x: number, window: number, outlie
     if (w.length >= ROBUST_INIT) {
       const c = median(w);
       f[o + 1] = compact(c);
-      f[o + 2] = compact(1.4826 * mad(w, c));
+      f[o + 2] = compact(MAD_TO_SIGMA * mad(w, c));
       m.w = null;
     }
     return;
@@ -318,7 +309,7 @@ function robustStep(m: ShiftMetric, o: number, x: number, window: number, outlie
   if (outlier) f[o + 1] = compact(c + 0.25 * a * cd);
   else {
     f[o + 1] = compact(c + a * cd);
-    f[o + 2] = compact((1 - a) * f[o + 2]! + a * 1.2533 * Math.abs(cd));
+    f[o + 2] = compact((1 - a) * f[o + 2]! + a * ABS_TO_SIGMA * Math.abs(cd));
   }
   if (n < 1e9) f[o] = n + 1;
 }
@@ -331,11 +322,8 @@ function robustStep(m: ShiftMetric, o: number, x: number, window: number, outlie
  */
 function profileAt(f: number[], pi: number, bi: number, ts: number): number {
   const u = (ts % 3_600_000) / 3_600_000 - 0.5;
-  const h = bi >> 1;
-  const base = h >= 24 ? 24 : 0;
-  const nh = base + ((h - base + (u >= 0 ? 1 : 23)) % 24);
-  const pn = slotOf(f, nh * 2);
-  if (pn < 0 || f[pn + 1]! < MIN_BUCKET_N) return f[pi]!;
+  const pn = slotOf(f, nearHour(bi >> 1, u >= 0 ? 1 : -1) * 2);
+  if (pn < 0 || f[pn + 1]! < HOUR_BUCKET_MIN_N) return f[pi]!;
   const w = Math.abs(u);
   return (1 - w) * f[pi]! + w * f[pn]!;
 }
@@ -445,18 +433,9 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
   step(s: LevelShiftState, ev: M2MEvent): StepResult<LevelShiftState> {
     const e = ev as TelemetryEvent;
     let out: FindingDraft[] | null = null;
-    let restart = false;
-    if (e.firmware !== undefined) {
-      if (s.fw !== undefined && s.fw !== e.firmware) restart = true;
-      s.fw = e.firmware;
-    }
-    if (e.seq !== undefined) {
-      if (s.sq !== undefined && e.seq < s.sq && e.seq <= SEQ_RESTART && s.sq > 10 * SEQ_RESTART) restart = true;
-      s.sq = e.seq;
-    }
-    if (restart) {
-      // A reboot or new firmware may legitimately move levels (fleet rollouts do it everywhere at
-      // once): forget the excursions in progress and relearn quickly.
+    if (restarted(s, e)) {
+      // A restart may legitimately move levels (lib/lifecycle.ts): forget the excursions in
+      // progress and relearn quickly.
       for (const k in s.m) {
         const f = s.m[k]!.f;
         f[F_SP] = 0;
@@ -505,22 +484,18 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       if (pt === pt) {
         const dt = ts - pt;
         const iv = f[F_IV]!;
-        if (iv !== iv) f[F_IV] = dt;
-        else {
-          // A silence (see silenceGraceEnd): the level after it is where the series is now, not a
-          // shift the CUSUM watched build up, so the excursion in progress is forgotten.
-          const until = silenceGraceEnd(ts, dt, iv, p.relearn);
-          if (until >= 0) {
-            const rl = f[F_RL]!;
-            if (rl !== rl || rl < until) f[F_RL] = until;
-            f[F_SP] = 0;
-            f[F_SN] = 0;
-            f[F_SS] = ts;
-            f[F_SE] = until;
-          }
-          const a = Math.max(1 / (f[F_GN]! + 1), 1 / p.window);
-          f[F_IV] = nextInterval(iv, dt, a);
+        // A silence (see silenceGraceEnd): the level after it is where the series is now, not a
+        // shift the CUSUM watched build up, so the excursion in progress is forgotten.
+        const until = silenceGraceEnd(ts, dt, iv, p.relearn);
+        if (until >= 0) {
+          const rl = f[F_RL]!;
+          if (rl !== rl || rl < until) f[F_RL] = until;
+          f[F_SP] = 0;
+          f[F_SN] = 0;
+          f[F_SS] = ts;
+          f[F_SE] = until;
         }
+        f[F_IV] = intervalAfter(iv, dt, f[F_GN]!, 1 / p.window);
       }
       f[F_PT] = ts;
     }
@@ -557,7 +532,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       f = m.f = withSlot(f, bi);
       pi = slotOf(f, bi);
     }
-    const profiled = ts - f[F_T0]! >= p.seasonal_after && f[pi + 1]! >= MIN_BUCKET_N;
+    const profiled = ts - f[F_T0]! >= p.seasonal_after && f[pi + 1]! >= HOUR_BUCKET_MIN_N;
     const centre = profiled ? profileAt(f, pi, bi, ts) : f[F_GC]!;
     const ready = f[F_GN]! >= ROBUST_INIT && f[F_EN]! >= ROBUST_INIT && profiled;
     const resid = x - centre;
@@ -666,13 +641,13 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
     let pmin = Infinity;
     let pmax = -Infinity;
     for (let i = F_HDR; i < f.length; i += 2) {
-      if (f[i + 1]! < MIN_BUCKET_N) continue;
+      if (f[i + 1]! < HOUR_BUCKET_MIN_N) continue;
       if (f[i]! < pmin) pmin = f[i]!;
       if (f[i]! > pmax) pmax = f[i]!;
     }
     // A level the series has frequently occupied for real time (an operating mode: stopped,
     // closed, parked, charging) is a return to a known regime, whatever the hour: also low.
-    const known = regimeKnown(rg, f[F_XL]!, REGIME_MIN_DWELL, REGIME_MIN_SHARE);
+    const known = inOperatingMode(rg, f[F_XL]!);
     const contextual = (level >= pmin - sigma && level <= pmax + sigma) || known;
     let score = scoreFromZ(2 * mean);
     const n = up ? np : nn;
@@ -798,8 +773,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
       f[pi + 1] = 1;
       return;
     }
-    let a = Math.max(1 / (n + 1), 1 / this.p.window) * (outlier ? 0.25 : 1);
-    if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
+    const a = relearnFloor(Math.max(1 / (n + 1), 1 / this.p.window) * (outlier ? 0.25 : 1), fast);
     const sg = Math.max(f[F_ES]!, 1e-9) * 3;
     const d = x - f[pi]!;
     f[pi] = compact(f[pi]! + a * (d > sg ? sg : d < -sg ? -sg : d));
@@ -812,15 +786,7 @@ class LevelShiftDetector implements DetectorInstance<LevelShiftState> {
  * `nan`, null reads as NaN). Undefined if it is not an array of numbers or longer than any of ours.
  */
 function flatFrom(v: unknown, nan: boolean): number[] | undefined {
-  if (!Array.isArray(v) || v.length > build.length) return undefined;
-  const b = build;
-  for (let i = 0; i < v.length; i++) {
-    const x: unknown = v[i];
-    if (typeof x === 'number') b[i] = x;
-    else if (x === null && nan) b[i] = NaN;
-    else return undefined;
-  }
-  return b.slice(0, v.length);
+  return Array.isArray(v) && v.length <= build.length ? packedDoubles(v, nan) : undefined;
 }
 
 /**

@@ -50,12 +50,12 @@ import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
 import { compact } from '../lib/compact.js';
 import { fmt, fmtDuration } from '../lib/format.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
-import { REGIME_FULL, regimeDistanceInto, regimeFold, regimeKnown, regimeNew, regimeRevive } from '../lib/regimes.js';
-import { madRange, medianRange } from '../lib/robust.js';
-import { nextInterval, silenceGraceEnd } from '../lib/silence.js';
+import { inOperatingMode, intervalAfter, learnRate, restarted, silenceGraceEnd } from '../lib/lifecycle.js';
+import { REGIME_FULL, regimeDistanceInto, regimeFold, regimeNew, regimeRevive } from '../lib/regimes.js';
+import { ABS_TO_SIGMA, MAD_TO_SIGMA, madRange, medianRange } from '../lib/robust.js';
 import { TAIL_T, tailNew, tailP, tailUpdate } from '../lib/tail.js';
-import { DAY_MS, hourOfDay, isWeekend } from '../lib/time.js';
-import { doubles, packedDoubles } from '../flat.js';
+import { DAY_MS, HOUR_BUCKET_MIN_N, hourOfDay, nearHour, weekPartHour } from '../lib/time.js';
+import { NOT_PACKED, doubles, optionalPacked, orZero, packedDoubles } from '../flat.js';
 import { changeRole } from '../fleet.js';
 
 export interface MetricBaselineParams extends Record<string, unknown> {
@@ -80,10 +80,6 @@ export interface MetricBaselineParams extends Record<string, unknown> {
 const INIT_N = 20;
 /** Huber clip for residuals, in σ. */
 const CLIP = 3;
-/** E|Z| for a standard normal is √(2/π); dividing by it turns mean |r| into σ. */
-const ABS_TO_SIGMA = 1.2533;
-/** Samples a seasonal bucket needs before it is trusted. */
-const MIN_BUCKET_N = 8;
 /** A bucket's spread is at least this fraction of the global spread (see header). */
 const BUCKET_SPREAD_FLOOR = 0.33;
 /** Memory of the tail model, in readings (long: tails need many readings to be seen). */
@@ -92,17 +88,12 @@ const TAIL_MEMORY = 20_000;
 const RUN_CAP = 16;
 /** Readings after which a sustained excursion is absorbed as the new level. */
 const ABSORB_RUN = 4 * RUN_CAP;
-/** Learning rate floor while relearning after a reboot or firmware change. */
-const RELEARN_ALPHA = 0.05;
 /** Scores below medium: what an unconfirmed excursion is capped at. */
 const LOW_CAP = 0.49;
 /** Spreads of the nearest occupied level by which the envelope of ordinary values is widened before a value is more than low. */
 const ENVELOPE_WIDEN = 2;
 /** Before a full cycle, a value within this fraction of the level beyond the envelope is not gross. */
 const PRE_CYCLE_REL = 0.25;
-/** A level counts as known once the series has dwelt there this long and this share of its life. */
-const REGIME_MIN_DWELL = 3 * 3_600_000;
-const REGIME_MIN_SHARE = 0.05;
 /** Spreads from the nearest occupied level beyond which a value outside the envelope is novel. */
 const REGIME_NOVEL = 4;
 
@@ -122,7 +113,7 @@ const REGIME_NOVEL = 4;
  * | UP, DN | up, dn | rising / falling steps during warm-up (counter detection) |
  * | LO, HI | lo, hi | envelope of ordinary values seen so far |
  * | R, RP | r, rp | current run of tail readings: signed length (+ above, − below) and its weakest p |
- * | IV | iv | typical interval between readings (ms; see nextInterval in lib/silence.ts) |
+ * | IV | iv | typical interval between readings (ms; see intervalAfter in lib/lifecycle.ts) |
  * | SL | sl | until when the metric relearns after a silence (see silenceGraceEnd) |
  * | WN | wn | samples in the warm-up buffer; NaN once warm |
  */
@@ -177,13 +168,7 @@ function bucketCount(mode: MetricBaselineParams['seasonality']): number {
 }
 
 function bucketOf(mode: MetricBaselineParams['seasonality'], ts: number): number {
-  const h = hourOfDay(ts);
-  return mode === 'weekday_hour' && isWeekend(ts) ? 24 + h : h;
-}
-
-function neighbour(b: number, d: number): number {
-  const base = b >= 24 ? 24 : 0;
-  return base + ((((b - base + d) % 24) + 24) % 24);
+  return mode === 'weekday_hour' ? weekPartHour(ts) : hourOfDay(ts);
 }
 
 export const metricBaseline: DetectorSpec<MetricBaselineParams> = {
@@ -319,17 +304,8 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const e = ev as TelemetryEvent;
     let findings: FindingDraft[] | null = null;
     const metrics = e.metrics;
-    // A reboot or a new firmware legitimately changes how a device reads (fleet rollouts change
-    // levels everywhere at once); relearn quickly rather than report every metric as anomalous.
-    if (e.firmware !== undefined) {
-      if (state.fw !== undefined && state.fw !== e.firmware) state.rb = e.ts;
-      state.fw = e.firmware;
-    }
-    if (e.seq !== undefined) {
-      const sq = state.sq;
-      if (sq === sq && e.seq < sq && e.seq <= SEQ_RESTART && sq > 10 * SEQ_RESTART) state.rb = e.ts;
-      state.sq = e.seq;
-    }
+    // After a restart every metric relearns quickly rather than reporting as anomalous (lib/lifecycle.ts).
+    if (restarted(state, e)) state.rb = e.ts;
     for (const name in metrics) {
       if (this.filter !== null && !this.filter(name)) continue;
       const x = metrics[name];
@@ -370,13 +346,9 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         if (d > 1e-9 * Math.abs(x) && (m[Q] === 0 || d < m[Q]!)) m[Q] = compact(d);
         const dt = ts - prevTs;
         const iv = m[IV]!;
-        if (iv !== iv) m[IV] = dt;
-        else {
-          const until = silenceGraceEnd(ts, dt, iv, this.p.relearn);
-          if (until >= 0) m[SL] = until;
-          const a = Math.max(1 / (m[N]! + 1), this.alpha0);
-          m[IV] = nextInterval(iv, dt, a);
-        }
+        const until = silenceGraceEnd(ts, dt, iv, this.p.relearn);
+        if (until >= 0) m[SL] = until;
+        m[IV] = intervalAfter(iv, dt, m[N]!, this.alpha0);
       }
       m[P] = x;
       m[PT] = ts;
@@ -429,11 +401,11 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     if (sb !== null && age >= p.seasonal_after) {
       // A bucket is trusted once it holds about two days of its hour: readings from one hour of
       // one day are autocorrelated and understate the day-to-day spread.
-      const minB = Math.max(MIN_BUCKET_N, (1.5 * perDay) / 24);
+      const minB = Math.max(HOUR_BUCKET_MIN_N, (1.5 * perDay) / 24);
       const bfloor = Math.max(sg * BUCKET_SPREAD_FLOOR, floorRel, floorQ, 1e-12);
       let best = Infinity;
       for (let d = -1; d <= 1; d++) {
-        const b = d === 0 ? bucket : neighbour(bucket, d);
+        const b = d === 0 ? bucket : nearHour(bucket, d);
         if (sb[b * 3 + 2]! < minB) continue;
         const s = Math.max(sb[b * 3 + 1]!, bfloor);
         const zb = (v - sb[b * 3]!) / s;
@@ -553,7 +525,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     const spreadNear = !hasNear || azr === 0 ? 0 : devR / azr;
     const w = ENVELOPE_WIDEN * (spreadNear > floorQ ? spreadNear : floorQ);
     const ordinary = contextual || (v <= hi + w && v >= lo - w);
-    if (score > LOW_CAP && (relearning || ordinary || pre || regimeKnown(rgm, v, REGIME_MIN_DWELL, REGIME_MIN_SHARE))) score = LOW_CAP;
+    if (score > LOW_CAP && (relearning || ordinary || pre || inOperatingMode(rgm, v))) score = LOW_CAP;
 
     // Learn. Alert-worthy readings nudge the centre only and stay out of the tail; before a full
     // cycle is known everything is learned, since what is routine is not known yet.
@@ -571,8 +543,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
       if (v < lo || lo0 !== lo0) m[LO] = compact(v);
       if (v > hi || hi0 !== hi0) m[HI] = compact(v);
     }
-    let a = Math.max(1 / (m[N]! + 1), this.alpha0);
-    if ((relearning || absorbing) && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
+    const a = learnRate(m[N]!, this.alpha0, relearning || absorbing);
     const clip = absorbing ? Infinity : CLIP * sg;
     const cr = rg > clip ? clip : rg < -clip ? -clip : rg;
     if (anomalous) {
@@ -591,8 +562,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
         sb[i + 1] = 0;
         sb[i + 2] = 1;
       } else {
-        let ab = Math.max(1 / (nb + 1), this.alpha0);
-        if ((relearning || absorbing) && ab < RELEARN_ALPHA) ab = RELEARN_ALPHA;
+        const ab = learnRate(nb, this.alpha0, relearning || absorbing);
         const bs = Math.max(sb[i + 1]!, sg * BUCKET_SPREAD_FLOOR, floorRel, floorQ, 1e-12);
         const r = v - sb[i]!;
         const bc = absorbing ? Infinity : CLIP * bs;
@@ -671,7 +641,7 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
     }
     const c = warmMedian(m);
     m[C] = compact(c);
-    m[S] = compact(1.4826 * warmMad(m, c));
+    m[S] = compact(MAD_TO_SIGMA * warmMad(m, c));
     m[WN] = NaN;
     // The buffer is done with: the metric keeps its scalars only.
     ms.v = m.slice(0, NS);
@@ -679,10 +649,6 @@ class MetricBaselineDetector implements DetectorInstance<MetricBaselineState> {
 }
 
 const NO_FINDINGS: FindingDraft[] = [];
-
-function orZero(x: number): number {
-  return x === x ? x : 0;
-}
 
 /** Templates copied by slice(), which keeps their packed-double elements and exact length. */
 const ZEROS: number[] = doubles(48 * 3, 0);
@@ -725,12 +691,6 @@ function warmMad(m: readonly number[], center: number): number {
 const NEAR = [0, 0];
 
 
-function packedOrNull(a: unknown, len: number): number[] | null | undefined {
-  if (a === null) return null;
-  const p = packedDoubles(a);
-  return p === undefined || (len >= 0 && p.length !== len) ? undefined : p;
-}
-
 function reviveMetric(raw: unknown, nb: number): MetricState | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const o = raw as Record<string, unknown>;
@@ -738,12 +698,13 @@ function reviveMetric(raw: unknown, nb: number): MetricState | undefined {
   if (v === undefined) return undefined;
   const wn = v[WN]!;
   if (v.length !== (wn === wn ? NS + INIT_N : NS)) return undefined;
-  const sb = packedOrNull(o.sb, nb * 3);
-  const tl = packedOrNull(o.tl, 7);
-  const tg = packedOrNull(o.tg, 7);
-  const rg0 = packedOrNull(o.rg, -1);
-  const rg = rg0 == null ? rg0 : regimeRevive(rg0);
-  if (sb === undefined || tl === undefined || tg === undefined || rg === undefined) return undefined;
+  // Absent arrays are null in this layout.
+  const sb = optionalPacked(o.sb, nb * 3);
+  const tl = optionalPacked(o.tl, 7);
+  const tg = optionalPacked(o.tg, 7);
+  const rg0 = optionalPacked(o.rg);
+  const rg = rg0 === null ? null : rg0 === undefined || rg0 === NOT_PACKED ? undefined : regimeRevive(rg0);
+  if (sb === undefined || sb === NOT_PACKED || tl === undefined || tl === NOT_PACKED || tg === undefined || tg === NOT_PACKED || rg === undefined) return undefined;
   return { v, sb, tl, tg, rg };
 }
 
@@ -754,8 +715,6 @@ function withinMargin(v: number, lo: number, hi: number, sg: number): boolean {
 }
 /** A tail that has learned nothing: tailP gives its prior (see util). Never written. */
 const PRIOR_TAIL: readonly number[] = Object.freeze(tailNew());
-/** A seq that falls back to at most this (from well above) is a restart, not reordering. */
-const SEQ_RESTART = 5;
 /** A counter reset or wrap falls below this fraction of the previous value. */
 const COUNTER_RESET = 0.1;
 

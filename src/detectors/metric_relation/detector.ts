@@ -50,7 +50,10 @@ import type { M2MEvent, TelemetryEvent } from '../../events/types.js';
 import { compact } from '../lib/compact.js';
 import { fmt, fmtDuration } from '../lib/format.js';
 import { EXCLUDE_PARAM, METRICS_PARAM, metricFilter } from '../lib/metric-filter.js';
-import { doubles, packedDoubles } from '../flat.js';
+import { learnRate } from '../lib/lifecycle.js';
+import { ABS_TO_SIGMA } from '../lib/robust.js';
+import { DAY_MS } from '../lib/time.js';
+import { NOT_PACKED, doubles, optionalPacked, orZero, packedDoubles } from '../flat.js';
 import { changeRole } from '../fleet.js';
 
 export interface MetricRelationParams extends Record<string, unknown> {
@@ -171,13 +174,11 @@ const RECENT = 1 / 6;
 const Z_CLIP = 20;
 /** A break must exceed the usual daily peak of the recent mean by this factor. */
 const PEAK_FACTOR = 1.5;
-const DAY_MS = 86_400_000;
 const PEAK_MEMORY_DAYS = 7;
 /** Standard deviation of that mean for white residuals: its floor. */
 const V_WHITE = Math.sqrt(RECENT / (2 - RECENT));
 /** A reading off by more than this (σ) does not teach the fit. */
 const LEARN_Z = 4;
-const RELEARN_ALPHA = 0.05;
 /** After this many readings in a row without every channel, channels are discovered again. */
 const MAX_SKIP = 200;
 const SPACES = 2;
@@ -624,7 +625,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const dc = dev > lim ? lim : dev < -lim ? -lim : dev;
     // A reading off by more than LEARN_Z does not move the centre (slow drift does).
     if (!(k >= RES_WARM && az > LEARN_Z)) f[F_C] = compact(c + 0.5 * a * dc);
-    f[F_S] = compact((1 - a) * sc + a * 1.2533 * (ad > lim ? lim : ad));
+    f[F_S] = compact((1 - a) * sc + a * ABS_TO_SIGMA * (ad > lim ? lim : ad));
     // The wander of the recent mean: learned from readings that are not off, Huber-clipped.
     if (k >= 8 && az <= LEARN_Z) {
       const am = m < 0 ? -m : m;
@@ -761,8 +762,7 @@ class MetricRelationDetector implements DetectorInstance<MetricRelationState> {
     const n = sv[V_N]!;
     const n1 = sv[V_N1] === sv[V_N1] ? sv[V_N1]! : n;
     for (let sp = 0; sp < SPACES; sp++) {
-      let a = Math.max(1 / ((sp === 0 ? n : n1) + 1), 1 / this.p.window);
-      if (fast && a < RELEARN_ALPHA) a = RELEARN_ALPHA;
+      const a = learnRate(sp === 0 ? n : n1, 1 / this.p.window, fast);
       const b = 1 - a;
       const y = this.y[sp]!;
       const mu = s.mu![sp]!;
@@ -901,7 +901,7 @@ function learnBin(b: number[], i: number, r: number, z: number, frozen: boolean)
   const ad = dev < 0 ? -dev : dev;
   const lim = sc > 0 && k >= 8 ? HUBER * sc : Infinity;
   b[i + 1] = compact(b[i + 1]! + 0.5 * a * (dev > lim ? lim : dev < -lim ? -lim : dev));
-  b[i + 2] = compact((1 - a) * sc + a * 1.2533 * (ad > lim ? lim : ad));
+  b[i + 2] = compact((1 - a) * sc + a * ABS_TO_SIGMA * (ad > lim ? lim : ad));
   if (k < 1e9) b[i] = k + 1;
 }
 
@@ -954,9 +954,6 @@ function scratch(i: number, n: number): Float64Array {
   return scratches[i]!;
 }
 
-function orZero(x: number): number {
-  return x === x ? x : 0;
-}
 
 
 function copyOf(y: Float64Array, n: number): number[] {
@@ -989,21 +986,21 @@ function newFit(D: number): Fit {
 }
 
 
-const BAD = Symbol('bad');
-type Bad = typeof BAD;
+/** Absent fields are undefined in this layout (never written to JSON): a null is not ours. */
+type Bad = typeof NOT_PACKED;
 
 function optPacked(a: unknown): number[] | undefined | Bad {
-  if (a === undefined) return undefined;
-  return packedDoubles(a) ?? BAD;
+  const p = optionalPacked(a);
+  return p === null ? NOT_PACKED : p;
 }
 
 function optPackedList(a: unknown): number[][] | undefined | Bad {
   if (a === undefined) return undefined;
-  if (!Array.isArray(a)) return BAD;
+  if (!Array.isArray(a)) return NOT_PACKED;
   const out: number[][] = [];
   for (const x of a) {
     const p = packedDoubles(x);
-    if (p === undefined) return BAD;
+    if (p === undefined) return NOT_PACKED;
     out.push(p);
   }
   return out;
@@ -1011,7 +1008,7 @@ function optPackedList(a: unknown): number[][] | undefined | Bad {
 
 function optNames(a: unknown): string[] | undefined | Bad {
   if (a === undefined) return undefined;
-  return Array.isArray(a) && a.every((x) => typeof x === 'string') ? (a as string[]) : BAD;
+  return Array.isArray(a) && a.every((x) => typeof x === 'string') ? (a as string[]) : NOT_PACKED;
 }
 
 /** The live state from a checkpoint (JSON): NaN back from null, numeric arrays as packed doubles. */
@@ -1032,7 +1029,7 @@ function reviveState(raw: unknown): MetricRelationState | undefined {
   const cv = optPackedList(o.cv);
   const sd = optPackedList(o.sd);
   const f = optPackedList(o.f);
-  if (dn === BAD || dv === BAD || ch === BAD || ct === BAD || lf === BAD || pv === BAD || sm === BAD || mu === BAD || cv === BAD || sd === BAD || f === BAD) return undefined;
+  if (dn === NOT_PACKED || dv === NOT_PACKED || ch === NOT_PACKED || ct === NOT_PACKED || lf === NOT_PACKED || pv === NOT_PACKED || sm === NOT_PACKED || mu === NOT_PACKED || cv === NOT_PACKED || sd === NOT_PACKED || f === NOT_PACKED) return undefined;
   return { v, dn, dv, ch, ct, lf, pv, sm, mu, cv, sd, f, inc: o.inc as IncidentBook, ik: o.ik as string | undefined };
 }
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { levelShift } from '../../../src/detectors/level_shift/detector.js';
 import { metricBaseline } from '../../../src/detectors/metric_baseline/detector.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run, seasonalTelemetry } from '../helpers.js';
@@ -224,18 +223,5 @@ describe('metric_baseline calibration', () => {
     expect(alertWorthy(res.latest)).toEqual([]);
     // Still on record, below the alert line.
     expect(res.latest.some((f) => f.first_ts >= evs[j]!.ts && f.severity === 'low')).toBe(true);
-  });
-
-  it('relearns quietly after a firmware change that moves a level', () => {
-    const evs = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { temp: [40, 0, 0.2] }, firmware: '1.0.0', seq: true });
-    const from = evs.findIndex((e) => e.ts >= T0 + 3 * DAY);
-    for (let k = from; k < evs.length; k++) {
-      const e = evs[k] as TelemetryEvent;
-      e.firmware = '1.1.0';
-      e.seq = k - from;
-      e.metrics.temp! += 1.2; // a new calibration table: 6σ, for good
-    }
-    const res = run([make(metricBaseline), make(levelShift)], evs);
-    expect(alertWorthy(res.latest)).toEqual([]);
   });
 });
