@@ -4,8 +4,9 @@
  * NaN written as null) are revived to the same live state; an older layout is not revived.
  */
 import { describe, expect, it } from 'vitest';
-import { denseProfile, levelShift } from '../../../src/detectors/level_shift/detector.js';
-import type { LevelShiftState } from '../../../src/detectors/level_shift/detector.js';
+import { levelShift } from '../../../src/detectors/level_shift/detector.js';
+import { denseProfile } from '../../../src/detectors/level_shift/profile.js';
+import type { LevelShiftState } from '../../../src/detectors/level_shift/state.js';
 import { createEngine } from '../../../src/pipeline/engine.js';
 import type { M2MEvent, TelemetryEvent } from '../../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, make, rng, run, seasonalTelemetry } from '../helpers.js';
