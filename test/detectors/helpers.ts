@@ -38,6 +38,16 @@ export function noise(r: () => number): number {
   return r() < 0.02 ? 2.5 * gauss(r) : gauss(r);
 }
 
+/** A telemetry event of device dev-1 (class sensor) at ts; `extra` overrides any field. */
+export function tel(ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent {
+  return { type: 'telemetry', device_id: 'dev-1', device_class: 'sensor', ts, metrics, ...extra };
+}
+
+/** Findings an analyst is alerted to: medium or worse (score ≥ 0.5). */
+export function alertWorthy<F extends { score: number }>(fs: F[]): F[] {
+  return fs.filter((f) => f.score >= 0.5);
+}
+
 export interface SeasonalOpts {
   device?: string;
   cls?: string;

@@ -6,11 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { flatline } from '../../src/detectors/flatline.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, make, rng, run } from './helpers.js';
-
-function tel(ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent {
-  return { type: 'telemetry', device_id: 'dev-1', device_class: 'sensor', ts, metrics, ...extra };
-}
+import { DAY, HOUR, MIN, T0, make, rng, run, tel } from './helpers.js';
 
 describe('flatline calibration', () => {
   it('a run that began while learning (the first closed night) does not fire', () => {

@@ -5,13 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { levelShift } from '../../../src/detectors/level_shift/detector.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, rng, run, seasonalTelemetry } from '../helpers.js';
-
-const alertWorthy = <F extends { score: number }>(fs: F[]): F[] => fs.filter((f) => f.score >= 0.5);
-
-function tel(ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent {
-  return { type: 'telemetry', device_id: 'dev-1', device_class: 'sensor', ts, metrics, ...extra };
-}
+import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, rng, run, seasonalTelemetry, tel } from '../helpers.js';
 
 describe('level_shift', () => {
   it('is quiet on clean seasonal noise for two weeks, including weekends at lower load', () => {

@@ -8,11 +8,8 @@ import { levelShift } from '../../../src/detectors/level_shift/detector.js';
 import { metricBaseline } from '../../../src/detectors/metric_baseline/detector.js';
 import { RELEARN_ALPHA, intervalAfter, learnRate, relearnFloor, restarted, silenceGraceEnd } from '../../../src/detectors/lib/lifecycle.js';
 import type { DeviceMarks } from '../../../src/detectors/lib/lifecycle.js';
-import type { Finding } from '../../../src/detectors/types.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, gauss, make, rng, run, seasonalTelemetry } from '../helpers.js';
-
-const alertWorthy = (fs: Finding[]) => fs.filter((f) => f.severity !== 'low' && f.severity !== 'info');
+import { DAY, HOUR, MIN, T0, alertWorthy, gauss, make, rng, run, seasonalTelemetry } from '../helpers.js';
 
 /**
  * A vehicle: fuel is only reported on trips (every 10 s), two trips a day; it drains while driving

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { metricBaseline } from '../../../src/detectors/metric_baseline/detector.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run, seasonalTelemetry } from '../helpers.js';
+import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, maxStateSize, rng, run, seasonalTelemetry, tel } from '../helpers.js';
 
 describe('metric_baseline', () => {
   it('stays quiet on two weeks of seasonal, heavy-tailed noise with weekends', () => {
@@ -130,12 +130,6 @@ describe('metric_baseline', () => {
     expect(maxStateSize(a, 'metric_baseline')).toBeLessThanOrEqual(det.maxStateBytes!);
   });
 });
-
-const alertWorthy = <F extends { score: number }>(fs: F[]): F[] => fs.filter((f) => f.score >= 0.5);
-
-function tel(ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent {
-  return { type: 'telemetry', device_id: 'dev-1', device_class: 'sensor', ts, metrics, ...extra };
-}
 
 describe('metric_baseline calibration', () => {
   // The first drive comes 7h into the first day: before a full cycle a new mode within a
