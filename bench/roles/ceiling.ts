@@ -2,6 +2,7 @@
 import type { EachBatchPayload } from 'kafkajs';
 import { decodeEvent } from '../../src/events/decode.js';
 import { createKafka } from '../../src/kafka/client.js';
+import { consumerConfig } from '../../src/pipeline/consumer-config.js';
 import { send, waitForStop, type WorkerSpec } from '../protocol.js';
 import { cpuSampler, progressReporter, rssSampler } from '../samplers.js';
 
@@ -9,16 +10,8 @@ import { cpuSampler, progressReporter, rssSampler } from '../samplers.js';
 export async function ceilingWorker(spec: Extract<WorkerSpec, { role: 'ceiling' }>): Promise<Record<string, unknown>> {
   const rss = rssSampler();
   const kafka = createKafka({ brokers: spec.brokers, clientId: 'm2m-bench-ceiling' });
-  // Keep these in step with startPipeline in src/pipeline/runner.ts.
-  const consumer = kafka.consumer({
-    groupId: spec.group,
-    sessionTimeout: 30_000,
-    rebalanceTimeout: 60_000,
-    heartbeatInterval: 3_000,
-    maxBytesPerPartition: 1_048_576,
-    maxBytes: 4 * 1_048_576,
-    allowAutoTopicCreation: false,
-  });
+  // The pipeline's own consumer settings, so the ceiling fetches as the runner does.
+  const consumer = kafka.consumer(consumerConfig(spec.group));
   let n = 0;
   let bad = 0;
   let batches = 0;

@@ -13,7 +13,7 @@
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import { severityOfId, toOcsf, type OcsfDetectionFinding } from './ocsf.js';
-import type { AlertRecord } from './lifecycle.js';
+import { newAlertRecord } from './lifecycle.js';
 
 export const DEFAULT_MAX_PER_MINUTE = 120;
 const WINDOW_MS = 60_000;
@@ -105,25 +105,9 @@ export function createBudget(o: BudgetOptions): AlertBudget {
       pipeline: o.pipeline,
       version: 1,
     };
-    // The digest is an alert of its own (one per route and minute), in the same OCSF shape.
-    const alert: AlertRecord = {
-      alert_id: f.finding_id,
-      pipeline: f.pipeline,
-      device_id: f.device_id,
-      device_class: f.device_class,
-      detector: f.detector,
-      key: f.key,
-      first_ts: f.first_ts,
-      last_ts: f.last_ts,
-      count: f.count,
-      findings: f.count,
-      severity: f.severity,
-      initial_severity: f.severity,
-      score: f.score,
-      finding_id: f.finding_id,
-      seq: 1,
-      closed_ts: null,
-    };
+    // The digest is an alert of its own (one per route and minute), in the same OCSF shape; it
+    // stands for every folded alert.
+    const alert = { ...newAlertRecord(f, f.finding_id), findings: f.count };
     return toOcsf({ alert, finding: f, change: { activity: 'create', seq: 1, time: end, status: 'new', alertable: true }, productVersion: o.productVersion });
   };
   const flush = (now: number, force = false): OcsfDetectionFinding | null => {

@@ -17,46 +17,7 @@
 import * as crypto from 'node:crypto';
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
-
-/** The pipeline's side of an alert: what the findings say. Plain JSON (checkpointed with the router). */
-export interface AlertRecord {
-  alert_id: string;
-  pipeline: string;
-  device_id: string;
-  device_class: string;
-  detector: string;
-  key: string;
-  /** Event time of the first finding's first event and of the latest event folded in. */
-  first_ts: number;
-  last_ts: number;
-  /** Anomalous events across the alert's findings (each finding's own count, latest version). */
-  count: number;
-  /** Distinct findings folded in. */
-  findings: number;
-  severity: Severity;
-  /** Severity of the finding that opened the alert (escalation is measured from it). */
-  initial_severity: Severity;
-  /** Peak score (0..1). */
-  score: number;
-  /** The latest finding (its explanation, observed and expected are the alert's). */
-  finding_id: string;
-  /** Version: one more for every change. Deterministic, so replays collapse in ClickHouse. */
-  seq: number;
-  /** Set once closed: the event time the group was quiet since + autoCloseMs. */
-  closed_ts: number | null;
-  /**
-   * Where in the source the alert's events are: the offsets of the messages that opened it and
-   * last extended it (a reader of the topic can show the device's readings around it).
-   */
-  source?: SourcePosition;
-}
-
-export interface SourcePosition {
-  topic: string;
-  partition: number;
-  first_offset: string;
-  last_offset: string;
-}
+import type { AlertRecord, LifecycleState, OpenAlert, SourcePosition } from './record.js';
 
 export type ChangeKind = 'create' | 'fold' | 'update' | 'escalate' | 'close';
 
@@ -72,23 +33,6 @@ export interface AlertChange {
   folded: number;
   /** For escalations: the band before. */
   from?: Severity;
-}
-
-interface Open {
-  a: AlertRecord;
-  /** Event time of the last published change. */
-  sent: number;
-  /** Changes since then. */
-  folded: number;
-  /** Latest count per finding of the alert (a sustained finding is updated many times). */
-  fc: Record<string, number>;
-  /** The latest finding: a close document states what the alert was about. */
-  f: Finding;
-}
-
-export interface LifecycleState {
-  /** Open alerts by group (device, detector, key). */
-  open: Record<string, Open>;
 }
 
 export interface LifecycleOptions {
@@ -115,9 +59,35 @@ function alertId(pipeline: string, f: Pick<Finding, 'device_id' | 'detector' | '
   return crypto.createHash('sha256').update(`alert\u0000${pipeline}\u0000${f.device_id}\u0000${f.detector}\u0000${f.key}\u0000${openedTs}`).digest('hex').slice(0, 32);
 }
 
+/**
+ * The record of an alert that finding `f` opens: its one finding, severity and score, version 1,
+ * open. Every alert record starts here (the lifecycle's, and the budget's digest alerts).
+ */
+export function newAlertRecord(f: Finding, alertId: string, source?: SourcePosition): AlertRecord {
+  return {
+    alert_id: alertId,
+    pipeline: f.pipeline,
+    device_id: f.device_id,
+    device_class: f.device_class,
+    detector: f.detector,
+    key: f.key,
+    first_ts: f.first_ts,
+    last_ts: f.last_ts,
+    count: f.count,
+    findings: 1,
+    severity: f.severity,
+    initial_severity: f.severity,
+    score: f.score,
+    finding_id: f.finding_id,
+    seq: 1,
+    closed_ts: null,
+    ...(source ? { source } : {}),
+  };
+}
+
 const maxSeverity = (a: Severity, b: Severity): Severity => (SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b);
 
-function close(state: LifecycleState, g: string, o: Open, autoCloseMs: number): AlertChange {
+function close(state: LifecycleState, g: string, o: OpenAlert, autoCloseMs: number): AlertChange {
   o.a.seq += 1;
   o.a.closed_ts = o.a.last_ts + autoCloseMs;
   delete state.open[g];
@@ -137,25 +107,7 @@ export function observe(state: LifecycleState, f: Finding, opts: LifecycleOption
     o = undefined;
   }
   if (!o) {
-    const a: AlertRecord = {
-      alert_id: alertId(f.pipeline, f, f.last_ts),
-      pipeline: f.pipeline,
-      device_id: f.device_id,
-      device_class: f.device_class,
-      detector: f.detector,
-      key: f.key,
-      first_ts: f.first_ts,
-      last_ts: f.last_ts,
-      count: f.count,
-      findings: 1,
-      severity: f.severity,
-      initial_severity: f.severity,
-      score: f.score,
-      finding_id: f.finding_id,
-      seq: 1,
-      closed_ts: null,
-      ...(at ? { source: { topic: at.topic, partition: at.partition, first_offset: at.offset, last_offset: at.offset } } : {}),
-    };
+    const a = newAlertRecord(f, alertId(f.pipeline, f, f.last_ts), at && { topic: at.topic, partition: at.partition, first_offset: at.offset, last_offset: at.offset });
     state.open[g] = { a, sent: f.last_ts, folded: 0, fc: { [f.finding_id]: f.count }, f: slim(f) };
     out.push({ kind: 'create', alert: { ...a }, finding: f, publish: true, folded: 0 });
     return out;
@@ -217,4 +169,3 @@ export function nextClose(state: LifecycleState, opts: LifecycleOptions): number
   return t;
 }
 
-export const emptyLifecycle = (): LifecycleState => ({ open: {} });

@@ -5,7 +5,7 @@
  * - scheduled, in the pipeline file (`maintenance:`): one-off (start, end) or recurring (a cron
  *   schedule, a duration and a time zone: "every Sunday 02:00 Europe/Berlin for 2h");
  * - ad hoc, from `m2m-sentinel maintenance add` or the HTTP API, kept in a compacted Kafka topic
- *   (kafka/maintenance-topic.ts) that every instance reads, so all replicas agree.
+ *   (maintenance-topic.ts) that every instance reads, so all replicas agree.
  *
  * Whether a finding falls in a window is decided by its event time (last_ts), never the clock,
  * so a replay holds the same alerts. Pure functions over plain data.

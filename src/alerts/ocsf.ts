@@ -12,9 +12,11 @@
  * these documents are validated against in the tests.
  */
 import type { Finding, Severity } from '../detectors/types.js';
-import type { AlertRecord } from './lifecycle.js';
+import type { AlertRecord, AlertStatus, Resolution } from './record.js';
+import type { AlertAction, AlertEventRow } from '../storage/alerts.js';
 import { attacksOf, type OcsfAttack } from './attack.js';
 import { factsOf } from '../storage/finding-facts.js';
+import { chTime } from '../storage/ch-time.js';
 
 const OCSF_VERSION = '1.6.0';
 
@@ -27,12 +29,15 @@ export function severityOfId(id: number): Severity {
   return 'info';
 }
 
-/** The analyst's states, with their OCSF status ids. */
-export type AlertStatus = 'new' | 'acknowledged' | 'resolved';
-export type Resolution = 'true_positive' | 'benign' | 'false_positive';
+/** The analyst's states (record.ts), with their OCSF status ids. */
 const STATUS_ID: Record<AlertStatus, 1 | 2 | 4> = { new: 1, acknowledged: 2, resolved: 4 };
 const STATUS_NAME: Record<AlertStatus, string> = { new: 'New', acknowledged: 'In Progress', resolved: 'Resolved' };
-export const RESOLUTIONS: readonly Resolution[] = ['true_positive', 'benign', 'false_positive'];
+
+/** The status a document sets ('' when it sets none, or one we do not use). */
+function statusOfId(id: number | undefined): AlertStatus | '' {
+  for (const [st, n] of Object.entries(STATUS_ID) as Array<[AlertStatus, number]>) if (n === id) return st;
+  return '';
+}
 
 /**
  * How each detector decides (OCSF analytic.type_id): fixed rules (1), a learned habit of the
@@ -312,3 +317,22 @@ export function pipelineChangeDoc(
 export const observedOf = (a: OcsfDetectionFinding): string => a.anomaly_analyses[0]?.anomalies[0]?.observations[0]?.value ?? '';
 export const expectedOf = (a: OcsfDetectionFinding): string => a.anomaly_analyses[0]?.baselines[0]?.observations[0]?.value ?? '';
 export const deviceClassOf = (a: OcsfDetectionFinding): string => a.device.groups.find((g) => g.type === 'device_class')?.name ?? a.unmapped.device_class;
+
+/** The audit-trail row of one published document (the pipeline's changes and the analysts'). */
+export function eventRow(action: AlertAction, doc: OcsfDetectionFinding, severity: Severity): AlertEventRow {
+  return {
+    event_uid: doc.metadata.uid,
+    alert_id: doc.finding_info.uid,
+    pipeline: doc.unmapped.pipeline,
+    device_id: doc.device.uid,
+    at: chTime(doc.time),
+    actor: doc.unmapped.actor,
+    action,
+    status: statusOfId(doc.status_id),
+    resolution: doc.unmapped.resolution ?? '',
+    comment: doc.comment ?? '',
+    severity,
+    seq: doc.unmapped.seq,
+    doc: JSON.stringify(doc),
+  };
+}

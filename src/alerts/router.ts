@@ -9,7 +9,11 @@
 import type { Finding, Severity } from '../detectors/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';
 import type { HoldPolicy } from './hold.js';
-import { closeQuiet, emptyLifecycle, nextClose, observe, type AlertChange, type LifecycleState } from './lifecycle.js';
+import { closeQuiet, nextClose, observe, type AlertChange } from './lifecycle.js';
+import { emptyLifecycle, type RouterState } from './record.js';
+
+// The state's type and empty value live in record.ts, where checkpoints (below the alert logic) can name them.
+export { emptyRouterState, type RouterState } from './record.js';
 
 export interface RouterOptions {
   minSeverity: Severity;
@@ -21,16 +25,6 @@ export interface RouterOptions {
 }
 
 export const DEFAULT_AUTO_CLOSE_MS = 24 * 3_600_000;
-
-export interface RouterState {
-  /** Open alerts (absent in checkpoints written before alerts had a lifecycle). */
-  lifecycle?: LifecycleState;
-  /** Earlier router versions' fields, kept readable in old checkpoints and otherwise unused. */
-  groups?: Record<string, unknown>;
-  sent?: Record<string, unknown>;
-}
-
-export const emptyRouterState = (): RouterState => ({ lifecycle: emptyLifecycle() });
 
 const lifecycleOpts = (opts: RouterOptions) => ({ suppressMs: opts.suppressMs, autoCloseMs: opts.autoCloseMs ?? DEFAULT_AUTO_CLOSE_MS });
 

@@ -6,7 +6,7 @@ import { Kafka, logLevel } from 'kafkajs';
 
 const script = fileURLToPath(new URL('../../scripts/kafka.sh', import.meta.url));
 
-export function brokerAnswers(host: string, port: number): Promise<boolean> {
+function brokerAnswers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port }, () => {
       s.destroy();

@@ -21,7 +21,8 @@ export interface ProgressOptions {
   now?: () => number;
 }
 
-export function formatDuration(ms: number): string {
+/** A span of time as a stopwatch shows it ("01:05", "1:02:05"); "--:--" when unknown. */
+export function formatClock(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) return '--:--';
   const s = Math.round(ms / 1000);
   const h = Math.floor(s / 3600);
@@ -42,7 +43,7 @@ export function renderBar(label: string, fraction: number, count: number, rate: 
   const f = Math.max(0, Math.min(1, fraction));
   const full = Math.floor(f * width);
   const bar = '█'.repeat(full) + (full < width ? '░'.repeat(width - full) : '');
-  return `${label} ${bar} ${(f * 100).toFixed(1).padStart(5)}% ${formatCount(count)} ${unit} ${formatCount(rate)}/s ETA ${formatDuration(etaMs)}`;
+  return `${label} ${bar} ${(f * 100).toFixed(1).padStart(5)}% ${formatCount(count)} ${unit} ${formatCount(rate)}/s ETA ${formatClock(etaMs)}`;
 }
 
 export function createProgress(opts: ProgressOptions): ProgressBar {
@@ -70,7 +71,7 @@ export function createProgress(opts: ProgressOptions): ProgressBar {
       if (draw) stream.write('\r\x1b[K');
       if (opts.quiet) return;
       const rate = el > 0 ? (lastCount * 1000) / el : 0;
-      stream.write(`${opts.label}: ${summary ?? `${formatCount(lastCount)} ${unit}`} in ${formatDuration(el)} (${formatCount(rate)} ${unit}/s)\n`);
+      stream.write(`${opts.label}: ${summary ?? `${formatCount(lastCount)} ${unit}`} in ${formatClock(el)} (${formatCount(rate)} ${unit}/s)\n`);
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import { DETECTORS } from '../detectors/registry.js';
 import type { DetectorSpec } from '../detectors/types.js';
-import { DURATION_PATTERN } from './duration.js';
+import { DURATION_PATTERN } from '../lib/duration.js';
 import { ROUTE_SPECS } from './routes.js';
 import { buildPipelineSchema, type JsonSchema } from './schema.js';
 
@@ -84,7 +84,7 @@ function flow(v: unknown): string {
   return String(v);
 }
 
-export function typeName(s: S): string {
+function typeName(s: S): string {
   if (s.anyOf) {
     const kinds = s.anyOf.map((b) => (b.properties ? 'map' : typeName(b)));
     return [...new Set(kinds)].join(' or ');

@@ -1,5 +1,5 @@
 /** The fleet view's pipeline keys: defaults (the schema documents them), and the block in ms. */
-import { parseDuration } from '../detectors/params.js';
+import { parseDurationOrMs } from '../lib/duration.js';
 import type { FleetConfig } from './types.js';
 
 export const FLEET_DEFAULTS = { hold: '1h', window: '6h', min_devices: 5, min_share: 0.2, common_share: 0.25, memory: '7d' } as const;
@@ -8,11 +8,11 @@ export const FLEET_DEFAULTS = { hold: '1h', window: '6h', min_devices: 5, min_sh
 export function defaultFleet(enabled = true): FleetConfig {
   return {
     enabled,
-    hold_ms: parseDuration(FLEET_DEFAULTS.hold)!,
-    window_ms: parseDuration(FLEET_DEFAULTS.window)!,
+    hold_ms: parseDurationOrMs(FLEET_DEFAULTS.hold)!,
+    window_ms: parseDurationOrMs(FLEET_DEFAULTS.window)!,
     min_devices: FLEET_DEFAULTS.min_devices,
     min_share: FLEET_DEFAULTS.min_share,
     common_share: FLEET_DEFAULTS.common_share,
-    memory_ms: parseDuration(FLEET_DEFAULTS.memory)!,
+    memory_ms: parseDurationOrMs(FLEET_DEFAULTS.memory)!,
   };
 }

@@ -15,7 +15,7 @@ import { ALLOW_DEFAULT_DETECTORS, METRIC_DETECTORS } from '../detectors/knob-sco
 import { SENSITIVITY_RANGE, THRESHOLDS } from '../detectors/thresholds.js';
 import { SEVERITIES, type DetectorSpec, type Severity } from '../detectors/types.js';
 import { parseCidr } from '../detectors/lib/ip.js';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { DURATION_HINT, DURATION_PATTERN, parseDuration } from '../lib/duration.js';
 import type { AllowRule, DetectorConfig, Direction, MaintenanceWindowConfig, MinDeviation, PipelineConfig } from './types.js';
 import type { YamlPath } from './interpolate.js';
 import type { ConfigErrorCode } from './errors.js';
@@ -95,7 +95,7 @@ export function allowSchema(): JsonSchema {
 }
 
 export function maintenanceSchema(): JsonSchema {
-  const duration = { type: 'string', pattern: DURATION_PATTERN, patternErrorMessage: 'a duration like 30s, 5m, 24h or 7d' };
+  const duration = { type: 'string', pattern: DURATION_PATTERN, patternErrorMessage: DURATION_HINT };
   return {
     type: 'array',
     description: 'Scheduled maintenance windows: findings of the devices in scope are stored as usual but not alerted while their event time is inside the window. One-off (start, end) or recurring (schedule, duration). Ad hoc windows: `m2m-sentinel maintenance add`.',

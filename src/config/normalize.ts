@@ -5,7 +5,8 @@
  */
 import type { Severity } from '../detectors/types.js';
 import type { DetectorSpec } from '../detectors/types.js';
-import { parseDuration, withDefaults } from '../detectors/params.js';
+import { withDefaults } from '../detectors/params.js';
+import { parseDurationOrMs } from '../lib/duration.js';
 import type { KafkaSasl, KafkaTls } from '../kafka/security.js';
 import type { AlertRouteConfig, DetectorConfig, FieldRule, MappingConfig, PipelineConfig } from './types.js';
 import { FLEET_DEFAULTS } from './fleet.js';
@@ -19,7 +20,7 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function ms(v: unknown, def: string): number {
-  const r = parseDuration(typeof v === 'string' ? v : def);
+  const r = parseDurationOrMs(typeof v === 'string' ? v : def);
   if (r === undefined) throw new Error(`bug: unvalidated duration ${JSON.stringify(v)}`);
   return r;
 }

@@ -7,7 +7,7 @@
 import { stringify } from 'yaml';
 import { detectorSpec } from '../detectors/registry.js';
 import type { ParamSpec } from '../detectors/types.js';
-import { formatDuration } from './duration.js';
+import { formatDuration } from '../lib/duration.js';
 import { redactPipeline } from './redact.js';
 import { ROUTE_SPECS } from './routes.js';
 import type { PipelineConfig } from './types.js';

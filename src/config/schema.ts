@@ -7,7 +7,7 @@
 import { DETECTORS } from '../detectors/registry.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
 import { SEVERITIES } from '../detectors/types.js';
-import { DURATION_PATTERN, formatDuration } from './duration.js';
+import { DURATION_HINT, DURATION_PATTERN, formatDuration } from '../lib/duration.js';
 import { CANONICAL_FIELDS, isNumericKind } from './fields.js';
 import { ROUTE_SPECS, type RouteSpec } from './routes.js';
 import { allowSchema, detectorKnobSchemas, maintenanceSchema } from './knobs.js';
@@ -19,10 +19,9 @@ export type JsonSchema = Record<string, unknown>;
 /** Per source partition: far above the bench's 12,500, still a bound (~1.2 GB of mature state). */
 export const DEFAULT_MAX_DEVICES_PER_PARTITION = 100_000;
 
-export const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
-export const DURATION_HINT = 'a duration like 30s, 5m, 24h or 7d';
+const SCHEMA_ID = 'urn:m2m-sentinel:pipeline-schema:v1';
 /** Matches any value that still holds a `${VAR}` reference (editor variant only). */
-export const INTERPOLATION_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
+const INTERPOLATION_PATTERN = '\\$\\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\\}';
 
 const NAME_PATTERN = '^[a-z0-9][a-z0-9_.-]{0,63}$';
 const NAME_HINT = 'lower-case letters, digits, ".", "_" or "-", starting with a letter or digit (at most 64)';
@@ -42,7 +41,7 @@ export interface SchemaOptions {
   forEditor?: boolean;
 }
 
-export function durationSchema(description: string, def?: string, examples?: unknown[]): JsonSchema {
+function durationSchema(description: string, def?: string, examples?: unknown[]): JsonSchema {
   const s: JsonSchema = { type: 'string', description, pattern: DURATION_PATTERN, patternErrorMessage: DURATION_HINT };
   if (def !== undefined) s.default = def;
   if (examples) s.examples = examples;
@@ -74,7 +73,7 @@ function isParamSpec(x: unknown): x is ParamSpec {
 }
 
 /** A detector parameter (or route option) spec as JSON Schema. */
-export function paramToSchema(p: ParamSpec): JsonSchema {
+function paramToSchema(p: ParamSpec): JsonSchema {
   const s: JsonSchema = { type: JSON_TYPES[p.type] };
   if (p.description) s.description = p.description;
   if (p.type === 'duration') {

@@ -6,26 +6,25 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { DETECTORS } from '../detectors/registry.js';
-import { parseDuration } from '../detectors/params.js';
 import { parseCidr } from '../detectors/lib/ip.js';
 import { isVersion } from '../detectors/lib/versions.js';
 import type { DetectorSpec, ParamSpec } from '../detectors/types.js';
-import { DURATION_PATTERN, formatDuration, suggestDuration } from './duration.js';
+import { DURATION_HINT, DURATION_PATTERN, formatDuration, parseDurationOrMs, suggestDuration } from '../lib/duration.js';
 import { describeValue, didYouMean, formatPath, type ConfigError, type ConfigErrorCode } from './errors.js';
 import { CANONICAL_FIELDS } from './fields.js';
 import type { YamlPath } from './interpolate.js';
 import type { Locate } from './locate.js';
 import { redactUrl } from './redact.js';
 import { ROUTE_SPECS, ROUTE_TYPES } from './routes.js';
-import { buildPipelineSchema, DURATION_HINT, type JsonSchema } from './schema.js';
+import { buildPipelineSchema, type JsonSchema } from './schema.js';
 import { DETECTOR_KNOB_KEYS, knobChecks } from './knobs.js';
 import { DEFAULT_OUTBOX_TOPIC } from '../alerts/outbox.js';
 
 // ajv-formats ships CJS with a default export; under NodeNext the callable is on .default.
 const addFormats = ((addFormatsModule as unknown as { default?: typeof addFormatsModule }).default ?? addFormatsModule) as unknown as (a: Ajv) => Ajv;
 
-export const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
-export const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
+const DETECTOR_META_KEYS = ['id', 'enabled', 'routes', ...DETECTOR_KNOB_KEYS] as const;
+const ROUTE_META_KEYS = ['name', 'min_severity', 'enabled', 'if_env', 'max_per_minute'] as const;
 
 export interface ValidationContext {
   file: string;
@@ -69,7 +68,7 @@ function compiled(detectors: readonly DetectorSpec<any>[]): Compiled {
 }
 
 /** Formats detector parameters use beyond JSON Schema's own, with what to tell the author. */
-export const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
+const PIPELINE_FORMATS: Record<string, { validate: (s: string) => boolean; what: string; name: string }> = {
   cidr: { validate: (s) => parseCidr(s) !== undefined, name: 'CIDR', what: 'an IPv4 or IPv6 network like 10.20.0.0/16 or fd00::/8 (prefix 0-32 or 0-128)' },
   version: { validate: isVersion, name: 'version', what: 'a version like 4.2.1, v2.0 or 1.12.0-rc1' },
 };
@@ -408,7 +407,7 @@ export function routeActive(r: Record<string, unknown>, env: Record<string, stri
 
 function checkDurationRange(rep: Reporter, path: YamlPath, v: unknown, p: ParamSpec): void {
   if (p.type !== 'duration' || typeof v !== 'string') return;
-  const ms = parseDuration(v);
+  const ms = parseDurationOrMs(v);
   if (ms === undefined) return;
   // Duration bounds in a ParamSpec are milliseconds, like the values detectors receive.
   if ((p.minimum !== undefined && ms < p.minimum) || (p.maximum !== undefined && ms > p.maximum)) {
@@ -529,7 +528,7 @@ function semanticChecks(data: Record<string, unknown>, rep: Reporter, detectors:
   });
 
   // Static durations with cross-field meaning.
-  const dur = (v: unknown): number | undefined => (typeof v === 'string' ? parseDuration(v) : undefined);
+  const dur = (v: unknown): number | undefined => (typeof v === 'string' ? parseDurationOrMs(v) : undefined);
   const findings = isObj(data.findings) && isObj(data.findings.clickhouse) ? data.findings.clickhouse : {};
   const ttl = dur(findings.ttl);
   if (ttl !== undefined && (ttl < 86_400_000 || ttl % 86_400_000 !== 0)) {

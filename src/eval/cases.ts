@@ -25,7 +25,7 @@ import { emptyRouterState, route } from '../alerts/router.js';
 import { holdPolicy } from '../alerts/hold.js';
 import type { ConfigError } from '../config/errors.js';
 import { makeLocator } from '../config/locate.js';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../lib/duration.js';
 import { yamlSyntaxErrors } from '../config/yaml-errors.js';
 import type { PipelineConfig } from '../config/types.js';
 import { SEVERITY_RANK } from '../detectors/score.js';

@@ -99,7 +99,7 @@ export function pickTimelineIncidents(incidents: readonly Incident[], max = 14):
 }
 
 /** The series to plot for an incident: its metric for telemetry kinds, a connection count otherwise. */
-export function timelineFor(inc: Incident, s: DeviceSeries): { title: string; unit: string; ts: number[]; v: number[]; window: number } | undefined {
+function timelineFor(inc: Incident, s: DeviceSeries): { title: string; unit: string; ts: number[]; v: number[]; window: number } | undefined {
   const metric = typeof inc.detail?.metric === 'string' ? (inc.detail.metric as string) : undefined;
   const lo = inc.start - 12 * 3_600_000;
   const hi = inc.end + 6 * 3_600_000;

@@ -40,7 +40,7 @@ export interface DecodeOptions {
   maxMetrics?: number;
 }
 
-export const DEFAULT_MAX_BYTES = 64 * 1024;
+const DEFAULT_MAX_BYTES = 64 * 1024;
 /**
  * Readings per telemetry event. Every detector runs per metric, so an event with thousands of
  * invented metrics costs thousands of detector steps (4,800 metrics: 1.8 ms an event) and as
@@ -48,15 +48,15 @@ export const DEFAULT_MAX_BYTES = 64 * 1024;
  */
 export const DEFAULT_MAX_METRICS = 256;
 /** Longest metric name (it becomes a state key, a finding key and alert text). */
-export const MAX_METRIC_NAME = 128;
+const MAX_METRIC_NAME = 128;
 /** Longest excerpt of a device's value quoted in a reason (dead-letter headers, logs). */
 const SHOW_MAX = 64;
 const show = (v: unknown): string => {
   const s = JSON.stringify(v) ?? String(v);
   return s.length > SHOW_MAX ? `${s.slice(0, SHOW_MAX)}… (${s.length} chars)` : s;
 };
-export const DEFAULT_MIN_TS = Date.UTC(2000, 0, 1);
-export const DEFAULT_MAX_TS = Date.UTC(2100, 0, 1);
+const DEFAULT_MIN_TS = Date.UTC(2000, 0, 1);
+const DEFAULT_MAX_TS = Date.UTC(2100, 0, 1);
 const MAX_ID_LEN = 256;
 
 /** A time for a message; toISOString throws past ±8.64e15 ms, and this is on the path of every bad event. */
@@ -268,7 +268,7 @@ export function decodeEvent(input: Buffer | string, opts: DecodeOptions = {}): D
  * Validate an already-parsed (and mapped) object: shared by Kafka decode and file inputs. The
  * event may share its `metrics` object with `o` (not copied when every reading is a number).
  */
-export function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = {}): DecodeResult {
+function validateEvent(o: Record<string, unknown>, opts: DecodeOptions = {}): DecodeResult {
   const type = o.type;
   if (type === undefined) return fail('missing_field', 'required field "type" is missing', 'type');
   if (type !== 'telemetry' && type !== 'connection') {

@@ -41,7 +41,7 @@ export const MAX_DECOMPRESSED_BYTES = Number(process.env.KAFKA_MAX_DECOMPRESSED_
  * Non-retriable to kafkajs, so the consumer stops with this reason (reported, the pipeline down)
  * instead of fetching the same batch again and again.
  */
-export class DecompressionLimit extends kafkajs.KafkaJSNonRetriableError {
+class DecompressionLimit extends kafkajs.KafkaJSNonRetriableError {
   override name = 'DecompressionLimit';
 }
 

@@ -108,7 +108,7 @@ export function countForRate(pipeline: string, n: number): void {
   if (b.size > RATE_WINDOW_S * 2) for (const s of b.keys()) if (s < sec - RATE_WINDOW_S) b.delete(s);
 }
 
-export function eventsPerSecond(pipeline: string): number {
+function eventsPerSecond(pipeline: string): number {
   const b = rateBuckets.get(pipeline);
   if (!b) return 0;
   const now = Math.floor(Date.now() / 1000);

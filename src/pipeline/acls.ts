@@ -9,7 +9,7 @@ import type { PipelineConfig } from '../config/types.js';
 import { changelogTopic } from '../state/changelog.js';
 import { outboxTopic } from '../alerts/outbox.js';
 import { fleetTopic } from './fleet-forward.js';
-import { maintenanceTopic } from '../kafka/maintenance-topic.js';
+import { maintenanceTopic } from '../alerts/maintenance-topic.js';
 
 export interface AclSpec {
   resource: 'topic' | 'group' | 'transactional-id';

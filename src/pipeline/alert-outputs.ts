@@ -9,8 +9,8 @@ import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
 import type { AlertChange } from '../alerts/lifecycle.js';
 import { DEFAULT_AUTO_CLOSE_MS } from '../alerts/router.js';
-import { pipelineChangeDoc, type OcsfDetectionFinding } from '../alerts/ocsf.js';
-import { alertRow, eventRow, insertAlertEvents, insertAlertRows, type AlertEventRow, type AlertRow } from '../storage/alerts.js';
+import { eventRow, pipelineChangeDoc, type OcsfDetectionFinding } from '../alerts/ocsf.js';
+import { alertRow, insertAlertEvents, insertAlertRows, type AlertEventRow, type AlertRow } from '../storage/alerts.js';
 import { insertFindings } from '../storage/findings.js';
 
 /** What the findings writer carries for the runner: findings as they are, alert rows wrapped. */

@@ -10,6 +10,8 @@ import * as crypto from 'node:crypto';
 import type { DecodeError } from '../events/decode.js';
 import type { M2MEvent } from '../events/types.js';
 import type { DetectorInstance, FleetFact, Finding, FindingDraft, StepContext } from '../detectors/types.js';
+import { DeviceCap } from './device-cap.js';
+import { TickWheel } from './tick-wheel.js';
 import { DEFAULT_MAX_FUTURE_SKEW_MS, DUP_RING, DupRings, FutureGate, StreamRank, fingerprint, type EventOutcome } from './time.js';
 
 export type { EventOutcome } from './time.js';
@@ -133,12 +135,9 @@ const DAY = 86_400_000;
  * this pipeline does not run (a detector removed from the pipeline) are carried along unchanged.
  *
  * Ticks: a device is visited at a tick only once the watermark has reached its due time, the
- * earliest of its eviction time and its tickers' nextTick(). Due times are kept in buckets of
- * `tickEvery` (a timer wheel whose occupied bucket keys sit in a min-heap); an entry is valid only
- * while its key is the slot's current `sched`, so moving a device earlier just adds an entry and
- * later ones are found stale when their bucket comes due. A visit evicts or ticks exactly as the
- * tick of every device did, in creation order (= the order of the device map), so findings and
- * state are the same as ticking every device at every tick.
+ * earliest of its eviction time and its tickers' nextTick() (tick-wheel.ts). A visit evicts or
+ * ticks exactly as the tick of every device did, in creation order (= the order of the device
+ * map), so findings and state are the same as ticking every device at every tick.
  *
  * Time. Stream time is the streamRank(n)-th newest timestamp among distinct devices (time.ts), so
  * one device's clock cannot move it; the watermark trails it by the allowed lateness. Each device
@@ -172,8 +171,6 @@ export function createEngine(opts: EngineOptions): Engine {
   let ids: (string | undefined)[] = new Array(cap).fill(undefined);
   /** Creation order: visits within a tick are sorted by it. */
   let seq = new Float64Array(cap);
-  /** Bucket key of the slot's valid schedule entry; +Infinity: none. */
-  let sched = new Float64Array(cap).fill(Number.POSITIVE_INFINITY);
   /** 0 clean, 1 listed and counted (stepped, created or evicted), 2 listed because a tick changed it. */
   let flags = new Uint8Array(cap);
   const free: number[] = [];
@@ -188,6 +185,7 @@ export function createEngine(opts: EngineOptions): Engine {
   const gone = new Set<string>();
 
   const tickEvery = opts.tickEveryMs ?? 60_000;
+  const wheel = new TickWheel(tickEvery, cap);
   const idle = opts.idleEvictionMs;
   const lateness = opts.allowedLatenessMs;
   /** Indices (into dets) of the detectors with tick(). */
@@ -214,54 +212,6 @@ export function createEngine(opts: EngineOptions): Engine {
   const tickersOf = (idx: number[]) => idx.filter((i) => typeof dets[i]!.tick === 'function');
   const tickersByType: Record<M2MEvent['type'], number[]> = { telemetry: tickersOf(byType.telemetry), connection: tickersOf(byType.connection) };
 
-  // ── timer wheel ──
-  const buckets = new Map<number, number[]>();
-  /** Min-heap of the keys in `buckets`. */
-  const heap: number[] = [];
-  function heapPush(k: number): void {
-    let i = heap.length;
-    heap.push(k);
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (heap[p]! <= k) break;
-      heap[i] = heap[p]!;
-      i = p;
-    }
-    heap[i] = k;
-  }
-  function heapPop(): number {
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    const n = heap.length;
-    if (n > 0) {
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= n) break;
-        const r = l + 1;
-        const c = r < n && heap[r]! < heap[l]! ? r : l;
-        if (heap[c]! >= last) break;
-        heap[i] = heap[c]!;
-        i = c;
-      }
-      heap[i] = last;
-    }
-    return top;
-  }
-  /** Schedule a visit once the stream watermark reaches `due` (stream frame). */
-  function schedule(slot: number, due: number): void {
-    // NaN (a detector that cannot say) is "every tick".
-    const k = due === due ? Math.floor(due / tickEvery) : Number.NEGATIVE_INFINITY;
-    if (!(k < sched[slot]!)) return;
-    sched[slot] = k;
-    let b = buckets.get(k);
-    if (b === undefined) {
-      b = [];
-      buckets.set(k, b);
-      heapPush(k);
-    }
-    b.push(slot);
-  }
   /** The earliest stream watermark at which a visit can evict or tick the device. */
   function dueOf(slot: number): number {
     let due = lastTs[slot]! + idle;
@@ -303,7 +253,7 @@ export function createEngine(opts: EngineOptions): Engine {
     lastTs = widenF64(lastTs, 0);
     heard = widenF64(heard, 0);
     seq = widenF64(seq, 0);
-    sched = widenF64(sched, Number.POSITIVE_INFINITY);
+    wheel.grow(n);
     const fl = new Uint8Array(n);
     fl.set(flags);
     flags = fl;
@@ -326,7 +276,7 @@ export function createEngine(opts: EngineOptions): Engine {
     dups.reset(slot);
     ids[slot] = id;
     seq[slot] = nextSeq++;
-    sched[slot] = Number.POSITIVE_INFINITY;
+    wheel.cancel(slot);
     flags[slot] = gone.has(id) ? 1 : 0;
     devices.set(id, slot);
     return slot;
@@ -343,78 +293,24 @@ export function createEngine(opts: EngineOptions): Engine {
     extras[slot] = undefined;
     classes[slot] = undefined;
     ids[slot] = undefined;
-    sched[slot] = Number.POSITIVE_INFINITY;
+    wheel.cancel(slot);
     flags[slot] = 0;
     free.push(slot);
     if (rank.has(slot)) rankRebuild();
   }
 
-  // ── device cap ──
-  const maxDevices = opts.maxDevices ?? Number.POSITIVE_INFINITY;
-  /** Evicted per round: 1% of the cap, so the scan below costs O(100) per new device amortized. */
-  const capRound = Math.max(1, Math.ceil(Math.min(maxDevices, 1e9) / 100));
-  let capEvicted = 0;
-  /** The open device_cap incident: one finding per hour of event time, updated at powers of two. */
-  let capWindow = Number.NEGATIVE_INFINITY;
-  let capCount = 0;
-  const CAP_WINDOW_MS = 3_600_000;
+  const deviceCap = new DeviceCap(opts.maxDevices, opts.scope);
 
-  /**
-   * Make room for one device: evict the `capRound` least recently heard (lowest stream time at
-   * their latest arrival, as idle eviction judges them: a device whose clock is behind is not
-   * evicted first for it, nor does one ahead protect itself; ties in creation order, so a replay
-   * evicts the same ones). Off the per-event path: it runs only when a new device arrives at the
-   * cap. Timed by stream time, not by the new id's own claim.
-   */
+  /** Make room for one device (device-cap.ts): evict the least recently heard, and say so. */
   function evictForCap(out: Finding[], evTs: number): void {
-    const last = new Float64Array(devices.size);
-    let i = 0;
-    for (const slot of devices.values()) last[i++] = heard[slot]!;
-    last.sort();
-    const threshold = last[Math.min(capRound, last.length) - 1]!;
-    let below = 0;
-    for (let j = 0; j < last.length && last[j]! < threshold; j++) below++;
-    let tiesLeft = capRound - below;
-    const victims: number[] = [];
-    for (const slot of devices.values()) {
-      const t = heard[slot]!;
-      if (t < threshold || (t === threshold && tiesLeft-- > 0)) victims.push(slot);
-    }
+    const victims = deviceCap.victims(devices, heard);
     for (const slot of victims) {
       if (watcher !== undefined) watcher(ids[slot]!);
       evict(slot);
     }
-    capEvicted += victims.length;
     // (A partition at its cap has a stream time, unless a restored checkpoint had none.)
-    const ts = maxTs > Number.NEGATIVE_INFINITY ? maxTs : evTs;
-    const window = Math.floor(ts / CAP_WINDOW_MS) * CAP_WINDOW_MS;
-    if (window !== capWindow) {
-      capWindow = window;
-      capCount = 0;
-    }
-    const before = capCount;
-    capCount += victims.length;
-    // First round of the hour, then whenever the count passes a power of two.
-    if (before === 0 || Math.floor(Math.log2(capCount)) > Math.floor(Math.log2(before))) {
-      out.push(
-        finalize(opts.pipeline, {
-          detector: 'device_cap',
-          key: opts.scope ?? 'partition',
-          device_id: '*',
-          device_class: 'fleet',
-          first_ts: window,
-          last_ts: ts,
-          count: capCount,
-          score: 0.75,
-          severity: 'high',
-          observed: `${maxDevices} devices held, ${capCount} evicted to admit new ids`,
-          expected: `at most ${maxDevices} devices on ${opts.scope ?? 'this partition'}`,
-          explanation: `The device cap of ${maxDevices} per partition was reached on ${opts.scope ?? 'a partition'}: ${capCount} least recently seen devices were evicted since ${new Date(window).toISOString()} (event time) to admit new device ids. A burst of new ids is a flood of invented or spoofed devices, or a fleet that outgrew entities.max_devices_per_partition; evicted devices start learning afresh.`,
-          evidence: { cap: maxDevices, evicted_this_hour: capCount, evicted_total: capEvicted, scope: opts.scope ?? null },
-          mitre: ['T1498', 'T0814'],
-        }),
-      );
-    }
+    const draft = deviceCap.evictedAt(victims.length, maxTs > Number.NEGATIVE_INFINITY ? maxTs : evTs);
+    if (draft !== undefined) out.push(finalize(opts.pipeline, draft));
   }
 
   /** The checkpoint form of a slot: detector states keyed by id, in pipeline order, then any extras. */
@@ -443,18 +339,7 @@ export function createEngine(opts: EngineOptions): Engine {
     if (!Number.isFinite(wm)) return;
     if (Number.isFinite(lastTick) && wm - lastTick < tickEvery) return;
     lastTick = Math.floor(wm / tickEvery) * tickEvery;
-    const cur = Math.floor(wm / tickEvery);
-    while (heap.length && heap[0]! <= cur) {
-      const k = heapPop();
-      const b = buckets.get(k)!;
-      buckets.delete(k);
-      for (let i = 0; i < b.length; i++) {
-        const slot = b[i]!;
-        if (sched[slot] !== k) continue; // stale (moved earlier, visited, or evicted)
-        sched[slot] = Number.POSITIVE_INFINITY;
-        dueSlots.push(slot);
-      }
-    }
+    wheel.takeDue(Math.floor(wm / tickEvery), dueSlots);
     if (!dueSlots.length) return;
     if (dueSlots.length > 1) dueSlots.sort(bySeq);
     for (let i = 0; i < dueSlots.length; i++) {
@@ -485,7 +370,7 @@ export function createEngine(opts: EngineOptions): Engine {
         }
         if (r.findings.length) collect(out, r.findings);
       }
-      schedule(slot, dueOf(slot));
+      wheel.schedule(slot, dueOf(slot));
     }
     dueSlots.length = 0;
   }
@@ -523,7 +408,7 @@ export function createEngine(opts: EngineOptions): Engine {
       /** A device_cap finding, reported after this event's ticks (as before time was robust). */
       let capOut: Finding[] | undefined;
       if (slot === undefined) {
-        if (devices.size >= maxDevices) evictForCap((capOut = []), ts);
+        if (devices.size >= deviceCap.max) evictForCap((capOut = []), ts);
         slot = alloc(ev.device_id, ev.device_class, ts, ts, maxTs);
         rank.update(slot, ts);
       } else if (ts > lastTs[slot]!) rank.update(slot, ts);
@@ -549,7 +434,7 @@ export function createEngine(opts: EngineOptions): Engine {
       ctx.sinceHeard = created ? NaN : maxTs - heard[slot]!;
       heard[slot] = maxTs;
       dups.add(slot, fp);
-      if (created) schedule(slot, dueOf(slot));
+      if (created) wheel.schedule(slot, dueOf(slot));
       const ds = dstates[slot]!;
       const fl = flags[slot]!;
       if (fl !== 1) {
@@ -581,7 +466,7 @@ export function createEngine(opts: EngineOptions): Engine {
         const det = dets[tk[i]!]!;
         const s = ds[tk[i]!];
         if (s === undefined) continue;
-        schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s) + lag);
+        wheel.schedule(slot, det.nextTick === undefined ? Number.NEGATIVE_INFINITY : det.nextTick(s) + lag);
       }
       return out;
     },
@@ -620,7 +505,7 @@ export function createEngine(opts: EngineOptions): Engine {
       return slot === undefined ? undefined : deviceState(slot);
     },
     clock: () => ({ max_ts: maxTs, last_tick: lastTick }),
-    capEvictions: () => capEvicted,
+    capEvictions: () => deviceCap.evicted,
     takeFacts() {
       if (ctx.facts.length === 0) return NO_FACTS;
       const out = ctx.facts;
@@ -632,14 +517,12 @@ export function createEngine(opts: EngineOptions): Engine {
     },
     restore(snap) {
       devices.clear();
-      buckets.clear();
-      heap.length = 0;
+      wheel.clear();
       free.length = 0;
       dstates.fill(undefined);
       extras.fill(undefined);
       classes.fill(undefined);
       ids.fill(undefined);
-      sched.fill(Number.POSITIVE_INFINITY);
       flags.fill(0);
       used = 0;
       nextSeq = 0;
@@ -663,7 +546,7 @@ export function createEngine(opts: EngineOptions): Engine {
           // JSON cannot say everything a live state holds (NaN): the detector rebuilds its form.
           ds[di] = s === undefined || det.revive === undefined ? s : det.revive(s);
         }
-        schedule(slot, dueOf(slot));
+        wheel.schedule(slot, dueOf(slot));
       }
       maxTs = snap.max_ts;
       lastTick = snap.last_tick;

@@ -20,7 +20,7 @@
  * nothing for `fleetIdleMs` is declared idle by a frame this stage writes into the partition
  * itself, so a quiet source does not hold the fleet back, and a replay reads the same decision.
  */
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Admin, Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { PipelineConfig } from '../config/types.js';
 import type { Finding } from '../detectors/types.js';
@@ -34,6 +34,8 @@ import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
 import { createAlertOutputs, writeStored, type Stored } from './alert-outputs.js';
 import { outboxMessage, outboxTopic } from '../alerts/outbox.js';
 import { createFindingsWriter } from './findings-writer.js';
+import { pollWithAdmin } from './lag-poller.js';
+import { whileHeartbeating } from './heartbeat.js';
 import { fleetTopic } from './fleet-forward.js';
 import { chunks } from '../state/changelog.js';
 import { sleep } from '../lib/retry.js';
@@ -247,21 +249,6 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
     } else if (fp.restore) fp.restore.items += fr.items.length;
   }
 
-  /** Wait for `done`, heartbeating each second; false on a rebalance. */
-  async function whileHeartbeating(done: Promise<boolean>, heartbeat: () => Promise<void>): Promise<boolean> {
-    for (;;) {
-      let timer: NodeJS.Timeout | undefined;
-      const ok = await Promise.race([done, new Promise<undefined>((r) => (timer = setTimeout(() => r(undefined), 1_000)))]);
-      clearTimeout(timer);
-      if (ok !== undefined) return ok;
-      let rebalancing = false;
-      await heartbeat().catch((he: unknown) => {
-        if (/REBALANCE|ILLEGAL_GENERATION|UNKNOWN_MEMBER|NOT_COORDINATOR/i.test(String((he as { type?: string })?.type ?? '') + String(he))) rebalancing = true;
-      });
-      if (rebalancing) return false;
-    }
-  }
-
   /** The batch's outputs: findings durable first, then alerts and the group offset in one transaction. */
   async function commit(fp: FleetPartition, heartbeat: () => Promise<void>): Promise<boolean> {
     const stored = fp.stored;
@@ -350,28 +337,9 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
   });
 
   // Sources that are caught up and quiet are declared idle in the partitions this instance owns.
-  let polling = true;
-  const poller = (async () => {
-    const admin = deps.kafka.admin({ retry: { retries: 1, initialRetryTime: 200, maxRetryTime: 1_000 } });
-    let connected = false;
-    while (polling) {
-      try {
-        if (!connected) {
-          await admin.connect();
-          connected = true;
-        }
-        await declareIdle(admin);
-      } catch (e) {
-        log.debug({ err: String(e) }, 'fleet idle poll failed');
-        if (connected) await admin.disconnect().catch(() => undefined);
-        connected = false;
-      }
-      for (let i = 0; i < 4 && polling; i++) await sleep(250);
-    }
-    await admin.disconnect().catch(() => undefined);
-  })();
+  const poller = pollWithAdmin(deps.kafka, 1_000, declareIdle, (e) => log.debug({ err: String(e) }, 'fleet idle poll failed'));
 
-  async function declareIdle(admin: ReturnType<Kafka['admin']>): Promise<void> {
+  async function declareIdle(admin: Admin): Promise<void> {
     const ready = [...parts.values()].filter((fp) => !fp.dropped && fp.next >= fp.replayUntil);
     if (!ready.length) return;
     const caughtUp = new Set<string>();
@@ -453,14 +421,14 @@ export async function startFleetStage(cfg: PipelineConfig, deps: FleetStageDeps,
     },
     async stop() {
       stopping = true;
-      polling = false;
+      const polled = poller.stop();
       consumer.pause([{ topic }]);
       await Promise.allSettled([...inFlight]);
       if (!(await writer.close())) log.warn('fleet findings not written at shutdown; the next start redoes them');
       await consumer.stop().catch((e: unknown) => log.warn({ err: String(e) }, 'fleet consumer stop failed'));
       await consumer.disconnect().catch((e: unknown) => log.warn({ err: String(e) }, 'fleet consumer disconnect failed'));
       for (const fp of [...parts.values()]) await drop(fp, 'stopped');
-      await poller;
+      await polled;
       await notes.disconnect().catch(() => undefined);
       unregisterFleetProbe(cfg.name);
       report(component, 'stopped');

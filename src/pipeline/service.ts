@@ -23,7 +23,7 @@ import { logger } from '../obs/log.js';
 import { GaveUp, retry } from '../lib/retry.js';
 import { AccessDenied, attempt } from '../kafka/authz.js';
 import { isRetriable } from '../kafka/client.js';
-import { followMaintenance, maintenanceTopic, type BookFollower } from '../kafka/maintenance-topic.js';
+import { followMaintenance, maintenanceTopic, type BookFollower } from '../alerts/maintenance-topic.js';
 
 export const productVersion = (): string =>
   (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
@@ -123,7 +123,7 @@ export async function startService(configs: PipelineConfig[], opts: ServiceOptio
   const started = await Promise.allSettled(
     configs.map(async (cfg) => {
       const k = kafkaFor(cfg);
-      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, producer: undefined, productVersion: version }, runnerOpts);
+      const handle = await startPipeline(cfg, { kafka: k, clickhouse: clickhouse.client, productVersion: version }, runnerOpts);
       const routes: DeliveryHandle[] = [];
       let fleet: FleetStageHandle | undefined;
       try {

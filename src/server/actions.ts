@@ -8,10 +8,10 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { randomBytes } from 'node:crypto';
-import type { AlertRecord } from '../alerts/lifecycle.js';
-import { toOcsf, type AlertChangeInfo, type OcsfDetectionFinding, type Resolution } from '../alerts/ocsf.js';
+import type { AlertRecord, Resolution } from '../alerts/record.js';
+import { eventRow, toOcsf, type AlertChangeInfo, type OcsfDetectionFinding } from '../alerts/ocsf.js';
 import type { Finding } from '../detectors/types.js';
-import { eventRow, insertAlertEvents, type AlertAction } from '../storage/alerts.js';
+import { insertAlertEvents, type AlertAction } from '../storage/alerts.js';
 import { getAlert, type AlertView } from '../storage/alert-queries.js';
 import { queryRows, ident } from '../storage/clickhouse.js';
 import { retry } from '../lib/retry.js';

@@ -7,7 +7,7 @@ import type { Severity } from '../detectors/types.js';
 import { SEVERITIES } from '../detectors/types.js';
 import type { AlertCursor, AlertQuery, AlertState } from '../storage/alert-queries.js';
 import type { FindingsPageQuery } from '../storage/finding-queries.js';
-import { RESOLUTIONS, type Resolution } from '../alerts/ocsf.js';
+import { RESOLUTIONS, type Resolution } from '../alerts/record.js';
 
 export class InputError extends Error {
   constructor(

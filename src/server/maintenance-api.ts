@@ -5,8 +5,8 @@
  */
 import type { Kafka } from 'kafkajs';
 import { makeWindow, type AdhocWindow, type MaintenanceBook, type WindowRequest } from '../alerts/maintenance.js';
-import { parseDuration } from '../config/duration.js';
-import { putWindow, readMaintenance, windowJson } from '../kafka/maintenance-topic.js';
+import { parseDuration } from '../lib/duration.js';
+import { putWindow, readMaintenance, windowJson } from '../alerts/maintenance-topic.js';
 import { InputError } from './api-params.js';
 
 export interface MaintenanceApiDeps {

@@ -53,6 +53,38 @@ export function orderOf(e: SimEvent): number {
   return (e as unknown as Record<symbol, number>)[ORDER] ?? 0;
 }
 
+/**
+ * Run `devices` through event time in chunks of `chunkMs` from `start` to `end`: each chunk's
+ * events sorted by time, then position (orderOf). Within a device, processes share its state
+ * (address, last readings, sequence, random stream), so they run in event-time order, ties by
+ * position: the interleaving, and hence the output, does not depend on where chunk boundaries
+ * fall. Events a process dates at or past the chunk's end are carried into the next chunk; those
+ * outside [start, end) are left for the caller to drop. A chunk's processes run only when the
+ * caller asks for it, after it has handled the one before.
+ */
+export function* drainChunks(devices: readonly SimDevice[], start: number, end: number, chunkMs: number): Generator<{ events: SimEvent[]; until: number }> {
+  let carry: SimEvent[] = [];
+  for (let t0 = start; t0 < end; t0 += chunkMs) {
+    const t1 = Math.min(end, t0 + chunkMs);
+    const buf: SimEvent[] = carry;
+    for (const d of devices) {
+      const ps = d.processes;
+      for (;;) {
+        let best: Process | undefined;
+        for (const p of ps) if (p.next < t1 && (best === undefined || p.next < best.next)) best = p;
+        if (!best) break;
+        best.step(buf);
+      }
+    }
+    buf.sort((a, b) => a.ts - b.ts || orderOf(a) - orderOf(b));
+    let cut = 0;
+    while (cut < buf.length && buf[cut]!.ts < t1) cut++;
+    carry = buf.slice(cut);
+    buf.length = cut;
+    yield { events: buf, until: t1 };
+  }
+}
+
 export interface Silence {
   start: number;
   end: number;

@@ -7,14 +7,14 @@
  * independent of the chunk size, and memory stays bounded by one chunk of events.
  */
 import { patientMonitor, plc, posTerminal, smartMeter, vehicle } from './classes.js';
-import { SimDevice, oneShot, orderOf, type Process } from './device.js';
+import { SimDevice, drainChunks, oneShot } from './device.js';
 import { INJECTORS } from './incidents.js';
 import type { Evidence } from './device.js';
 import { PLAN, cgnatIp } from './net.js';
 import { Rng } from './prng.js';
 // The detectors' own version order, so the simulator's downgrades are downgrades to them.
 import { compareVersions } from '../detectors/lib/versions.js';
-import { DAY, HOUR, MINUTE, ZONES, dstTransitions, iso, localTime, type Zone } from './time.js';
+import { DAY, HOUR, MINUTE, ZONES, dstTransitions, iso, weekdayWindows, type Zone } from './time.js';
 import {
   DEVICE_CLASSES,
   INCIDENT_KINDS,
@@ -346,29 +346,10 @@ export function createFleet(opts: SimOptions): Fleet {
   };
 
   function* chunks(chunkMs = HOUR): Generator<{ events: SimEvent[]; until: number }> {
-    let carry: SimEvent[] = [];
-    for (let t0 = start; t0 < end; t0 += chunkMs) {
-      const t1 = Math.min(end, t0 + chunkMs);
-      const buf: SimEvent[] = carry;
-      // Within a device, processes share its state (address, last readings, sequence, random
-      // stream), so they run in event-time order, ties by position: the interleaving, and hence
-      // the output, does not depend on where chunk boundaries fall.
-      for (const d of devices) {
-        const ps = d.processes;
-        for (;;) {
-          let best: Process | undefined;
-          for (const p of ps) if (p.next < t1 && (best === undefined || p.next < best.next)) best = p;
-          if (!best) break;
-          best.step(buf);
-        }
-      }
-      buf.sort((a, b) => a.ts - b.ts || orderOf(a) - orderOf(b));
-      let cut = 0;
-      while (cut < buf.length && buf[cut]!.ts < t1) cut++;
-      carry = buf.slice(cut);
-      const events = buf.slice(0, cut).filter((e) => e.ts >= start && e.ts < end);
-      if (t1 >= end) finalizeLabels();
-      yield { events, until: t1 };
+    for (const c of drainChunks(devices, start, end, chunkMs)) {
+      const events = c.events.filter((e) => e.ts >= start && e.ts < end);
+      if (c.until >= end) finalizeLabels();
+      yield { events, until: c.until };
     }
   }
 
@@ -399,20 +380,11 @@ export function createFleet(opts: SimOptions): Fleet {
   return { start, end, devices, labels, chunks };
 }
 
-/** A window of `durH` hours from local hour `fromH` on a weekday inside [lo, hi). */
+/** A window of `durH` hours from local hour `fromH` on a weekday inside [lo, hi − 1 h). */
 function pickLocalWeekdaySlot(zone: Zone, lo: number, hi: number, fromH: number, durH: number, rng: Rng): [number, number] | undefined {
   // Short spans may have no morning in the cell's zone: then take any hour that fits.
   for (const h of [fromH, ...Array.from({ length: 24 }, (_, i) => i)]) {
-    const slots: Array<[number, number]> = [];
-    const seen = new Set<number>();
-    for (let t = lo - DAY; t < hi + DAY; t += 6 * HOUR) {
-      const lt = localTime(zone, t);
-      if (lt.dow === 0 || lt.dow === 6 || seen.has(lt.dayStartUtc)) continue;
-      seen.add(lt.dayStartUtc);
-      const s = lt.dayStartUtc + h * HOUR;
-      const e = s + durH * HOUR;
-      if (s >= lo && e < hi - HOUR) slots.push([Math.round(s), Math.round(e)]);
-    }
+    const slots = weekdayWindows(zone, lo, hi - HOUR, h, durH);
     if (slots.length) return rng.pick(slots);
   }
   return undefined;

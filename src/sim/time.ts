@@ -92,6 +92,21 @@ export function localTime(zone: Zone, ts: number): LocalTime {
   };
 }
 
+/** Windows of `durH` hours from local hour `fromH` on the weekdays of `zone` that lie inside [lo, hi), in time order. */
+export function weekdayWindows(zone: Zone, lo: number, hi: number, fromH: number, durH: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  const seen = new Set<number>();
+  for (let t = lo - DAY; t < hi + DAY; t += 6 * HOUR) {
+    const lt = localTime(zone, t);
+    if (lt.dow === 0 || lt.dow === 6 || seen.has(lt.dayStartUtc)) continue;
+    seen.add(lt.dayStartUtc);
+    const s = lt.dayStartUtc + fromH * HOUR;
+    const e = s + durH * HOUR;
+    if (s >= lo && e < hi) out.push([Math.round(s), Math.round(e)]);
+  }
+  return out;
+}
+
 /** UTC instants at which a zone changes offset within [from, to). */
 export function dstTransitions(zone: Zone, from: number, to: number): number[] {
   const out: number[] = [];

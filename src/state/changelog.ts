@@ -28,17 +28,17 @@ import { randomBytes } from 'node:crypto';
 import { CompressionTypes, type Kafka, type Message, type Producer, type TopicMessages } from 'kafkajs';
 import { Packr } from 'msgpackr';
 import type { DeviceState, EngineSnapshot } from '../pipeline/engine.js';
-import { emptyRouterState, type RouterState } from '../alerts/router.js';
+import { emptyRouterState, type RouterState } from '../alerts/record.js';
 import { logger } from '../obs/log.js';
 
 export const changelogTopic = (group: string): string => `${group}.state`;
 export const deviceKey = (topic: string, device: string): string => `d|${topic}|${device}`;
-export const markerKey = (topic: string): string => `m|${topic}`;
+const markerKey = (topic: string): string => `m|${topic}`;
 /** Key of the "outputs published" record of a source topic's partition (see PartitionStore.publish). */
-export const publishedKey = (topic: string): string => `o|${topic}`;
+const publishedKey = (topic: string): string => `o|${topic}`;
 
 /** Topic configs of the changelog. */
-export const CHANGELOG_CONFIG: Record<string, string> = {
+const CHANGELOG_CONFIG: Record<string, string> = {
   'cleanup.policy': 'compact',
   // Compaction only touches closed segments; hourly segments bound how much superseded state a
   // restore has to read through (Kafka's default is a week).
@@ -158,9 +158,6 @@ export async function ensureChangelog(kafka: Kafka, group: string, sourceTopics:
 export interface Checkpoint {
   devices: Array<[string, DeviceState | Buffer | undefined]>;
   marker: Omit<CheckpointMarker, 'v' | 'written_at' | 'delta'>;
-  /** Records to commit with this state and no earlier. The runner passes none: it publishes dead
-   *  letters and alerts ahead of checkpoints (publish). */
-  outputs: TopicMessages[];
 }
 
 export class StoreFenced extends Error {}
@@ -314,10 +311,8 @@ export class PartitionStore {
       // limits however many devices changed; one producer with one request in flight keeps
       // their order, so the marker still lands after its devices. Devices are serialised one
       // request at a time so a checkpoint of every device never holds them all as strings at once
-      // (the caller keeps the engine still until commit returns).
-      for (const topicMessages of chunks(cp.outputs, MAX_SEND_BYTES)) {
-        await txn.sendBatch({ topicMessages, acks: -1 });
-      }
+      // (the caller keeps the engine still until commit returns). Dead letters and alerts are not
+      // in checkpoints: they are published ahead of them (publish).
       let batch: Message[] = [];
       let size = 0;
       const send = async (): Promise<void> => {

@@ -6,11 +6,9 @@
  * rows, so a replay rewrites the same rows and ReplacingMergeTree collapses them.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { AlertRecord } from '../alerts/lifecycle.js';
-import type { OcsfDetectionFinding } from '../alerts/ocsf.js';
+import type { AlertRecord, AlertStatus } from '../alerts/record.js';
 import type { Severity } from '../detectors/types.js';
-
-const chTime = (ms: number): string => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+import { chTime } from './ch-time.js';
 
 export interface AlertRow {
   alert_id: string;
@@ -74,32 +72,13 @@ export interface AlertEventRow {
   actor: string;
   action: AlertAction;
   /** The state this change sets ('' when it leaves the state as it was). */
-  status: '' | 'new' | 'acknowledged' | 'resolved';
+  status: '' | AlertStatus;
   resolution: string;
   comment: string;
   severity: Severity;
   seq: number;
   /** The OCSF document published for this change. */
   doc: string;
-}
-
-export function eventRow(action: AlertAction, doc: OcsfDetectionFinding, severity: Severity): AlertEventRow {
-  const status = doc.status_id === 1 ? 'new' : doc.status_id === 2 ? 'acknowledged' : doc.status_id === 4 ? 'resolved' : '';
-  return {
-    event_uid: doc.metadata.uid,
-    alert_id: doc.finding_info.uid,
-    pipeline: doc.unmapped.pipeline,
-    device_id: doc.device.uid,
-    at: chTime(doc.time),
-    actor: doc.unmapped.actor,
-    action,
-    status,
-    resolution: doc.unmapped.resolution ?? '',
-    comment: doc.comment ?? '',
-    severity,
-    seq: doc.unmapped.seq,
-    doc: JSON.stringify(doc),
-  };
 }
 
 /** Newest version of each alert in a batch: a busy alert changes many times per batch and only the last matters. */

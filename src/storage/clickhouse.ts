@@ -44,7 +44,7 @@ export function clickHouseOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
   return o;
 }
 
-export function redactUrl(url: string): string {
+function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';

@@ -3,6 +3,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { Finding } from '../detectors/types.js';
 import { ident, queryRows } from './clickhouse.js';
 import { factsOf } from './finding-facts.js';
+import { chTime } from './ch-time.js';
 
 export interface FindingRow {
   finding_id: string;
@@ -31,8 +32,6 @@ export interface FindingRow {
   expected_spread?: number | null;
   version: number;
 }
-
-const chTime = (ms: number) => new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 
 function toRow(f: Finding): FindingRow {
   const facts = factsOf(f);

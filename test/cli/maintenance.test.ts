@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { windowFromFlags } from '../../src/cli/commands/maintenance.js';
-import { followMaintenance, putWindow } from '../../src/kafka/maintenance-topic.js';
+import { followMaintenance, putWindow } from '../../src/alerts/maintenance-topic.js';
 import { bin, STACK_FRAME } from '../support/bin.js';
 import { kafka, uid, waitFor } from '../support/kafka.js';
 

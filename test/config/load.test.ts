@@ -4,8 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { didYouMean, formatConfigError, levenshtein } from '../../src/config/errors.js';
-import { parseDuration } from '../../src/detectors/params.js';
-import { formatDuration, suggestDuration } from '../../src/config/duration.js';
 import { loadPipelineText, loadPipelines, redactPipeline } from '../../src/config/load.js';
 
 const BASE = 'name: t\nsource:\n  kafka: { topics: [m2m.telemetry], group: g }\ndetectors:\n  - fanout: {}\n';
@@ -213,15 +211,6 @@ describe('errors', () => {
     expect(didYouMean('min-distinct-dst', ['min_distinct_dst'])).toBe('min_distinct_dst');
     expect(didYouMean('foo', ['fanout', 'new_peer'])).toBeUndefined();
     expect(didYouMean('x', [])).toBeUndefined();
-  });
-
-  it('durations: parse, format and suggest', () => {
-    expect(parseDuration('1h30m')).toBe(5_400_000);
-    expect(formatDuration(7 * 86_400_000)).toBe('7d');
-    expect(formatDuration(1500)).toBe('1500ms');
-    expect(suggestDuration('5 minutes')).toBe('5m');
-    expect(suggestDuration(30)).toBe('30s');
-    expect(suggestDuration('soon')).toBeUndefined();
   });
 
   it('collects several errors at once, sorted by line', () => {

@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { flatline } from '../../src/detectors/flatline.js';
 import { levelShift } from '../../src/detectors/level_shift/detector.js';
 import { metricBaseline } from '../../src/detectors/metric_baseline/detector.js';
-import { regimeKnown, regimeNew, regimeUpdate } from '../../src/detectors/lib/regimes.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, rng, run } from './helpers.js';
 
@@ -65,26 +64,5 @@ describe('operating modes (regimes)', () => {
     expect(stuck[0]!.evidence.value).toBe(frozen);
     expect(stuck[0]!.first_ts - evs[i0]!.ts).toBeLessThan(60 * MIN);
     expect(r.latest.filter((f) => f.key === 'rpm' && f.evidence.value === 0 && f.score >= 0.5)).toEqual([]);
-  });
-});
-
-describe('occupied levels (lib/regimes.ts)', () => {
-  it('knows levels held for real time, not transients, and not levels never occupied', () => {
-    const r = rng(3);
-    const rg = regimeNew();
-    let x = 0;
-    for (let i = 0; i < 4000; i++) {
-      const on = Math.floor(i / 200) % 2 === 0;
-      x = on ? 50 + gauss(r) : 0;
-      regimeUpdate(rg, x, MIN);
-      // A transient through the middle, a minute each time.
-      if (i % 200 === 199) regimeUpdate(rg, 25, MIN);
-    }
-    expect(regimeKnown(rg, 0, 3 * HOUR, 0.02)).toBe(true);
-    expect(regimeKnown(rg, 51, 3 * HOUR, 0.02)).toBe(true);
-    expect(regimeKnown(rg, 25, 3 * HOUR, 0.02)).toBe(false);
-    expect(regimeKnown(rg, 58, 3 * HOUR, 0.02)).toBe(false);
-    expect(regimeKnown(rg, -5, 3 * HOUR, 0.02)).toBe(false);
-    expect(rg.length).toBeLessThanOrEqual(3 + 4 * 8);
   });
 });

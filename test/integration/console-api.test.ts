@@ -11,9 +11,9 @@ import { consumeAll, kafka, tempDir, testPipeline, uid } from '../support/kafka.
 import { openClickHouse, queryRows, type ClickHouseHandle } from '../../src/storage/clickhouse.js';
 import { migrate } from '../../src/storage/migrations.js';
 import { insertFindings } from '../../src/storage/findings.js';
-import { alertRow, eventRow, insertAlertEvents, insertAlertRows } from '../../src/storage/alerts.js';
+import { alertRow, insertAlertEvents, insertAlertRows } from '../../src/storage/alerts.js';
 import { emptyRouterState, route } from '../../src/alerts/router.js';
-import { pipelineChangeDoc } from '../../src/alerts/ocsf.js';
+import { eventRow, pipelineChangeDoc } from '../../src/alerts/ocsf.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import { createConsole, type ConsoleHandler } from '../../src/server/console.js';
 import { startHttp } from '../../src/server/http.js';

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { followMaintenance } from '../../src/kafka/maintenance-topic.js';
+import { followMaintenance } from '../../src/alerts/maintenance-topic.js';
 import { createConsole } from '../../src/server/console.js';
 import { startHttp } from '../../src/server/http.js';
 import { parseAccess } from '../../src/server/access.js';

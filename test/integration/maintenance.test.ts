@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { OcsfDetectionFinding } from '../../src/alerts/ocsf.js';
-import { putWindow } from '../../src/kafka/maintenance-topic.js';
+import { putWindow } from '../../src/alerts/maintenance-topic.js';
 import { startService } from '../../src/pipeline/service.js';
 import { queryRows } from '../../src/storage/clickhouse.js';
 import { kafka, produce, tempDir, testPipeline, uid, waitFor } from '../support/kafka.js';

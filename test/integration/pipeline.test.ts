@@ -14,14 +14,11 @@ import type { OcsfDetectionFinding } from '../../src/alerts/ocsf.js';
 const k = kafka();
 const dataDir = tempDir('m2m-it');
 let ch: ClickHouseHandle;
-const producer = k.producer({ idempotent: true, maxInFlightRequests: 1 });
 
 beforeAll(async () => {
   ch = openClickHouse({ dataDir: join(dataDir, 'ch') });
-  await producer.connect();
 });
 afterAll(async () => {
-  await producer.disconnect();
   await ch.client.close();
 });
 
@@ -49,7 +46,7 @@ async function findingsOf(pipeline: string) {
 }
 
 async function run(cfg: ReturnType<typeof testPipeline>, alerts?: OcsfDetectionFinding[]): Promise<PipelineHandle> {
-  return startPipeline(cfg, { kafka: k, clickhouse: ch.client, producer, productVersion: 'test' }, {
+  return startPipeline(cfg, { kafka: k, clickhouse: ch.client, productVersion: 'test' }, {
     checkpointEveryMs: 200,
     ...(alerts ? { onAlert: (a) => alerts.push(a) } : {}),
   });

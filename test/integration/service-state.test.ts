@@ -16,7 +16,6 @@ const dev = (n: number, pad = 0): DeviceState => ({ device_class: 'sensor', firs
 const cp = (next: number, devices: Checkpoint['devices'], processed = next): Checkpoint => ({
   devices,
   marker: { next_offset: String(next), max_ts: next * 1000, last_tick: null, router: { groups: {} }, processed, dead_lettered: 0, devices: devices.length },
-  outputs: [],
 });
 
 async function setup(): Promise<{ group: string; topic: string }> {

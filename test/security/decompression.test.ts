@@ -35,7 +35,7 @@ describe('gzip from Kafka', () => {
     await p.send({ topic: cfg.source.kafka.topics[0]!, compression: kafkajs.CompressionTypes.GZIP, messages: [{ key: 'x', value: Buffer.alloc(MAX_DECOMPRESSED_BYTES * 2) }] });
     await p.disconnect();
     const ch = openClickHouse({ dataDir: join(tempDir('m2m-bomb'), 'ch') });
-    const handle = await startPipeline(cfg, { kafka: k, clickhouse: ch.client, producer: undefined, productVersion: 't' }, { detectWorkers: 0 });
+    const handle = await startPipeline(cfg, { kafka: k, clickhouse: ch.client, productVersion: 't' }, { detectWorkers: 0 });
     try {
       const h = await waitFor(async () => {
         const s = snapshot()[`pipeline:${cfg.name}`];

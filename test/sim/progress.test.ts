@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { createProgress, formatCount, formatDuration, renderBar } from '../../src/cli/progress.js';
+import { createProgress, formatCount, formatClock, renderBar } from '../../src/cli/progress.js';
 
 describe('progress bar', () => {
   it('formats durations, counts and the bar', () => {
-    expect(formatDuration(65_000)).toBe('01:05');
-    expect(formatDuration(3_725_000)).toBe('1:02:05');
-    expect(formatDuration(Number.NaN)).toBe('--:--');
+    expect(formatClock(65_000)).toBe('01:05');
+    expect(formatClock(3_725_000)).toBe('1:02:05');
+    expect(formatClock(Number.NaN)).toBe('--:--');
     expect(formatCount(1234)).toBe('1234');
     expect(formatCount(12_345)).toBe('12.3k');
     expect(formatCount(6_330_000)).toBe('6.33M');

@@ -1,6 +1,6 @@
 /** Alerts and a syslog receiver for the alert-channel tests. */
 import { toOcsf, type OcsfDetectionFinding } from '../../src/alerts/ocsf.js';
-import type { AlertRecord } from '../../src/alerts/lifecycle.js';
+import type { AlertRecord } from '../../src/alerts/record.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import type { Finding, FindingDraft } from '../../src/detectors/types.js';
 

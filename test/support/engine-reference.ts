@@ -1,13 +1,13 @@
 /**
  * The engine as it was before tick scheduling (every device visited at every tick, dirty
  * tracking by sets), kept as the reference the scheduled engine must match: same findings in the
- * same order, same snapshots. Used by test/unit/engine-ticks.test.ts only.
+ * same order, same snapshots. Used by test/pipeline/engine-ticks.test.ts only.
  *
  * Its time rules follow the engine's on purpose (they are semantics, not scheduling), each in
  * its plainest form: stream time is the streamRank-th newest timestamp found by sorting every
  * device's, each device is ticked at the stream watermark shifted into its own frame, and
  * duplicates are looked up in a plain list. Only the future gate and the fingerprint are the
- * engine's own (time.ts), tested on their own in test/unit/engine-time.test.ts.
+ * engine's own (time.ts), tested on their own in test/pipeline/engine-time.test.ts.
  */
 import type { M2MEvent } from '../../src/events/types.js';
 import type { DetectorInstance, Finding, FindingDraft, StepContext } from '../../src/detectors/types.js';

@@ -12,8 +12,8 @@ import { sendSyslog, syslogOptions } from './syslog.js';
 export type Send = (alert: OcsfDetectionFinding) => Promise<void>;
 
 /** Header carrying the signing time (Unix seconds); the signature covers it. */
-export const TIMESTAMP_HEADER = 'x-m2m-timestamp';
-export const SIGNATURE_HEADER = 'x-m2m-signature';
+const TIMESTAMP_HEADER = 'x-m2m-timestamp';
+const SIGNATURE_HEADER = 'x-m2m-signature';
 
 /**
  * HMAC-SHA256 over `<timestamp>.<body>` (as Stripe signs webhooks), as `t=<timestamp>,v1=<hex>`.

@@ -8,7 +8,7 @@ import { once } from 'node:events';
 import { dirname } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { formatConfigError, loadPipelineFile } from '../../config/load.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { SEVERITIES, type Severity } from '../../detectors/types.js';
 import { CsvHeaderError, type CsvOptions } from '../../events/csv.js';
 import { findingRecord, runBacktest } from '../../eval/backtest.js';

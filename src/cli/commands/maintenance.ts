@@ -1,14 +1,14 @@
 /**
  * `m2m-sentinel maintenance add|list|rm`: ad hoc maintenance windows, written to the compacted
- * maintenance topic every running instance reads (kafka/maintenance-topic.ts). While a window
+ * maintenance topic every running instance reads (alerts/maintenance-topic.ts). While a window
  * covers a device's event time its findings are stored but not alerted.
  */
 import { userInfo } from 'node:os';
 import { InvalidArgumentError, type Command } from 'commander';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { makeWindow, type AdhocWindow, type WindowRequest } from '../../alerts/maintenance.js';
 import { brokersFromEnv, createKafka } from '../../kafka/client.js';
-import { maintenanceTopic, putWindow, readMaintenance, windowJson } from '../../kafka/maintenance-topic.js';
+import { maintenanceTopic, putWindow, readMaintenance, windowJson } from '../../alerts/maintenance-topic.js';
 import { EXIT, UsageError } from '../exit.js';
 import { interactiveLogging } from '../logging.js';
 

@@ -10,7 +10,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { loadPipelineFile, formatConfigError } from '../../config/load.js';
 import { buildReport, renderRobustnessMarkdown, replaceDocsSection, ROBUSTNESS_TARGETS, type RobustnessTargets } from '../../eval/robustness.js';
 import type { Phase, ProgressMsg } from '../../eval/robustness-run.js';
-import { formatDuration } from '../progress.js';
+import { formatClock } from '../progress.js';
 
 function int(min: number) {
   return (v: string): number => {
@@ -116,7 +116,7 @@ function progressBoard(total: number, quiet: boolean): { update(p: ProgressMsg):
   const line = (): string => {
     const done = [...state.values()].filter((s) => s.phase === 'done').length;
     const running = [...state.entries()].filter(([, s]) => s.phase !== 'done').map(([i, s]) => `w${i} ${s.phase} ${Math.round(s.fraction * 100)}%`);
-    return `robustness ${done}/${total} worlds done${running.length ? ' · ' + running.join(' · ') : ''} · ${formatDuration(performance.now() - t0)}`;
+    return `robustness ${done}/${total} worlds done${running.length ? ' · ' + running.join(' · ') : ''} · ${formatClock(performance.now() - t0)}`;
   };
   return {
     update(p) {
@@ -132,7 +132,7 @@ function progressBoard(total: number, quiet: boolean): { update(p: ProgressMsg):
         return;
       }
       // Logs: each step once, and where things stand every minute.
-      if (!prev || prev.phase !== p.phase) process.stderr.write(`world ${p.index}: ${p.phase}${p.phase === 'done' ? ` (${p.events.toLocaleString('en-US')} events)` : ''} at ${formatDuration(now - t0)}\n`);
+      if (!prev || prev.phase !== p.phase) process.stderr.write(`world ${p.index}: ${p.phase}${p.phase === 'done' ? ` (${p.events.toLocaleString('en-US')} events)` : ''} at ${formatClock(now - t0)}\n`);
       else if (now - lastLine > 60_000) {
         process.stderr.write(line() + '\n');
         lastLine = now;
@@ -141,7 +141,7 @@ function progressBoard(total: number, quiet: boolean): { update(p: ProgressMsg):
     done() {
       if (quiet) return;
       if (tty) process.stderr.write('\r\x1b[K');
-      process.stderr.write(`robustness: ${total} worlds in ${formatDuration(performance.now() - t0)}\n`);
+      process.stderr.write(`robustness: ${total} worlds in ${formatClock(performance.now() - t0)}\n`);
     },
   };
 }

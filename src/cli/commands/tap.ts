@@ -8,7 +8,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { loadPipelineFile } from '../../config/load.js';
 import { formatConfigError } from '../../config/errors.js';
-import { parseDuration } from '../../config/duration.js';
+import { parseDuration } from '../../lib/duration.js';
 import { decodeEvent, type DecodeError } from '../../events/decode.js';
 import type { M2MEvent } from '../../events/types.js';
 import { brokersFromEnv, createKafka } from '../../kafka/client.js';

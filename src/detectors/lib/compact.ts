@@ -22,6 +22,14 @@ export function compact(x: number): number {
   else if (a >= 0.01) p = 1e7;
   else if (a >= 0.001) p = 1e8;
   else if (a === 0) return x;
-  else p = Math.pow(10, 5 - Math.floor(Math.log10(a)));
+  else {
+    const e = 5 - Math.floor(Math.log10(a));
+    // Below 1e-303 the scale 10^e overflows to Infinity (and x·∞/∞ is NaN): scale in two steps.
+    if (e > 308) {
+      const q = Math.pow(10, e - 300);
+      return Math.round(x * 1e300 * q) / q / 1e300;
+    }
+    p = Math.pow(10, e);
+  }
   return Math.round(x * p) / p;
 }

@@ -9,6 +9,7 @@ export function fmt(x: number): string {
   return String(Number(x.toPrecision(3)));
 }
 
+/** About how long, for prose ("1.5h", "90s"); the exact spelling of a configured duration is lib/duration.ts's formatDuration. */
 export function fmtDuration(ms: number): string {
   const a = Math.abs(ms);
   if (a < 1000) return `${Math.round(ms)}ms`;

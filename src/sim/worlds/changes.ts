@@ -11,7 +11,7 @@ import type { Process, SimDevice } from '../device.js';
 import { oneShot } from '../device.js';
 import { publicIp } from '../net.js';
 import type { Rng } from '../prng.js';
-import { DAY, HOUR, MINUTE, iso, localTime, type Zone } from '../time.js';
+import { DAY, HOUR, MINUTE, iso, weekdayWindows, type Zone } from '../time.js';
 import type { BenignLabel, SimEvent } from '../types.js';
 import { classDef } from './classes/index.js';
 import { deviceWorld } from './device-world.js';
@@ -197,15 +197,6 @@ export function applyChange(c: ChangeSpec, ctx: ChangeContext, index: number): v
 
 /** A weekday window of `durH` hours from local hour `fromH`, inside [lo, hi). */
 function weekdaySlot(zone: Zone, lo: number, hi: number, fromH: number, durH: number, rng: Rng): [number, number] | undefined {
-  const slots: Array<[number, number]> = [];
-  const seen = new Set<number>();
-  for (let t = lo - DAY; t < hi + DAY; t += 6 * HOUR) {
-    const lt = localTime(zone, t);
-    if (lt.dow === 0 || lt.dow === 6 || seen.has(lt.dayStartUtc)) continue;
-    seen.add(lt.dayStartUtc);
-    const s = lt.dayStartUtc + fromH * HOUR;
-    const e = s + durH * HOUR;
-    if (s >= lo && e < hi) slots.push([Math.round(s), Math.round(e)]);
-  }
+  const slots = weekdayWindows(zone, lo, hi, fromH, durH);
   return slots.length ? rng.pick(slots) : undefined;
 }

@@ -7,7 +7,7 @@
  * random draw made at run time comes from a stream of one device, so the output does not depend
  * on the chunk size and memory stays bounded.
  */
-import { SimDevice, orderOf, type Process } from '../device.js';
+import { SimDevice, drainChunks, orderOf, type Process } from '../device.js';
 import { cgnatIp } from '../net.js';
 import { Rng } from '../prng.js';
 import { DAY, HOUR, MINUTE, dstTransitions, iso } from '../time.js';
@@ -263,26 +263,9 @@ export function createWorld(spec: DrawnWorldSpec): WorldFleet {
   const byIdx = devices.map((w) => w.dev);
 
   function* lines(chunkMs = HOUR): Generator<{ lines: string[]; until: number; events: number }> {
-    let carry: SimEvent[] = [];
-    for (let t0 = start; t0 < end; t0 += chunkMs) {
-      const t1 = Math.min(end, t0 + chunkMs);
-      const buf: SimEvent[] = carry;
-      for (const { dev } of devices) {
-        const ps = dev.processes;
-        for (;;) {
-          let best: Process | undefined;
-          for (const p of ps) if (p.next < t1 && (best === undefined || p.next < best.next)) best = p;
-          if (!best) break;
-          best.step(buf);
-        }
-      }
-      buf.sort((a, b) => a.ts - b.ts || orderOf(a) - orderOf(b));
-      let cut = 0;
-      while (cut < buf.length && buf[cut]!.ts < t1) cut++;
-      carry = buf.slice(cut);
+    for (const { events, until } of drainChunks(byIdx, start, end, chunkMs)) {
       let n = 0;
-      for (let i = 0; i < cut; i++) {
-        const e = buf[i]!;
+      for (const e of events) {
         if (e.ts < start || e.ts >= end) continue;
         const dev = byIdx[Math.floor(orderOf(e) / 4294967296)]!;
         const ws = windowsOf.get(dev);
@@ -290,9 +273,9 @@ export function createWorld(spec: DrawnWorldSpec): WorldFleet {
         delivery.accept(e, dev);
         n++;
       }
-      const last = t1 >= end;
+      const last = until >= end;
       if (last) finalize();
-      yield { lines: delivery.flush(last ? undefined : t1), until: t1, events: n };
+      yield { lines: delivery.flush(last ? undefined : until), until, events: n };
     }
   }
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { levelShift } from '../../../src/detectors/level_shift/detector.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, rng, run, seasonalTelemetry, tel } from '../helpers.js';
+import { DAY, HOUR, MIN, T0, TELEMETRY_CHURN_END, alertWorthy, assertWellFormed, expectDeterministicAndBounded, gauss, make, reading, rng, run, seasonalTelemetry, telemetryChurn } from '../helpers.js';
 
 describe('level_shift', () => {
   it('is quiet on clean seasonal noise for two weeks, including weekends at lower load', () => {
@@ -51,7 +51,7 @@ describe('level_shift calibration', () => {
     let kwh = 1000;
     for (let t = T0; t < T0 + 7 * DAY; t += 15 * MIN) {
       kwh += 0.2 + 0.1 * r();
-      evs.push(tel(t, { energy_kwh: kwh }));
+      evs.push(reading(t, { energy_kwh: kwh }));
     }
     expect(run([make(levelShift)], evs).latest).toEqual([]);
   });
@@ -64,7 +64,7 @@ describe('level_shift calibration', () => {
     let wander = 0;
     for (let t = T0; t < T0 + days * DAY; t += MIN) {
       wander = 0.995 * wander + 0.3 * gauss(r); // a slowly drifting transmitter, σ ≈ 0.15
-      evs.push(tel(t, { pressure: 3 + 0.05 * wander + 0.02 * gauss(r) + step(t) }));
+      evs.push(reading(t, { pressure: 3 + 0.05 * wander + 0.02 * gauss(r) + step(t) }));
     }
     return evs;
   }
@@ -97,5 +97,11 @@ describe('level_shift calibration', () => {
     expect(hits.length).toBe(1);
     expect(hits[0]!.evidence.direction).toBe('above');
     expect(hits[0]!.first_ts - evs[start]!.ts).toBeLessThan(5 * HOUR);
+  });
+});
+
+describe('telemetry detectors: determinism and bounded state', () => {
+  it('level_shift', () => {
+    expectDeterministicAndBounded(levelShift, {}, telemetryChurn(), { endTs: TELEMETRY_CHURN_END });
   });
 });

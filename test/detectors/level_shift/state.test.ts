@@ -9,7 +9,7 @@ import { denseProfile } from '../../../src/detectors/level_shift/profile.js';
 import type { LevelShiftState } from '../../../src/detectors/level_shift/state.js';
 import { createEngine } from '../../../src/pipeline/engine.js';
 import type { M2MEvent, TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, make, rng, run, seasonalTelemetry, tel } from '../helpers.js';
+import { DAY, HOUR, MIN, T0, make, reading, rng, run, seasonalTelemetry } from '../helpers.js';
 
 /** Profile bucket of ts as the detector indexes it: 2 × (UTC hour + 24 at weekends). */
 function bucket(ts: number): number {
@@ -28,7 +28,7 @@ function profileCase(times: number[]): { evs: TelemetryEvent[]; expected: number
     const b = bucket(ts);
     expected[b] = 100 + b;
     expected[b + 1]!++;
-    return tel(ts, { v: 100 + b });
+    return reading(ts, { v: 100 + b });
   });
   return { evs, expected };
 }
@@ -58,7 +58,7 @@ describe('level_shift state', () => {
   });
 
   it('a young metric keeps a small state: one profile slot per hour read, not 96 numbers', () => {
-    const evs = Array.from({ length: 40 }, (_, i) => tel(T0 + 9 * HOUR + i * MIN, { v: 20 + (i % 3) }));
+    const evs = Array.from({ length: 40 }, (_, i) => reading(T0 + 9 * HOUR + i * MIN, { v: 20 + (i % 3) }));
     const s = stateOf(run([make(levelShift)], evs));
     const full = denseProfile(s.m.v!.f);
     expect(full.filter((x, i) => i % 2 === 1 && x > 0)).toEqual([40]);
@@ -105,7 +105,7 @@ describe('level_shift state', () => {
     expect(det.revive!(old)).toBeUndefined();
     expect(det.revive!({ m: { v: { f: [1, 2, 3], r: [0, 0, 0], w: null } }, nm: 1, inc: {} })).toBeUndefined();
     expect(det.revive!(null)).toBeUndefined();
-    const live = stateOf(run([det], [tel(T0, { v: 1 }), tel(T0 + MIN, { v: 2 })]));
+    const live = stateOf(run([det], [reading(T0, { v: 1 }), reading(T0 + MIN, { v: 2 })]));
     const back = det.revive!(JSON.parse(JSON.stringify(live)));
     expect(back).toBeDefined();
     expect(JSON.stringify(back)).toBe(JSON.stringify(live));

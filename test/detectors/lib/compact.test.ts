@@ -65,6 +65,24 @@ describe('compact', () => {
     );
   });
 
+  it('gives a number for the smallest magnitudes, where the scale 10^e overflows (|x| < 1e-303)', () => {
+    for (const x of [9.99e-304, 1e-304, -1.234567891e-305, 2.2250738585072014e-308, -3.3e-310, 1e-320, Number.MIN_VALUE, -Number.MIN_VALUE]) {
+      const c = compact(x);
+      expect(Number.isFinite(c), `${x} → ${c}`).toBe(true);
+      expect(Math.sign(c), String(x)).toBe(Math.sign(x));
+      expect(Object.is(compact(c), c), `${x} idempotent`).toBe(true);
+    }
+    expect(compact(-1.234567891e-305)).toBe(-1.23457e-305);
+    fc.assert(
+      fc.property(magnitude(1e-307, 1e-300), (x) => {
+        const c = compact(x);
+        const unit = 10 ** (Math.floor(Math.log10(Math.abs(x))) - 5);
+        return Math.abs(c - x) <= unit * 0.5 * (1 + 1e-6) && Object.is(compact(c), c);
+      }),
+      RUNS,
+    );
+  });
+
   it('is idempotent', () => {
     fc.assert(
       fc.property(magnitude(1e-300, 1e300), (x) => Object.is(compact(compact(x)), compact(x))),

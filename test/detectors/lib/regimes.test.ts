@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compact } from '../../../src/detectors/lib/compact.js';
 import { regimeDistance, regimeDistanceInto, regimeKnown, regimeNew, regimeNoise, regimeRevive, regimeUpdate } from '../../../src/detectors/lib/regimes.js';
-import { rng } from '../helpers.js';
+import { HOUR, MIN, gauss, rng } from '../helpers.js';
 
 /** regimeUpdate as it was with splice/push (before merging in place): the reference it must match bit for bit. */
 function regimeUpdateRef(r: number[], x: number, dt: number): void {
@@ -152,5 +152,26 @@ describe('regimeRevive', () => {
     expect(regimeRevive([0, 0, 0])).toEqual(regimeNew().map((_, i) => (i === 3 ? 100 : 0)));
     expect(regimeRevive([1, 2])).toBeUndefined();
     expect(regimeRevive([0, 0, 0, 0, 1, 2])).toBeUndefined();
+  });
+});
+
+describe('occupied levels (lib/regimes.ts)', () => {
+  it('knows levels held for real time, not transients, and not levels never occupied', () => {
+    const r = rng(3);
+    const rg = regimeNew();
+    let x = 0;
+    for (let i = 0; i < 4000; i++) {
+      const on = Math.floor(i / 200) % 2 === 0;
+      x = on ? 50 + gauss(r) : 0;
+      regimeUpdate(rg, x, MIN);
+      // A transient through the middle, a minute each time.
+      if (i % 200 === 199) regimeUpdate(rg, 25, MIN);
+    }
+    expect(regimeKnown(rg, 0, 3 * HOUR, 0.02)).toBe(true);
+    expect(regimeKnown(rg, 51, 3 * HOUR, 0.02)).toBe(true);
+    expect(regimeKnown(rg, 25, 3 * HOUR, 0.02)).toBe(false);
+    expect(regimeKnown(rg, 58, 3 * HOUR, 0.02)).toBe(false);
+    expect(regimeKnown(rg, -5, 3 * HOUR, 0.02)).toBe(false);
+    expect(rg.length).toBeLessThanOrEqual(3 + 4 * 8);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { metricBaseline } from '../../../src/detectors/metric_baseline/detector.js';
 import type { TelemetryEvent } from '../../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, maxStateSize, rng, run, seasonalTelemetry, tel } from '../helpers.js';
+import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, maxStateSize, reading, rng, run, seasonalTelemetry } from '../helpers.js';
 
 describe('metric_baseline', () => {
   it('stays quiet on two weeks of seasonal, heavy-tailed noise with weekends', () => {
@@ -141,7 +141,7 @@ describe('metric_baseline calibration', () => {
       const h = ((t - T0) % DAY) / HOUR;
       // Driving (charging, 14.1 V) in irregular stretches, resting (12.6 V) otherwise.
       const driving = (h > 7 && h < 9 + r()) || (h > 16 + r() && h < 18.5);
-      evs.push(tel(t, { battery_v: (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
+      evs.push(reading(t, { battery_v: (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
     }
     const res = run([make(metricBaseline)], evs);
     expect(alertWorthy(res.latest)).toEqual([]);
@@ -154,7 +154,7 @@ describe('metric_baseline calibration', () => {
       const h = ((t - T0) % DAY) / HOUR;
       const day = Math.floor((t - T0) / DAY);
       const driving = (h > 7 && h < 9 + r()) || (h > 16 + r() && h < 18.5);
-      evs.push(tel(t, { battery_v: extra(day, h) ?? (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
+      evs.push(reading(t, { battery_v: extra(day, h) ?? (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
     }
     return evs;
   }
@@ -191,7 +191,7 @@ describe('metric_baseline calibration', () => {
     };
     for (let t = T0; t < T0 + 7 * DAY; t += 5 * MIN) {
       const h = ((t - T0) % DAY) / HOUR;
-      evs.push(tel(t, { txn_count: poisson(h > 8 && h < 20 ? 1.5 : 0.05) }));
+      evs.push(reading(t, { txn_count: poisson(h > 8 && h < 20 ? 1.5 : 0.05) }));
     }
     expect(alertWorthy(run([make(metricBaseline)], evs).latest)).toEqual([]);
   });

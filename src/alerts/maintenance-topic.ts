@@ -7,9 +7,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
-import { MaintenanceBook, WINDOW_ID, type AdhocWindow } from '../alerts/maintenance.js';
+import { MaintenanceBook, WINDOW_ID, type AdhocWindow } from './maintenance.js';
 import { logger } from '../obs/log.js';
-import { ensureTopics } from './topics.js';
+import { ensureTopics } from '../kafka/topics.js';
 
 export const maintenanceTopic = (env: NodeJS.ProcessEnv = process.env): string => env.M2M_MAINTENANCE_TOPIC || 'm2m.maintenance';
 

@@ -1,13 +1,14 @@
 /**
- * Silence judged against the device's own week: devices that sleep on a schedule, or without
- * one, raise nothing for their sleep, and a device that fails to wake when it always does is
- * found. Always-on companions drive the watermark, as the rest of a fleet does in production.
+ * reporting: silence reported from the watermark, rate changes, and silence judged against the
+ * device's own week: devices that sleep on a schedule, or without one, raise nothing for their
+ * sleep, and a device that fails to wake when it always does is found. Always-on companions drive
+ * the watermark, as the rest of a fleet does in production.
  */
 import { describe, expect, it } from 'vitest';
 import { reporting } from '../../src/detectors/reporting.js';
 import type { Finding } from '../../src/detectors/types.js';
 import type { M2MEvent, TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, byTs, make, rng, run } from './helpers.js';
+import { DAY, HOUR, MIN, T0, TELEMETRY_CHURN_END, assertWellFormed, byTs, expectDeterministicAndBounded, make, reading, rng, run, telemetryChurn } from './helpers.js';
 
 const tele = (device: string, ts: number): TelemetryEvent => ({ type: 'telemetry', device_id: device, device_class: 'x', ts, metrics: { v: 1 } });
 const alertWorthy = (fs: Finding[]) => fs.filter((f) => f.severity !== 'low' && f.severity !== 'info');
@@ -31,6 +32,71 @@ function scheduled(device: string, days: number, awake: (day: number) => Array<[
   }
   return out;
 }
+
+describe('reporting', () => {
+  const steady = (days: number, seed = 1, device = 'dev-1') => {
+    const r0 = rng(seed);
+    const out: TelemetryEvent[] = [];
+    for (let t = T0; t < T0 + days * DAY; t += 60_000 + Math.round((r0() - 0.5) * 10_000)) out.push(reading(t, { v: 1 }, { device_id: device }));
+    return out;
+  };
+
+  it('reports silence from the watermark although the device sends nothing, low first then medium', () => {
+    const quiet = steady(2, 1, 'quiet');
+    const other = steady(3, 2, 'other');
+    const cut = T0 + DAY + 3 * HOUR;
+    const evs = [...quiet.filter((e) => e.ts < cut), ...other].sort((a, b) => a.ts - b.ts);
+    const r = run([make(reporting)], evs);
+    const sil = r.latest.filter((f) => f.device_id === 'quiet' && f.key === 'silence');
+    expect(sil.length).toBe(1);
+    assertWellFormed(sil[0]!);
+    expect(sil[0]!.severity).toBe('medium');
+    const first = r.findings.find((f) => f.device_id === 'quiet')!;
+    expect(first.severity).toBe('low');
+    expect(first.first_ts - cut).toBeLessThan(20 * MIN);
+    expect(r.latest.filter((f) => f.device_id === 'other')).toEqual([]);
+  });
+
+  it('a short fleet-wide outage stays low and closes when devices return with a catch-up burst', () => {
+    const devs = ['a', 'b', 'c'].map((d, i) => steady(3, 10 + i, d));
+    const outFrom = T0 + 2 * DAY;
+    const outTo = outFrom + 40 * MIN;
+    const evs = devs.flat().filter((e) => e.ts < outFrom || e.ts >= outTo);
+    // Buffered readings arrive after the outage, with their original timestamps, all at once.
+    const backlog = devs.flat().filter((e) => e.ts >= outFrom && e.ts < outTo);
+    const ordered = [...evs.filter((e) => e.ts < outTo), ...backlog, ...evs.filter((e) => e.ts >= outTo)];
+    ordered.sort((a, b) => (a.ts < outTo && b.ts < outTo ? a.ts - b.ts : 0));
+    const r = run([make(reporting)], ordered.sort((a, b) => a.ts - b.ts));
+    expect(r.latest.filter((f) => f.score >= 0.5)).toEqual([]);
+  });
+
+  it('a device with two rhythms (10 s on trips, hourly when parked) missing one heartbeat is not a sustained silence', () => {
+    const evs: TelemetryEvent[] = [];
+    let t = T0;
+    for (let d = 0; d < 4; d++) {
+      // Two trips a day at 10 s, hourly heartbeats otherwise.
+      const day = T0 + d * DAY;
+      for (t = Math.max(t, day); t < day + 8 * HOUR; t += HOUR) evs.push(reading(t, { v: 1 }));
+      for (; t < day + 9 * HOUR; t += 10_000) evs.push(reading(t, { v: 1 }));
+      for (; t < day + 17 * HOUR; t += HOUR) evs.push(reading(t, { v: 1 }));
+      for (; t < day + 18 * HOUR; t += 10_000) evs.push(reading(t, { v: 1 }));
+      // One heartbeat lost on the last evening (a reboot for a rollout): 2 h between reports.
+      for (; t < day + DAY; t += d === 3 && t > day + 20 * HOUR && t < day + 21.5 * HOUR ? 2 * HOUR : HOUR) evs.push(reading(t, { v: 1 }));
+    }
+    const r = run([make(reporting)], evs);
+    expect(r.latest.filter((f) => f.score >= 0.5)).toEqual([]);
+  });
+
+  it('fires on a 10× faster reporting rate', () => {
+    const evs = steady(2);
+    const t1 = T0 + 2 * DAY;
+    for (let k = 0; k < 600; k++) evs.push(reading(t1 + k * 6000, { v: 1 }));
+    const r = run([make(reporting)], evs);
+    const f = r.latest.find((x) => x.key === 'rate');
+    expect(f).toBeDefined();
+    expect(f!.evidence.direction).toBe('faster');
+  });
+});
 
 describe('reporting: rhythms of silence', () => {
   // The hours a shop or a commuter's unit is awake drift by up to half an hour from day to day.
@@ -154,5 +220,11 @@ describe('reporting: devices delivered late', () => {
     // Raised past 1.5× its 4-hour upload rhythm after the last upload, and within a day.
     expect(first.last_ts - stop).toBeGreaterThan(4 * HOUR);
     expect(first.last_ts - stop).toBeLessThan(DAY);
+  });
+});
+
+describe('telemetry detectors: determinism and bounded state', () => {
+  it('reporting', () => {
+    expectDeterministicAndBounded(reporting, {}, telemetryChurn(), { endTs: TELEMETRY_CHURN_END });
   });
 });

@@ -1,14 +1,13 @@
 /**
- * What operators read: the stdout route prints OCSF JSON lines (not text), and the metrics use
- * the names stock dashboards expect, with a pipeline label wherever a route name could repeat.
+ * What the senders put on the wire: the stdout route prints OCSF JSON lines (not text) that a
+ * device cannot break into two, and webhooks are signed.
  */
+import { createHmac } from 'node:crypto';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { toOcsf } from '../../src/alerts/ocsf.js';
-import { emptyRouterState, route } from '../../src/alerts/router.js';
-import { channelFor } from '../../src/alerts/channels/send.js';
-import { finalize } from '../../src/pipeline/engine.js';
-import { emit } from '../../src/obs/events.js';
-import { metrics, registry } from '../../src/obs/metrics.js';
+import { toOcsf } from '../../../src/alerts/ocsf.js';
+import { emptyRouterState, route } from '../../../src/alerts/router.js';
+import { channelFor, signBody } from '../../../src/alerts/channels/send.js';
+import { finalize } from '../../../src/pipeline/engine.js';
 
 const finding = finalize('meters', {
   detector: 'fanout', key: 'dst', device_id: 'cam-1', device_class: 'camera', first_ts: 1_000_000, last_ts: 1_000_000, count: 1,
@@ -53,22 +52,9 @@ describe('stdout route', () => {
   });
 });
 
-describe('metrics', () => {
-  it('default process and Node.js series are unprefixed', async () => {
-    const text = await registry.metrics();
-    expect(text).toMatch(/^process_cpu_seconds_total /m);
-    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
-    expect(text).not.toMatch(/^m2m_process_|^m2m_nodejs_/m);
-  });
-
-  it('deliveries and outbox depth carry the pipeline, so two pipelines with a route "soc" stay apart', async () => {
-    emit.alertDelivered('meters', 'soc');
-    emit.alertDelivered('plant', 'soc');
-    emit.alertDelivered('plant', 'soc');
-    const text = await registry.metrics();
-    expect(text).toContain('m2m_alert_deliveries_total{pipeline="meters",route="soc",outcome="ok"} 1');
-    expect(text).toContain('m2m_alert_deliveries_total{pipeline="plant",route="soc",outcome="ok"} 2');
-    metrics.outboxDepth.set({ pipeline: 'plant', route: 'soc' }, 3);
-    expect(await registry.metrics()).toContain('m2m_outbox_depth{pipeline="plant",route="soc"} 3');
+describe('OCSF and renderings', () => {
+  it('signs webhook timestamp and body with HMAC-SHA256', () => {
+    const body = '{"a":1}';
+    expect(signBody(body, 's3cret', 1_700_000_000)).toBe('t=1700000000,v1=' + createHmac('sha256', 's3cret').update(`1700000000.${body}`).digest('hex'));
   });
 });
