@@ -30,3 +30,22 @@ export function packedDoubles(a: unknown, nulls = true): number[] | undefined {
   }
   return out;
 }
+
+/** x, or 0 where it is absent (NaN). */
+export function orZero(x: number): number {
+  return x === x ? x : 0;
+}
+
+/** What optionalPacked() returns for a value that is not an array of numbers of the length asked for. */
+export const NOT_PACKED: unique symbol = Symbol('not packed');
+
+/**
+ * An optional array of a checkpointed state: null and undefined as they are (each layout says which
+ * one means absent and refuses the other), an array of numbers (null: NaN) as packed doubles of
+ * length `len` (any length when negative), NOT_PACKED for anything else.
+ */
+export function optionalPacked(a: unknown, len = -1): number[] | null | undefined | typeof NOT_PACKED {
+  if (a === null || a === undefined) return a;
+  const p = packedDoubles(a);
+  return p === undefined || (len >= 0 && p.length !== len) ? NOT_PACKED : p;
+}

@@ -39,6 +39,11 @@ export function noise(r: () => number): number {
   return r() < 0.02 ? 2.5 * gauss(r) : gauss(r);
 }
 
+/** Findings an analyst is alerted to: medium or worse (score ≥ 0.5). */
+export function alertWorthy<F extends { score: number }>(fs: F[]): F[] {
+  return fs.filter((f) => f.score >= 0.5);
+}
+
 export interface SeasonalOpts {
   device?: string;
   cls?: string;

@@ -6,8 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { flatline } from '../../src/detectors/flatline.js';
-import { levelShift } from '../../src/detectors/level_shift.js';
-import { metricBaseline } from '../../src/detectors/metric_baseline.js';
+import { levelShift } from '../../src/detectors/level_shift/detector.js';
+import { metricBaseline } from '../../src/detectors/metric_baseline/detector.js';
 import type { TelemetryEvent } from '../../src/events/types.js';
 import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, rng, run } from './helpers.js';
 

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createFleet } from '../../src/fleet/fleet.js';
 import { beaconing } from '../../src/detectors/beaconing.js';
-import { metricBaseline } from '../../src/detectors/metric_baseline.js';
+import { metricBaseline } from '../../src/detectors/metric_baseline/detector.js';
 import { reporting } from '../../src/detectors/reporting.js';
 import { finalize } from '../../src/pipeline/engine.js';
 import type { FleetFact, Finding } from '../../src/detectors/types.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createEngine } from '../../src/pipeline/engine.js';
-import { metricBaseline } from '../../src/detectors/metric_baseline.js';
+import { metricBaseline } from '../../src/detectors/metric_baseline/detector.js';
 import { withDefaults } from '../../src/detectors/params.js';
 import { decodeDevice, encodeDevice } from '../../src/state/changelog.js';
 import { latestVersions } from '../../src/storage/findings.js';

@@ -1,4 +1,5 @@
 import { compact } from './compact.js';
+import { ABS_TO_SIGMA } from './robust.js';
 
 /**
  * The levels a series has occupied over its history, with how long it dwelt at each: a handful
@@ -117,7 +118,7 @@ export function regimeUpdate(r: number[], x: number, dt: number): void {
     const d = x - r[best]!;
     // Not compacted on this hot path: full doubles stay within the documented state bound.
     r[best] = r[best]! + a * d;
-    r[best + 1] = (1 - a) * r[best + 1]! + a * 1.2533 * (d < 0 ? -d : d);
+    r[best + 1] = (1 - a) * r[best + 1]! + a * ABS_TO_SIGMA * (d < 0 ? -d : d);
     r[best + 2] = wt + w;
     return;
   }

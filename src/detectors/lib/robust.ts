@@ -1,6 +1,11 @@
 /** Robust statistics: median/MAD of small buffers, and a running robust centre/spread (RobustStat). */
 import { compact } from './compact.js';
 
+/** √(π/2): E|Z| of a standard normal is √(2/π), so a mean |deviation| times this is σ. */
+export const ABS_TO_SIGMA = 1.2533;
+/** The MAD of a normal sample times this is its σ. */
+export const MAD_TO_SIGMA = 1.4826;
+
 /** Scratch for median/mad: warm-up buffers are small, and sorting a copy per call was most of the young garbage. */
 let scratch = new Float64Array(64);
 
@@ -80,7 +85,7 @@ export function robustUpdate(r: RobustStat, x: number, window: number, outlier =
     if (r.w.length >= ROBUST_INIT) {
       const c = median(r.w);
       r.c = compact(c);
-      r.s = compact(1.4826 * mad(r.w, c));
+      r.s = compact(MAD_TO_SIGMA * mad(r.w, c));
       delete r.w;
     }
     return;
@@ -93,7 +98,7 @@ export function robustUpdate(r: RobustStat, x: number, window: number, outlier =
   if (outlier) r.c = compact(r.c + 0.25 * a * cd);
   else {
     r.c = compact(r.c + a * cd);
-    r.s = compact((1 - a) * r.s + a * 1.2533 * Math.abs(cd));
+    r.s = compact((1 - a) * r.s + a * ABS_TO_SIGMA * Math.abs(cd));
   }
   if (r.n < 1e9) r.n++;
 }

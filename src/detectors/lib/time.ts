@@ -1,6 +1,9 @@
 /** UTC time buckets (hour of day, weekend) for the detectors' per-hour and per-week profiles. */
-const HOUR_MS = 3_600_000;
+export const HOUR_MS = 3_600_000;
 export const DAY_MS = 86_400_000;
+
+/** Readings an hour-of-day bucket needs before it is trusted. */
+export const HOUR_BUCKET_MIN_N = 8;
 
 /** UTC hour of day 0..23. */
 export function hourOfDay(ts: number): number {
@@ -18,4 +21,15 @@ function dayOfWeek(ts: number): number {
 export function isWeekend(ts: number): boolean {
   const d = dayOfWeek(ts);
   return d === 0 || d === 6;
+}
+
+/** The hour of the week's part: weekday hours 0..23, weekend hours 24..47. */
+export function weekPartHour(ts: number): number {
+  return hourOfDay(ts) + (isWeekend(ts) ? 24 : 0);
+}
+
+/** The hour `d` hours from `h` (a weekPartHour, or an hourOfDay), round the clock within its part of the week. */
+export function nearHour(h: number, d: number): number {
+  const base = h >= 24 ? 24 : 0;
+  return base + ((((h - base + d) % 24) + 24) % 24);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { metricBaseline } from '../../src/detectors/metric_baseline.js';
-import type { TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, make, maxStateSize, rng, run, seasonalTelemetry } from './helpers.js';
+import { metricBaseline } from '../../../src/detectors/metric_baseline/detector.js';
+import type { TelemetryEvent } from '../../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, maxStateSize, reading, rng, run, seasonalTelemetry } from '../helpers.js';
 
 describe('metric_baseline', () => {
   it('stays quiet on two weeks of seasonal, heavy-tailed noise with weekends', () => {
@@ -128,5 +128,94 @@ describe('metric_baseline', () => {
     expect(a.findings.length, 'determinism is shown on findings, not on silence').toBeGreaterThan(0);
     expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
     expect(maxStateSize(a, 'metric_baseline')).toBeLessThanOrEqual(det.maxStateBytes!);
+  });
+});
+
+describe('metric_baseline calibration', () => {
+  // The first drive comes 7h into the first day: before a full cycle a new mode within a
+  // fraction of the level beyond the envelope is not gross, so it stays low.
+  it('stays quiet on a metric with routine large jumps (charging vs resting battery)', () => {
+    const r = rng(9);
+    const evs: TelemetryEvent[] = [];
+    for (let t = T0; t < T0 + 6 * DAY; t += 2 * MIN) {
+      const h = ((t - T0) % DAY) / HOUR;
+      // Driving (charging, 14.1 V) in irregular stretches, resting (12.6 V) otherwise.
+      const driving = (h > 7 && h < 9 + r()) || (h > 16 + r() && h < 18.5);
+      evs.push(reading(t, { battery_v: (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
+    }
+    const res = run([make(metricBaseline)], evs);
+    expect(alertWorthy(res.latest)).toEqual([]);
+  });
+
+  function battery(seed: number, days: number, extra: (day: number, h: number) => number | undefined): TelemetryEvent[] {
+    const r = rng(seed);
+    const evs: TelemetryEvent[] = [];
+    for (let t = T0; t < T0 + days * DAY; t += 2 * MIN) {
+      const h = ((t - T0) % DAY) / HOUR;
+      const day = Math.floor((t - T0) / DAY);
+      const driving = (h > 7 && h < 9 + r()) || (h > 16 + r() && h < 18.5);
+      evs.push(reading(t, { battery_v: extra(day, h) ?? (driving ? 14.1 : 12.6) + 0.05 * gauss(r) }));
+    }
+    return evs;
+  }
+
+  it('a known mode at an hour whose bucket has never seen it is judged by the global tail', () => {
+    // Thursday, a drive at noon: the noon bucket has only seen resting.
+    const evs = battery(9, 5, (day, h) => (day === 3 && h > 12 && h < 13.5 ? 14.1 : undefined));
+    const res = run([make(metricBaseline)], evs);
+    expect(res.latest.filter((f) => f.first_ts >= T0 + DAY)).toEqual([]);
+  });
+
+  it('a reading far beyond every mode of a bimodal metric still fires', () => {
+    // The fitted tail of a bimodal series is heavy; 20 V is still far past anything it shows.
+    const evs = battery(9, 5, (day, h) => (day === 3 && h >= 3 && h < 3.05 ? 20 : undefined));
+    const hits = alertWorthy(run([make(metricBaseline)], evs).latest.filter((f) => f.first_ts >= T0 + 3 * DAY));
+    expect(hits.length).toBe(1);
+    expect(hits[0]!.observed).toBe(20);
+  });
+
+  it('stays quiet on Poisson counts with a daily cycle', () => {
+    const r = rng(21);
+    const evs: TelemetryEvent[] = [];
+    const poisson = (lam: number) => {
+      let k = 0;
+      let p = Math.exp(-lam);
+      let c = p;
+      const u = r();
+      while (u > c && k < 200) {
+        k++;
+        p *= lam / k;
+        c += p;
+      }
+      return k;
+    };
+    for (let t = T0; t < T0 + 7 * DAY; t += 5 * MIN) {
+      const h = ((t - T0) % DAY) / HOUR;
+      evs.push(reading(t, { txn_count: poisson(h > 8 && h < 20 ? 1.5 : 0.05) }));
+    }
+    expect(alertWorthy(run([make(metricBaseline)], evs).latest)).toEqual([]);
+  });
+
+  it('a sustained 6σ offset out of the envelope still fires medium or worse', () => {
+    const evs = seasonalTelemetry({ days: 5, stepMs: 5 * MIN, metrics: { pressure: [5, 0, 0.05] } });
+    const start = evs.findIndex((e) => e.ts >= T0 + 4 * DAY);
+    for (let k = 0; k < 36; k++) (evs[start + k] as TelemetryEvent).metrics.pressure! += 0.3 + 0.05 * Math.sin(k);
+    const hits = alertWorthy(run([make(metricBaseline)], evs).latest.filter((f) => f.key === 'pressure'));
+    expect(hits.length).toBe(1);
+    expect(hits[0]!.first_ts).toBeGreaterThanOrEqual(evs[start]!.ts);
+    expect(hits[0]!.first_ts).toBeLessThanOrEqual(evs[start + 16]!.ts);
+  });
+
+  it('before a full daily cycle nothing is more than low: the operating modes are not known yet', () => {
+    const evs = seasonalTelemetry({ days: 1, stepMs: 5 * MIN, metrics: { load: [50, 30, 1] } });
+    const i = evs.findIndex((e) => e.ts >= T0 + 14 * HOUR);
+    (evs[i] as TelemetryEvent).metrics.load = 85; // just past what the morning showed
+    // A line that starts production on the first morning: a level twice anything seen so far.
+    const j = evs.findIndex((e) => e.ts >= T0 + 20 * HOUR);
+    for (let k = j; k < j + 30; k++) (evs[k] as TelemetryEvent).metrics.load = 200 + (k % 3);
+    const res = run([make(metricBaseline)], evs);
+    expect(alertWorthy(res.latest)).toEqual([]);
+    // Still on record, below the alert line.
+    expect(res.latest.some((f) => f.first_ts >= evs[j]!.ts && f.severity === 'low')).toBe(true);
   });
 });

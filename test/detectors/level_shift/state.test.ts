@@ -4,20 +4,12 @@
  * NaN written as null) are revived to the same live state; an older layout is not revived.
  */
 import { describe, expect, it } from 'vitest';
-import { denseProfile, levelShift } from '../../src/detectors/level_shift.js';
-import type { LevelShiftState } from '../../src/detectors/level_shift.js';
-import { createEngine } from '../../src/pipeline/engine.js';
-import type { M2MEvent, TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, make, rng, run, seasonalTelemetry } from './helpers.js';
-
-const tele = (ts: number, metrics: Record<string, number>, extra: Partial<TelemetryEvent> = {}): TelemetryEvent => ({
-  type: 'telemetry',
-  device_id: 'dev-1',
-  device_class: 'sensor',
-  ts,
-  metrics,
-  ...extra,
-});
+import { levelShift } from '../../../src/detectors/level_shift/detector.js';
+import { denseProfile } from '../../../src/detectors/level_shift/profile.js';
+import type { LevelShiftState } from '../../../src/detectors/level_shift/state.js';
+import { createEngine } from '../../../src/pipeline/engine.js';
+import type { M2MEvent, TelemetryEvent } from '../../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, make, reading, rng, run, seasonalTelemetry } from '../helpers.js';
 
 /** Profile bucket of ts as the detector indexes it: 2 × (UTC hour + 24 at weekends). */
 function bucket(ts: number): number {
@@ -36,7 +28,7 @@ function profileCase(times: number[]): { evs: TelemetryEvent[]; expected: number
     const b = bucket(ts);
     expected[b] = 100 + b;
     expected[b + 1]!++;
-    return tele(ts, { v: 100 + b });
+    return reading(ts, { v: 100 + b });
   });
   return { evs, expected };
 }
@@ -66,7 +58,7 @@ describe('level_shift state', () => {
   });
 
   it('a young metric keeps a small state: one profile slot per hour read, not 96 numbers', () => {
-    const evs = Array.from({ length: 40 }, (_, i) => tele(T0 + 9 * HOUR + i * MIN, { v: 20 + (i % 3) }));
+    const evs = Array.from({ length: 40 }, (_, i) => reading(T0 + 9 * HOUR + i * MIN, { v: 20 + (i % 3) }));
     const s = stateOf(run([make(levelShift)], evs));
     const full = denseProfile(s.m.v!.f);
     expect(full.filter((x, i) => i % 2 === 1 && x > 0)).toEqual([40]);
@@ -113,7 +105,7 @@ describe('level_shift state', () => {
     expect(det.revive!(old)).toBeUndefined();
     expect(det.revive!({ m: { v: { f: [1, 2, 3], r: [0, 0, 0], w: null } }, nm: 1, inc: {} })).toBeUndefined();
     expect(det.revive!(null)).toBeUndefined();
-    const live = stateOf(run([det], [tele(T0, { v: 1 }), tele(T0 + MIN, { v: 2 })]));
+    const live = stateOf(run([det], [reading(T0, { v: 1 }), reading(T0 + MIN, { v: 2 })]));
     const back = det.revive!(JSON.parse(JSON.stringify(live)));
     expect(back).toBeDefined();
     expect(JSON.stringify(back)).toBe(JSON.stringify(live));

@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { metricRelation } from '../../src/detectors/metric_relation.js';
-import type { Finding } from '../../src/detectors/types.js';
-import type { TelemetryEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, gauss, make, maxStateSize, rng, run } from './helpers.js';
+import { metricRelation } from '../../../src/detectors/metric_relation/detector.js';
+import type { TelemetryEvent } from '../../../src/events/types.js';
+import { DAY, HOUR, MIN, T0, alertWorthy, assertWellFormed, gauss, make, maxStateSize, rng, run } from '../helpers.js';
 
 const STEP = 5 * MIN;
 
@@ -46,7 +45,6 @@ function meter(o: MeterOpts = {}): TelemetryEvent[] {
   return out;
 }
 
-const alertWorthy = (fs: Finding[]): Finding[] => fs.filter((f) => f.score >= 0.5);
 const within = (a: number, b: number) => (ts: number) => ts >= a && ts < b;
 
 describe('metric_relation', () => {
