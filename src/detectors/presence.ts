@@ -132,6 +132,21 @@ export interface HourWeights {
  * is a missed hour of its life).
  */
 export function hourWeights(p: Presence): HourWeights {
+  // A pure function of the profile string, which changes at most hourly, and devices that share
+  // a rhythm share the string: silence checks and ticks ask again and again, so answers are kept.
+  const hit = WEIGHTS.get(p.w);
+  if (hit !== undefined) return hit;
+  const hw = computeHourWeights(p);
+  if (WEIGHTS.size >= WEIGHTS_MAX) WEIGHTS.clear();
+  WEIGHTS.set(p.w, hw);
+  return hw;
+}
+
+/** hourWeights' answers by profile string (shared: callers only read them), bounded. */
+const WEIGHTS = new Map<string, HourWeights>();
+const WEIGHTS_MAX = 1024;
+
+function computeHourWeights(p: Presence): HourWeights {
   const w = new Float64Array(WEEK_HOURS);
   let n = 0;
   let sum = 0;
