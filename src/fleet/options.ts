@@ -10,7 +10,7 @@ export function fleetFor(cfg: PipelineConfig, detectors: readonly DetectorInstan
   return createFleet(fleetOptions(cfg, (id) => roles.get(id)));
 }
 
-export function fleetOptions(cfg: PipelineConfig, roleOf: FleetOptions['roleOf']): FleetOptions {
+function fleetOptions(cfg: PipelineConfig, roleOf: FleetOptions['roleOf']): FleetOptions {
   const f = cfg.fleet;
   return { pipeline: cfg.name, hold: f.hold_ms, window: f.window_ms, minDevices: f.min_devices, minShare: f.min_share, commonShare: f.common_share, memory: f.memory_ms, roleOf };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { beaconScore, beaconing } from '../../src/detectors/beaconing.js';
-import { DAY, HOUR, T0, assertWellFormed, conn, connectionChurn, expectDeterministicAndBounded, make, mqttDevice, rng, run } from './helpers.js';
+import { DAY, HOUR, T0, assertWellFormed, conn, make, mqttDevice, rng, run } from './helpers.js';
 
 describe('beaconing', () => {
   it('scores a jittery beacon with missed beats high and random traffic low', () => {
@@ -45,11 +45,5 @@ describe('beaconing', () => {
     let t = T0 + DAY + 2 * HOUR;
     for (let i = 0; i < 40; i++) evs.push(conn('cam-12', (t += Math.round(-Math.log(r0()) * 600_000)), '198.51.100.24', 443, { device_class: 'camera', bytes_out: Math.round(r0() * 50_000) }));
     expect(run([make(beaconing)], evs.sort((a, b) => a.ts - b.ts)).latest.filter((f) => f.key === '198.51.100.24:443')).toEqual([]);
-  });
-});
-
-describe('connection detectors: determinism and bounded state', () => {
-  it('beaconing', () => {
-    expectDeterministicAndBounded(beaconing, { only_new_peers: false }, connectionChurn());
   });
 });

@@ -2,7 +2,6 @@
  * Synthetic signals with known answers, and a harness that drives detectors through the real
  * engine (so tick, state handling and finding ids are what production does).
  */
-import { expect } from 'vitest';
 import { createEngine } from '../../src/pipeline/engine.js';
 import type { Finding, DetectorSpec, DetectorInstance } from '../../src/detectors/types.js';
 import type { ConnectionEvent, M2MEvent, TelemetryEvent } from '../../src/events/types.js';
@@ -245,24 +244,6 @@ export function connectionChurn(): ConnectionEvent[] {
   for (let k = 0; k < 20; k++) evs.push(conn('d', night + 30 * MIN + k * 20_000, '203.0.113.66', 443, { src_ip: '10.1.0.1', bytes_out: 50_000_000 }));
   evs.sort((x, y) => x.ts - y.ts);
   return evs;
-}
-
-/**
- * Two runs over the same events give the same findings (shown on findings, not on silence), and
- * no device's state for the detector grows past the bound it declares.
- */
-export function expectDeterministicAndBounded<P extends Record<string, unknown>>(
-  spec: DetectorSpec<P>,
-  params: Partial<Record<keyof P, unknown>>,
-  events: M2MEvent[],
-  opts: { endTs?: number } = {},
-): void {
-  const det = make(spec, params);
-  const a = run([det], events, opts);
-  const b = run([make(spec, params)], events, opts);
-  expect(a.findings.length, 'determinism is shown on findings, not on silence').toBeGreaterThan(0);
-  expect(JSON.stringify(a.findings)).toBe(JSON.stringify(b.findings));
-  expect(maxStateSize(a, det.id)).toBeLessThanOrEqual(det.maxStateBytes!);
 }
 
 /** A telemetry reading of dev-1, a sensor, unless `extra` says otherwise. */

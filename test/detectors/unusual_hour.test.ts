@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { unusualHour } from '../../src/detectors/unusual_hour.js';
 import type { ConnectionEvent } from '../../src/events/types.js';
-import { DAY, HOUR, MIN, T0, assertWellFormed, conn, connectionChurn, expectDeterministicAndBounded, make, mqttDevice, rng, run } from './helpers.js';
+import { DAY, HOUR, MIN, T0, assertWellFormed, conn, make, mqttDevice, rng, run } from './helpers.js';
 
 describe('unusual_hour', () => {
   const officeDevice = (weeks: number) => {
@@ -30,11 +30,5 @@ describe('unusual_hour', () => {
 
   it('never fires for an always-on device', () => {
     expect(run([make(unusualHour)], mqttDevice(10)).latest).toEqual([]);
-  });
-});
-
-describe('connection detectors: determinism and bounded state', () => {
-  it('unusual_hour', () => {
-    expectDeterministicAndBounded(unusualHour, {}, connectionChurn());
   });
 });
