@@ -22,7 +22,7 @@ import type { DetectorInstance, DetectorSpec, FindingDraft, StepResult } from '.
 import type { ConnectionEvent, M2MEvent } from '../events/types.js';
 import { compact } from './lib/compact.js';
 import { fmtDuration } from './lib/format.js';
-import { expireBefore, strIndex, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped } from './keyed.js';
+import { expireBefore, strIndex, numTimesNew, numTimesRevive, numTouchCapped, reviveFlat, strTimesNew, strTimesRevive, strTouchCapped, strTouchCappedAt } from './keyed.js';
 import type { NumTimes, StrTimes } from './keyed.js';
 import { ATTACK } from './fleet.js';
 
@@ -187,8 +187,9 @@ class FanoutDetector implements DetectorInstance<FanoutState> {
 
     // Only a destination new to the slow window can make or grow a slow scan: the device's own
     // traffic after a scan must not keep its finding open while the scan's hosts age out.
-    const fresh = strIndex(s.ds, e.dst_ip) < 0;
-    let ns = strTouchCapped(s.ds, e.dst_ip, ts, p.max_tracked);
+    const at = strIndex(s.ds, e.dst_ip);
+    const fresh = at < 0;
+    let ns = strTouchCappedAt(s.ds, at, e.dst_ip, ts, p.max_tracked);
 
     let findings: FindingDraft[] = NONE;
     const thD = Math.min(this.threshold(a[BD]!, p.min_distinct_dst, a, ts), p.max_tracked);

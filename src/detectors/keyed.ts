@@ -58,7 +58,11 @@ function numIndex(m: NumTimes, key: number): number {
 
 /** touchCapped on a string-keyed map; returns the new size. */
 export function strTouchCapped(m: StrTimes, key: string, ts: number, cap: number): number {
-  const i = strIndex(m, key);
+  return strTouchCappedAt(m, strIndex(m, key), key, ts, cap);
+}
+
+/** strTouchCapped for a caller that already looked the key up: `i` is strIndex(m, key). */
+export function strTouchCappedAt(m: StrTimes, i: number, key: string, ts: number, cap: number): number {
   if (i >= 0) {
     if (ts > m.t[i]!) m.t[i] = ts;
     return m.k.length;
